@@ -1,0 +1,57 @@
+//! The `sim` command line: argument parsing, file and stdout I/O, the wall clock, exit codes.
+//!
+//! The only layer that uses `anyhow`, touches the filesystem or reads the clock. Exit codes:
+//! 0 success; 1 the command ran and its answer is "no" (a payload that does not verify);
+//! 2 usage or input error (bad arguments, unreadable or malformed files, undecodable payloads).
+
+#![allow(clippy::disallowed_methods)] // The process edge may read the wall clock.
+
+mod qr;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Simulate the Bakong ⇄ UnionPay ⇄ WeChat Pay QR payment network, and work with its QR codes.
+#[derive(Debug, Parser)]
+#[command(name = "sim", version, about, propagate_version = true)]
+struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Decode, verify and encode merchant QR codes (KHQR, UnionPay, WeChat Pay).
+    Qr {
+        #[command(subcommand)]
+        command: qr::QrCommand,
+    },
+}
+
+/// What a command asks the process to exit with, besides success.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Outcome {
+    /// Exit 0.
+    Success,
+    /// Exit 1: the command ran and its answer is negative.
+    Negative,
+}
+
+/// Runs `sim` with the process arguments and returns its exit code.
+pub fn main() -> ExitCode {
+    let args = Args::parse();
+    let result = match args.command {
+        Command::Qr { command } => qr::run(command),
+    };
+    match result {
+        Ok(Outcome::Success) => ExitCode::SUCCESS,
+        Ok(Outcome::Negative) => ExitCode::from(1),
+        Err(error) => {
+            let _ = std::io::stdout().flush();
+            eprintln!("error: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,297 @@
+//! A lexed payload and its typed fields.
+//!
+//! [`lex`] reads the frame (size, trailing CRC object, CRC value) and every data object at every
+//! level, and keeps duplicates so that verification can name them. [`decode`] adds the two
+//! structural rules every EMVCo reader applies: the payload starts with `000201`, and no id occurs
+//! twice at one level. Both borrow from the payload and allocate one small vector.
+
+use serde::ser::{Serialize, SerializeMap, Serializer};
+
+use super::tlv::{self, DecodeError, DecodeErrorKind, Field, Lexer};
+
+/// The root-level fields of a payload whose structure and CRC are sound.
+#[derive(Clone, Debug)]
+pub struct Decoded<'a> {
+    payload: &'a str,
+    ascii: bool,
+    fields: Vec<Field<'a>>,
+    crc: u16,
+    /// The first id that repeats at its level, with the enclosing template (None = root).
+    duplicate: Option<(Field<'a>, Option<u8>)>,
+}
+
+/// Reads a payload's frame and every data object, keeping duplicates. Used by verification,
+/// which must see the payload the way the official SDK sees it.
+///
+/// # Errors
+/// A [`DecodeError`] for a payload whose size, CRC object, CRC value or TLV structure is wrong.
+pub fn lex(payload: &str) -> Result<Decoded<'_>, DecodeError> {
+    let crc = tlv::check_frame(payload)?;
+    let ascii = payload.is_ascii();
+    let mut fields = Vec::with_capacity(24);
+    let mut seen = IdSet::default();
+    let mut duplicate = None;
+    for field in Lexer::new(payload, 0, ascii, None) {
+        let field = field?;
+        if !seen.insert(field.id) && duplicate.is_none() {
+            duplicate = Some((field, None));
+        }
+        if tlv::is_root_template(field.id) {
+            let found = lex_template(field, ascii)?;
+            if duplicate.is_none() {
+                duplicate = found;
+            }
+        }
+        fields.push(field);
+    }
+    // The frame check found `6304XXXX` at the end; it must also be where the objects end.
+    match fields.last() {
+        Some(last) if last.id == 63 && last.value.len() == 4 => {}
+        _ => {
+            let offset = tlv::char_count(payload) - 8;
+            return Err(DecodeError { offset, template: None, kind: DecodeErrorKind::CrcNotLast });
+        }
+    }
+    Ok(Decoded { payload, ascii, fields, crc, duplicate })
+}
+
+/// Lexes a root template's value (and 62's sub-templates); returns its first duplicate sub-id.
+fn lex_template<'a>(
+    parent: Field<'a>,
+    ascii: bool,
+) -> Result<Option<(Field<'a>, Option<u8>)>, DecodeError> {
+    let mut seen = IdSet::default();
+    let mut duplicate = None;
+    for sub in Lexer::new(parent.value, parent.value_offset(), ascii, Some(parent.id)) {
+        let sub = sub?;
+        if !seen.insert(sub.id) && duplicate.is_none() {
+            duplicate = Some((sub, Some(parent.id)));
+        }
+        if tlv::is_sub_template(parent.id, sub.id) {
+            let mut inner_seen = IdSet::default();
+            for inner in Lexer::new(sub.value, sub.value_offset(), ascii, Some(parent.id)) {
+                let inner = inner?;
+                if !inner_seen.insert(inner.id) && duplicate.is_none() {
+                    duplicate = Some((inner, Some(parent.id)));
+                }
+            }
+        }
+    }
+    Ok(duplicate)
+}
+
+/// Reads a payload as EMVCo: [`lex`], then the payload must start with `000201` and no id may
+/// occur twice at one level.
+///
+/// # Errors
+/// A [`DecodeError`] that says where and what.
+pub fn decode(payload: &str) -> Result<Decoded<'_>, DecodeError> {
+    let decoded = lex(payload)?;
+    if !payload.starts_with("000201") {
+        return Err(DecodeError {
+            offset: 0,
+            template: None,
+            kind: DecodeErrorKind::FormatIndicatorMissing,
+        });
+    }
+    if let Some((field, template)) = decoded.duplicate {
+        let kind = DecodeErrorKind::DuplicateId { id: field.id };
+        return Err(DecodeError { offset: field.offset, template, kind });
+    }
+    Ok(decoded)
+}
+
+/// A set of ids 0–99.
+#[derive(Clone, Copy, Debug, Default)]
+struct IdSet(u128);
+
+impl IdSet {
+    /// Adds `id`; false if it was already there.
+    fn insert(&mut self, id: u8) -> bool {
+        let bit = 1u128 << id;
+        let fresh = self.0 & bit == 0;
+        self.0 |= bit;
+        fresh
+    }
+}
+
+impl<'a> Decoded<'a> {
+    /// The whole payload.
+    pub fn payload(&self) -> &'a str {
+        self.payload
+    }
+
+    /// The root-level data objects in payload order, duplicates included.
+    pub fn fields(&self) -> &[Field<'a>] {
+        &self.fields
+    }
+
+    /// Whether every character is ASCII (then offsets are byte offsets too).
+    pub fn is_ascii(&self) -> bool {
+        self.ascii
+    }
+
+    /// The first duplicate id at any level, with its enclosing template (None = root).
+    pub fn duplicate(&self) -> Option<(Field<'a>, Option<u8>)> {
+        self.duplicate
+    }
+
+    /// The CRC written in (and checked against) the payload.
+    pub fn crc(&self) -> u16 {
+        self.crc
+    }
+
+    /// The first root object with this id.
+    pub fn field(&self, id: u8) -> Option<Field<'a>> {
+        self.fields.iter().copied().find(|f| f.id == id)
+    }
+
+    /// The value of the first root object with this id.
+    pub fn get(&self, id: u8) -> Option<&'a str> {
+        self.field(id).map(|f| f.value)
+    }
+
+    /// The objects inside a template field, in order. The template was lexed by [`lex`], so this
+    /// cannot fail; it stops early only on a field that is not a template.
+    pub fn subs(&self, template: Field<'a>) -> impl Iterator<Item = Field<'a>> + use<'a> {
+        Lexer::new(template.value, template.value_offset(), self.ascii, Some(template.id))
+            .map_while(Result::ok)
+    }
+
+    /// The value of sub-id `sub` in the first root template `id`.
+    pub fn sub(&self, id: u8, sub: u8) -> Option<&'a str> {
+        let template = self.field(id).filter(|f| tlv::is_root_template(f.id))?;
+        self.subs(template).find(|f| f.id == sub).map(|f| f.value)
+    }
+
+    /// The Bakong account template: 29 (individual) or 30 (merchant), whichever comes first.
+    pub fn bakong_account_template(&self) -> Option<Field<'a>> {
+        self.fields.iter().copied().find(|f| f.id == 29 || f.id == 30)
+    }
+
+    /// The Bakong account id `name@bank` (29/00 or 30/00).
+    pub fn account_id(&self) -> Option<&'a str> {
+        let template = self.bakong_account_template()?;
+        self.subs(template).find(|f| f.id == 0).map(|f| f.value)
+    }
+
+    /// Whether this is a KHQR: an EMVCo payload with a Bakong account template (29 or 30) whose
+    /// sub-id 00 is a Bakong account id (`name@bank`). A UnionPay-accepting KHQR also has tag 15.
+    pub fn is_khqr(&self) -> bool {
+        self.account_id().is_some_and(|id| id.contains('@'))
+    }
+
+    /// The UnionPay merchant account (tag 15).
+    pub fn upi_account(&self) -> Option<&'a str> {
+        self.get(15)
+    }
+
+    /// Sub-id 01 of the Bakong template when it is 30 (a merchant id).
+    pub fn merchant_id(&self) -> Option<&'a str> {
+        let template = self.bakong_account_template().filter(|f| f.id == 30)?;
+        self.subs(template).find(|f| f.id == 1).map(|f| f.value)
+    }
+
+    /// Sub-id 01 of the Bakong template when it is 29 (account information).
+    pub fn account_information(&self) -> Option<&'a str> {
+        let template = self.bakong_account_template().filter(|f| f.id == 29)?;
+        self.subs(template).find(|f| f.id == 1).map(|f| f.value)
+    }
+
+    /// Sub-id 02 of the Bakong template (the acquiring bank).
+    pub fn acquiring_bank(&self) -> Option<&'a str> {
+        let template = self.bakong_account_template()?;
+        self.subs(template).find(|f| f.id == 2).map(|f| f.value)
+    }
+
+    /// KHQR creation timestamp 99/00, as written (banks also put other data there).
+    pub fn created_at_raw(&self) -> Option<&'a str> {
+        self.sub(99, 0)
+    }
+
+    /// KHQR expiration timestamp 99/01, as written.
+    pub fn expires_at_raw(&self) -> Option<&'a str> {
+        self.sub(99, 1)
+    }
+
+    /// Whether the point of initiation method (tag 01) says dynamic (`12`).
+    pub fn is_dynamic(&self) -> bool {
+        self.get(1) == Some("12")
+    }
+}
+
+/// Parses a 13-digit epoch-millisecond timestamp as KHQR writes them.
+pub fn parse_epoch_ms(text: &str) -> Option<u64> {
+    if text.len() == 13 && text.bytes().all(|b| b.is_ascii_digit()) {
+        text.parse().ok()
+    } else {
+        None
+    }
+}
+
+impl<'a> Decoded<'a> {
+    /// The raw TLV tree, serialisable as a JSON object in payload order with templates as nested
+    /// objects: `{"00":"01","29":{"00":"a@devb"},…}`.
+    pub fn tag_tree(&self) -> TagTree<'a> {
+        TagTree(Some(self.clone()))
+    }
+}
+
+/// The raw TLV tree of a payload (see [`Decoded::tag_tree`]); empty for non-EMVCo payloads.
+#[derive(Clone, Debug)]
+pub struct TagTree<'a>(Option<Decoded<'a>>);
+
+impl TagTree<'_> {
+    /// The tree of a payload with no TLV structure: an empty object.
+    pub fn empty() -> Self {
+        TagTree(None)
+    }
+}
+
+impl Serialize for TagTree<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let Some(d) = &self.0 else { return serializer.serialize_map(Some(0))?.end() };
+        let mut map = serializer.serialize_map(Some(d.fields.len()))?;
+        for &field in &d.fields {
+            let key = TwoDigits(field.id);
+            if tlv::is_root_template(field.id) {
+                map.serialize_entry(&key, &TemplateTree { d, parent: Some(field.id), field })?;
+            } else {
+                map.serialize_entry(&key, field.value)?;
+            }
+        }
+        map.end()
+    }
+}
+
+/// A template's objects; `parent` is the root id for a root template, None one level down.
+struct TemplateTree<'d, 'a> {
+    d: &'d Decoded<'a>,
+    parent: Option<u8>,
+    field: Field<'a>,
+}
+
+impl Serialize for TemplateTree<'_, '_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        for sub in self.d.subs(self.field) {
+            let key = TwoDigits(sub.id);
+            if self.parent.is_some_and(|p| tlv::is_sub_template(p, sub.id)) {
+                map.serialize_entry(&key, &TemplateTree { d: self.d, parent: None, field: sub })?;
+            } else {
+                map.serialize_entry(&key, sub.value)?;
+            }
+        }
+        map.end()
+    }
+}
+
+/// An id as its two digits, without allocating.
+struct TwoDigits(u8);
+
+impl Serialize for TwoDigits {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let digits = [b'0' + self.0 / 10, b'0' + self.0 % 10];
+        serializer.serialize_str(std::str::from_utf8(&digits).expect("two ASCII digits"))
+    }
+}

@@ -1,0 +1,1 @@
+//! Unit tests for the QR core (filled in next).

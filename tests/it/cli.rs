@@ -1,0 +1,143 @@
+//! Goal: the `sim qr` commands keep the exact shapes other tools script against (JSON keys,
+//! exit codes 0/1/2, errors on stderr that say where and what).
+//!
+//! Method: run the built binary on vectors and broken inputs, parse its stdout as JSON.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+const G09: &str = "00020101021230370011coffee@devb01061234560208Dev Bank520458125303840540510.255802KH5912Coffee Klang6010Phnom Penh62630105#00010211855875758570310Klang BKK10709Counter 20808Latte x2993400131735689600000011317356905000006304C13F";
+
+fn sim(args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sim"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("sim runs");
+    let mut input = child.stdin.take().expect("stdin");
+    input.write_all(stdin.unwrap_or("").as_bytes()).expect("stdin written");
+    drop(input);
+    child.wait_with_output().expect("sim finishes")
+}
+
+fn json(output: &Output) -> Value {
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!("stdout is not JSON ({e}): {}", String::from_utf8_lossy(&output.stdout))
+    })
+}
+
+#[test]
+fn decode_prints_kind_tags_and_typed_fields() {
+    let out = sim(&["qr", "decode", G09], None);
+    assert_eq!(out.status.code(), Some(0));
+    let v = json(&out);
+    assert_eq!(v["kind"], "khqr");
+    assert_eq!(v["tags"]["30"]["01"], "123456");
+    assert_eq!(v["tags"]["62"]["08"], "Latte x2");
+    assert_eq!(v["merchant_id"], "123456");
+    assert_eq!(v["currency"], "USD");
+    assert_eq!(v["amount"], "10.25");
+    assert_eq!(v["created_at_ms"], 1_735_689_600_000_u64);
+    assert_eq!(v["expires_at_ms"], 1_735_690_500_000_u64);
+    assert_eq!(v["md5"], "89b941549d877a26f91ce8f767eb8e65");
+    assert_eq!(v["crc"], "C13F");
+    for key in [
+        "account_id",
+        "merchant_name",
+        "merchant_city",
+        "acquiring_bank",
+        "account_information",
+        "mcc",
+        "country",
+        "bill_number",
+        "mobile_number",
+        "store_label",
+        "terminal_label",
+        "purpose",
+        "language_preference",
+        "merchant_name_alt",
+        "merchant_city_alt",
+        "upi_account",
+    ] {
+        assert!(v.get(key).is_some(), "key {key} present");
+    }
+}
+
+#[test]
+fn decode_of_a_broken_payload_exits_2_and_says_where() {
+    let broken = G09.replace("Coffee Klang", "Coffee Klanh");
+    let out = sim(&["qr", "decode", &broken], None);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("CRC mismatch") && stderr.contains("C13F"), "{stderr}");
+    assert_eq!(json(&out)["kind"], "unknown");
+}
+
+#[test]
+fn decode_recognises_url_codes() {
+    for (payload, kind) in [
+        ("wxp://f2f0XO9MxuKhCB52abc", "wechat_url"),
+        ("weixin://wxpay/bizpayurl?pr=AbCdEfG", "wechat_url"),
+        ("https://qr.95516.com/00010000/0123456789", "unionpay_url"),
+    ] {
+        let out = sim(&["qr", "decode", payload], None);
+        assert_eq!(out.status.code(), Some(0), "{payload}");
+        assert_eq!(json(&out)["kind"], kind, "{payload}");
+    }
+}
+
+#[test]
+fn verify_exit_codes_and_json() {
+    let ok = sim(&["qr", "verify", G09, "--now-ms", "1735689600000"], None);
+    assert_eq!(ok.status.code(), Some(0));
+    assert_eq!(json(&ok)["valid"], true);
+    let expired = sim(&["qr", "verify", G09, "--now-ms", "1735690500001"], None);
+    assert_eq!(expired.status.code(), Some(1));
+    let v = json(&expired);
+    assert_eq!(v["valid"], false);
+    assert_eq!(v["error_code"], 46);
+    assert_eq!(v["rule"], "khqr.expired");
+    assert!(v["message"].as_str().expect("message").contains("99/01"));
+    // V13 ("KHM"): strict refuses, SDK-compatible accepts.
+    let v13 = "00020101021129180014jonhsmith@nbcq5204599953031165803KHM5910Jonh Smith6010Phnom Penh63044EC7";
+    assert_eq!(sim(&["qr", "verify", v13, "--now-ms", "0"], None).status.code(), Some(1));
+    let compat = sim(&["qr", "verify", v13, "--now-ms", "0", "--sdk-compatible"], None);
+    assert_eq!(compat.status.code(), Some(0));
+    assert_eq!(json(&compat)["mode"], "sdk_compatible");
+    assert_eq!(sim(&["qr", "verify"], None).status.code(), Some(2), "usage error");
+}
+
+#[test]
+fn encode_reads_a_spec_and_reports_bad_keys_with_their_place() {
+    let spec = r##"{"kind":"merchant","account_id":"coffee@devb","merchant_name":"Coffee Klang",
+        "merchant_id":"123456","acquiring_bank":"Dev Bank","currency":"USD","amount":10.25,
+        "mcc":"5812","bill_number":"#0001","mobile_number":"85587575857","store_label":"Klang BKK1",
+        "terminal_label":"Counter 2","purpose":"Latte x2","created_at_ms":1735689600000,
+        "expires_at_ms":1735690500000}"##;
+    let out = sim(&["qr", "encode", "-"], Some(spec));
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim_end(), G09);
+
+    let typo = sim(&["qr", "encode", "-"], Some("{\"kind\":\"individual\",\n\"amout\":5}"));
+    assert_eq!(typo.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&typo.stderr);
+    assert!(stderr.contains("unknown field `amout`") && stderr.contains("line 2"), "{stderr}");
+
+    let rule = sim(
+        &["qr", "encode", "-"],
+        Some(
+            r#"{"kind":"individual","account_id":"a@b","merchant_name":"A","currency":"KHR","amount":"100.5","expires_at_ms":1735689660000}"#,
+        ),
+    );
+    assert_eq!(rule.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&rule.stderr);
+    assert!(stderr.contains("key `amount`") && stderr.contains("SDK error 4"), "{stderr}");
+
+    let missing = sim(&["qr", "encode", "/nonexistent/spec.json"], None);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("/nonexistent/spec.json"));
+}

@@ -1,0 +1,5 @@
+//! The one integration-test binary. Each module states its goal and method at its top.
+
+mod cli;
+mod qr_vectors;
+mod tidy;

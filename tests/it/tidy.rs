@@ -1,0 +1,95 @@
+//! Goal: the layering and house rules in ARCHITECTURE.md hold, so that they cannot drift.
+//!
+//! Method: scan `src/` as text. `payments` imports no other layer, does no I/O, reads no clock
+//! and uses no floats; only `cli` uses anyhow; every module starts with a `//!` doc.
+
+use std::path::{Path, PathBuf};
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).expect("readable source dir") {
+        let path = entry.expect("dir entry").path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+fn sources(sub: &str) -> Vec<(PathBuf, String)> {
+    let mut files = Vec::new();
+    rust_files(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src").join(sub), &mut files);
+    files.sort();
+    files
+        .into_iter()
+        .map(|p| {
+            let text = std::fs::read_to_string(&p).expect("utf-8 source");
+            (p, text)
+        })
+        .collect()
+}
+
+/// Lines of code outside `#[cfg(test)]` files and comments.
+fn code_lines(text: &str) -> impl Iterator<Item = &str> {
+    text.lines().map(str::trim_start).filter(|l| !l.starts_with("//"))
+}
+
+#[test]
+fn payments_is_pure() {
+    let banned = [
+        "crate::cli",
+        "crate::sim",
+        "crate::load",
+        "crate::report",
+        "std::fs",
+        "std::net",
+        "std::io::std",
+        "SystemTime",
+        "Instant",
+        "f32",
+        "f64",
+        "anyhow",
+        "tokio",
+        "rand::",
+        "println!",
+        "eprintln!",
+        "HashMap",
+        "HashSet",
+    ];
+    let files = sources("payments");
+    assert!(files.len() >= 8, "payments sources found");
+    for (path, text) in files {
+        if path.ends_with("tests.rs") {
+            continue;
+        }
+        for line in code_lines(&text) {
+            for word in banned {
+                assert!(
+                    !line.contains(word),
+                    "{}: `{word}` in the pure layer: {line}",
+                    path.display()
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn only_cli_uses_anyhow() {
+    let mut all = Vec::new();
+    rust_files(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), &mut all);
+    for path in all {
+        let text = std::fs::read_to_string(&path).expect("source");
+        let in_cli = path.components().any(|c| c.as_os_str() == "cli");
+        if !in_cli {
+            assert!(!code_lines(&text).any(|l| l.contains("anyhow")), "{}", path.display());
+        }
+    }
+}
+
+#[test]
+fn every_module_starts_with_a_doc_comment() {
+    for (path, text) in sources("") {
+        assert!(text.starts_with("//!"), "{} must start with a //! module doc", path.display());
+    }
+}
