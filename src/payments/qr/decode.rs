@@ -9,14 +9,23 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 
 use super::tlv::{self, DecodeError, DecodeErrorKind, Field, Lexer};
 
-/// The root-level fields of a payload whose structure and CRC are sound.
+/// The root-level fields of a payload whose structure and CRC are sound, and the sub-fields of
+/// its templates (lexed once, while their structure was checked).
 #[derive(Clone, Debug)]
 pub struct Decoded<'a> {
     payload: &'a str,
     ascii: bool,
-    fields: Vec<Field<'a>>,
     crc: u16,
-    /// The first id that repeats at its level, with the enclosing template (None = root).
+    fields: Vec<Field<'a>>,
+    /// Second-level objects of the root templates; each template's objects are contiguous.
+    subs: Vec<Field<'a>>,
+    /// Per root id: 1 + the position in `fields` of its first occurrence; 0 when absent.
+    first: [u8; 100],
+    /// Per root id, for its first occurrence: (start, count) of its objects in `subs`. Every
+    /// object takes at least 4 of a payload's at most 512 characters, so all levels together
+    /// hold at most 128 objects and a `u8` suffices.
+    sub_runs: [(u8, u8); 100],
+    /// The first id (in payload order) that repeats at its level, with the enclosing template.
     duplicate: Option<(Field<'a>, Option<u8>)>,
 }
 
@@ -27,57 +36,95 @@ pub struct Decoded<'a> {
 /// A [`DecodeError`] for a payload whose size, CRC object, CRC value or TLV structure is wrong.
 pub fn lex(payload: &str) -> Result<Decoded<'_>, DecodeError> {
     let crc = tlv::check_frame(payload)?;
-    let ascii = payload.is_ascii();
-    let mut fields = Vec::with_capacity(24);
+    let mut d = Decoded {
+        payload,
+        ascii: payload.is_ascii(),
+        crc,
+        fields: Vec::with_capacity(16),
+        subs: Vec::with_capacity(16),
+        first: [0; 100],
+        sub_runs: [(0, 0); 100],
+        duplicate: None,
+    };
     let mut seen = IdSet::default();
-    let mut duplicate = None;
-    for field in Lexer::new(payload, 0, ascii, None) {
-        let field = field?;
-        if !seen.insert(field.id) && duplicate.is_none() {
-            duplicate = Some((field, None));
+    let (mut at, mut chars) = (0, 0);
+    while at < payload.len() {
+        let error = |delta: usize, kind| DecodeError { offset: chars + delta, template: None, kind };
+        if d.fields.len() == tlv::FIELDS_PER_LEVEL_MAX {
+            return Err(error(0, DecodeErrorKind::TooManyFields));
         }
+        let step = tlv::step(payload, at, d.ascii).map_err(|(delta, kind)| error(delta, kind))?;
+        let field = Field { id: step.id, value: &payload[step.start..step.end], offset: chars };
+        if !seen.insert(field.id) {
+            note_duplicate(&mut d.duplicate, field, None);
+        }
+        let start = d.subs.len();
         if tlv::is_root_template(field.id) {
-            let found = lex_template(field, ascii)?;
-            if duplicate.is_none() {
-                duplicate = found;
-            }
+            lex_template(field, d.ascii, &mut d.subs, &mut d.duplicate)?;
         }
-        fields.push(field);
+        let slot = usize::from(field.id);
+        if d.first[slot] == 0 {
+            d.first[slot] = u8::try_from(d.fields.len() + 1).expect("at most 128 root fields");
+            let count = u8::try_from(d.subs.len() - start).expect("at most 128 sub-fields");
+            d.sub_runs[slot] = (u8::try_from(start).expect("at most 128 fields in all"), count);
+        }
+        d.fields.push(field);
+        at = step.end;
+        chars += 4 + usize::from(step.length);
     }
     // The frame check found `6304XXXX` at the end; it must also be where the objects end.
-    match fields.last() {
+    match d.fields.last() {
         Some(last) if last.id == 63 && last.value.len() == 4 => {}
         _ => {
             let offset = tlv::char_count(payload) - 8;
             return Err(DecodeError { offset, template: None, kind: DecodeErrorKind::CrcNotLast });
         }
     }
-    Ok(Decoded { payload, ascii, fields, crc, duplicate })
+    Ok(d)
 }
 
-/// Lexes a root template's value (and 62's sub-templates); returns its first duplicate sub-id.
+/// Keeps the duplicate that comes first in the payload.
+fn note_duplicate<'a>(slot: &mut Option<(Field<'a>, Option<u8>)>, field: Field<'a>, template: Option<u8>) {
+    if slot.is_none_or(|(earlier, _)| field.offset < earlier.offset) {
+        *slot = Some((field, template));
+    }
+}
+
+/// Lexes a root template's value into `out` (and checks 62's sub-templates, one level deeper).
 fn lex_template<'a>(
     parent: Field<'a>,
     ascii: bool,
-) -> Result<Option<(Field<'a>, Option<u8>)>, DecodeError> {
+    out: &mut Vec<Field<'a>>,
+    duplicate: &mut Option<(Field<'a>, Option<u8>)>,
+) -> Result<(), DecodeError> {
+    let text = parent.value;
     let mut seen = IdSet::default();
-    let mut duplicate = None;
-    for sub in Lexer::new(parent.value, parent.value_offset(), ascii, Some(parent.id)) {
-        let sub = sub?;
-        if !seen.insert(sub.id) && duplicate.is_none() {
-            duplicate = Some((sub, Some(parent.id)));
+    let (mut at, mut chars, mut count) = (0, parent.value_offset(), 0);
+    while at < text.len() {
+        let error = |delta: usize, kind| DecodeError { offset: chars + delta, template: Some(parent.id), kind };
+        if count == tlv::FIELDS_PER_LEVEL_MAX {
+            return Err(error(0, DecodeErrorKind::TooManyFields));
+        }
+        let step = tlv::step(text, at, ascii).map_err(|(delta, kind)| error(delta, kind))?;
+        let sub = Field { id: step.id, value: &text[step.start..step.end], offset: chars };
+        if !seen.insert(sub.id) {
+            note_duplicate(duplicate, sub, Some(parent.id));
         }
         if tlv::is_sub_template(parent.id, sub.id) {
             let mut inner_seen = IdSet::default();
             for inner in Lexer::new(sub.value, sub.value_offset(), ascii, Some(parent.id)) {
                 let inner = inner?;
-                if !inner_seen.insert(inner.id) && duplicate.is_none() {
-                    duplicate = Some((inner, Some(parent.id)));
+                if !inner_seen.insert(inner.id) {
+                    note_duplicate(duplicate, inner, Some(parent.id));
                 }
             }
         }
+        out.push(sub);
+        at = step.end;
+        chars += 4 + usize::from(step.length);
+        count += 1;
     }
-    Ok(duplicate)
+    Ok(())
 }
 
 /// Reads a payload as EMVCo: [`lex`], then the payload must start with `000201` and no id may
@@ -99,6 +146,27 @@ pub fn decode(payload: &str) -> Result<Decoded<'_>, DecodeError> {
         return Err(DecodeError { offset: field.offset, template, kind });
     }
     Ok(decoded)
+}
+
+/// The objects inside a template: see [`Decoded::subs`].
+#[derive(Clone, Debug)]
+pub enum Subs<'d, 'a> {
+    /// Stored when the payload was lexed.
+    Stored(std::slice::Iter<'d, Field<'a>>),
+    /// Lexed again now.
+    Lexed(Lexer<'a>),
+}
+
+impl<'a> Iterator for Subs<'_, 'a> {
+    type Item = Field<'a>;
+
+    fn next(&mut self) -> Option<Field<'a>> {
+        match self {
+            Subs::Stored(fields) => fields.next().copied(),
+            // The text was lexed without error before, so this never meets one.
+            Subs::Lexed(lexer) => lexer.next().and_then(Result::ok),
+        }
+    }
 }
 
 /// A set of ids 0–99.
@@ -143,7 +211,8 @@ impl<'a> Decoded<'a> {
 
     /// The first root object with this id.
     pub fn field(&self, id: u8) -> Option<Field<'a>> {
-        self.fields.iter().copied().find(|f| f.id == id)
+        let position = *self.first.get(usize::from(id))?;
+        (position != 0).then(|| self.fields[usize::from(position) - 1])
     }
 
     /// The value of the first root object with this id.
@@ -151,11 +220,18 @@ impl<'a> Decoded<'a> {
         self.field(id).map(|f| f.value)
     }
 
-    /// The objects inside a template field, in order. The template was lexed by [`lex`], so this
-    /// cannot fail; it stops early only on a field that is not a template.
-    pub fn subs(&self, template: Field<'a>) -> impl Iterator<Item = Field<'a>> + use<'a> {
-        Lexer::new(template.value, template.value_offset(), self.ascii, Some(template.id))
-            .map_while(Result::ok)
+    /// The objects inside a template field, in order. Root templates were lexed by [`lex`]: the
+    /// first occurrence of each is served from what was stored then; a repeated template, or one
+    /// a level down (62/50-99), is lexed again, which cannot fail.
+    pub fn subs(&self, template: Field<'a>) -> Subs<'_, 'a> {
+        let id = usize::from(template.id);
+        let stored = self.field(template.id).filter(|f| f.offset == template.offset);
+        if stored.is_some() && tlv::is_root_template(template.id) {
+            let (start, count) = self.sub_runs[id];
+            let start = usize::from(start);
+            return Subs::Stored(self.subs[start..start + usize::from(count)].iter());
+        }
+        Subs::Lexed(Lexer::new(template.value, template.value_offset(), self.ascii, Some(template.id)))
     }
 
     /// The value of sub-id `sub` in the first root template `id`.
@@ -166,7 +242,10 @@ impl<'a> Decoded<'a> {
 
     /// The Bakong account template: 29 (individual) or 30 (merchant), whichever comes first.
     pub fn bakong_account_template(&self) -> Option<Field<'a>> {
-        self.fields.iter().copied().find(|f| f.id == 29 || f.id == 30)
+        match (self.field(29), self.field(30)) {
+            (Some(a), Some(b)) => Some(if a.offset < b.offset { a } else { b }),
+            (a, b) => a.or(b),
+        }
     }
 
     /// The Bakong account id `name@bank` (29/00 or 30/00).

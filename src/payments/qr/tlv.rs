@@ -20,7 +20,8 @@ pub const PAYLOAD_CHARS_MIN: usize = 14;
 /// (so that verification can name them) but never beyond this bound.
 pub const FIELDS_PER_LEVEL_MAX: usize = 128;
 
-const CRC16: crc::Crc<u16, crc::Table<16>> =
+/// A `static`, not a `const`: a `const` would copy the 8 KiB slice-by-16 table at every use.
+static CRC16: crc::Crc<u16, crc::Table<16>> =
     crc::Crc::<u16, crc::Table<16>>::new(&crc::CRC_16_IBM_3740);
 
 /// CRC-16/CCITT-FALSE (poly 0x1021, init 0xFFFF, no reflection, xorout 0) over `bytes`.
@@ -238,45 +239,67 @@ impl<'a> Iterator for Lexer<'a> {
     type Item = Result<Field<'a>, DecodeError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let bytes = self.text.as_bytes();
-        if self.failed || self.at >= bytes.len() {
+        if self.failed || self.at >= self.text.len() {
             return None;
         }
-        let chars = self.chars;
         if self.count == FIELDS_PER_LEVEL_MAX {
-            return self.fail(chars, DecodeErrorKind::TooManyFields);
+            return self.fail(self.chars, DecodeErrorKind::TooManyFields);
         }
-        let Some(header) = bytes.get(self.at..self.at + 4) else {
-            return self.fail(chars, DecodeErrorKind::HeaderTruncated);
-        };
-        let Some(id) = two_digits(header[0], header[1]) else {
-            return self.fail(chars, DecodeErrorKind::IdNotDigits);
-        };
-        let Some(length) = two_digits(header[2], header[3]) else {
-            return self.fail(chars + 2, DecodeErrorKind::LengthNotDigits);
-        };
-        let start = self.at + 4;
-        let end = if self.ascii {
-            let end = start + usize::from(length);
-            if end > bytes.len() {
-                let remaining = bytes.len() - start;
-                return self.fail(chars + 4, DecodeErrorKind::ValueTruncated { length, remaining });
+        match step(self.text, self.at, self.ascii) {
+            Ok(Step { id, start, end, length }) => {
+                let offset = self.base + self.chars;
+                self.at = end;
+                self.chars += 4 + usize::from(length);
+                self.count += 1;
+                Some(Ok(Field { id, value: &self.text[start..end], offset }))
             }
-            end
-        } else {
-            match advance_chars(&self.text[start..], usize::from(length)) {
-                Ok(len) => start + len,
-                Err(remaining) => {
-                    return self
-                        .fail(chars + 4, DecodeErrorKind::ValueTruncated { length, remaining });
-                }
-            }
-        };
-        self.at = end;
-        self.chars += 4 + usize::from(length);
-        self.count += 1;
-        Some(Ok(Field { id, value: &self.text[start..end], offset: self.base + chars }))
+            Err((delta, kind)) => self.fail(self.chars + delta, kind),
+        }
     }
+}
+
+/// One data object read at byte index `at` of `text`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Step {
+    /// The id.
+    pub(crate) id: u8,
+    /// Byte index of the value's start.
+    pub(crate) start: usize,
+    /// Byte index just past the value.
+    pub(crate) end: usize,
+    /// The length in characters.
+    pub(crate) length: u8,
+}
+
+/// Reads the data object at byte index `at` of `text`; on failure, the error and its character
+/// offset from the object's start.
+#[inline]
+pub(crate) fn step(text: &str, at: usize, ascii: bool) -> Result<Step, (usize, DecodeErrorKind)> {
+    let bytes = text.as_bytes();
+    let Some(header) = bytes.get(at..at + 4) else {
+        return Err((0, DecodeErrorKind::HeaderTruncated));
+    };
+    let Some(id) = two_digits(header[0], header[1]) else {
+        return Err((0, DecodeErrorKind::IdNotDigits));
+    };
+    let Some(length) = two_digits(header[2], header[3]) else {
+        return Err((2, DecodeErrorKind::LengthNotDigits));
+    };
+    let start = at + 4;
+    let end = if ascii {
+        let end = start + usize::from(length);
+        if end > bytes.len() {
+            let remaining = bytes.len() - start;
+            return Err((4, DecodeErrorKind::ValueTruncated { length, remaining }));
+        }
+        end
+    } else {
+        match advance_chars(&text[start..], usize::from(length)) {
+            Ok(len) => start + len,
+            Err(remaining) => return Err((4, DecodeErrorKind::ValueTruncated { length, remaining })),
+        }
+    };
+    Ok(Step { id, start, end, length })
 }
 
 /// Byte length of the first `n` characters of `s`, or `Err(characters available)` if fewer.

@@ -249,11 +249,19 @@ fn strict_khqr_account(d: &Decoded<'_>) -> Result<(), Violation> {
 
 /// `name@bank`: exactly one `@`, both sides non-empty, no spaces or control characters.
 pub fn is_bakong_account_id(id: &str) -> bool {
-    let mut parts = id.split('@');
-    let (Some(name), Some(bank), None) = (parts.next(), parts.next(), parts.next()) else {
-        return false;
-    };
-    !name.is_empty() && !bank.is_empty() && !id.chars().any(|c| c.is_whitespace() || c.is_control())
+    let bytes = id.as_bytes();
+    let mut at_count = 0;
+    let mut at_index = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        if b == b'@' {
+            at_count += 1;
+            at_index = i;
+        } else if b <= b' ' || b == 0x7F {
+            return false;
+        }
+    }
+    let clean = id.is_ascii() || !id.chars().any(|c| c.is_whitespace() || c.is_control());
+    at_count == 1 && at_index > 0 && at_index + 1 < bytes.len() && clean
 }
 
 fn strict_mcc(d: &Decoded<'_>) -> Result<(), Violation> {
@@ -586,7 +594,7 @@ mod compat {
     /// JavaScript `Number(x)` for a sub-tag value (`null` when absent): `None` stands for NaN.
     /// Decimal literals (with sign, fraction or exponent) and surrounding white space are read
     /// exactly; hexadecimal, octal, binary and `Infinity` literals are taken as NaN.
-    pub(super) fn js_number(value: Option<&str>) -> Option<Decimal> {
+    pub(in crate::payments::qr) fn js_number(value: Option<&str>) -> Option<Decimal> {
         let Some(text) = value else { return Some(Decimal::ZERO) };
         let text = text.trim();
         if text.is_empty() {
@@ -612,7 +620,7 @@ mod compat {
 
     /// `String(n).length` for a finite number as JavaScript prints it (exact for numbers with
     /// at most 15 significant digits, which covers every 13-digit timestamp).
-    pub(super) fn js_number_string_len(n: Decimal) -> usize {
+    pub(in crate::payments::qr) fn js_number_string_len(n: Decimal) -> usize {
         n.normalize().to_string().len()
     }
 }
