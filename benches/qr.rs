@@ -41,7 +41,9 @@ fn bench(c: &mut Criterion) {
     assert_eq!(qr::encode(&g09_spec()).as_deref(), Ok(G09), "the benchmark encodes G09");
     for (name, payload) in [("g09", G09), ("x01_khmer", X01), ("x06_unionpay", X06)] {
         let mut group = c.benchmark_group(name);
-        group.bench_function("decode", |b| b.iter(|| qr::decode(black_box(payload)).map(|d| d.fields().len())));
+        group.bench_function("decode", |b| {
+            b.iter(|| qr::decode(black_box(payload)).map(|d| d.fields().len()))
+        });
         group.bench_function("decode_verify_strict", |b| {
             b.iter(|| qr::decode(black_box(payload)).map(|d| d.verify(NOW, Mode::Strict).is_ok()))
         });

@@ -49,7 +49,8 @@ pub fn lex(payload: &str) -> Result<Decoded<'_>, DecodeError> {
     let mut seen = IdSet::default();
     let (mut at, mut chars) = (0, 0);
     while at < payload.len() {
-        let error = |delta: usize, kind| DecodeError { offset: chars + delta, template: None, kind };
+        let error =
+            |delta: usize, kind| DecodeError { offset: chars + delta, template: None, kind };
         if d.fields.len() == tlv::FIELDS_PER_LEVEL_MAX {
             return Err(error(0, DecodeErrorKind::TooManyFields));
         }
@@ -84,7 +85,11 @@ pub fn lex(payload: &str) -> Result<Decoded<'_>, DecodeError> {
 }
 
 /// Keeps the duplicate that comes first in the payload.
-fn note_duplicate<'a>(slot: &mut Option<(Field<'a>, Option<u8>)>, field: Field<'a>, template: Option<u8>) {
+fn note_duplicate<'a>(
+    slot: &mut Option<(Field<'a>, Option<u8>)>,
+    field: Field<'a>,
+    template: Option<u8>,
+) {
     if slot.is_none_or(|(earlier, _)| field.offset < earlier.offset) {
         *slot = Some((field, template));
     }
@@ -101,7 +106,11 @@ fn lex_template<'a>(
     let mut seen = IdSet::default();
     let (mut at, mut chars, mut count) = (0, parent.value_offset(), 0);
     while at < text.len() {
-        let error = |delta: usize, kind| DecodeError { offset: chars + delta, template: Some(parent.id), kind };
+        let error = |delta: usize, kind| DecodeError {
+            offset: chars + delta,
+            template: Some(parent.id),
+            kind,
+        };
         if count == tlv::FIELDS_PER_LEVEL_MAX {
             return Err(error(0, DecodeErrorKind::TooManyFields));
         }
@@ -231,7 +240,12 @@ impl<'a> Decoded<'a> {
             let start = usize::from(start);
             return Subs::Stored(self.subs[start..start + usize::from(count)].iter());
         }
-        Subs::Lexed(Lexer::new(template.value, template.value_offset(), self.ascii, Some(template.id)))
+        Subs::Lexed(Lexer::new(
+            template.value,
+            template.value_offset(),
+            self.ascii,
+            Some(template.id),
+        ))
     }
 
     /// The value of sub-id `sub` in the first root template `id`.

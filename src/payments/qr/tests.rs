@@ -122,8 +122,14 @@ fn strict_khqr_rules_fire_in_precedence_order() {
         &STATIC_BODY.replace("0014jonhsmith@nbcq", "0014jon@smith@nbcq"),
         Some(Rule::AccountIdInvalid),
     );
-    strict(&STATIC_BODY.replace("29180014jonhsmith@nbcq", "29300014jonhsmith@nbcq0208Dev Bank"), None);
-    strict(&STATIC_BODY.replace("29180014jonhsmith@nbcq", "29220014jonhsmith@nbcq0200"), Some(Rule::AcquiringBankMissing));
+    strict(
+        &STATIC_BODY.replace("29180014jonhsmith@nbcq", "29300014jonhsmith@nbcq0208Dev Bank"),
+        None,
+    );
+    strict(
+        &STATIC_BODY.replace("29180014jonhsmith@nbcq", "29220014jonhsmith@nbcq0200"),
+        Some(Rule::AcquiringBankMissing),
+    );
     strict(
         &STATIC_BODY.replace("29180014jonhsmith@nbcq", "30180014jonhsmith@nbcq"),
         Some(Rule::MerchantIdMissing),

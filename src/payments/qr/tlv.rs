@@ -296,7 +296,9 @@ pub(crate) fn step(text: &str, at: usize, ascii: bool) -> Result<Step, (usize, D
     } else {
         match advance_chars(&text[start..], usize::from(length)) {
             Ok(len) => start + len,
-            Err(remaining) => return Err((4, DecodeErrorKind::ValueTruncated { length, remaining })),
+            Err(remaining) => {
+                return Err((4, DecodeErrorKind::ValueTruncated { length, remaining }));
+            }
         }
     };
     Ok(Step { id, start, end, length })
