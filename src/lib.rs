@@ -7,3 +7,15 @@
 
 pub mod cli;
 pub mod payments;
+
+/// Helpers shared by the unit tests.
+#[cfg(test)]
+pub(crate) mod testing {
+    /// A proptest configuration with `default` cases, unless `PROPTEST_CASES` says otherwise (a
+    /// soak run sets it high; CI keeps the defaults small for two cores).
+    pub(crate) fn proptest_config(default: u32) -> proptest::test_runner::Config {
+        let cases =
+            std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(default);
+        proptest::test_runner::Config::with_cases(cases)
+    }
+}

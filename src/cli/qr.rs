@@ -7,7 +7,6 @@ use clap::Subcommand;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde::Serialize;
-use serde_json::json;
 
 use super::Outcome;
 use crate::payments::qr::{
@@ -195,24 +194,31 @@ fn verify(payload: &str, now_ms: u64, mode: Mode) -> anyhow::Result<Outcome> {
         Mode::SdkCompatible => "sdk_compatible",
     };
     let result = qr::verify(payload, now_ms, mode);
-    let output = match &result {
-        Ok(()) => json!({
-            "valid": true, "error_code": null, "rule": null, "message": null,
-            "offset": null, "kind": kind.name(), "mode": mode_name, "now_ms": now_ms,
-        }),
-        Err(failure) => json!({
-            "valid": false,
-            "error_code": failure.sdk_code().map(|c| c.number()),
-            "rule": failure.id(),
-            "message": failure.to_string(),
-            "offset": failure.offset(),
-            "kind": kind.name(),
-            "mode": mode_name,
-            "now_ms": now_ms,
-        }),
+    let output = VerifyOutput {
+        valid: result.is_ok(),
+        error_code: result.as_ref().err().and_then(|f| f.sdk_code()).map(|c| c.number()),
+        rule: result.as_ref().err().map(|f| f.id()),
+        message: result.as_ref().err().map(|f| f.to_string()),
+        offset: result.as_ref().err().map(|f| f.offset()),
+        kind: kind.name(),
+        mode: mode_name,
+        now_ms,
     };
     print_json(&output)?;
     Ok(if result.is_ok() { Outcome::Success } else { Outcome::Negative })
+}
+
+/// The JSON of `sim qr verify`, keys in a fixed order.
+#[derive(serde::Serialize)]
+struct VerifyOutput {
+    valid: bool,
+    error_code: Option<u8>,
+    rule: Option<&'static str>,
+    message: Option<String>,
+    offset: Option<usize>,
+    kind: &'static str,
+    mode: &'static str,
+    now_ms: u64,
 }
 
 /// The JSON encode spec as users write it.

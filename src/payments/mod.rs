@@ -3,7 +3,19 @@
 //!
 //! * [`qr`]: merchant QR codes — KHQR, UnionPay EMVCo and URL codes: decode, verify, encode,
 //!   classify.
+//! * [`money`]: currencies and amounts in integer minor units with checked arithmetic.
+//! * [`fx`]: the rate book (mid and scheme rates over time, markups), quotes, conversions.
+//! * [`ledger`]: the double-entry ledger with two-phase transfers and its invariants.
+//! * [`time`] and [`party`]: instants, dates, participants and flows.
 
 #![deny(clippy::float_arithmetic)]
 
+pub mod fx;
+pub mod ledger;
+pub mod money;
+pub mod party;
 pub mod qr;
+pub mod time;
+
+#[cfg(test)]
+mod tests;

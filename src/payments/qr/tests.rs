@@ -575,7 +575,7 @@ fn normalised(mut spec: EncodeSpec) -> EncodeSpec {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
+    #![proptest_config(crate::testing::proptest_config(256))]
 
     #[test]
     fn decode_of_encode_gives_back_the_spec(spec in khqr_spec()) {

@@ -1,0 +1,837 @@
+//! The double-entry ledger: accounts, transfers, two-phase holds, and the invariants.
+//!
+//! Every transfer debits one account and credits another by the same amount in the same
+//! currency, so for each currency the balances of all accounts sum to zero by construction;
+//! [`Ledger::check_invariants`] proves it, and more, on demand.
+//!
+//! * A transfer either posts at once or holds the amount as *pending* until it is posted (in
+//!   full or in part; the rest is released), voided, or expires at its stated time.
+//! * A transfer id seen before returns its first outcome and changes nothing; the same id with
+//!   different fields is refused ([`TransferReject::IdReusedWithDifferentFields`]).
+//! * A linked chain ([`Ledger::execute_linked`]) applies all or nothing: a conversion is two
+//!   transfers through FX position accounts plus the spread as its own entry.
+//! * Rejections are values ([`TransferReject`]), checked in the fixed order the enum lists.
+//!
+//! Limits apply to an account's balance `credits − debits`: a floor (a prefunded settlement
+//! account or a wallet never goes below zero; pending debits count against it) and a ceiling
+//! (pending credits count against it). Nothing here reads a clock: `now` is a parameter.
+
+mod index;
+#[cfg(test)]
+mod tests;
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap};
+
+use index::IdIndex;
+
+use super::fx::Conversion;
+use super::money::{Currency, Money};
+use super::party::ParticipantId;
+use super::time::Timestamp;
+
+/// An account's position in the ledger.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct AccountId(pub u32);
+
+/// A transfer's identifier, chosen by the caller; retries reuse it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TransferId(pub u64);
+
+/// What an account is for (see docs/chart-of-accounts.md).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Purpose {
+    /// A participant's settlement (prefunding) account at the settlement agent.
+    Settlement,
+    /// A customer's funds held by a participant (a wallet or account).
+    CustomerFunds,
+    /// A participant's open currency position from conversions.
+    FxPosition,
+    /// Fees and spreads a participant earns.
+    FeeIncome,
+    /// Amounts awaiting investigation (reconciliation breaks).
+    Suspense,
+    /// Money entering or leaving the modelled system (cash-in, cash-out, reserves).
+    External,
+}
+
+/// An account's identity: unique within a ledger.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct AccountKey {
+    /// Who holds or operates it.
+    pub participant: ParticipantId,
+    /// Its one currency.
+    pub currency: Currency,
+    /// What it is for.
+    pub purpose: Purpose,
+    /// Which one, when a participant has many of a purpose (customers); 0 otherwise.
+    pub holder: u32,
+}
+
+/// Bounds on an account's balance `credits − debits`, in minor units.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Limits {
+    /// The balance, less pending debits, never goes below this.
+    pub floor: Option<i64>,
+    /// The balance, plus pending credits, never goes above this.
+    pub ceiling: Option<i64>,
+}
+
+impl Limits {
+    /// No bounds (FX positions, fee income, external accounts).
+    pub const NONE: Limits = Limits { floor: None, ceiling: None };
+    /// Never below zero (prefunded settlement accounts, wallets).
+    pub const NON_NEGATIVE: Limits = Limits { floor: Some(0), ceiling: None };
+}
+
+/// An account and its four totals, in minor units.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Account {
+    /// Its identity.
+    pub key: AccountKey,
+    /// Its bounds.
+    pub limits: Limits,
+    /// Posted debits.
+    pub debits_posted: u64,
+    /// Posted credits.
+    pub credits_posted: u64,
+    /// Debits held by pending transfers.
+    pub debits_pending: u64,
+    /// Credits held by pending transfers.
+    pub credits_pending: u64,
+}
+
+impl Account {
+    /// Posted balance, `credits − debits`.
+    pub fn balance(&self) -> i128 {
+        i128::from(self.credits_posted) - i128::from(self.debits_posted)
+    }
+
+    /// What may still be debited: posted balance less pending debits.
+    pub fn available(&self) -> i128 {
+        self.balance() - i128::from(self.debits_pending)
+    }
+
+    /// The posted balance as money.
+    pub fn balance_money(&self) -> Money {
+        Money::new(
+            self.key.currency,
+            i64::try_from(self.balance()).expect("balances stay within i64 by the overflow check"),
+        )
+    }
+}
+
+/// A transfer between two accounts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Transfer {
+    /// Its id.
+    pub id: TransferId,
+    /// The account debited.
+    pub debit: AccountId,
+    /// The account credited.
+    pub credit: AccountId,
+    /// Minor units, positive.
+    pub amount: u64,
+    /// The currency of both accounts.
+    pub currency: Currency,
+    /// `Some(t)`: hold the amount until posted or voided, expiring at `t`; `None`: post now.
+    pub pending_until: Option<Timestamp>,
+    /// The payment (or conversion) it belongs to; opaque to the ledger, kept in the log.
+    pub reference: u64,
+}
+
+/// One ledger command.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Command {
+    /// A transfer, posted at once or pending.
+    Transfer(Transfer),
+    /// Post a pending transfer: `amount` (default: all of it); any rest is released.
+    Post {
+        /// This command's id.
+        id: TransferId,
+        /// The pending transfer.
+        pending: TransferId,
+        /// How much to post.
+        amount: Option<u64>,
+    },
+    /// Release a pending transfer.
+    Void {
+        /// This command's id.
+        id: TransferId,
+        /// The pending transfer.
+        pending: TransferId,
+    },
+}
+
+impl Command {
+    /// The command's id.
+    pub fn id(&self) -> TransferId {
+        match self {
+            Command::Transfer(t) => t.id,
+            Command::Post { id, .. } | Command::Void { id, .. } => *id,
+        }
+    }
+}
+
+/// Why a command was refused. A command is checked in the order of this list (the checks that
+/// apply to its kind), and the first failure is returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum TransferReject {
+    /// The id was used before by a different command; nothing changed.
+    IdReusedWithDifferentFields,
+    /// Debit and credit are the same account.
+    AccountsSame,
+    /// No account with the debit id.
+    DebitAccountNotFound,
+    /// No account with the credit id.
+    CreditAccountNotFound,
+    /// Post or void of an id that is not a pending transfer that was applied.
+    PendingNotFound,
+    /// The pending transfer was already posted.
+    PendingAlreadyPosted,
+    /// The pending transfer was already voided.
+    PendingAlreadyVoided,
+    /// The pending transfer's time ran out (it is released).
+    PendingExpired,
+    /// A zero amount.
+    AmountZero,
+    /// The post is larger than the amount held.
+    AmountExceedsPending,
+    /// The accounts or the transfer are in different currencies.
+    CurrencyMismatch,
+    /// A pending transfer whose expiry is not after now.
+    ExpiryNotInFuture,
+    /// A total would overflow 64 bits, or a balance would leave the i64 range.
+    Overflow,
+    /// The debit would take the account below its floor.
+    InsufficientFunds,
+    /// The credit would take the account above its ceiling.
+    LimitExceeded,
+    /// Another command of the linked chain failed, so this one was not applied.
+    LinkedEventFailed,
+    /// The ledger holds [`LedgerLimits::transfers_max`] records; nothing was recorded.
+    LedgerFull,
+}
+
+/// What became of a pending transfer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PendingState {
+    /// Not a pending transfer (posted at once, a post, a void, or refused).
+    NotPending,
+    /// Holding its amount.
+    Held,
+    /// Posted, this much.
+    Posted(u64),
+    /// Voided.
+    Voided,
+    /// Expired.
+    Expired,
+}
+
+/// One command as the ledger recorded it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Record {
+    /// The command.
+    pub command: Command,
+    /// Its first outcome.
+    pub outcome: Result<(), TransferReject>,
+    /// When it was executed.
+    pub at: Timestamp,
+    /// For an applied pending transfer, what became of it.
+    pub state: PendingState,
+}
+
+/// Sizes a ledger must not exceed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LedgerLimits {
+    /// Accounts.
+    pub accounts_max: u32,
+    /// Records in the transfer log (applied or refused commands).
+    pub transfers_max: u32,
+}
+
+impl Default for LedgerLimits {
+    fn default() -> Self {
+        LedgerLimits { accounts_max: 1 << 24, transfers_max: 1 << 30 }
+    }
+}
+
+/// Why an account could not be opened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum OpenAccountError {
+    /// An account with this key exists.
+    #[error("an account {0:?} already exists")]
+    Duplicate(AccountKey),
+    /// The ledger holds [`LedgerLimits::accounts_max`] accounts.
+    #[error("the ledger is full ({0} accounts)")]
+    Full(u32),
+    /// A floor above the ceiling.
+    #[error("the floor is above the ceiling")]
+    FloorAboveCeiling,
+}
+
+/// A broken ledger invariant: a bug, reported with what and where.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum InvariantBreach {
+    /// Posted debits and credits differ in a currency.
+    #[error("{currency}: posted debits {debits} != posted credits {credits}")]
+    PostedUnbalanced {
+        /// The currency.
+        currency: Currency,
+        /// Sum of posted debits.
+        debits: u128,
+        /// Sum of posted credits.
+        credits: u128,
+    },
+    /// Pending debits and credits differ in a currency.
+    #[error("{currency}: pending debits {debits} != pending credits {credits}")]
+    PendingUnbalanced {
+        /// The currency.
+        currency: Currency,
+        /// Sum of pending debits.
+        debits: u128,
+        /// Sum of pending credits.
+        credits: u128,
+    },
+    /// An account is below its floor.
+    #[error("account {0:?} is below its floor")]
+    FloorBroken(AccountId),
+    /// An account is above its ceiling.
+    #[error("account {0:?} is above its ceiling")]
+    CeilingBroken(AccountId),
+    /// An account's totals differ from what the transfer log adds up to.
+    #[error("account {0:?}: totals disagree with the transfer log")]
+    LogDisagrees(AccountId),
+}
+
+/// The ledger.
+#[derive(Clone, Debug)]
+pub struct Ledger {
+    accounts: Vec<Account>,
+    keys: BTreeMap<AccountKey, AccountId>,
+    log: Vec<Record>,
+    index: IdIndex,
+    /// Pending transfers by (expiry, log position): popped in that order, so expiry is
+    /// deterministic. Entries whose transfer was posted or voided are skipped when popped.
+    expiries: BinaryHeap<Reverse<(Timestamp, u32)>>,
+    limits: LedgerLimits,
+}
+
+impl Default for Ledger {
+    fn default() -> Self {
+        Self::new(LedgerLimits::default())
+    }
+}
+
+/// The accounts a conversion moves money between.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConversionAccounts {
+    /// The payer's account, in the `from` currency.
+    pub payer: AccountId,
+    /// The provider's FX position in the `from` currency.
+    pub position_from: AccountId,
+    /// The provider's fee income in the `from` currency.
+    pub fee_income: AccountId,
+    /// The provider's FX position in the `to` currency.
+    pub position_to: AccountId,
+    /// The payee's account, in the `to` currency.
+    pub payee: AccountId,
+}
+
+/// The linked commands that book a conversion: payer → FX position (the exchanged amount),
+/// payer → fee income (the spread, when not zero), FX position → payee (the amount received).
+/// Ids are `first_id`, `first_id + 1`, `first_id + 2` (the spread's id is used even when the
+/// spread is zero, so a retry always reuses the same ids).
+pub fn conversion_commands(
+    conversion: &Conversion,
+    accounts: ConversionAccounts,
+    first_id: TransferId,
+    reference: u64,
+) -> Vec<Command> {
+    let leg = |offset: u64, debit, credit, money: Money| {
+        let amount = u64::try_from(money.minor).expect("conversion amounts are not negative");
+        Command::Transfer(Transfer {
+            id: TransferId(first_id.0 + offset),
+            debit,
+            credit,
+            amount,
+            currency: money.currency,
+            pending_until: None,
+            reference,
+        })
+    };
+    let mut commands = vec![leg(0, accounts.payer, accounts.position_from, conversion.exchanged)];
+    if conversion.spread.minor > 0 {
+        commands.push(leg(1, accounts.payer, accounts.fee_income, conversion.spread));
+    }
+    commands.push(leg(2, accounts.position_to, accounts.payee, conversion.received));
+    commands
+}
+
+/// What applying one command changed, to undo it if its linked chain fails.
+#[derive(Clone, Copy, Debug)]
+enum Applied {
+    Posted { debit: usize, credit: usize, amount: u64 },
+    Held { debit: usize, credit: usize, amount: u64, position: usize },
+    PendingPosted { debit: usize, credit: usize, held: u64, posted: u64, position: usize },
+    PendingVoided { debit: usize, credit: usize, held: u64, position: usize },
+}
+
+impl Ledger {
+    /// An empty ledger with these bounds.
+    pub fn new(limits: LedgerLimits) -> Self {
+        Ledger {
+            accounts: Vec::new(),
+            keys: BTreeMap::new(),
+            log: Vec::new(),
+            index: IdIndex::with_capacity(1024),
+            expiries: BinaryHeap::new(),
+            limits,
+        }
+    }
+
+    /// Reserves room for `accounts` accounts and `transfers` records.
+    pub fn reserve(&mut self, accounts: usize, transfers: usize) {
+        self.accounts.reserve(accounts);
+        self.log.reserve(transfers);
+        if transfers > 1024 {
+            self.index = IdIndex::with_capacity(transfers.max(self.log.len()));
+            for (position, record) in self.log.iter().enumerate() {
+                self.index.insert(record.command.id().0, position as u32);
+            }
+        }
+    }
+
+    /// Opens an account.
+    ///
+    /// # Errors
+    /// [`OpenAccountError`].
+    pub fn open_account(
+        &mut self,
+        key: AccountKey,
+        limits: Limits,
+    ) -> Result<AccountId, OpenAccountError> {
+        if self.keys.contains_key(&key) {
+            return Err(OpenAccountError::Duplicate(key));
+        }
+        if self.accounts.len() >= self.limits.accounts_max as usize {
+            return Err(OpenAccountError::Full(self.limits.accounts_max));
+        }
+        if let (Some(floor), Some(ceiling)) = (limits.floor, limits.ceiling)
+            && floor > ceiling
+        {
+            return Err(OpenAccountError::FloorAboveCeiling);
+        }
+        let id = AccountId(u32::try_from(self.accounts.len()).expect("bounded by accounts_max"));
+        self.accounts.push(Account {
+            key,
+            limits,
+            debits_posted: 0,
+            credits_posted: 0,
+            debits_pending: 0,
+            credits_pending: 0,
+        });
+        self.keys.insert(key, id);
+        Ok(id)
+    }
+
+    /// The account with this key.
+    pub fn account_id(&self, key: &AccountKey) -> Option<AccountId> {
+        self.keys.get(key).copied()
+    }
+
+    /// The account with this id.
+    pub fn account(&self, id: AccountId) -> Option<&Account> {
+        self.accounts.get(id.0 as usize)
+    }
+
+    /// Every account, in id order.
+    pub fn accounts(&self) -> &[Account] {
+        &self.accounts
+    }
+
+    /// The transfer log, in execution order.
+    pub fn records(&self) -> &[Record] {
+        &self.log
+    }
+
+    /// The record of a command id.
+    pub fn record(&self, id: TransferId) -> Option<&Record> {
+        self.index.get(id.0).map(|position| &self.log[position as usize])
+    }
+
+    /// Approximate bytes held by accounts, log and indexes.
+    pub fn memory_bytes(&self) -> usize {
+        let key_entry = std::mem::size_of::<AccountKey>() + std::mem::size_of::<AccountId>();
+        self.accounts.capacity() * std::mem::size_of::<Account>()
+            + self.keys.len() * key_entry * 2
+            + self.log.capacity() * std::mem::size_of::<Record>()
+            + self.index.memory_bytes()
+            + self.expiries.capacity() * std::mem::size_of::<Reverse<(Timestamp, u32)>>()
+    }
+
+    /// Executes one command at `now`. A command id seen before returns its first outcome.
+    ///
+    /// # Errors
+    /// The first [`TransferReject`] in the enum's order.
+    pub fn execute(&mut self, command: Command, now: Timestamp) -> Result<(), TransferReject> {
+        if let Some(previous) = self.previous_outcome(&command) {
+            return previous;
+        }
+        if self.log.len() >= self.limits.transfers_max as usize {
+            return Err(TransferReject::LedgerFull);
+        }
+        let result = self.apply(command, now);
+        let state = match (&result, command) {
+            (Ok(_), Command::Transfer(t)) if t.pending_until.is_some() => PendingState::Held,
+            _ => PendingState::NotPending,
+        };
+        self.push_record(Record { command, outcome: result.map(|_| ()), at: now, state });
+        result.map(|_| ())
+    }
+
+    /// Executes a linked chain at `now`: every command applies, or none does. When one fails,
+    /// it records its own rejection, the others record [`TransferReject::LinkedEventFailed`], and
+    /// the ledger is as before. A chain whose ids were all seen before returns its first outcome.
+    ///
+    /// # Errors
+    /// The failing command's position in the chain and its rejection.
+    pub fn execute_linked(
+        &mut self,
+        commands: &[Command],
+        now: Timestamp,
+    ) -> Result<(), (usize, TransferReject)> {
+        let seen = commands.iter().map(|c| self.previous_outcome(c)).collect::<Vec<_>>();
+        if seen.iter().all(Option::is_some) && !commands.is_empty() {
+            let first_failure = seen.iter().enumerate().find_map(|(i, o)| match o {
+                Some(Err(reject)) if *reject != TransferReject::LinkedEventFailed => {
+                    Some((i, *reject))
+                }
+                _ => None,
+            });
+            return match first_failure {
+                Some(failure) => Err(failure),
+                None if seen.iter().all(|o| *o == Some(Ok(()))) => Ok(()),
+                None => Err((0, TransferReject::LinkedEventFailed)),
+            };
+        }
+        if let Some(i) = seen.iter().position(Option::is_some) {
+            // A partly seen chain is not a retry of anything: refuse it whole.
+            return Err((i, TransferReject::IdReusedWithDifferentFields));
+        }
+        if self.log.len() + commands.len() > self.limits.transfers_max as usize {
+            return Err((0, TransferReject::LedgerFull));
+        }
+        let first_position = self.log.len();
+        let mut applied = Vec::with_capacity(commands.len());
+        for (i, &command) in commands.iter().enumerate() {
+            match self.apply(command, now) {
+                Ok(change) => {
+                    let state = if matches!(change, Applied::Held { .. }) {
+                        PendingState::Held
+                    } else {
+                        PendingState::NotPending
+                    };
+                    self.push_record(Record { command, outcome: Ok(()), at: now, state });
+                    applied.push(change);
+                }
+                Err(reject) => {
+                    for change in applied.into_iter().rev() {
+                        self.undo(change);
+                    }
+                    for record in &mut self.log[first_position..] {
+                        record.outcome = Err(TransferReject::LinkedEventFailed);
+                        record.state = PendingState::NotPending;
+                    }
+                    for (j, &command) in commands.iter().enumerate().skip(i) {
+                        let outcome =
+                            Err(if j == i { reject } else { TransferReject::LinkedEventFailed });
+                        self.push_record(Record {
+                            command,
+                            outcome,
+                            at: now,
+                            state: PendingState::NotPending,
+                        });
+                    }
+                    return Err((i, reject));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The first outcome of a command id seen before: the same outcome for the same command,
+    /// [`TransferReject::IdReusedWithDifferentFields`] for a different one.
+    fn previous_outcome(&self, command: &Command) -> Option<Result<(), TransferReject>> {
+        let record = self.record(command.id())?;
+        Some(if record.command == *command {
+            record.outcome
+        } else {
+            Err(TransferReject::IdReusedWithDifferentFields)
+        })
+    }
+
+    fn push_record(&mut self, record: Record) {
+        let position = u32::try_from(self.log.len()).expect("bounded by transfers_max");
+        self.index.insert(record.command.id().0, position);
+        if let (Ok(()), PendingState::Held, Command::Transfer(t)) =
+            (record.outcome, record.state, record.command)
+        {
+            self.expiries.push(Reverse((t.pending_until.expect("held implies pending"), position)));
+        }
+        self.log.push(record);
+    }
+
+    /// Validates and applies one command; on success returns what changed.
+    fn apply(&mut self, command: Command, now: Timestamp) -> Result<Applied, TransferReject> {
+        match command {
+            Command::Transfer(t) => self.apply_transfer(t, now),
+            Command::Post { pending, amount, .. } => self.apply_post(pending, amount, now),
+            Command::Void { pending, .. } => self.apply_void(pending, now),
+        }
+    }
+
+    fn apply_transfer(&mut self, t: Transfer, now: Timestamp) -> Result<Applied, TransferReject> {
+        use TransferReject as R;
+        if t.debit == t.credit {
+            return Err(R::AccountsSame);
+        }
+        let (debit, credit) = (t.debit.0 as usize, t.credit.0 as usize);
+        let d = *self.accounts.get(debit).ok_or(R::DebitAccountNotFound)?;
+        let c = *self.accounts.get(credit).ok_or(R::CreditAccountNotFound)?;
+        if t.amount == 0 {
+            return Err(R::AmountZero);
+        }
+        if d.key.currency != t.currency || c.key.currency != t.currency {
+            return Err(R::CurrencyMismatch);
+        }
+        if t.pending_until.is_some_and(|until| until <= now) {
+            return Err(R::ExpiryNotInFuture);
+        }
+        let amount = t.amount;
+        let fits = |a: u64, b: u64, extra: u64| {
+            a.checked_add(b)
+                .and_then(|s| s.checked_add(extra))
+                .is_some_and(|s| s <= i64::MAX as u64)
+        };
+        if !fits(d.debits_posted, d.debits_pending, amount)
+            || !fits(c.credits_posted, c.credits_pending, amount)
+        {
+            return Err(R::Overflow);
+        }
+        if d.limits
+            .floor
+            .is_some_and(|floor| d.available() - i128::from(amount) < i128::from(floor))
+        {
+            return Err(R::InsufficientFunds);
+        }
+        let credit_high = c.balance() + i128::from(c.credits_pending) + i128::from(amount);
+        if c.limits.ceiling.is_some_and(|ceiling| credit_high > i128::from(ceiling)) {
+            return Err(R::LimitExceeded);
+        }
+        if t.pending_until.is_some() {
+            self.accounts[debit].debits_pending += amount;
+            self.accounts[credit].credits_pending += amount;
+            Ok(Applied::Held { debit, credit, amount, position: self.log.len() })
+        } else {
+            self.accounts[debit].debits_posted += amount;
+            self.accounts[credit].credits_posted += amount;
+            Ok(Applied::Posted { debit, credit, amount })
+        }
+    }
+
+    /// The log position and transfer of a pending transfer that is still held at `now`;
+    /// expires it first if its time has come.
+    fn held_pending(
+        &mut self,
+        pending: TransferId,
+        now: Timestamp,
+    ) -> Result<(usize, Transfer), TransferReject> {
+        use TransferReject as R;
+        let position = self.index.get(pending.0).ok_or(R::PendingNotFound)? as usize;
+        let record = self.log[position];
+        let Command::Transfer(t) = record.command else { return Err(R::PendingNotFound) };
+        let until = match (record.outcome, t.pending_until) {
+            (Ok(()), Some(until)) => until,
+            _ => return Err(R::PendingNotFound),
+        };
+        match record.state {
+            PendingState::Posted(_) => Err(R::PendingAlreadyPosted),
+            PendingState::Voided => Err(R::PendingAlreadyVoided),
+            PendingState::Expired => Err(R::PendingExpired),
+            PendingState::NotPending => {
+                unreachable!("an applied pending transfer has a pending state")
+            }
+            PendingState::Held if until <= now => {
+                self.release(position, PendingState::Expired);
+                Err(R::PendingExpired)
+            }
+            PendingState::Held => Ok((position, t)),
+        }
+    }
+
+    /// Releases a held pending transfer's amounts and sets its final state.
+    fn release(&mut self, position: usize, state: PendingState) {
+        let Command::Transfer(t) = self.log[position].command else {
+            unreachable!("pending is a transfer")
+        };
+        assert_eq!(
+            self.log[position].state,
+            PendingState::Held,
+            "only a held transfer is released"
+        );
+        self.accounts[t.debit.0 as usize].debits_pending -= t.amount;
+        self.accounts[t.credit.0 as usize].credits_pending -= t.amount;
+        self.log[position].state = state;
+    }
+
+    fn apply_post(
+        &mut self,
+        pending: TransferId,
+        amount: Option<u64>,
+        now: Timestamp,
+    ) -> Result<Applied, TransferReject> {
+        let (position, t) = self.held_pending(pending, now)?;
+        let posted = amount.unwrap_or(t.amount);
+        if posted == 0 {
+            return Err(TransferReject::AmountZero);
+        }
+        if posted > t.amount {
+            return Err(TransferReject::AmountExceedsPending);
+        }
+        let (debit, credit) = (t.debit.0 as usize, t.credit.0 as usize);
+        // Overflow: moving from pending to posted cannot exceed what the hold already reserved.
+        self.release(position, PendingState::Posted(posted));
+        self.accounts[debit].debits_posted += posted;
+        self.accounts[credit].credits_posted += posted;
+        Ok(Applied::PendingPosted { debit, credit, held: t.amount, posted, position })
+    }
+
+    fn apply_void(
+        &mut self,
+        pending: TransferId,
+        now: Timestamp,
+    ) -> Result<Applied, TransferReject> {
+        let (position, t) = self.held_pending(pending, now)?;
+        self.release(position, PendingState::Voided);
+        Ok(Applied::PendingVoided {
+            debit: t.debit.0 as usize,
+            credit: t.credit.0 as usize,
+            held: t.amount,
+            position,
+        })
+    }
+
+    fn undo(&mut self, change: Applied) {
+        match change {
+            Applied::Posted { debit, credit, amount } => {
+                self.accounts[debit].debits_posted -= amount;
+                self.accounts[credit].credits_posted -= amount;
+            }
+            Applied::Held { debit, credit, amount, position } => {
+                self.accounts[debit].debits_pending -= amount;
+                self.accounts[credit].credits_pending -= amount;
+                self.log[position].state = PendingState::NotPending;
+            }
+            Applied::PendingPosted { debit, credit, held, posted, position } => {
+                self.accounts[debit].debits_posted -= posted;
+                self.accounts[credit].credits_posted -= posted;
+                self.accounts[debit].debits_pending += held;
+                self.accounts[credit].credits_pending += held;
+                self.log[position].state = PendingState::Held;
+            }
+            Applied::PendingVoided { debit, credit, held, position } => {
+                self.accounts[debit].debits_pending += held;
+                self.accounts[credit].credits_pending += held;
+                self.log[position].state = PendingState::Held;
+            }
+        }
+    }
+
+    /// Expires every pending transfer whose time is at or before `now`, in (expiry, log
+    /// position) order. Returns how many expired.
+    pub fn expire(&mut self, now: Timestamp) -> usize {
+        let mut expired_count = 0;
+        while let Some(&Reverse((until, position))) = self.expiries.peek() {
+            if until > now {
+                break;
+            }
+            self.expiries.pop();
+            let position = position as usize;
+            if self.log[position].outcome.is_ok() && self.log[position].state == PendingState::Held
+            {
+                self.release(position, PendingState::Expired);
+                expired_count += 1;
+            }
+        }
+        expired_count
+    }
+
+    /// Checks every ledger invariant: per currency, posted debits equal posted credits and
+    /// pending debits equal pending credits (so balances sum to zero); every account within its
+    /// limits; every account's totals equal to what the transfer log adds up to. O(accounts +
+    /// records).
+    ///
+    /// # Errors
+    /// The first [`InvariantBreach`] found.
+    pub fn check_invariants(&self) -> Result<(), InvariantBreach> {
+        let mut sums = [[0u128; 4]; Currency::ALL.len()];
+        for (i, a) in self.accounts.iter().enumerate() {
+            let s = &mut sums[a.key.currency.index()];
+            s[0] += u128::from(a.debits_posted);
+            s[1] += u128::from(a.credits_posted);
+            s[2] += u128::from(a.debits_pending);
+            s[3] += u128::from(a.credits_pending);
+            let id = AccountId(i as u32);
+            if a.limits.floor.is_some_and(|floor| a.available() < i128::from(floor)) {
+                return Err(InvariantBreach::FloorBroken(id));
+            }
+            let high = a.balance() + i128::from(a.credits_pending);
+            if a.limits.ceiling.is_some_and(|ceiling| high > i128::from(ceiling)) {
+                return Err(InvariantBreach::CeilingBroken(id));
+            }
+        }
+        for currency in Currency::ALL {
+            let [dp, cp, dpend, cpend] = sums[currency.index()];
+            if dp != cp {
+                return Err(InvariantBreach::PostedUnbalanced {
+                    currency,
+                    debits: dp,
+                    credits: cp,
+                });
+            }
+            if dpend != cpend {
+                return Err(InvariantBreach::PendingUnbalanced {
+                    currency,
+                    debits: dpend,
+                    credits: cpend,
+                });
+            }
+        }
+        self.check_log_agrees()
+    }
+
+    fn check_log_agrees(&self) -> Result<(), InvariantBreach> {
+        let mut totals = vec![[0u64; 4]; self.accounts.len()];
+        for record in &self.log {
+            let (Ok(()), Command::Transfer(t)) = (record.outcome, record.command) else { continue };
+            let (debit, credit) = (t.debit.0 as usize, t.credit.0 as usize);
+            let (posted, held) = match (t.pending_until, record.state) {
+                (None, _) => (t.amount, 0),
+                (Some(_), PendingState::Held) => (0, t.amount),
+                (Some(_), PendingState::Posted(amount)) => (amount, 0),
+                (Some(_), _) => (0, 0),
+            };
+            totals[debit][0] += posted;
+            totals[credit][1] += posted;
+            totals[debit][2] += held;
+            totals[credit][3] += held;
+        }
+        for (i, (a, t)) in self.accounts.iter().zip(&totals).enumerate() {
+            if [a.debits_posted, a.credits_posted, a.debits_pending, a.credits_pending] != *t {
+                return Err(InvariantBreach::LogDisagrees(AccountId(i as u32)));
+            }
+        }
+        Ok(())
+    }
+}
