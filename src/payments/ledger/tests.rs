@@ -315,6 +315,48 @@ fn conversion_commands_skip_a_zero_spread() {
     let _ = (RateSource::Mid, RoundingRule::TOWARD_PROVIDER, Span::from_secs(1));
 }
 
+/// Inserts `ids` in order (position = order) and checks every lookup, present and absent.
+fn check_index(ids: &[u64]) {
+    let mut index = super::index::IdIndex::with_capacity(4);
+    let mut expected = BTreeMap::new();
+    for (position, &id) in ids.iter().enumerate() {
+        if expected.contains_key(&id) {
+            continue;
+        }
+        index.insert(id, position as u32);
+        expected.insert(id, position as u32);
+    }
+    for (&id, &position) in &expected {
+        assert_eq!(index.get(id), Some(position), "id {id}");
+        if !expected.contains_key(&(id ^ 1)) {
+            assert_eq!(index.get(id ^ 1), None, "absent id {}", id ^ 1);
+        }
+    }
+}
+
+#[test]
+fn the_id_index_holds_every_pattern() {
+    let dense: Vec<u64> = (1..50_000).collect();
+    check_index(&dense);
+    // Below the first id, far above it, then dense ids that grow the window over them.
+    let mut mixed = vec![1_000, 5, u64::MAX, 1 << 40, 1_000_000];
+    mixed.extend(1_001..200_000);
+    check_index(&mixed);
+    // Strided and shifted patterns, and a pseudo-random scatter.
+    check_index(&(0..20_000).map(|i| i << 32).collect::<Vec<_>>());
+    check_index(&(0..20_000).map(|i| 7 + i * 4096).collect::<Vec<_>>());
+    let mut state = 1u64;
+    let scatter: Vec<u64> = (0..20_000)
+        .map(|_| {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            state
+        })
+        .collect();
+    check_index(&scatter);
+}
+
 // ---- The reference model ----------------------------------------------------------------------
 
 /// The same ledger, written as plainly as possible: balances in a map, holds in a map.
@@ -334,7 +376,7 @@ impl Model {
     fn new(ledger: &Ledger) -> Self {
         let mut model = Model::default();
         for (i, a) in ledger.accounts().iter().enumerate() {
-            model.accounts.insert(i as u32, (a.key.currency, a.limits, 0, 0, 0));
+            model.accounts.insert(i as u32, (a.key.currency, a.limits(), 0, 0, 0));
         }
         model
     }
