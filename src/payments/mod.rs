@@ -6,6 +6,7 @@
 //! * [`money`]: currencies and amounts in integer minor units with checked arithmetic.
 //! * [`fx`]: the rate book (mid and scheme rates over time, markups), quotes, conversions.
 //! * [`ledger`]: the double-entry ledger with two-phase transfers and its invariants.
+//! * [`settlement`]: business calendars, netting cycles, multilateral net positions.
 //! * [`time`] and [`party`]: instants, dates, participants and flows.
 
 #![deny(clippy::float_arithmetic)]
@@ -15,6 +16,7 @@ pub mod ledger;
 pub mod money;
 pub mod party;
 pub mod qr;
+pub mod settlement;
 pub mod time;
 
 #[cfg(test)]
