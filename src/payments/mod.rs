@@ -6,16 +6,20 @@
 //! * [`money`]: currencies and amounts in integer minor units with checked arithmetic.
 //! * [`fx`]: the rate book (mid and scheme rates over time, markups), quotes, conversions.
 //! * [`ledger`]: the double-entry ledger with two-phase transfers and its invariants.
+//! * [`clearing`]: each party's clearing records and the CSV files they exchange.
 //! * [`settlement`]: business calendars, netting cycles, multilateral net positions.
+//! * [`recon`]: matching two parties' files, classifying breaks, resolving them in the ledger.
 //! * [`time`] and [`party`]: instants, dates, participants and flows.
 
 #![deny(clippy::float_arithmetic)]
 
+pub mod clearing;
 pub mod fx;
 pub mod ledger;
 pub mod money;
 pub mod party;
 pub mod qr;
+pub mod recon;
 pub mod settlement;
 pub mod time;
 
