@@ -102,92 +102,94 @@ fn day(plan: &[(Injection, i64)]) -> Day {
         expected: BTreeSet::new(),
     };
     for (i, &(injection, amount)) in plan.iter().enumerate() {
-        let i = i as u64;
-        let ours = record(Party::Switch, i, amount);
-        let theirs = record(Party::Upi, i, amount);
-        let rrn = ours.rrn;
-        let mut expect = |class, resolution| {
-            d.expected.insert((class, rrn, resolution));
-        };
-        match injection {
-            Injection::None => {
-                d.ours.push(ours);
-                d.theirs.push(theirs);
-            }
-            Injection::Declined => {
-                d.ours.push(ClearingRecord { status: Status::Declined, ..ours });
-                d.theirs.push(ClearingRecord { status: Status::Declined, ..theirs });
-            }
-            Injection::MissingAtNetwork => {
-                d.ours.push(ours);
-                expect(BreakClass::MissingAtNetwork, Resolution::Reversal);
-            }
-            Injection::MissingAtSwitch => {
-                d.theirs.push(theirs);
-                expect(BreakClass::MissingAtSwitch, Resolution::Refund);
-            }
-            Injection::DuplicateOurs => {
-                d.ours.push(ours.clone());
-                d.ours.push(ours);
-                d.theirs.push(theirs);
-                expect(BreakClass::Duplicate, Resolution::Reversal);
-            }
-            Injection::DuplicateTheirs => {
-                d.ours.push(ours);
-                d.theirs.push(theirs.clone());
-                d.theirs.push(theirs);
-                expect(BreakClass::Duplicate, Resolution::Refund);
-            }
-            Injection::RoundingMismatch | Injection::LargeMismatch => {
-                let off = if injection == Injection::RoundingMismatch { 3 } else { 5_000 };
-                d.ours.push(ours);
-                d.theirs.push(ClearingRecord {
-                    amount: Money::new(Currency::Khr, amount + off),
-                    ..theirs
-                });
-                let resolution =
-                    if off <= 10 { Resolution::Adjustment } else { Resolution::ManualQueue };
-                expect(BreakClass::AmountMismatch, resolution);
-            }
-            Injection::LatePresentment => {
-                d.ours.push(ours);
-                d.theirs_next.push(ClearingRecord { business_date: tomorrow(), ..theirs });
-                expect(BreakClass::LatePresentment, Resolution::Adjustment);
-            }
-            Injection::TimeoutButApproved => {
-                d.ours.push(ClearingRecord { status: Status::TimedOut, ..ours });
-                d.theirs.push(theirs);
-                expect(BreakClass::TimeoutButApproved, Resolution::Adjustment);
-            }
-            Injection::ReversalWithoutOriginal => {
-                // The network reverses a purchase that nobody has.
-                let orphan = Rrn::new(700_000_000_000 + i).expect("12 digits");
-                d.theirs.push(ClearingRecord {
-                    kind: MessageKind::Reversal,
-                    original_rrn: Some(orphan),
-                    ..theirs
-                });
-                expect(BreakClass::ReversalWithoutOriginal, Resolution::ManualQueue);
-            }
-            Injection::StatusMismatch => {
-                d.ours.push(ours);
-                d.theirs.push(ClearingRecord { status: Status::Declined, ..theirs });
-                expect(BreakClass::StatusMismatch, Resolution::ManualQueue);
-            }
-            Injection::ReversedTogether => {
-                // A purchase and its reversal, in both files: no break.
-                let reversal = |r: &ClearingRecord| ClearingRecord {
-                    kind: MessageKind::Reversal,
-                    original_rrn: Some(r.rrn),
-                    ..r.clone()
-                };
-                let (ours_reversal, theirs_reversal) = (reversal(&ours), reversal(&theirs));
-                d.ours.extend([ours, ours_reversal]);
-                d.theirs.extend([theirs, theirs_reversal]);
-            }
-        }
+        inject(&mut d, i as u64, injection, amount);
     }
     d
+}
+
+/// Adds payment `i` to the day, broken as `injection` says, and records the break expected.
+fn inject(d: &mut Day, i: u64, injection: Injection, amount: i64) {
+    let ours = record(Party::Switch, i, amount);
+    let theirs = record(Party::Upi, i, amount);
+    let rrn = ours.rrn;
+    let mut expect = |class, resolution| {
+        d.expected.insert((class, rrn, resolution));
+    };
+    match injection {
+        Injection::None => {
+            d.ours.push(ours);
+            d.theirs.push(theirs);
+        }
+        Injection::Declined => {
+            d.ours.push(ClearingRecord { status: Status::Declined, ..ours });
+            d.theirs.push(ClearingRecord { status: Status::Declined, ..theirs });
+        }
+        Injection::MissingAtNetwork => {
+            d.ours.push(ours);
+            expect(BreakClass::MissingAtNetwork, Resolution::Reversal);
+        }
+        Injection::MissingAtSwitch => {
+            d.theirs.push(theirs);
+            expect(BreakClass::MissingAtSwitch, Resolution::Refund);
+        }
+        Injection::DuplicateOurs => {
+            d.ours.push(ours.clone());
+            d.ours.push(ours);
+            d.theirs.push(theirs);
+            expect(BreakClass::Duplicate, Resolution::Reversal);
+        }
+        Injection::DuplicateTheirs => {
+            d.ours.push(ours);
+            d.theirs.push(theirs.clone());
+            d.theirs.push(theirs);
+            expect(BreakClass::Duplicate, Resolution::Refund);
+        }
+        Injection::RoundingMismatch | Injection::LargeMismatch => {
+            let off = if injection == Injection::RoundingMismatch { 3 } else { 5_000 };
+            d.ours.push(ours);
+            d.theirs
+                .push(ClearingRecord { amount: Money::new(Currency::Khr, amount + off), ..theirs });
+            let resolution =
+                if off <= 10 { Resolution::Adjustment } else { Resolution::ManualQueue };
+            expect(BreakClass::AmountMismatch, resolution);
+        }
+        Injection::LatePresentment => {
+            d.ours.push(ours);
+            d.theirs_next.push(ClearingRecord { business_date: tomorrow(), ..theirs });
+            expect(BreakClass::LatePresentment, Resolution::Adjustment);
+        }
+        Injection::TimeoutButApproved => {
+            d.ours.push(ClearingRecord { status: Status::TimedOut, ..ours });
+            d.theirs.push(theirs);
+            expect(BreakClass::TimeoutButApproved, Resolution::Adjustment);
+        }
+        Injection::ReversalWithoutOriginal => {
+            // The network reverses a purchase that nobody has.
+            let orphan = Rrn::new(700_000_000_000 + i).expect("12 digits");
+            d.theirs.push(ClearingRecord {
+                kind: MessageKind::Reversal,
+                original_rrn: Some(orphan),
+                ..theirs
+            });
+            expect(BreakClass::ReversalWithoutOriginal, Resolution::ManualQueue);
+        }
+        Injection::StatusMismatch => {
+            d.ours.push(ours);
+            d.theirs.push(ClearingRecord { status: Status::Declined, ..theirs });
+            expect(BreakClass::StatusMismatch, Resolution::ManualQueue);
+        }
+        Injection::ReversedTogether => {
+            // A purchase and its reversal, in both files: no break.
+            let reversal = |r: &ClearingRecord| ClearingRecord {
+                kind: MessageKind::Reversal,
+                original_rrn: Some(r.rrn),
+                ..r.clone()
+            };
+            let (ours_reversal, theirs_reversal) = (reversal(&ours), reversal(&theirs));
+            d.ours.extend([ours, ours_reversal]);
+            d.theirs.extend([theirs, theirs_reversal]);
+        }
+    }
 }
 
 /// The switch's books: a receivable and suspense per currency, and a few merchants.
