@@ -7,6 +7,7 @@
 #![allow(clippy::disallowed_methods)] // The process edge may read the wall clock.
 
 mod qr;
+mod recon;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -28,6 +29,8 @@ enum Command {
         #[command(subcommand)]
         command: qr::QrCommand,
     },
+    /// Reconcile the switch's clearing file with the network's for one business day.
+    Recon(recon::ReconArgs),
 }
 
 /// What a command asks the process to exit with, besides success.
@@ -44,6 +47,7 @@ pub fn main() -> ExitCode {
     let args = Args::parse();
     let result = match args.command {
         Command::Qr { command } => qr::run(command),
+        Command::Recon(args) => recon::run(args),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,

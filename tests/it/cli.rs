@@ -141,3 +141,106 @@ fn encode_reads_a_spec_and_reports_bad_keys_with_their_place() {
     assert_eq!(missing.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("/nonexistent/spec.json"));
 }
+
+/// A fresh directory under the system temp dir for one test.
+fn scratch_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("bakong-sim-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    dir
+}
+
+fn clearing_record(
+    party: bakong_sim::payments::clearing::Party,
+    i: u64,
+) -> bakong_sim::payments::clearing::ClearingRecord {
+    use bakong_sim::payments::clearing::{ClearingRecord, MessageKind, Rrn, Status};
+    use bakong_sim::payments::money::{Currency, Money};
+    use bakong_sim::payments::time::{Date, Timestamp};
+    ClearingRecord {
+        party,
+        business_date: Date::new(2026, 2, 16).expect("date"),
+        kind: MessageKind::Purchase,
+        rrn: Rrn::new(600_000_000_000 + i).expect("rrn"),
+        trace_number: i as u32,
+        original_rrn: None,
+        payment_id: i,
+        transfer_id: i,
+        quote_id: i,
+        qr_md5: String::new(),
+        amount: Money::new(Currency::Khr, 40_000),
+        billed: Money::new(Currency::Cny, 6_903),
+        fx_rate: "0.001725639752".parse().expect("rate"),
+        fee: Money::new(Currency::Khr, 400),
+        status: Status::Approved,
+        at: Timestamp::from_nanos(1_771_200_000_000_000_000 + i),
+    }
+}
+
+#[test]
+fn recon_writes_its_outputs_and_exits_1_on_breaks() {
+    use bakong_sim::payments::clearing::{Party, write_clearing_file};
+    let dir = scratch_dir("recon");
+    let ours: Vec<_> = (0..3).map(|i| clearing_record(Party::Switch, i)).collect();
+    let theirs: Vec<_> = (0..2).map(|i| clearing_record(Party::Upi, i)).collect();
+    std::fs::write(dir.join("switch.csv"), write_clearing_file(&ours)).expect("write");
+    std::fs::write(dir.join("upi.csv"), write_clearing_file(&theirs)).expect("write");
+    let path = |f: &str| dir.join(f).display().to_string();
+    let out = sim(
+        &[
+            "recon",
+            "--ours",
+            &path("switch.csv"),
+            "--theirs",
+            &path("upi.csv"),
+            "--out",
+            &path("out"),
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let breaks = std::fs::read_to_string(dir.join("out/reconciliation.csv")).expect("written");
+    assert_eq!(breaks.lines().count(), 2);
+    assert!(breaks.lines().nth(1).expect("row").starts_with(
+        "missing_at_network,600000000002,purchase,ours,2,approved,,40000,,KHR,-40000,reversal"
+    ));
+    let summary = std::fs::read_to_string(dir.join("out/recon-summary.csv")).expect("written");
+    assert!(summary.contains("missing_at_network,1,40000,0,0"), "{summary}");
+    // Agreeing files exit 0.
+    let same = sim(
+        &[
+            "recon",
+            "--ours",
+            &path("upi.csv"),
+            "--theirs",
+            &path("upi.csv"),
+            "--out",
+            &path("out2"),
+        ],
+        None,
+    );
+    assert_eq!(same.status.code(), Some(0));
+    // A truncated file is an input error naming the file and line; no output is written.
+    let text = write_clearing_file(&theirs);
+    std::fs::write(dir.join("cut.csv"), &text[..text.len() - 5]).expect("write");
+    let cut = sim(
+        &[
+            "recon",
+            "--ours",
+            &path("switch.csv"),
+            "--theirs",
+            &path("cut.csv"),
+            "--out",
+            &path("out3"),
+        ],
+        None,
+    );
+    assert_eq!(cut.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&cut.stderr);
+    assert!(
+        stderr.contains("cut.csv") && stderr.contains("line 4") && stderr.contains("truncated"),
+        "{stderr}"
+    );
+    assert!(!dir.join("out3").exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}

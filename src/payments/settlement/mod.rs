@@ -10,12 +10,20 @@
 //! them, and [`NetPositions::check`] lets a writer check it again before the figures leave.
 //! [`settlement_commands`] turns positions into one linked ledger chain per currency through the
 //! settlement agent's transit account, which therefore ends each cycle at zero.
+//!
+//! UPI and NBC settle each UnionPay business day net in USD on the next Chinese business day
+//! ([`scheme_settlement`]); fees such as the merchant discount are booked as their own entries
+//! ([`Fee`]); `settlement.csv` is written by [`write_settlement_csv`], which checks the zero sum
+//! again first.
 
 #[cfg(test)]
 mod tests;
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use rust_decimal::{Decimal, RoundingStrategy};
+
+use super::fx::{Pair, RateBook};
 use super::ledger::{AccountId, Command, Transfer, TransferId};
 use super::money::{Currency, Money};
 use super::party::ParticipantId;
@@ -413,4 +421,172 @@ pub fn settlement_commands(
         }
     }
     Ok(chains)
+}
+
+/// The UPI ⇄ NBC settlement of one UnionPay business day: net, in USD, on the next Chinese
+/// business day at 15:00 Beijing, at the UPI rate in force then (published at 11:00 that day,
+/// or the last one before it over weekends and holidays).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SchemeSettlement {
+    /// The UnionPay business day settled.
+    pub trade_date: Date,
+    /// The value date: T+1 Chinese business day.
+    pub value_date: Date,
+    /// 15:00 Beijing on the value date.
+    pub value_at: Timestamp,
+    /// Per currency: (what UPI owes NBC, what NBC owes UPI, the rate to USD used).
+    pub legs: Vec<(Currency, i64, i64, Decimal)>,
+    /// The net in USD: positive when UPI pays NBC.
+    pub net_usd: Money,
+}
+
+/// Why a scheme settlement could not be computed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SchemeSettlementError {
+    /// No UPI rate to USD is in force for a currency at the value time.
+    #[error("no UPI rate from {0} to USD at the value time")]
+    RateUnavailable(Currency),
+    /// An amount overflowed.
+    #[error("settlement amount overflow")]
+    Overflow,
+}
+
+/// Computes the UPI ⇄ NBC settlement of `trade_date` from what each side owes, per currency,
+/// converting each currency's net to USD at the UPI rate and rounding half away from zero (the
+/// rounding a scheme applies at posting; see docs/fx-policy.md).
+///
+/// # Errors
+/// [`SchemeSettlementError`].
+pub fn scheme_settlement(
+    trade_date: Date,
+    owed_to_nbc: &[Money],
+    owed_to_upi: &[Money],
+    china: &Calendar,
+    rates: &RateBook,
+) -> Result<SchemeSettlement, SchemeSettlementError> {
+    let value_date = china.business_days_after(trade_date, 1);
+    let value_at = Timestamp::at_local(value_date, 15, 0, Zone::BEIJING);
+    let mut legs = Vec::new();
+    let mut net = Decimal::ZERO;
+    for currency in Currency::ALL {
+        let sum = |side: &[Money]| -> Result<i64, SchemeSettlementError> {
+            side.iter().filter(|m| m.currency == currency).try_fold(0i64, |acc, m| {
+                acc.checked_add(m.minor).ok_or(SchemeSettlementError::Overflow)
+            })
+        };
+        let (to_nbc, to_upi) = (sum(owed_to_nbc)?, sum(owed_to_upi)?);
+        if to_nbc == 0 && to_upi == 0 {
+            continue;
+        }
+        let rate = rates
+            .scheme_rate(Pair::new(currency, Currency::Usd), value_at)
+            .ok_or(SchemeSettlementError::RateUnavailable(currency))?;
+        let leg_net = Money::new(
+            currency,
+            to_nbc.checked_sub(to_upi).ok_or(SchemeSettlementError::Overflow)?,
+        );
+        net = leg_net
+            .to_decimal()
+            .checked_mul(rate)
+            .and_then(|usd| net.checked_add(usd))
+            .ok_or(SchemeSettlementError::Overflow)?;
+        legs.push((currency, to_nbc, to_upi, rate));
+    }
+    let net_usd = Money::from_decimal(net, Currency::Usd, RoundingStrategy::MidpointAwayFromZero)
+        .map_err(|_| SchemeSettlementError::Overflow)?;
+    Ok(SchemeSettlement { trade_date, value_date, value_at, legs, net_usd })
+}
+
+/// The ledger command that settles a scheme settlement between UPI's and NBC's USD settlement
+/// accounts (none when the net is zero).
+pub fn scheme_settlement_command(
+    s: &SchemeSettlement,
+    upi_usd: AccountId,
+    nbc_usd: AccountId,
+    id: TransferId,
+    reference: u64,
+) -> Option<Command> {
+    let (debit, credit) = if s.net_usd.minor > 0 { (upi_usd, nbc_usd) } else { (nbc_usd, upi_usd) };
+    (s.net_usd.minor != 0).then_some(Command::Transfer(Transfer {
+        id,
+        debit,
+        credit,
+        amount: s.net_usd.minor.unsigned_abs(),
+        currency: Currency::Usd,
+        pending_until: None,
+        reference,
+    }))
+}
+
+/// A fee in basis points of an amount: a merchant discount, a scheme fee.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fee {
+    /// Basis points of the amount.
+    pub bps: u32,
+}
+
+impl Fee {
+    /// The fee on `amount`, rounded half away from zero to the minor unit.
+    ///
+    /// # Errors
+    /// [`crate::payments::money::MoneyError::Overflow`].
+    pub fn on(self, amount: Money) -> Result<Money, super::money::MoneyError> {
+        let fee = amount.to_decimal() * Decimal::new(i64::from(self.bps), 4);
+        Money::from_decimal(fee, amount.currency, RoundingStrategy::MidpointAwayFromZero)
+    }
+
+    /// The command that books the fee on `amount` as its own entry: `payer` → `fee_income`
+    /// (none when the fee rounds to zero).
+    ///
+    /// # Errors
+    /// As [`Fee::on`].
+    pub fn command(
+        self,
+        amount: Money,
+        payer: AccountId,
+        fee_income: AccountId,
+        id: TransferId,
+        reference: u64,
+    ) -> Result<Option<Command>, super::money::MoneyError> {
+        let fee = self.on(amount)?;
+        Ok((fee.minor > 0).then_some(Command::Transfer(Transfer {
+            id,
+            debit: payer,
+            credit: fee_income,
+            amount: fee.minor.unsigned_abs(),
+            currency: fee.currency,
+            pending_until: None,
+            reference,
+        })))
+    }
+}
+
+/// The columns of `settlement.csv`.
+pub const SETTLEMENT_COLUMNS: [&str; 5] = ["date", "cycle", "participant", "currency", "net_minor"];
+
+/// Writes `settlement.csv`: every position of every batch, checking again that each batch sums
+/// to zero per currency before a single row leaves.
+///
+/// # Errors
+/// [`UnbalancedPositions`] for the first batch that does not balance; nothing is written then.
+pub fn write_settlement_csv(batches: &[NetPositions]) -> Result<String, UnbalancedPositions> {
+    for batch in batches {
+        batch.check()?;
+    }
+    let mut w =
+        csv::WriterBuilder::new().terminator(csv::Terminator::Any(b'\n')).from_writer(Vec::new());
+    w.write_record(SETTLEMENT_COLUMNS).expect("writing to memory");
+    for batch in batches {
+        for (participant, money) in batch.iter() {
+            let row = [
+                batch.cycle.date.to_string(),
+                batch.cycle.index.to_string(),
+                participant.0.to_string(),
+                money.currency.alpha().to_owned(),
+                money.minor.to_string(),
+            ];
+            w.write_record(&row).expect("writing to memory");
+        }
+    }
+    Ok(String::from_utf8(w.into_inner().expect("flushing to memory")).expect("UTF-8 fields"))
 }

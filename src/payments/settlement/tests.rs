@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 
 use proptest::prelude::*;
+use rust_decimal::Decimal;
 
 use super::*;
 use crate::payments::ledger::{AccountKey, Ledger, Limits, Purpose};
@@ -233,6 +234,96 @@ fn missing_accounts_are_named() {
     assert_eq!(
         settlement_commands(&net, &b, TransferId(1), 0),
         Err(MissingAccount::Transit(Currency::Usd))
+    );
+}
+
+#[test]
+fn upi_settles_net_in_usd_on_the_next_chinese_business_day() {
+    use crate::payments::fx::{Pair, RateBook, scheme_publication_instants};
+    let cn = china();
+    let mut rates = RateBook::new();
+    let holidays: Vec<Date> = (15..=23).map(|d| date(2026, 2, d)).collect();
+    for (n, at) in scheme_publication_instants(date(2026, 2, 12), date(2026, 2, 25), &holidays)
+        .into_iter()
+        .enumerate()
+    {
+        // KHR→USD and CNY→USD move a little each publication.
+        let khr = Decimal::new(248_447, 9) + Decimal::new(n as i64, 9);
+        let cny = Decimal::new(14_397, 5) + Decimal::new(n as i64, 5);
+        rates.publish_scheme(Pair::new(Currency::Khr, Currency::Usd), at, khr).expect("rate");
+        rates.publish_scheme(Pair::new(Currency::Cny, Currency::Usd), at, cny).expect("rate");
+    }
+    // Monday 16 Feb (Lunar New Year's Eve, a Chinese holiday): inward KHR 40 250 000 owed to
+    // NBC, outward CNY 1 000.00 owed to UPI. Value date: Tuesday 24 Feb, at that day's rate.
+    let to_nbc = [Money::new(Currency::Khr, 40_000_000), Money::new(Currency::Khr, 250_000)];
+    let to_upi = [Money::new(Currency::Cny, 100_000)];
+    let s = scheme_settlement(date(2026, 2, 16), &to_nbc, &to_upi, &cn, &rates).expect("settles");
+    assert_eq!(s.value_date, date(2026, 2, 24));
+    assert_eq!(s.value_at, Timestamp::at_local(date(2026, 2, 24), 15, 0, Zone::BEIJING));
+    // 24 Feb is the third publication (n = 2): KHR→USD 0.000248449, CNY→USD 0.14399.
+    assert_eq!(
+        s.legs,
+        vec![
+            (Currency::Khr, 40_250_000, 0, Decimal::new(248_449, 9)),
+            (Currency::Cny, 0, 100_000, Decimal::new(14_399, 5)),
+        ]
+    );
+    // 40 250 000 × 0.000248449 = 10 000.07225; − 1 000.00 × 0.14399 = 143.99 → 9 856.08225.
+    assert_eq!(s.net_usd, Money::new(Currency::Usd, 985_608));
+    let cmd = scheme_settlement_command(&s, AccountId(1), AccountId(2), TransferId(9), 0);
+    assert!(
+        matches!(cmd, Some(Command::Transfer(t)) if t.debit == AccountId(1) && t.amount == 985_608)
+    );
+    let usd_only = scheme_settlement(
+        date(2026, 2, 16),
+        &[Money::new(Currency::Usd, 1)],
+        &[],
+        &cn,
+        &RateBook::new(),
+    );
+    assert_eq!(usd_only.map(|s| s.net_usd), Ok(Money::new(Currency::Usd, 1)), "USD needs no rate");
+    let no_rate = scheme_settlement(date(2026, 2, 16), &to_nbc, &[], &cn, &RateBook::new());
+    assert_eq!(no_rate, Err(SchemeSettlementError::RateUnavailable(Currency::Khr)));
+}
+
+#[test]
+fn fees_are_their_own_entries() {
+    let discount = Fee { bps: 100 }; // The 1.0 % inward merchant discount.
+    assert_eq!(discount.on(Money::new(Currency::Khr, 52_050)), Ok(Money::new(Currency::Khr, 521)));
+    assert_eq!(discount.on(Money::new(Currency::Khr, 49)), Ok(Money::new(Currency::Khr, 0)));
+    let cmd = discount
+        .command(Money::new(Currency::Usd, 1_025), AccountId(3), AccountId(4), TransferId(1), 0)
+        .expect("fee");
+    assert!(
+        matches!(cmd, Some(Command::Transfer(t)) if t.amount == 10 && t.credit == AccountId(4))
+    );
+    assert_eq!(
+        discount.command(
+            Money::new(Currency::Khr, 40),
+            AccountId(3),
+            AccountId(4),
+            TransferId(1),
+            0
+        ),
+        Ok(None)
+    );
+}
+
+#[test]
+fn settlement_csv_is_checked_before_it_is_written() {
+    let usd = |m| Money::new(Currency::Usd, m);
+    let net = net_positions(cycle(), &[Obligation { payer: A, payee: C, amount: usd(1_025) }])
+        .expect("nets");
+    let csv = write_settlement_csv(std::slice::from_ref(&net)).expect("balanced");
+    assert_eq!(
+        csv,
+        "date,cycle,participant,currency,net_minor\n2026-02-16,0,1,USD,-1025\n2026-02-16,0,3,USD,1025\n"
+    );
+    let mut broken = net.clone();
+    *broken.positions.get_mut(&(C, Currency::Usd)).expect("position") -= 1;
+    assert_eq!(
+        write_settlement_csv(&[net, broken]),
+        Err(UnbalancedPositions { currency: Currency::Usd, sum: -1 })
     );
 }
 

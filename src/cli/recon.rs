@@ -1,0 +1,67 @@
+//! `sim recon`: reconcile two parties' clearing files for one business day.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::Args;
+
+use super::Outcome;
+use crate::payments::clearing::{ClearingRecord, read_clearing_file};
+use crate::payments::recon::{ReconConfig, ReconSummary, reconcile, write_breaks};
+
+/// Reconcile the switch's clearing file with the network's for one business day.
+///
+/// Writes reconciliation.csv (one row per break, with its resolution) and recon-summary.csv
+/// (counts and amounts per class) to --out, and prints the summary. Exits 0 when the files agree,
+/// 1 when there are breaks, 2 when a file cannot be read.
+#[derive(Debug, Args)]
+pub(super) struct ReconArgs {
+    /// The switch's clearing file for the day.
+    #[arg(long, value_name = "FILE")]
+    ours: PathBuf,
+    /// The network's clearing file for the day.
+    #[arg(long, value_name = "FILE")]
+    theirs: PathBuf,
+    /// The network's file for the next business day, to recognise late presentments.
+    #[arg(long, value_name = "FILE")]
+    theirs_next: Option<PathBuf>,
+    /// Where to write the outputs.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    out: PathBuf,
+    /// The largest amount difference, in minor units, treated as FX rounding.
+    #[arg(long, value_name = "MINOR", default_value_t = ReconConfig::default().rounding_tolerance_minor)]
+    rounding_tolerance: i64,
+}
+
+fn read(path: &Path) -> anyhow::Result<Vec<ClearingRecord>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading clearing file {}", path.display()))?;
+    read_clearing_file(&text).with_context(|| format!("clearing file {}", path.display()))
+}
+
+/// Writes `contents` to `path` through a temporary file in the same directory, so a reader never
+/// sees half a file.
+fn write_atomically(path: &Path, contents: &str) -> anyhow::Result<()> {
+    let temporary = path.with_extension("csv.partial");
+    std::fs::write(&temporary, contents)
+        .with_context(|| format!("writing {}", temporary.display()))?;
+    std::fs::rename(&temporary, path)
+        .with_context(|| format!("renaming {} to {}", temporary.display(), path.display()))
+}
+
+pub(super) fn run(args: ReconArgs) -> anyhow::Result<Outcome> {
+    anyhow::ensure!(args.rounding_tolerance >= 0, "--rounding-tolerance must not be negative");
+    let ours = read(&args.ours)?;
+    let theirs = read(&args.theirs)?;
+    let theirs_next = args.theirs_next.as_deref().map(read).transpose()?.unwrap_or_default();
+    let config = ReconConfig { rounding_tolerance_minor: args.rounding_tolerance };
+    let breaks = reconcile(&ours, &theirs, &theirs_next, config);
+    let summary = ReconSummary::new(&breaks, (ours.len() + theirs.len()) as u64);
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
+    write_atomically(&args.out.join("reconciliation.csv"), &write_breaks(&breaks))?;
+    write_atomically(&args.out.join("recon-summary.csv"), &summary.to_string())?;
+    print!("{summary}");
+    println!("breaks: {} in {} + {} records", breaks.len(), ours.len(), theirs.len());
+    Ok(if breaks.is_empty() { Outcome::Success } else { Outcome::Negative })
+}
