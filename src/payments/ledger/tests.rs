@@ -598,16 +598,12 @@ impl Spec {
     fn at(self, now: Timestamp) -> Command {
         match self {
             Spec::Transfer { id, debit, credit, amount, currency, ttl } => {
-                Command::Transfer(Transfer {
-                    id: TransferId(id),
-                    debit: AccountId(debit),
-                    credit: AccountId(credit),
-                    amount,
-                    currency,
-                    pending_until: ttl
-                        .map(|s| now.checked_add(Span::from_secs(s)).expect("in range")),
-                    reference: 0,
-                })
+                let Command::Transfer(t) = transfer(id, debit, credit, amount, currency) else {
+                    unreachable!("a transfer")
+                };
+                let pending_until =
+                    ttl.map(|s| now.checked_add(Span::from_secs(s)).expect("in range"));
+                Command::Transfer(Transfer { pending_until, ..t })
             }
             Spec::Post { id, pending, amount } => post(id, pending, amount),
             Spec::Void { id, pending } => void(id, pending),
