@@ -93,8 +93,8 @@ impl fmt::Display for Failure {
 pub fn verify(payload: &str, now_ms: u64, mode: Mode) -> Result<(), Failure> {
     let decoded = match decode::lex(payload) {
         Ok(decoded) => decoded,
-        Err(e) if mode == Mode::Strict && super::classify::url_kind(payload).is_some() => {
-            let _ = e;
+        // A URL code is not malformed EMVCo: say what it is.
+        Err(_) if mode == Mode::Strict && super::classify::url_kind(payload).is_some() => {
             return Err(Failure::Rule(Violation {
                 rule: Rule::NotEmvco,
                 place: Place::Payload,
