@@ -273,7 +273,7 @@ pub(crate) struct Step {
 
 /// Reads the data object at byte index `at` of `text`; on failure, the error and its character
 /// offset from the object's start.
-#[inline]
+#[inline(always)]
 pub(crate) fn step(text: &str, at: usize, ascii: bool) -> Result<Step, (usize, DecodeErrorKind)> {
     let bytes = text.as_bytes();
     let Some(header) = bytes.get(at..at + 4) else {
@@ -325,9 +325,18 @@ pub fn char_count(s: &str) -> usize {
     if s.is_ascii() { s.len() } else { s.chars().count() }
 }
 
+/// What [`check_frame`] learned about a payload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Frame {
+    /// The CRC written in (and matching) the payload.
+    pub crc: u16,
+    /// Whether every character is ASCII.
+    pub ascii: bool,
+}
+
 /// Checks the frame of a whole payload: size limits, the trailing `6304XXXX`, and the CRC.
-/// Returns the written CRC. Does not lex the data objects.
-pub fn check_frame(payload: &str) -> Result<u16, DecodeError> {
+/// Does not lex the data objects.
+pub fn check_frame(payload: &str) -> Result<Frame, DecodeError> {
     let at_end = |kind| DecodeError { offset: char_count(payload), template: None, kind };
     if payload.is_empty() {
         return Err(DecodeError { offset: 0, template: None, kind: DecodeErrorKind::Empty });
@@ -337,7 +346,8 @@ pub fn check_frame(payload: &str) -> Result<u16, DecodeError> {
         let chars = char_count(payload);
         return Err(at_end(DecodeErrorKind::TooLong { chars }));
     }
-    let chars = char_count(payload);
+    let ascii = payload.is_ascii();
+    let chars = if ascii { payload.len() } else { payload.chars().count() };
     if chars > PAYLOAD_CHARS_MAX {
         let kind = DecodeErrorKind::TooLong { chars };
         return Err(DecodeError { offset: PAYLOAD_CHARS_MAX, template: None, kind });
@@ -363,7 +373,7 @@ pub fn check_frame(payload: &str) -> Result<u16, DecodeError> {
             kind: DecodeErrorKind::CrcMismatch { written, computed },
         });
     }
-    Ok(written)
+    Ok(Frame { crc: written, ascii })
 }
 
 /// Parses four hex digits, upper or lower case.
