@@ -3,10 +3,12 @@
 //!
 //! Layers, from the bottom (see ARCHITECTURE.md):
 //! * [`payments`]: the pure core (QR codecs; money, FX, ledger, settlement to come).
+//! * [`sim`]: virtual-time simulation (today: the event queue, the PRNG, an M/M/c model).
 //! * [`cli`]: the `sim` command line; the only place for file I/O, the wall clock and `anyhow`.
 
 pub mod cli;
 pub mod payments;
+pub mod sim;
 
 /// Helpers shared by the unit tests.
 #[cfg(test)]

@@ -1,7 +1,8 @@
 //! Goal: the layering and house rules in ARCHITECTURE.md hold, so that they cannot drift.
 //!
 //! Method: scan `src/` as text. `payments` imports no other layer, does no I/O, reads no clock
-//! and uses no floats; only `cli` uses anyhow; every module starts with a `//!` doc.
+//! and uses no floats; `sim` reads no clock and uses no threads or tokio; only `cli` uses anyhow;
+//! every module starts with a `//!` doc.
 
 use std::path::{Path, PathBuf};
 
@@ -67,6 +68,33 @@ fn payments_is_pure() {
                 assert!(
                     !line.contains(word),
                     "{}: `{word}` in the pure layer: {line}",
+                    path.display()
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn sim_runs_in_virtual_time() {
+    let banned = [
+        "SystemTime",
+        "Instant",
+        "tokio",
+        "std::thread",
+        "crate::cli",
+        "HashMap",
+        "HashSet",
+        "rand::",
+    ];
+    let files = sources("sim");
+    assert!(!files.is_empty(), "sim sources found");
+    for (path, text) in files {
+        for line in code_lines(&text) {
+            for word in banned {
+                assert!(
+                    !line.contains(word),
+                    "{}: `{word}` in the simulator: {line}",
                     path.display()
                 );
             }

@@ -1,0 +1,14 @@
+//! The simulator: virtual time, a deterministic event queue, and models that drive the payments
+//! core. It never reads the wall clock and never uses tokio or threads; a run is a pure function
+//! of (scenario, seed, commit).
+//!
+//! * [`rng`]: the pinned PRNG with one stream per entity.
+//! * [`queue`]: events in (time, insertion sequence) order, bounded.
+//! * [`mmc`]: an M/M/c node, the engine's yardstick and its Erlang-C / Little's-law check.
+//!
+//! Floating point is allowed here only to shape random delays and to report statistics; time
+//! and money stay integers.
+
+pub mod mmc;
+pub mod queue;
+pub mod rng;

@@ -1,0 +1,143 @@
+//! The simulator's one source of randomness: a pinned algorithm and per-entity streams.
+//!
+//! [`Prng`] is xoshiro256++ (Blackman and Vigna, 2019), written out here rather than taken from
+//! a crate so that the algorithm, and therefore every run's draws, can never change under a
+//! dependency update. Each entity draws from its own stream, [`Prng::stream`]`(seed, id)`, seeded
+//! by mixing the run's seed with the entity's id through SplitMix64: adding a merchant does not
+//! change another merchant's draws, and a run is a pure function of (scenario, seed, commit).
+//!
+//! Floating point appears only here and in distributions, to shape delays; every draw that leaves
+//! this module as time is an integer number of nanoseconds.
+
+/// SplitMix64's step: the standard way to expand one 64-bit seed into a xoshiro state.
+fn splitmix64(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// xoshiro256++: 256 bits of state, period 2^256 − 1, passes BigCrush.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Prng {
+    s: [u64; 4],
+}
+
+impl Prng {
+    /// The stream for entity `id` in a run seeded with `seed`.
+    pub fn stream(seed: u64, id: u64) -> Prng {
+        let mut mix = seed;
+        let a = splitmix64(&mut mix);
+        let mut mix = id ^ a.rotate_left(17);
+        let mut state = splitmix64(&mut mix) ^ a;
+        let s = [
+            splitmix64(&mut state),
+            splitmix64(&mut state),
+            splitmix64(&mut state),
+            splitmix64(&mut state),
+        ];
+        assert!(s != [0; 4], "xoshiro's state is never all zero");
+        Prng { s }
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        let result = self.s[0].wrapping_add(self.s[3]).rotate_left(23).wrapping_add(self.s[0]);
+        let t = self.s[1] << 17;
+        self.s[2] ^= self.s[0];
+        self.s[3] ^= self.s[1];
+        self.s[1] ^= self.s[2];
+        self.s[0] ^= self.s[3];
+        self.s[2] ^= t;
+        self.s[3] = self.s[3].rotate_left(45);
+        result
+    }
+
+    /// A uniform draw in `[0, 1)` with 53 bits of precision.
+    pub fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+    }
+
+    /// A uniform integer in `0..n` (Lemire's multiply-shift, without bias).
+    ///
+    /// # Panics
+    /// If `n` is zero.
+    pub fn below(&mut self, n: u64) -> u64 {
+        assert!(n > 0, "below(0) has no value");
+        loop {
+            let m = u128::from(self.next_u64()) * u128::from(n);
+            let low = m as u64;
+            if low >= n.wrapping_neg() % n {
+                return (m >> 64) as u64;
+            }
+        }
+    }
+
+    /// True with probability `basis_points / 10 000`.
+    pub fn chance_bps(&mut self, basis_points: u32) -> bool {
+        self.below(10_000) < u64::from(basis_points)
+    }
+
+    /// An exponential delay with mean `mean_ns` nanoseconds, rounded to whole nanoseconds.
+    pub fn exponential_ns(&mut self, mean_ns: f64) -> u64 {
+        // 1 − u is in (0, 1], so the logarithm is finite.
+        let draw = -(1.0 - self.unit()).ln() * mean_ns;
+        draw.round() as u64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Goal: the generator is the published xoshiro256++, streams are independent and stable,
+    //! and the helpers draw what they say. Method: a known-answer test, and moment checks.
+
+    use super::*;
+
+    #[test]
+    fn xoshiro256pp_known_answer() {
+        // State [1, 2, 3, 4]: the first outputs of the reference C implementation.
+        let mut p = Prng { s: [1, 2, 3, 4] };
+        let first: Vec<u64> = (0..4).map(|_| p.next_u64()).collect();
+        assert_eq!(
+            first,
+            vec![41_943_041, 58_720_359, 3_588_806_011_781_223, 3_591_011_842_654_386]
+        );
+    }
+
+    #[test]
+    fn streams_are_stable_and_distinct() {
+        let draws = |seed, id| {
+            let mut p = Prng::stream(seed, id);
+            (0..4).map(|_| p.next_u64()).collect::<Vec<_>>()
+        };
+        assert_eq!(draws(42, 7), draws(42, 7), "a stream is a pure function of (seed, id)");
+        assert_ne!(draws(42, 7), draws(42, 8));
+        assert_ne!(draws(42, 7), draws(43, 7));
+        assert_ne!(draws(0, 0), draws(0, 1));
+        // Pinned (computed independently in Python from the same definitions): these values
+        // change only if the algorithm or the stream seeding changes, which changes every run.
+        let mut p = Prng::stream(42, 0);
+        assert_eq!(
+            [p.next_u64(), p.next_u64()],
+            [8_080_656_060_738_818_566, 15_712_854_000_370_566_546]
+        );
+        assert_eq!(Prng::stream(42, 7).next_u64(), 7_014_706_374_846_832_643);
+    }
+
+    #[test]
+    fn helpers_draw_what_they_say() {
+        let mut p = Prng::stream(1, 1);
+        let n = 200_000;
+        let mean = (0..n).map(|_| p.exponential_ns(1_000_000.0) as f64).sum::<f64>() / n as f64;
+        assert!((mean / 1_000_000.0 - 1.0).abs() < 0.01, "exponential mean {mean}");
+        let mut counts = [0u32; 7];
+        for _ in 0..70_000 {
+            counts[p.below(7) as usize] += 1;
+        }
+        assert!(counts.iter().all(|&c| (9_500..10_500).contains(&c)), "{counts:?}");
+        let hits = (0..100_000).filter(|_| p.chance_bps(250)).count();
+        assert!((2_300..2_700).contains(&hits), "2.5 % of 100 000: {hits}");
+        assert!((0..1000).all(|_| (0.0..1.0).contains(&p.unit())));
+    }
+}
