@@ -56,7 +56,7 @@ pub(super) fn run(args: ReconArgs) -> anyhow::Result<Outcome> {
     let theirs_next = args.theirs_next.as_deref().map(read).transpose()?.unwrap_or_default();
     let config = ReconConfig { rounding_tolerance_minor: args.rounding_tolerance };
     let breaks = reconcile(&ours, &theirs, &theirs_next, config);
-    let summary = ReconSummary::new(&breaks, (ours.len() + theirs.len()) as u64);
+    let summary = ReconSummary::new(&breaks);
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
     write_atomically(&args.out.join("reconciliation.csv"), &write_breaks(&breaks))?;

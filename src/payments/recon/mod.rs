@@ -390,13 +390,11 @@ pub fn resolution_command(
 pub struct ReconSummary {
     /// Per class, in [`BreakClass::ALL`] order: (count, absolute receivable change per currency).
     pub classes: Vec<(BreakClass, u64, [i64; Currency::ALL.len()])>,
-    /// Records matched without a break.
-    pub matched_count: u64,
 }
 
 impl ReconSummary {
-    /// Summarises `breaks` out of `records_count` keys compared.
-    pub fn new(breaks: &[Break], keys_count: u64) -> Self {
+    /// Summarises `breaks`.
+    pub fn new(breaks: &[Break]) -> Self {
         let classes = BreakClass::ALL
             .iter()
             .map(|&class| {
@@ -410,7 +408,7 @@ impl ReconSummary {
                 (class, count, amounts)
             })
             .collect();
-        ReconSummary { classes, matched_count: keys_count.saturating_sub(breaks.len() as u64) }
+        ReconSummary { classes }
     }
 
     /// All breaks.
@@ -493,9 +491,4 @@ pub fn network_claim(theirs: &[ClearingRecord]) -> [i64; Currency::ALL.len()] {
         claims[r.amount.currency.index()] += claim(r);
     }
     claims
-}
-
-/// What our file books as receivable per currency (the same rule, applied to our records).
-pub fn switch_claim(ours: &[ClearingRecord]) -> [i64; Currency::ALL.len()] {
-    network_claim(ours)
 }

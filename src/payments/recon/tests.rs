@@ -278,7 +278,7 @@ fn check_day(plan: &[(Injection, i64)]) {
     for file in [&d.ours, &d.theirs] {
         assert_eq!(read_clearing_file(&write_clearing_file(file)).as_ref(), Ok(file));
     }
-    let summary = ReconSummary::new(&breaks, (d.ours.len() + d.theirs.len()) as u64);
+    let summary = ReconSummary::new(&breaks);
     assert_eq!(summary.breaks_count(), breaks.len() as u64);
 }
 
@@ -307,7 +307,7 @@ fn every_break_class_together_is_found_and_resolved() {
     let csv = write_breaks(&breaks);
     assert_eq!(csv.lines().count(), breaks.len() + 1);
     assert!(csv.starts_with("class,rrn,kind,side,payment_id"));
-    let summary = ReconSummary::new(&breaks, 0).to_string();
+    let summary = ReconSummary::new(&breaks).to_string();
     assert!(summary.contains("late_presentment,10,"), "{summary}");
 }
 
