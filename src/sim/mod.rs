@@ -5,10 +5,12 @@
 //! * [`rng`]: the pinned PRNG with one stream per entity.
 //! * [`queue`]: events in (time, insertion sequence) order, bounded.
 //! * [`mmc`]: an M/M/c node, the engine's yardstick and its Erlang-C / Little's-law check.
+//! * [`network`]: latency distributions and links with loss, duplication, outages and degradation.
 //!
 //! Floating point is allowed here only to shape random delays and to report statistics; time
 //! and money stay integers.
 
 pub mod mmc;
+pub mod network;
 pub mod queue;
 pub mod rng;
