@@ -10,7 +10,7 @@ use std::hint::black_box;
 use bakong_sim::payments::ledger::{
     AccountId, AccountKey, Command, Ledger, LedgerLimits, Limits, Purpose, Transfer, TransferId,
 };
-use bakong_sim::payments::money::Currency;
+use bakong_sim::payments::money::{Currency, Money};
 use bakong_sim::payments::party::ParticipantId;
 use bakong_sim::payments::time::{Span, Timestamp};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
@@ -38,15 +38,14 @@ fn funded_ledger_with(reserve: bool) -> Ledger {
             .expect("opens");
     }
     for holder in 0..ACCOUNTS {
-        let t = Transfer {
-            id: TransferId(u64::from(holder) + 1),
-            debit: external,
-            credit: AccountId(holder + 1),
-            amount: 10_000_000,
-            currency: Currency::Khr,
-            pending_until: None,
-            reference: 0,
-        };
+        let funding = Money::new(Currency::Khr, 10_000_000);
+        let t = Transfer::posted(
+            TransferId(u64::from(holder) + 1),
+            external,
+            AccountId(holder + 1),
+            funding,
+            0,
+        );
         ledger.execute(Command::Transfer(t), Timestamp::EPOCH).expect("funds");
     }
     ledger

@@ -175,6 +175,48 @@ pub struct Transfer {
     pub reference: u64,
 }
 
+impl Transfer {
+    /// A transfer of `amount` that posts at once.
+    ///
+    /// # Panics
+    /// If `amount` is negative: direction is given by `debit` and `credit`.
+    pub fn posted(
+        id: TransferId,
+        debit: AccountId,
+        credit: AccountId,
+        amount: Money,
+        reference: u64,
+    ) -> Transfer {
+        let minor = u64::try_from(amount.minor).expect("a transfer amount is not negative");
+        Transfer {
+            id,
+            debit,
+            credit,
+            amount: minor,
+            currency: amount.currency,
+            pending_until: None,
+            reference,
+        }
+    }
+
+    /// A transfer that posts a signed amount at once: a positive amount debits `debit` and
+    /// credits `credit`, a negative one goes the other way round, and zero moves nothing.
+    pub fn posted_signed(
+        id: TransferId,
+        debit: AccountId,
+        credit: AccountId,
+        amount: Money,
+        reference: u64,
+    ) -> Option<Transfer> {
+        let (debit, credit) = if amount.minor >= 0 { (debit, credit) } else { (credit, debit) };
+        let magnitude = Money::new(
+            amount.currency,
+            i64::try_from(amount.minor.unsigned_abs()).expect("not i64::MIN"),
+        );
+        (amount.minor != 0).then(|| Transfer::posted(id, debit, credit, magnitude, reference))
+    }
+}
+
 /// One ledger command.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Command {
@@ -386,16 +428,13 @@ pub fn conversion_commands(
     reference: u64,
 ) -> Vec<Command> {
     let leg = |offset: u64, debit, credit, money: Money| {
-        let amount = u64::try_from(money.minor).expect("conversion amounts are not negative");
-        Command::Transfer(Transfer {
-            id: TransferId(first_id.0 + offset),
+        Command::Transfer(Transfer::posted(
+            TransferId(first_id.0 + offset),
             debit,
             credit,
-            amount,
-            currency: money.currency,
-            pending_until: None,
+            money,
             reference,
-        })
+        ))
     };
     let mut commands = vec![leg(0, accounts.payer, accounts.position_from, conversion.exchanged)];
     if conversion.spread.minor > 0 {

@@ -372,17 +372,8 @@ pub fn resolution_command(
         _ => books.suspense(change.currency).ok_or_else(|| missing("suspense"))?,
     };
     // The receivable is debited when it must grow.
-    let (debit, credit) =
-        if change.minor > 0 { (receivable, counterpart) } else { (counterpart, receivable) };
-    Ok(Some(Command::Transfer(Transfer {
-        id,
-        debit,
-        credit,
-        amount: change.minor.unsigned_abs(),
-        currency: change.currency,
-        pending_until: None,
-        reference,
-    })))
+    Ok(Transfer::posted_signed(id, receivable, counterpart, change, reference)
+        .map(Command::Transfer))
 }
 
 /// Counts and amounts per class: the reconciliation summary.

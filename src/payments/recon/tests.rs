@@ -239,16 +239,15 @@ fn books_for(ours: &[ClearingRecord]) -> Books {
             continue;
         }
         let payee = books.payee(r).expect("merchant");
-        let (debit, credit) = if change > 0 { (receivable, payee) } else { (payee, receivable) };
-        let t = Transfer {
-            id: TransferId(n as u64 + 1),
-            debit,
-            credit,
-            amount: change.unsigned_abs(),
-            currency: Currency::Khr,
-            pending_until: None,
-            reference: r.payment_id,
-        };
+        let change = Money::new(Currency::Khr, change);
+        let t = Transfer::posted_signed(
+            TransferId(n as u64 + 1),
+            receivable,
+            payee,
+            change,
+            r.payment_id,
+        )
+        .expect("non-zero");
         books.ledger.execute(Command::Transfer(t), r.at).expect("books our day");
     }
     books

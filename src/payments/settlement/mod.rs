@@ -399,16 +399,9 @@ pub fn settlement_commands(
             let own = accounts
                 .settlement_account(participant, currency)
                 .ok_or(MissingAccount::Settlement(participant, currency))?;
-            let (debit, credit) = if money.minor < 0 { (own, transit) } else { (transit, own) };
-            chain.push(Command::Transfer(Transfer {
-                id: TransferId(next_id),
-                debit,
-                credit,
-                amount: money.minor.unsigned_abs(),
-                currency,
-                pending_until: None,
-                reference,
-            }));
+            // A receiver (positive) is paid by the transit account; a payer pays into it.
+            let t = Transfer::posted_signed(TransferId(next_id), transit, own, money, reference);
+            chain.push(Command::Transfer(t.expect("zero positions are skipped")));
             next_id += 1;
         }
         if !chain.is_empty() {
@@ -506,16 +499,7 @@ pub fn scheme_settlement_command(
     id: TransferId,
     reference: u64,
 ) -> Option<Command> {
-    let (debit, credit) = if s.net_usd.minor > 0 { (upi_usd, nbc_usd) } else { (nbc_usd, upi_usd) };
-    (s.net_usd.minor != 0).then_some(Command::Transfer(Transfer {
-        id,
-        debit,
-        credit,
-        amount: s.net_usd.minor.unsigned_abs(),
-        currency: Currency::Usd,
-        pending_until: None,
-        reference,
-    }))
+    Transfer::posted_signed(id, upi_usd, nbc_usd, s.net_usd, reference).map(Command::Transfer)
 }
 
 /// A fee in basis points of an amount: a merchant discount, a scheme fee.
@@ -549,15 +533,8 @@ impl Fee {
         reference: u64,
     ) -> Result<Option<Command>, super::money::MoneyError> {
         let fee = self.on(amount)?;
-        Ok((fee.minor > 0).then_some(Command::Transfer(Transfer {
-            id,
-            debit: payer,
-            credit: fee_income,
-            amount: fee.minor.unsigned_abs(),
-            currency: fee.currency,
-            pending_until: None,
-            reference,
-        })))
+        Ok((fee.minor > 0)
+            .then(|| Command::Transfer(Transfer::posted(id, payer, fee_income, fee, reference))))
     }
 }
 

@@ -204,15 +204,10 @@ fn books() -> Books {
                 .open_account(key(ParticipantId(p), Purpose::Settlement), Limits::NON_NEGATIVE)
                 .expect("opens");
             // Prefund every participant generously.
-            let prefund = Command::Transfer(Transfer {
-                id: TransferId(1_000_000 + u64::from(id.0)),
-                debit: external,
-                credit: id,
-                amount: 1_000_000_000,
-                currency,
-                pending_until: None,
-                reference: 0,
-            });
+            let prefund_id = TransferId(1_000_000 + u64::from(id.0));
+            let prefund =
+                Transfer::posted(prefund_id, external, id, Money::new(currency, 1_000_000_000), 0);
+            let prefund = Command::Transfer(prefund);
             ledger.execute(prefund, Timestamp::EPOCH).expect("prefunds");
             settlement.insert((ParticipantId(p), currency), id);
         }
