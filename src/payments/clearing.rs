@@ -75,6 +75,21 @@ pub enum MessageKind {
     Refund,
 }
 
+impl MessageKind {
+    /// Every kind.
+    pub const ALL: [MessageKind; 3] =
+        [MessageKind::Purchase, MessageKind::Reversal, MessageKind::Refund];
+
+    /// The name in files: `purchase`, `reversal`, `refund`.
+    pub fn name(self) -> &'static str {
+        match self {
+            MessageKind::Purchase => "purchase",
+            MessageKind::Reversal => "reversal",
+            MessageKind::Refund => "refund",
+        }
+    }
+}
+
 /// How a message ended at the party that recorded it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Status {
@@ -84,6 +99,20 @@ pub enum Status {
     Declined,
     /// No answer within the timeout.
     TimedOut,
+}
+
+impl Status {
+    /// Every status.
+    pub const ALL: [Status; 3] = [Status::Approved, Status::Declined, Status::TimedOut];
+
+    /// The name in files: `approved`, `declined`, `timed_out`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Approved => "approved",
+            Status::Declined => "declined",
+            Status::TimedOut => "timed_out",
+        }
+    }
 }
 
 /// A retrieval reference number: 12 digits, the key every party shares for one payment.
@@ -173,22 +202,6 @@ pub const COLUMNS: [&str; 19] = [
 
 const TRAILER_PREFIX: &str = "#end,records=";
 
-fn kind_name(kind: MessageKind) -> &'static str {
-    match kind {
-        MessageKind::Purchase => "purchase",
-        MessageKind::Reversal => "reversal",
-        MessageKind::Refund => "refund",
-    }
-}
-
-fn status_name(status: Status) -> &'static str {
-    match status {
-        Status::Approved => "approved",
-        Status::Declined => "declined",
-        Status::TimedOut => "timed_out",
-    }
-}
-
 /// Writes a clearing file: header, one row per record in the given order, trailer.
 pub fn write_clearing_file(records: &[ClearingRecord]) -> String {
     let mut writer =
@@ -198,7 +211,7 @@ pub fn write_clearing_file(records: &[ClearingRecord]) -> String {
         let row = [
             r.party.to_string(),
             r.business_date.to_string(),
-            kind_name(r.kind).to_owned(),
+            r.kind.name().to_owned(),
             r.rrn.to_string(),
             format!("{:06}", r.trace_number),
             r.original_rrn.map(|o| o.to_string()).unwrap_or_default(),
@@ -213,7 +226,7 @@ pub fn write_clearing_file(records: &[ClearingRecord]) -> String {
             r.fx_rate.to_string(),
             r.fee.currency.alpha().to_owned(),
             r.fee.minor.to_string(),
-            status_name(r.status).to_owned(),
+            r.status.name().to_owned(),
             r.at.as_nanos().to_string(),
         ];
         writer.write_record(&row).expect("writing to memory");
@@ -328,18 +341,8 @@ fn parse_row(row: &csv::StringRecord, line: u64) -> Result<ClearingRecord, Clear
             _ => Err(bad(i)),
         }
     };
-    let kind = match field(2) {
-        "purchase" => MessageKind::Purchase,
-        "reversal" => MessageKind::Reversal,
-        "refund" => MessageKind::Refund,
-        _ => return Err(bad(2)),
-    };
-    let status = match field(17) {
-        "approved" => Status::Approved,
-        "declined" => Status::Declined,
-        "timed_out" => Status::TimedOut,
-        _ => return Err(bad(17)),
-    };
+    let kind = MessageKind::ALL.into_iter().find(|k| k.name() == field(2)).ok_or_else(|| bad(2))?;
+    let status = Status::ALL.into_iter().find(|s| s.name() == field(17)).ok_or_else(|| bad(17))?;
     let trace_number = u32::try_from(parse_u64(4)?)
         .ok()
         .filter(|&t| t <= 999_999 && field(4).len() == 6)

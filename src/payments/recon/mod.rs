@@ -439,23 +439,13 @@ pub fn write_breaks(breaks: &[Break]) -> String {
     let mut w =
         csv::WriterBuilder::new().terminator(csv::Terminator::Any(b'\n')).from_writer(Vec::new());
     w.write_record(BREAK_COLUMNS).expect("writing to memory");
-    let status = |r: &Option<ClearingRecord>| match r.as_ref().map(|r| r.status) {
-        Some(Status::Approved) => "approved",
-        Some(Status::Declined) => "declined",
-        Some(Status::TimedOut) => "timed_out",
-        None => "",
-    };
+    let status = |r: &Option<ClearingRecord>| r.as_ref().map_or("", |r| r.status.name());
     for b in breaks {
         let record = b.ours.as_ref().or(b.theirs.as_ref()).expect("a break has a record");
-        let kind = match b.kind {
-            MessageKind::Purchase => "purchase",
-            MessageKind::Reversal => "reversal",
-            MessageKind::Refund => "refund",
-        };
         let row = [
             b.class.name().to_owned(),
             b.rrn.to_string(),
-            kind.to_owned(),
+            b.kind.name().to_owned(),
             match b.side {
                 Side::Ours => "ours".to_owned(),
                 Side::Theirs => "theirs".to_owned(),
