@@ -85,7 +85,7 @@ fn decode(payload: &str) -> anyhow::Result<Outcome> {
 }
 
 /// The JSON of `sim qr decode`, keys in a fixed order.
-#[derive(serde::Serialize)]
+#[derive(Default, serde::Serialize)]
 struct DecodeOutput<'a> {
     kind: &'static str,
     tags: TagTree<'a>,
@@ -116,35 +116,9 @@ struct DecodeOutput<'a> {
 }
 
 impl<'a> DecodeOutput<'a> {
+    /// A payload with no TLV to show: its kind, and nothing else.
     fn url(kind: PayloadKind) -> Self {
-        Self {
-            kind: kind.name(),
-            tags: TagTree::empty(),
-            point_of_initiation: None,
-            account_id: None,
-            merchant_name: None,
-            merchant_city: None,
-            merchant_id: None,
-            acquiring_bank: None,
-            account_information: None,
-            mcc: None,
-            currency: None,
-            amount: None,
-            country: None,
-            bill_number: None,
-            mobile_number: None,
-            store_label: None,
-            terminal_label: None,
-            purpose: None,
-            language_preference: None,
-            merchant_name_alt: None,
-            merchant_city_alt: None,
-            upi_account: None,
-            created_at_ms: None,
-            expires_at_ms: None,
-            crc: None,
-            md5: None,
-        }
+        Self { kind: kind.name(), ..Self::default() }
     }
 
     fn emvco(d: &Decoded<'a>) -> Self {

@@ -330,16 +330,10 @@ impl<'a> Decoded<'a> {
     }
 }
 
-/// The raw TLV tree of a payload (see [`Decoded::tag_tree`]); empty for non-EMVCo payloads.
-#[derive(Clone, Debug)]
+/// The raw TLV tree of a payload (see [`Decoded::tag_tree`]); `TagTree::default()` is the empty
+/// tree of a payload with no TLV structure.
+#[derive(Clone, Debug, Default)]
 pub struct TagTree<'a>(Option<Decoded<'a>>);
-
-impl TagTree<'_> {
-    /// The tree of a payload with no TLV structure: an empty object.
-    pub fn empty() -> Self {
-        TagTree(None)
-    }
-}
 
 impl Serialize for TagTree<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
