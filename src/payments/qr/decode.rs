@@ -26,7 +26,7 @@ pub struct Decoded<'a> {
     /// hold at most 128 objects and a `u8` suffices.
     sub_runs: [(u8, u8); 100],
     /// The first id (in payload order) that repeats at its level, with the enclosing template.
-    duplicate: Option<(Field<'a>, Option<u8>)>,
+    duplicate: Duplicate<'a>,
 }
 
 /// Reads a payload's frame and every data object, keeping duplicates. Used by verification,
@@ -46,33 +46,44 @@ pub fn lex(payload: &str) -> Result<Decoded<'_>, DecodeError> {
         sub_runs: [(0, 0); 100],
         duplicate: None,
     };
-    let mut seen = IdSet::default();
-    let (mut at, mut chars) = (0, 0);
-    while at < payload.len() {
-        let error =
-            |delta: usize, kind| DecodeError { offset: chars + delta, template: None, kind };
-        if d.fields.len() == tlv::FIELDS_PER_LEVEL_MAX {
-            return Err(error(0, DecodeErrorKind::TooManyFields));
-        }
-        let step = tlv::step(payload, at, d.ascii).map_err(|(delta, kind)| error(delta, kind))?;
-        let field = Field { id: step.id, value: &payload[step.start..step.end], offset: chars };
-        if !seen.insert(field.id) {
-            note_duplicate(&mut d.duplicate, field, None);
-        }
-        let start = d.subs.len();
+    let ascii = d.ascii;
+    let (fields, subs, first, sub_runs, duplicate) =
+        (&mut d.fields, &mut d.subs, &mut d.first, &mut d.sub_runs, &mut d.duplicate);
+    lex_level(payload, 0, ascii, None, duplicate, |field, duplicate| {
+        let start = subs.len();
         if tlv::is_root_template(field.id) {
-            lex_template(field, d.ascii, &mut d.subs, &mut d.duplicate)?;
+            lex_level(
+                field.value,
+                field.value_offset(),
+                ascii,
+                Some(field.id),
+                duplicate,
+                |sub, duplicate| {
+                    if tlv::is_sub_template(field.id, sub.id) {
+                        // One level deeper (62/50-99): checked, not stored.
+                        lex_level(
+                            sub.value,
+                            sub.value_offset(),
+                            ascii,
+                            Some(field.id),
+                            duplicate,
+                            |_, _| Ok(()),
+                        )?;
+                    }
+                    subs.push(sub);
+                    Ok(())
+                },
+            )?;
         }
         let slot = usize::from(field.id);
-        if d.first[slot] == 0 {
-            d.first[slot] = u8::try_from(d.fields.len() + 1).expect("at most 128 root fields");
-            let count = u8::try_from(d.subs.len() - start).expect("at most 128 sub-fields");
-            d.sub_runs[slot] = (u8::try_from(start).expect("at most 128 fields in all"), count);
+        if first[slot] == 0 {
+            first[slot] = u8::try_from(fields.len() + 1).expect("at most 128 root fields");
+            let count = u8::try_from(subs.len() - start).expect("at most 128 sub-fields");
+            sub_runs[slot] = (u8::try_from(start).expect("at most 128 fields in all"), count);
         }
-        d.fields.push(field);
-        at = step.end;
-        chars += 4 + usize::from(step.length);
-    }
+        fields.push(field);
+        Ok(())
+    })?;
     // The frame check found `6304XXXX` at the end; it must also be where the objects end.
     match d.fields.last() {
         Some(last) if last.id == 63 && last.value.len() == 4 => {}
@@ -85,50 +96,39 @@ pub fn lex(payload: &str) -> Result<Decoded<'_>, DecodeError> {
 }
 
 /// Keeps the duplicate that comes first in the payload.
-fn note_duplicate<'a>(
-    slot: &mut Option<(Field<'a>, Option<u8>)>,
-    field: Field<'a>,
-    template: Option<u8>,
-) {
+fn note_duplicate<'a>(slot: &mut Duplicate<'a>, field: Field<'a>, template: Option<u8>) {
     if slot.is_none_or(|(earlier, _)| field.offset < earlier.offset) {
         *slot = Some((field, template));
     }
 }
 
-/// Lexes a root template's value into `out` (and checks 62's sub-templates, one level deeper).
-fn lex_template<'a>(
-    parent: Field<'a>,
+/// The duplicate found so far, if any.
+type Duplicate<'a> = Option<(Field<'a>, Option<u8>)>;
+
+/// Lexes one level of data objects in `text` (which starts `base` characters into the payload,
+/// inside root template `template`), notes the first duplicate id, and hands each object to
+/// `each` in order. At most [`tlv::FIELDS_PER_LEVEL_MAX`] objects.
+fn lex_level<'a>(
+    text: &'a str,
+    base: usize,
     ascii: bool,
-    out: &mut Vec<Field<'a>>,
-    duplicate: &mut Option<(Field<'a>, Option<u8>)>,
+    template: Option<u8>,
+    duplicate: &mut Duplicate<'a>,
+    mut each: impl FnMut(Field<'a>, &mut Duplicate<'a>) -> Result<(), DecodeError>,
 ) -> Result<(), DecodeError> {
-    let text = parent.value;
     let mut seen = IdSet::default();
-    let (mut at, mut chars, mut count) = (0, parent.value_offset(), 0);
+    let (mut at, mut chars, mut count) = (0, base, 0);
     while at < text.len() {
-        let error = |delta: usize, kind| DecodeError {
-            offset: chars + delta,
-            template: Some(parent.id),
-            kind,
-        };
+        let error = |delta: usize, kind| DecodeError { offset: chars + delta, template, kind };
         if count == tlv::FIELDS_PER_LEVEL_MAX {
             return Err(error(0, DecodeErrorKind::TooManyFields));
         }
         let step = tlv::step(text, at, ascii).map_err(|(delta, kind)| error(delta, kind))?;
-        let sub = Field { id: step.id, value: &text[step.start..step.end], offset: chars };
-        if !seen.insert(sub.id) {
-            note_duplicate(duplicate, sub, Some(parent.id));
+        let field = Field { id: step.id, value: &text[step.start..step.end], offset: chars };
+        if !seen.insert(field.id) {
+            note_duplicate(duplicate, field, template);
         }
-        if tlv::is_sub_template(parent.id, sub.id) {
-            let mut inner_seen = IdSet::default();
-            for inner in Lexer::new(sub.value, sub.value_offset(), ascii, Some(parent.id)) {
-                let inner = inner?;
-                if !inner_seen.insert(inner.id) {
-                    note_duplicate(duplicate, inner, Some(parent.id));
-                }
-            }
-        }
-        out.push(sub);
+        each(field, duplicate)?;
         at = step.end;
         chars += 4 + usize::from(step.length);
         count += 1;
