@@ -13,6 +13,7 @@ use bakong_sim::payments::ledger::{
 use bakong_sim::payments::money::{Currency, Money};
 use bakong_sim::payments::party::ParticipantId;
 use bakong_sim::payments::time::{Span, Timestamp};
+use bakong_sim::sim::rng::Prng;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 
 const ACCOUNTS: u32 = 100_000;
@@ -55,22 +56,13 @@ fn funded_ledger() -> Ledger {
     funded_ledger_with(true)
 }
 
-/// splitmix64: a fixed sequence of wallet pairs.
-fn next(state: &mut u64) -> u64 {
-    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
 fn run_transfers(ledger: &mut Ledger) -> u64 {
     let now = Timestamp::from_millis(1_771_200_000_000);
     let until = now.checked_add(Span::from_secs(60)).expect("in range");
-    let mut state = 42;
+    let mut pairs = Prng::stream(42, 0); // A fixed sequence of wallet pairs.
     let mut posted = 0;
     for i in 0..TRANSFERS {
-        let r = next(&mut state);
+        let r = pairs.next_u64();
         let debit = (r % u64::from(ACCOUNTS)) as u32 + 1;
         let credit = ((r >> 32) % u64::from(ACCOUNTS - 1)) as u32 + 1;
         let credit = if credit >= debit { credit + 1 } else { credit };
