@@ -8,6 +8,7 @@
 
 pub mod cli;
 pub mod payments;
+pub mod report;
 pub mod sim;
 
 /// Helpers shared by the unit tests.

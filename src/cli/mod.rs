@@ -8,6 +8,7 @@
 
 mod qr;
 mod recon;
+mod run;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -31,6 +32,10 @@ enum Command {
     },
     /// Reconcile the switch's clearing file with the network's for one business day.
     Recon(recon::ReconArgs),
+    /// Run a scenario: simulate, audit, and write the report folder.
+    Run(run::RunArgs),
+    /// Check a scenario file without running it.
+    Validate(run::ValidateArgs),
 }
 
 /// What a command asks the process to exit with, besides success.
@@ -48,6 +53,8 @@ pub fn main() -> ExitCode {
     let result = match args.command {
         Command::Qr { command } => qr::run(command),
         Command::Recon(args) => recon::run(args),
+        Command::Run(args) => run::run(args),
+        Command::Validate(args) => run::validate(args),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
@@ -58,4 +65,17 @@ pub fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// Writes `contents` to `path` through a temporary file in the same directory, so a reader never
+/// sees half a file.
+fn write_atomically(path: &std::path::Path, contents: &str) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".partial");
+    let temporary = path.with_file_name(name);
+    std::fs::write(&temporary, contents)
+        .with_context(|| format!("writing {}", temporary.display()))?;
+    std::fs::rename(&temporary, path)
+        .with_context(|| format!("renaming {} to {}", temporary.display(), path.display()))
 }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::Args;
 
-use super::Outcome;
+use super::{Outcome, write_atomically};
 use crate::payments::clearing::{ClearingRecord, read_clearing_file};
 use crate::payments::recon::{ReconConfig, ReconSummary, reconcile, write_breaks};
 
@@ -37,16 +37,6 @@ fn read(path: &Path) -> anyhow::Result<Vec<ClearingRecord>> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("reading clearing file {}", path.display()))?;
     read_clearing_file(&text).with_context(|| format!("clearing file {}", path.display()))
-}
-
-/// Writes `contents` to `path` through a temporary file in the same directory, so a reader never
-/// sees half a file.
-fn write_atomically(path: &Path, contents: &str) -> anyhow::Result<()> {
-    let temporary = path.with_extension("csv.partial");
-    std::fs::write(&temporary, contents)
-        .with_context(|| format!("writing {}", temporary.display()))?;
-    std::fs::rename(&temporary, path)
-        .with_context(|| format!("renaming {} to {}", temporary.display(), path.display()))
 }
 
 pub(super) fn run(args: ReconArgs) -> anyhow::Result<Outcome> {

@@ -94,6 +94,9 @@ impl fmt::Display for Timestamp {
 }
 
 impl Span {
+    /// No time at all.
+    pub const ZERO: Span = Span(0);
+
     /// From nanoseconds.
     pub const fn from_nanos(ns: u64) -> Self {
         Span(ns)
@@ -201,6 +204,11 @@ impl Date {
     /// The next calendar day.
     pub fn succ(self) -> Date {
         Date::from_days_since_epoch(self.days_since_epoch() + 1)
+    }
+
+    /// The previous calendar day.
+    pub fn pred(self) -> Date {
+        Date::from_days_since_epoch(self.days_since_epoch() - 1)
     }
 
     /// The day of the week.

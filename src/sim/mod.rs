@@ -14,3 +14,6 @@ pub mod mmc;
 pub mod network;
 pub mod queue;
 pub mod rng;
+pub mod scenario;
+pub mod audit;
+pub mod world;

@@ -829,6 +829,13 @@ impl Ledger {
         }
     }
 
+    /// Adds `amount` to an account's posted credits with no debit and no record: breaks double
+    /// entry on purpose. Only the auditor's canary tests call it, to show the breach is caught.
+    #[doc(hidden)]
+    pub fn sabotage_unbalanced_credit(&mut self, id: AccountId, amount: u64) {
+        self.accounts[id.0 as usize].credits_posted += amount;
+    }
+
     /// Expires every pending transfer whose time is at or before `now`, in (expiry, log
     /// position) order. Returns how many expired.
     pub fn expire(&mut self, now: Timestamp) -> usize {

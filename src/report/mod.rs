@@ -1,0 +1,353 @@
+//! Renders one run record: `summary.json`, `summary.md`, `latency.csv`, `timeseries.csv`,
+//! `nodes.csv`, `settlement.csv`, `scheme-settlement.csv`, `reconciliation.csv`.
+//!
+//! Pure: it turns a [`RunRecord`] (and what the caller measured of the process: wall time,
+//! commit) into text. CSVs hold only simulated figures, so the same scenario and seed give
+//! byte-identical CSVs; wall time appears in the summaries only.
+
+use std::fmt::Write as _;
+
+use hdrhistogram::Histogram;
+use serde_json::{Value, json};
+
+use crate::payments::recon::write_breaks;
+use crate::payments::settlement::write_settlement_csv;
+use crate::payments::time::{Span, Timestamp, Zone};
+use crate::sim::scenario::Slo;
+use crate::sim::world::{Decline, Outcome, RunRecord, Stop};
+
+/// What the caller knows about the run besides the record.
+#[derive(Clone, Debug)]
+pub struct RunMeta {
+    /// The scenario file as given.
+    pub scenario_path: String,
+    /// Lower-case hex SHA-256... or any stable hash of the scenario's bytes.
+    pub scenario_hash: String,
+    /// The commit the binary was built from (or "unknown").
+    pub commit: String,
+    /// Wall-clock seconds the run took.
+    pub wall_seconds: f64,
+    /// Peak resident memory, bytes, if known.
+    pub peak_rss_bytes: Option<u64>,
+}
+
+/// One SLO's verdict.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Verdict {
+    /// Its name.
+    pub name: String,
+    /// `max X` or `min X`.
+    pub threshold: String,
+    /// The measured value.
+    pub value: f64,
+    /// Whether it held.
+    pub passed: bool,
+}
+
+fn ms(h: &Histogram<u64>, q: f64) -> f64 {
+    if h.is_empty() { 0.0 } else { h.value_at_quantile(q) as f64 / 1000.0 }
+}
+
+/// Evaluates the scenario's SLOs against a record.
+pub fn verdicts(record: &RunRecord, slos: &[Slo]) -> Vec<Verdict> {
+    slos.iter()
+        .map(|slo| {
+            let flow = record.flows.iter().find(|(f, _)| Some(f.name()) == slo.flow.as_deref());
+            let value = match (slo.metric.as_str(), flow) {
+                ("latency_ms_p50", Some((_, s))) => ms(&s.latency_approved, 0.5),
+                ("latency_ms_p99", Some((_, s))) => ms(&s.latency_approved, 0.99),
+                ("latency_ms_p999", Some((_, s))) => ms(&s.latency_approved, 0.999),
+                ("approval_pct", Some((_, s))) => s.approval_ratio() * 100.0,
+                ("unexplained_breaks", _) => record.breaks_unexplained_count as f64,
+                _ => f64::NAN,
+            };
+            let (threshold, passed) = match (slo.max, slo.min) {
+                (Some(max), _) => (format!("max {max}"), value <= max),
+                (_, Some(min)) => (format!("min {min}"), value >= min),
+                _ => (String::new(), false),
+            };
+            Verdict { name: slo.name.clone(), threshold, value: round3(value), passed }
+        })
+        .collect()
+}
+
+fn round3(v: f64) -> f64 {
+    (v * 1000.0).round() / 1000.0
+}
+
+/// `t` as local wall-clock time in `zone`, to the minute, with the offset.
+pub fn local_time(t: Timestamp, zone: Zone) -> String {
+    let shifted = if zone.offset_minutes >= 0 {
+        t.checked_add(Span::from_minutes(zone.offset_minutes as u64)).unwrap_or(t)
+    } else {
+        Timestamp::from_nanos(t.as_nanos().saturating_sub(u64::from(zone.offset_minutes.unsigned_abs()) * 60_000_000_000))
+    };
+    let text = shifted.to_string();
+    let (h, m) = (zone.offset_minutes / 60, (zone.offset_minutes % 60).abs());
+    format!("{}{:+03}:{m:02}", &text[..16], h)
+}
+
+fn stop_text(stop: &Stop) -> String {
+    match stop {
+        Stop::Drained => "drained: every payment reached a final state".into(),
+        Stop::DrainTimeUp { in_flight } => format!("drain time up with {in_flight} payments in flight"),
+        Stop::Limit(limit) => format!("stopped by limit {limit}"),
+    }
+}
+
+/// `summary.json`.
+pub fn summary_json(record: &RunRecord, meta: &RunMeta, verdicts: &[Verdict]) -> String {
+    let payments: u64 = record.flows.iter().map(|(_, s)| s.payments_count).sum();
+    let mut flows = serde_json::Map::new();
+    for (flow, s) in &record.flows {
+        let approved: u64 = s.count(Outcome::Approved) + s.count(Outcome::ApprovedLate);
+        let outcomes: serde_json::Map<String, Value> =
+            s.outcomes.iter().map(|(o, n)| (o.name(), json!(n))).collect();
+        flows.insert(
+            flow.name().to_string(),
+            json!({
+                "payments_count": s.payments_count,
+                "retries_count": s.retries_count,
+                "approved_count": approved,
+                "approval_pct": round3(s.approval_ratio() * 100.0),
+                "latency_ms_p50": ms(&s.latency_approved, 0.5),
+                "latency_ms_p90": ms(&s.latency_approved, 0.9),
+                "latency_ms_p99": ms(&s.latency_approved, 0.99),
+                "latency_ms_p999": ms(&s.latency_approved, 0.999),
+                "latency_ms_max": if s.latency_approved.is_empty() { 0.0 } else { s.latency_approved.max() as f64 / 1000.0 },
+                "payer_timeouts_count": s.payer_timeouts_count,
+                "duplicates_absorbed_count": s.duplicates_absorbed_count,
+                "outcomes": outcomes,
+            }),
+        );
+    }
+    let wall = meta.wall_seconds.max(1e-9);
+    let value = json!({
+        "scenario": record.scenario,
+        "scenario_path": meta.scenario_path,
+        "scenario_hash": meta.scenario_hash,
+        "seed": record.seed,
+        "commit": meta.commit,
+        "start": local_time(record.start, record.zone),
+        "end": local_time(record.end, record.zone),
+        "stop": stop_text(&record.stop),
+        "payments_count": payments,
+        "events_count": record.events_count,
+        "wall_seconds": round3(meta.wall_seconds),
+        "events_per_second": (record.events_count as f64 / wall).round(),
+        "payments_per_second": (payments as f64 / wall).round(),
+        "peak_rss_bytes": meta.peak_rss_bytes,
+        "flows": flows,
+        "reconciliation": {
+            "breaks_count": record.breaks.len(),
+            "breaks_unexplained_count": record.breaks_unexplained_count,
+            "exceptions_injected_count": record.exceptions_injected_count,
+            "clearing_records_switch": record.clearing_counts.0,
+            "clearing_records_upi": record.clearing_counts.1,
+        },
+        "settlement": {
+            "netting_cycles_count": record.nettings.len(),
+            "netting_failures": record.netting_failures,
+            "scheme_settlements": record.scheme_settlements.iter().map(|s| json!({
+                "trade_date": s.trade_date.to_string(),
+                "value_date": s.value_date.to_string(),
+                "net_usd": s.net_usd.to_decimal().to_string(),
+            })).collect::<Vec<_>>(),
+        },
+        "ledger": {
+            "invariants_ok": record.invariants_ok,
+            "accounts_count": record.ledger_size.0,
+            "records_count": record.ledger_size.1,
+            "audit_checks_count": record.audit_checks_count,
+            "payments_created": record.audit_counts.0,
+            "payments_final": record.audit_counts.1,
+        },
+        "slo": verdicts.iter().map(|v| json!({
+            "name": v.name, "threshold": v.threshold, "value": v.value, "passed": v.passed,
+        })).collect::<Vec<_>>(),
+    });
+    let mut text = serde_json::to_string_pretty(&value).expect("JSON values serialise");
+    text.push('\n');
+    text
+}
+
+/// `latency.csv`: per flow and hop, µs from HdrHistogram (3 significant digits).
+pub fn latency_csv(record: &RunRecord) -> String {
+    let mut out = String::from("flow,hop,count,mean_us,p50_us,p90_us,p99_us,p999_us,max_us\n");
+    let row = |out: &mut String, flow: &str, hop: &str, h: &Histogram<u64>| {
+        if h.is_empty() {
+            let _ = writeln!(out, "{flow},{hop},0,0,0,0,0,0,0");
+            return;
+        }
+        let _ = writeln!(
+            out,
+            "{flow},{hop},{},{:.0},{},{},{},{},{}",
+            h.len(),
+            h.mean(),
+            h.value_at_quantile(0.5),
+            h.value_at_quantile(0.9),
+            h.value_at_quantile(0.99),
+            h.value_at_quantile(0.999),
+            h.max()
+        );
+    };
+    for (flow, s) in &record.flows {
+        row(&mut out, flow.name(), "end_to_end_approved", &s.latency_approved);
+        row(&mut out, flow.name(), "end_to_end_answered", &s.latency_answered);
+        for (i, (hop, h)) in s.hops.iter().enumerate() {
+            row(&mut out, flow.name(), &format!("{i}:{hop}"), h);
+        }
+    }
+    out
+}
+
+/// `timeseries.csv`: per simulated minute and flow.
+pub fn timeseries_csv(record: &RunRecord) -> String {
+    let mut out = String::from(
+        "minute,local_time,flow,offered,completed,approved,declined,timed_out,in_flight,p50_us,p99_us\n",
+    );
+    let minutes = record.minutes.first().map_or(0, Vec::len);
+    for m in 0..minutes {
+        let at = record.start.checked_add(Span::from_minutes(m as u64)).unwrap_or(record.start);
+        let when = local_time(at, record.zone);
+        for (k, (flow, _)) in record.flows.iter().enumerate() {
+            let c = record.minutes[k][m];
+            let _ = writeln!(
+                out,
+                "{m},{when},{},{},{},{},{},{},{},{},{}",
+                flow.name(),
+                c.offered,
+                c.completed,
+                c.approved,
+                c.declined,
+                c.timed_out,
+                c.in_flight,
+                c.latency_us_p50,
+                c.latency_us_p99
+            );
+        }
+    }
+    out
+}
+
+/// `nodes.csv`: per node, utilisation and Little's law (L = λW) with its relative error.
+pub fn nodes_csv(record: &RunRecord) -> String {
+    let mut out = String::from(
+        "node,servers,served,refused,queue_len_max,utilisation_pct,mean_in_system,throughput_per_s,mean_time_in_system_ms,littles_law_error_pct\n",
+    );
+    let span_ns = record.finished_at.saturating_since(record.start).as_nanos().max(1) as f64;
+    for n in &record.nodes {
+        let util = n.busy_ns as f64 / (span_ns * f64::from(n.servers)) * 100.0;
+        let l = n.in_system_ns as f64 / span_ns;
+        let lambda = n.served_count as f64 / (span_ns / 1e9);
+        let w = if n.served_count == 0 { 0.0 } else { n.sojourn_ns as f64 / n.served_count as f64 / 1e9 };
+        let error = if l > 0.0 { (lambda * w - l).abs() / l * 100.0 } else { 0.0 };
+        let _ = writeln!(
+            out,
+            "{},{},{},{},{},{:.3},{:.3},{:.3},{:.3},{:.4}",
+            n.name, n.servers, n.served_count, n.refused_count, n.queue_len_max, util, l, lambda, w * 1000.0, error
+        );
+    }
+    out
+}
+
+/// `settlement.csv`: Bakong net positions per cycle.
+pub fn settlement_csv(record: &RunRecord) -> String {
+    write_settlement_csv(&record.nettings).expect("positions were checked when netted")
+}
+
+/// `scheme-settlement.csv`: UPI ⇄ NBC per trade date.
+pub fn scheme_settlement_csv(record: &RunRecord) -> String {
+    let mut out = String::from("trade_date,value_date,currency,owed_to_nbc_minor,owed_to_upi_minor,rate_to_usd,net_usd\n");
+    for s in &record.scheme_settlements {
+        for (currency, to_nbc, to_upi, rate) in &s.legs {
+            let _ = writeln!(
+                out,
+                "{},{},{},{to_nbc},{to_upi},{rate},{}",
+                s.trade_date,
+                s.value_date,
+                currency.alpha(),
+                s.net_usd.to_decimal()
+            );
+        }
+    }
+    out
+}
+
+/// `reconciliation.csv`: every break.
+pub fn reconciliation_csv(record: &RunRecord) -> String {
+    write_breaks(&record.breaks)
+}
+
+/// `summary.md`: what a reviewer reads first.
+pub fn summary_md(record: &RunRecord, meta: &RunMeta, verdicts: &[Verdict]) -> String {
+    let mut out = String::new();
+    let payments: u64 = record.flows.iter().map(|(_, s)| s.payments_count).sum();
+    let _ = writeln!(out, "# {}: run report\n", record.scenario);
+    let _ = writeln!(out, "| | |\n|---|---|");
+    let _ = writeln!(out, "| scenario | `{}` (hash `{}`) |", meta.scenario_path, meta.scenario_hash);
+    let _ = writeln!(out, "| seed | {} |", record.seed);
+    let _ = writeln!(out, "| commit | `{}` |", meta.commit);
+    let _ = writeln!(out, "| simulated | {} to {} (time zone of the scenario) |", local_time(record.start, record.zone), local_time(record.end, record.zone));
+    let _ = writeln!(out, "| ended | {} |", stop_text(&record.stop));
+    let _ = writeln!(out, "| payments / events | {payments} / {} |", record.events_count);
+    let _ = writeln!(out, "| wall time | {:.1} s ({:.0} events/s) |\n", meta.wall_seconds, record.events_count as f64 / meta.wall_seconds.max(1e-9));
+    let _ = writeln!(out, "## Flows (end to end, confirm to payer sees the answer; approved payments)\n");
+    let _ = writeln!(out, "| flow | payments | approval % | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms |");
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|");
+    for (flow, s) in &record.flows {
+        let h = &s.latency_approved;
+        let max = if h.is_empty() { 0.0 } else { h.max() as f64 / 1000.0 };
+        let _ = writeln!(
+            out,
+            "| {} | {} | {:.2} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} |",
+            flow.name(), s.payments_count, s.approval_ratio() * 100.0, ms(h, 0.5), ms(h, 0.9), ms(h, 0.99), ms(h, 0.999), max
+        );
+    }
+    let _ = writeln!(out, "\n## SLOs\n");
+    if verdicts.is_empty() {
+        let _ = writeln!(out, "None declared.");
+    }
+    for v in verdicts {
+        let mark = if v.passed { "PASS" } else { "FAIL" };
+        let _ = writeln!(out, "- **{mark}** {}: {} (threshold {})", v.name, v.value, v.threshold);
+    }
+    let _ = writeln!(out, "\n## Where the time goes (p99 per hop, ms: wait + service at the node)\n");
+    for (flow, s) in &record.flows {
+        let hops: Vec<String> = s.hops.iter().map(|(name, h)| format!("{name} {:.0}", ms(h, 0.99))).collect();
+        let _ = writeln!(out, "- {}: {}", flow.name(), hops.join(" → "));
+    }
+    let _ = writeln!(out, "\n## Outcomes\n");
+    let _ = writeln!(out, "| flow | approved | late | reversed | manual | abandoned | declined (by class) |");
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---|");
+    for (flow, s) in &record.flows {
+        let declines: Vec<String> = Decline::ALL
+            .iter()
+            .filter_map(|&d| {
+                let n = s.count(Outcome::Declined(d));
+                (n > 0).then(|| format!("{} {n}", d.name()))
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {} |",
+            flow.name(),
+            s.count(Outcome::Approved),
+            s.count(Outcome::ApprovedLate),
+            s.count(Outcome::Reversed),
+            s.count(Outcome::Manual),
+            s.count(Outcome::Abandoned),
+            declines.join(", ")
+        );
+    }
+    let _ = writeln!(out, "\n## Books\n");
+    let _ = writeln!(out, "- Ledger: {} accounts, {} records; every invariant held at every netting cut-off and at the end ({} auditor checks; {} payments created, {} final).", record.ledger_size.0, record.ledger_size.1, record.audit_checks_count, record.audit_counts.0, record.audit_counts.1);
+    let _ = writeln!(out, "- Netting: {} Bakong cycles settled; {} refused.", record.nettings.len(), record.netting_failures.len());
+    for s in &record.scheme_settlements {
+        let _ = writeln!(out, "- UPI ⇄ NBC: trade date {} settles {} USD on {}.", s.trade_date, s.net_usd.to_decimal(), s.value_date);
+    }
+    let _ = writeln!(out, "- Reconciliation: {} breaks ({} unexplained), {} exceptions injected; clearing records: switch {}, UPI {}.", record.breaks.len(), record.breaks_unexplained_count, record.exceptions_injected_count, record.clearing_counts.0, record.clearing_counts.1);
+    let _ = writeln!(out, "- FX mid: USD/CNY {} → {}, USD/KHR {} → {}.", record.fx_mid[0].0, record.fx_mid[0].1, record.fx_mid[1].0, record.fx_mid[1].1);
+    let _ = writeln!(out, "\n## Files\n\n`summary.json`, `latency.csv`, `timeseries.csv`, `nodes.csv`, `settlement.csv`, `scheme-settlement.csv`, `reconciliation.csv`.");
+    out
+}

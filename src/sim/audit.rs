@@ -1,0 +1,202 @@
+//! The auditor: checks the books during and after a run, independently of how the world
+//! booked them.
+//!
+//! * Conservation: every ledger invariant ([`Ledger::check_invariants`]) at every netting
+//!   cycle and at the end: each currency sums to zero, no account past its limits, totals equal
+//!   to the log.
+//! * Exactly one final state per payment: a bit per payment, set once.
+//! * No double debit: the auditor keeps its own expected balance of every customer wallet from
+//!   the economic outcome of each payment (what the payer paid, what the payee got), and at the
+//!   end every wallet's posted balance must equal it, with nothing left on hold. A wallet
+//!   debited more than expected is a double debit.
+//! * Every reversal matches an original: a reversal undoes a credit that was booked and not yet
+//!   undone, for the same amount.
+//!
+//! A breach stops the run; the caller prints the seed and the command that reproduces it.
+
+use crate::payments::ledger::{AccountId, InvariantBreach, Ledger, Purpose};
+use crate::payments::time::Timestamp;
+
+/// A broken invariant: always a bug in the core or the world.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Breach {
+    /// A ledger invariant.
+    #[error("ledger invariant broken at {at}: {breach}")]
+    Ledger {
+        /// When it was found.
+        at: Timestamp,
+        /// Which.
+        breach: InvariantBreach,
+    },
+    /// A payment reached a final state twice.
+    #[error("payment {payment} reached a final state twice (second: {second})")]
+    FinalTwice {
+        /// The payment.
+        payment: u64,
+        /// The second outcome.
+        second: String,
+    },
+    /// A payment never reached a final state.
+    #[error("{count} payments never reached a final state (first: payment {first})")]
+    NotFinal {
+        /// How many.
+        count: u64,
+        /// The first.
+        first: u64,
+    },
+    /// A wallet was debited more than its payments account for.
+    #[error("double debit: wallet {account:?} has balance {actual}, payments account for {expected}")]
+    DoubleDebit {
+        /// The wallet.
+        account: AccountId,
+        /// Its posted balance.
+        actual: i64,
+        /// What the payments account for.
+        expected: i64,
+    },
+    /// A wallet holds more than its payments account for, or holds money on hold at the end.
+    #[error("wallet {account:?} has balance {actual} (pending {pending}), payments account for {expected}")]
+    WalletMismatch {
+        /// The wallet.
+        account: AccountId,
+        /// Its posted balance.
+        actual: i64,
+        /// Its pending debits and credits.
+        pending: u64,
+        /// What the payments account for.
+        expected: i64,
+    },
+    /// A reversal that undoes nothing, or a different amount.
+    #[error("payment {payment}: reversal without a matching original credit ({why})")]
+    ReversalUnmatched {
+        /// The payment.
+        payment: u64,
+        /// What was wrong.
+        why: &'static str,
+    },
+}
+
+/// The auditor's state.
+pub struct Auditor {
+    final_bits: Vec<u64>,
+    created_count: u64,
+    final_count: u64,
+    expected: Vec<i64>,
+    /// Per payment with a credit booked: the amount credited and not yet reversed.
+    credits: std::collections::BTreeMap<u64, i64>,
+    /// Checks made, for the report.
+    pub checks_count: u64,
+}
+
+impl Auditor {
+    /// An auditor expecting `openings` as the wallets' starting balances.
+    pub fn new(openings: &[(AccountId, i64)], accounts_count: usize) -> Auditor {
+        let mut expected = vec![0; accounts_count];
+        for &(a, v) in openings {
+            expected[a.0 as usize] = v;
+        }
+        Auditor {
+            final_bits: Vec::new(),
+            created_count: 0,
+            final_count: 0,
+            expected,
+            credits: Default::default(),
+            checks_count: 0,
+        }
+    }
+
+    /// A payment was created.
+    pub fn created(&mut self) {
+        self.created_count += 1;
+    }
+
+    /// A payment reached a final state; `effects` are its economic effects on customer wallets.
+    ///
+    /// # Errors
+    /// [`Breach::FinalTwice`].
+    pub fn finalized(&mut self, payment: u64, outcome: &str, effects: &[(AccountId, i64)]) -> Result<(), Breach> {
+        let (word, bit) = ((payment / 64) as usize, payment % 64);
+        if self.final_bits.len() <= word {
+            self.final_bits.resize(word + 1, 0);
+        }
+        if self.final_bits[word] & (1 << bit) != 0 {
+            return Err(Breach::FinalTwice { payment, second: outcome.to_string() });
+        }
+        self.final_bits[word] |= 1 << bit;
+        self.final_count += 1;
+        // A final payment is never reversed again.
+        self.credits.remove(&payment);
+        for &(account, delta) in effects {
+            self.expected[account.0 as usize] += delta;
+        }
+        Ok(())
+    }
+
+    /// A credit of `amount` was booked for `payment`.
+    pub fn credited(&mut self, payment: u64, amount: i64) {
+        self.credits.insert(payment, amount);
+    }
+
+    /// A reversal of `amount` is about to be booked for `payment`.
+    ///
+    /// # Errors
+    /// [`Breach::ReversalUnmatched`].
+    pub fn reversing(&mut self, payment: u64, amount: i64) -> Result<(), Breach> {
+        self.checks_count += 1;
+        match self.credits.remove(&payment) {
+            None => Err(Breach::ReversalUnmatched { payment, why: "no credit to undo" }),
+            Some(credited) if credited != amount => {
+                Err(Breach::ReversalUnmatched { payment, why: "amount differs from the credit" })
+            }
+            Some(_) => Ok(()),
+        }
+    }
+
+    /// Every ledger invariant, now.
+    ///
+    /// # Errors
+    /// [`Breach::Ledger`].
+    pub fn check_ledger(&mut self, ledger: &Ledger, at: Timestamp) -> Result<(), Breach> {
+        self.checks_count += 1;
+        ledger.check_invariants().map_err(|breach| Breach::Ledger { at, breach })
+    }
+
+    /// The end-of-run checks: every payment final, every wallet as its payments say.
+    ///
+    /// # Errors
+    /// The first [`Breach`] found.
+    pub fn finish(&mut self, ledger: &Ledger, at: Timestamp) -> Result<(), Breach> {
+        self.check_ledger(ledger, at)?;
+        if self.final_count != self.created_count {
+            let first = (0..self.created_count)
+                .find(|&p| {
+                    let w = (p / 64) as usize;
+                    self.final_bits.get(w).is_none_or(|bits| bits & (1 << (p % 64)) == 0)
+                })
+                .unwrap_or(0);
+            return Err(Breach::NotFinal { count: self.created_count - self.final_count, first });
+        }
+        for (i, a) in ledger.accounts().iter().enumerate() {
+            if a.key.purpose != Purpose::CustomerFunds {
+                continue;
+            }
+            self.checks_count += 1;
+            let actual = i64::try_from(i128::from(a.credits_posted) - i128::from(a.debits_posted))
+                .expect("wallet balances fit i64");
+            let expected = self.expected[i];
+            let pending = a.debits_pending + a.credits_pending;
+            if actual < expected {
+                return Err(Breach::DoubleDebit { account: AccountId(i as u32), actual, expected });
+            }
+            if actual != expected || pending != 0 {
+                return Err(Breach::WalletMismatch { account: AccountId(i as u32), actual, pending, expected });
+            }
+        }
+        Ok(())
+    }
+
+    /// Payments created and finalized so far.
+    pub fn counts(&self) -> (u64, u64) {
+        (self.created_count, self.final_count)
+    }
+}

@@ -1,0 +1,74 @@
+//! Scenario files: the TOML format, parsed and checked.
+//!
+//! [`parse`] turns a file's text into a [`Scenario`] or a [`ScenarioError`] that names the
+//! line, column and key path of what is wrong: a TOML syntax error, an unknown key (every table
+//! refuses keys it does not know), a value of the wrong type, or an impossible value (a
+//! negative rate, a p99 below its median, shares that do not sum to 100 %, a cut-off outside
+//! the day). The format is documented in `scenarios/README.md`, and `scenarios/reference.toml`
+//! sets every key; a test keeps the two in step with this module.
+//!
+//! Money and rates are decimal strings or integers, never floats. Shares, multipliers and
+//! distribution shapes are numbers: they only shape random draws.
+
+pub mod locate;
+mod schema;
+pub mod validate;
+
+pub use schema::*;
+
+use locate::{Position, Step};
+
+/// A scenario that cannot be used: where and what.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{line}:{column}: {}{message}", key_prefix(key))]
+pub struct ScenarioError {
+    /// Line, from 1.
+    pub line: usize,
+    /// Column, from 1.
+    pub column: usize,
+    /// The key path, `flows.inward.hourly_shares_pct[3]` (empty for syntax errors).
+    pub key: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+fn key_prefix(key: &str) -> String {
+    if key.is_empty() { String::new() } else { format!("key `{key}`: ") }
+}
+
+/// An impossible value found by validation: its key path and what is wrong.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Invalid {
+    /// Where.
+    pub path: Vec<Step>,
+    /// What.
+    pub message: String,
+}
+
+/// Parses and checks a scenario's text.
+///
+/// # Errors
+/// [`ScenarioError`] for the first problem found: syntax and type errors first (as `toml`
+/// reports them), then impossible values in the order the format lists its tables.
+pub fn parse(text: &str) -> Result<Scenario, ScenarioError> {
+    let scenario: Scenario = toml::from_str(text).map_err(|e| {
+        let offset = e.span().map_or(0, |s| s.start);
+        let Position { line, column } = locate::position(text, offset);
+        let key = locate::render(&locate::path_at(text, offset));
+        ScenarioError { line, column, key, message: e.message().trim().to_string() }
+    })?;
+    if let Err(invalid) = validate::check(&scenario) {
+        let span = locate::span_of(text, &invalid.path).unwrap_or(0..0);
+        let Position { line, column } = locate::position(text, span.start);
+        return Err(ScenarioError {
+            line,
+            column,
+            key: locate::render(&invalid.path),
+            message: invalid.message,
+        });
+    }
+    Ok(scenario)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,598 @@
+//! The scenario format: one struct per table. Every table refuses unknown keys.
+//!
+//! Field documentation here is the format's reference; `scenarios/README.md` explains it and
+//! `scenarios/reference.toml` sets every key.
+
+use serde::Deserialize;
+use toml::value::Datetime;
+
+/// A whole scenario.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Name, start, length and seed.
+    pub meta: Meta,
+    /// Bounds on the run.
+    #[serde(default)]
+    pub limits: Limits,
+    /// Exchange rates, their movement, spreads and fees.
+    pub fx: Fx,
+    /// Non-business days.
+    #[serde(default)]
+    pub calendar: CalendarSpec,
+    /// Netting cut-offs and reconciliation tolerance.
+    #[serde(default)]
+    pub settlement: SettlementSpec,
+    /// Exceptions injected into the network's clearing file.
+    #[serde(default)]
+    pub exceptions: Exceptions,
+    /// Participants, payers and merchants.
+    pub population: Population,
+    /// The processing nodes.
+    pub nodes: Nodes,
+    /// The links between nodes.
+    pub links: Links,
+    /// Timeouts, inquiries and reversals.
+    pub timeouts: Timeouts,
+    /// Traffic per flow; a flow left out carries none.
+    #[serde(default)]
+    pub flows: Flows,
+    /// Windows in which nodes and links are slower, lossier or failing more.
+    #[serde(default)]
+    pub windows: Vec<WindowSpec>,
+    /// Service-level objectives checked in the report.
+    #[serde(default)]
+    pub slo: Vec<Slo>,
+}
+
+/// `[meta]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Meta {
+    /// The scenario's name; the default report folder is `reports/<name>/`.
+    pub name: String,
+    /// What the scenario demonstrates.
+    #[serde(default)]
+    pub description: String,
+    /// When simulated time starts: an offset date-time; its offset is the report's time zone.
+    pub start: Datetime,
+    /// How long arrivals run, in hours.
+    pub duration_hours: u32,
+    /// The default seed (`sim run --seed` overrides it).
+    pub seed: u64,
+    /// How long after the last arrival in-flight payments may take to finish, in minutes.
+    #[serde(default = "defaults::drain_minutes")]
+    pub drain_minutes: u32,
+}
+
+/// `[limits]`: a run that reaches one stops and says which.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// Events processed.
+    #[serde(default = "defaults::events_max")]
+    pub events_max: u64,
+    /// Payments in flight at once.
+    #[serde(default = "defaults::payments_in_flight_max")]
+    pub payments_in_flight_max: u32,
+    /// Events waiting in the queue at once.
+    #[serde(default = "defaults::event_queue_max")]
+    pub event_queue_max: u32,
+    /// Retries a payer makes for one purchase.
+    #[serde(default = "defaults::retries_max")]
+    pub retries_max: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            events_max: defaults::events_max(),
+            payments_in_flight_max: defaults::payments_in_flight_max(),
+            event_queue_max: defaults::event_queue_max(),
+            retries_max: defaults::retries_max(),
+        }
+    }
+}
+
+/// `[fx]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fx {
+    /// USD/CNY mid at the start, a decimal string (`"6.9457"`).
+    pub usd_cny: String,
+    /// USD/KHR mid at the start, a decimal string.
+    pub usd_khr: String,
+    /// Minutes between steps of the mid rates' random walk.
+    #[serde(default = "defaults::walk_step_minutes")]
+    pub walk_step_minutes: u32,
+    /// Daily volatility of USD/CNY, in percent.
+    #[serde(default)]
+    pub usd_cny_daily_sigma_pct: f64,
+    /// Daily volatility of USD/KHR, in percent.
+    #[serde(default)]
+    pub usd_khr_daily_sigma_pct: f64,
+    /// The walk stays within this many percent of the starting mid.
+    #[serde(default = "defaults::band_pct")]
+    pub band_pct: f64,
+    /// UPI's published rate against the mid, in the cardholder's disfavour, basis points.
+    pub scheme_margin_bps: u32,
+    /// A Bakong member bank's FX spread on outward payments, basis points.
+    pub outward_spread_bps: u32,
+    /// A Bakong member bank's FX spread on remittances, basis points.
+    pub remittance_spread_bps: u32,
+    /// The merchant discount on inward payments, basis points, booked as the acquirer's fee.
+    pub inward_mdr_bps: u32,
+    /// How long a quote stays valid, in seconds.
+    #[serde(default = "defaults::quote_ttl_seconds")]
+    pub quote_ttl_seconds: u32,
+    /// Sudden moves of a mid rate.
+    #[serde(default)]
+    pub shocks: Vec<FxShock>,
+}
+
+/// `[[fx.shocks]]`: a mid rate jumps.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FxShock {
+    /// When.
+    pub at: Datetime,
+    /// `"USD/CNY"` or `"USD/KHR"`.
+    pub pair: String,
+    /// The move, basis points (negative: the base currency weakens).
+    pub move_bps: i32,
+}
+
+/// `[calendar]`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CalendarSpec {
+    /// Chinese non-business days besides weekends: inclusive date ranges.
+    #[serde(default)]
+    pub cn_holidays: Vec<DateRange>,
+    /// Cambodian non-business days besides weekends.
+    #[serde(default)]
+    pub kh_holidays: Vec<DateRange>,
+}
+
+/// An inclusive range of local dates.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DateRange {
+    /// First day.
+    pub from: Datetime,
+    /// Last day.
+    pub to: Datetime,
+}
+
+/// `[settlement]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SettlementSpec {
+    /// Bakong netting cut-offs, `"HH:MM"` in Phnom Penh time, rising, the last up to `"24:00"`.
+    #[serde(default = "defaults::bakong_cutoffs")]
+    pub bakong_cutoffs: Vec<String>,
+    /// The largest amount difference reconciliation treats as FX rounding, in minor units.
+    #[serde(default = "defaults::rounding_tolerance_minor")]
+    pub recon_rounding_tolerance_minor: i64,
+}
+
+impl Default for SettlementSpec {
+    fn default() -> Self {
+        SettlementSpec {
+            bakong_cutoffs: defaults::bakong_cutoffs(),
+            recon_rounding_tolerance_minor: defaults::rounding_tolerance_minor(),
+        }
+    }
+}
+
+/// `[exceptions]`: per 10 000 cross-border payments, injected into UPI's clearing file so that
+/// reconciliation has known breaks to find.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Exceptions {
+    /// Records left out of UPI's file.
+    #[serde(default)]
+    pub missing_at_network: f64,
+    /// Records in UPI's file that the switch never saw.
+    #[serde(default)]
+    pub missing_at_switch: f64,
+    /// Records UPI's file holds twice.
+    #[serde(default)]
+    pub duplicate: f64,
+    /// Records whose amount differs by a rounding step (one to five minor units).
+    #[serde(default)]
+    pub amount_mismatch: f64,
+    /// Records UPI's file marks declined though approved.
+    #[serde(default)]
+    pub status_mismatch: f64,
+}
+
+/// `[population]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Population {
+    /// Bakong member banks: one share of customers and merchants (percent) each; 1 to 64.
+    pub bank_shares_pct: Vec<f64>,
+    /// Chinese issuers of UnionPay wallets: a share each; 1 to 64.
+    pub cn_issuer_shares_pct: Vec<f64>,
+    /// Distinct UnionPay wallets paying Cambodian merchants.
+    #[serde(default)]
+    pub inward_payers: u32,
+    /// Cambodian merchants accepting UnionPay (KHQR with tag 15).
+    #[serde(default)]
+    pub inward_merchants: u32,
+    /// Bakong wallets paying in China.
+    #[serde(default)]
+    pub outward_payers: u32,
+    /// Chinese merchants (WeChat Pay and UnionPay codes).
+    #[serde(default)]
+    pub outward_merchants: u32,
+    /// Remittance senders in Cambodia.
+    #[serde(default)]
+    pub remittance_senders: u32,
+    /// Remittance recipients in China.
+    #[serde(default)]
+    pub remittance_recipients: u32,
+    /// Domestic Bakong payers.
+    #[serde(default)]
+    pub domestic_payers: u32,
+    /// Domestic Bakong merchants.
+    #[serde(default)]
+    pub domestic_merchants: u32,
+    /// Zipf exponent of merchant popularity.
+    #[serde(default = "defaults::zipf_s")]
+    pub merchant_zipf_s: f64,
+}
+
+/// `[nodes]`: every processing node.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Nodes {
+    /// A Chinese issuer's host (one per issuer): authorises inward, credits remittances.
+    pub cn_issuer: NodeSpec,
+    /// The UPI switch.
+    pub upi: NodeSpec,
+    /// The Bakong cross-border gateway.
+    pub bakong_gateway: NodeSpec,
+    /// The Bakong switch, shared by every flow.
+    pub bakong_switch: NodeSpec,
+    /// A Bakong member bank's host (one per bank): issuer and acquirer.
+    pub kh_bank: NodeSpec,
+    /// A Chinese acquirer's host (WeChat Pay and UnionPay acquirers, one each).
+    pub cn_acquirer: NodeSpec,
+}
+
+/// A node: `servers` in parallel, a FIFO queue of at most `queue_max`, log-normal service.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeSpec {
+    /// Requests served at once.
+    pub servers: u32,
+    /// Requests waiting at most; one more is refused (overload).
+    pub queue_max: u32,
+    /// Service time `[median, p99]` in milliseconds.
+    pub service_ms: [f64; 2],
+}
+
+/// `[links]`: every hop between nodes.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Links {
+    /// Payer's phone to its bank or wallet (mobile data).
+    pub payer_app: LinkSpec,
+    /// Inside China (issuer ⇄ UPI, UPI ⇄ acquirers).
+    pub cn_backbone: LinkSpec,
+    /// UPI ⇄ Bakong gateway, Shanghai to Phnom Penh.
+    pub wan: LinkSpec,
+    /// Inside Cambodia (banks ⇄ Bakong).
+    pub kh_backbone: LinkSpec,
+    /// Merchant's notification (app or soundbox).
+    pub merchant_notify: LinkSpec,
+}
+
+/// A link: log-normal latency, loss, duplication, outages.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkSpec {
+    /// One-way latency `[median, p99]` in milliseconds.
+    pub latency_ms: [f64; 2],
+    /// Chance a message is lost, percent.
+    #[serde(default)]
+    pub loss_pct: f64,
+    /// Chance a message arrives twice, percent.
+    #[serde(default)]
+    pub duplicate_pct: f64,
+    /// Windows in which every message is lost.
+    #[serde(default)]
+    pub outages: Vec<Span>,
+}
+
+/// `[from, to)`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Span {
+    /// Start.
+    pub from: Datetime,
+    /// End (excluded).
+    pub to: Datetime,
+}
+
+/// `[timeouts]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Timeouts {
+    /// The payer's app stops waiting, seconds.
+    pub app_s: u32,
+    /// A Chinese issuer's wait for UPI (inward originator), seconds.
+    pub issuer_to_upi_s: u32,
+    /// A Bakong bank's wait for the network (outward and remittance originator), seconds.
+    pub bank_to_bakong_s: u32,
+    /// A Bakong bank's wait for a domestic payment, seconds.
+    pub domestic_s: u32,
+    /// Seconds between status inquiries after a timeout.
+    pub inquiry_every_s: u32,
+    /// Seconds of inquiries before the originator reverses.
+    pub inquiry_window_s: u32,
+    /// Back-off before each reversal retry, seconds; after the last, the manual queue.
+    pub reversal_backoff_s: Vec<u32>,
+    /// Chance one reversal attempt is refused by the far side, percent.
+    #[serde(default)]
+    pub reversal_attempt_fail_pct: f64,
+    /// Reversals sent per second at most (the drain rate).
+    #[serde(default = "defaults::reversals_per_second_max")]
+    pub reversals_per_second_max: u32,
+    /// How long a ledger hold lives before it expires, minutes.
+    pub hold_minutes: u32,
+}
+
+/// `[flows]`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Flows {
+    /// Phase 1: UnionPay wallets at Cambodian merchants.
+    pub inward: Option<FlowSpec>,
+    /// Phase 2: Bakong wallets at Chinese merchants.
+    pub outward: Option<FlowSpec>,
+    /// Cambodia to China remittances.
+    pub remittance: Option<FlowSpec>,
+    /// Domestic Bakong background.
+    pub domestic: Option<FlowSpec>,
+}
+
+/// One flow's traffic, payer behaviour, amounts and failures.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlowSpec {
+    /// Payments on a day of multiplier 1.
+    pub daily_payments: f64,
+    /// The UTC offset of the hours below, `"+07:00"`.
+    pub hours_offset: String,
+    /// Share of a day's payments in each local hour, percent; 24 values summing to 100.
+    pub hourly_shares_pct: Vec<f64>,
+    /// Multiplier on `daily_payments` per simulated day (local to `hours_offset`); the last
+    /// repeats.
+    #[serde(default = "defaults::day_multipliers")]
+    pub day_multipliers: Vec<f64>,
+    /// Time from scan to confirm, `[median, p99]` ms, for static codes (payer keys the amount).
+    pub think_ms: [f64; 2],
+    /// Time from scan to confirm for dynamic codes.
+    #[serde(default)]
+    pub think_dynamic_ms: Option<[f64; 2]>,
+    /// Share of merchant codes that are dynamic (amount and expiry inside), percent.
+    #[serde(default)]
+    pub dynamic_qr_pct: f64,
+    /// Payers who scan and then walk away, percent.
+    #[serde(default)]
+    pub abandon_pct: f64,
+    /// After a failure, payers who try again, percent.
+    #[serde(default)]
+    pub retry_pct: f64,
+    /// How long before they do, `[min, max]` seconds, uniform.
+    #[serde(default = "defaults::retry_after_s")]
+    pub retry_after_s: [f64; 2],
+    /// Payers whose tap is sent twice, percent.
+    #[serde(default)]
+    pub duplicate_tap_pct: f64,
+    /// Tour groups paying one merchant in a burst.
+    #[serde(default)]
+    pub bursts: Option<Bursts>,
+    /// Outward: share of merchants showing WeChat Pay codes (the rest UnionPay), percent.
+    #[serde(default)]
+    pub wechat_share_pct: f64,
+    /// Remittance: share of sends that fix the CNY received at an auspicious amount, percent.
+    #[serde(default)]
+    pub auspicious_pct: f64,
+    /// Remittance: the auspicious CNY amounts.
+    #[serde(default)]
+    pub auspicious_cny: Vec<u32>,
+    /// Amounts, per currency.
+    pub amounts: Vec<AmountSpec>,
+    /// Failure and decline rates per attempt, percent.
+    #[serde(default)]
+    pub failures_pct: Failures,
+}
+
+/// `bursts`: tour groups.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Bursts {
+    /// Share of the flow's payments that come in groups, percent.
+    pub share_pct: f64,
+    /// Group size `[min, max]`, uniform.
+    pub size: [u32; 2],
+    /// Minutes over which a group pays, `[min, max]`, uniform.
+    pub spread_minutes: [f64; 2],
+}
+
+/// One currency's amounts: a mixture of log-normal components, rounded and clamped.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AmountSpec {
+    /// `"KHR"`, `"USD"` or `"CNY"`.
+    pub currency: String,
+    /// Share of the flow's payments in this currency, percent.
+    #[serde(default = "defaults::hundred")]
+    pub share_pct: f64,
+    /// Smallest amount, a decimal string in major units.
+    pub min: String,
+    /// Largest amount.
+    pub max: String,
+    /// `[[step_minor, share_pct], ...]`: amounts are rounded to a multiple of the step.
+    #[serde(default)]
+    pub round_to: Vec<(i64, f64)>,
+    /// The mixture's components.
+    pub components: Vec<Component>,
+}
+
+/// A log-normal component of an amount mixture.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Component {
+    /// Merchant category or label.
+    pub name: String,
+    /// Share, percent.
+    pub share_pct: f64,
+    /// Median, major units.
+    pub median: f64,
+    /// σ of the log.
+    pub sigma: f64,
+}
+
+/// Failure and decline classes, percent per attempt. Classes that do not apply to a flow stay 0.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Failures {
+    /// The payer pays from a wallet without the funds; the ledger refuses the hold.
+    #[serde(default)]
+    pub insufficient_balance: f64,
+    /// Wrong PIN or failed CDCVM.
+    #[serde(default)]
+    pub pin_failure: f64,
+    /// A per-transaction or daily limit.
+    #[serde(default)]
+    pub limit_exceeded: f64,
+    /// Risk or fraud rules.
+    #[serde(default)]
+    pub risk_decline: f64,
+    /// The originating host answers with a technical error.
+    #[serde(default)]
+    pub issuer_unavailable: f64,
+    /// UPI (or the Bakong switch, for domestic) answers with a technical error.
+    #[serde(default)]
+    pub switch_error: f64,
+    /// The far side (acquirer, recipient bank) answers with a technical error.
+    #[serde(default)]
+    pub acquirer_error: f64,
+    /// The merchant or recipient account is invalid or closed to the flow.
+    #[serde(default)]
+    pub merchant_invalid: f64,
+    /// The payer scans a dynamic code that has expired.
+    #[serde(default)]
+    pub expired_qr: f64,
+    /// The payer scans a damaged or unsupported code.
+    #[serde(default)]
+    pub malformed_qr: f64,
+    /// The far side approves but answers after the originator's timeout.
+    #[serde(default)]
+    pub late_approval: f64,
+}
+
+/// `[[windows]]`: a time window in which named nodes and links are degraded.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WindowSpec {
+    /// Its name in reports.
+    pub name: String,
+    /// Start.
+    pub from: Datetime,
+    /// End (excluded).
+    pub to: Datetime,
+    /// Node names (`upi`, …) and link names (`wan`, …) affected.
+    pub targets: Vec<String>,
+    /// Multiplier on median latency and service time.
+    #[serde(default = "defaults::one")]
+    pub latency_median_x: f64,
+    /// Multiplier on p99 latency and service time (at least the median's).
+    #[serde(default = "defaults::one")]
+    pub latency_p99_x: f64,
+    /// Multiplier on technical failure rates at the nodes and loss on the links.
+    #[serde(default = "defaults::one")]
+    pub error_x: f64,
+    /// Loss on the links, percent, replacing theirs.
+    #[serde(default)]
+    pub loss_pct: Option<f64>,
+    /// Late-approval rate at the nodes, percent, replacing the flows'.
+    #[serde(default)]
+    pub late_approval_pct: Option<f64>,
+}
+
+/// `[[slo]]`: a threshold checked in the report.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Slo {
+    /// Its name.
+    pub name: String,
+    /// `latency_ms_p50`, `latency_ms_p99`, `latency_ms_p999`, `approval_pct`, or
+    /// `unexplained_breaks`.
+    pub metric: String,
+    /// The flow, for per-flow metrics.
+    #[serde(default)]
+    pub flow: Option<String>,
+    /// The metric must be at most this.
+    #[serde(default)]
+    pub max: Option<f64>,
+    /// The metric must be at least this.
+    #[serde(default)]
+    pub min: Option<f64>,
+}
+
+mod defaults {
+    pub(super) fn drain_minutes() -> u32 {
+        30
+    }
+    pub(super) fn events_max() -> u64 {
+        2_000_000_000
+    }
+    pub(super) fn payments_in_flight_max() -> u32 {
+        1_000_000
+    }
+    pub(super) fn event_queue_max() -> u32 {
+        8_000_000
+    }
+    pub(super) fn retries_max() -> u32 {
+        2
+    }
+    pub(super) fn walk_step_minutes() -> u32 {
+        60
+    }
+    pub(super) fn band_pct() -> f64 {
+        2.0
+    }
+    pub(super) fn quote_ttl_seconds() -> u32 {
+        120
+    }
+    pub(super) fn bakong_cutoffs() -> Vec<String> {
+        vec!["12:00".into(), "16:30".into(), "24:00".into()]
+    }
+    pub(super) fn rounding_tolerance_minor() -> i64 {
+        10
+    }
+    pub(super) fn zipf_s() -> f64 {
+        1.0
+    }
+    pub(super) fn reversals_per_second_max() -> u32 {
+        1000
+    }
+    pub(super) fn day_multipliers() -> Vec<f64> {
+        vec![1.0]
+    }
+    pub(super) fn retry_after_s() -> [f64; 2] {
+        [10.0, 120.0]
+    }
+    pub(super) fn hundred() -> f64 {
+        100.0
+    }
+    pub(super) fn one() -> f64 {
+        1.0
+    }
+}

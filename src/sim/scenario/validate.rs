@@ -1,0 +1,579 @@
+//! Impossible values: each check names its key path. Also the conversions from the file's
+//! types (TOML date-times, offsets, cut-offs, decimal strings) that the world builder uses.
+
+use rust_decimal::Decimal;
+use toml::value::{Datetime, Offset};
+
+use super::locate::Step;
+use super::{AmountSpec, FlowSpec, Invalid, LinkSpec, NodeSpec, Scenario};
+use crate::payments::money::{Currency, Money};
+use crate::payments::settlement::{Cutoff, NettingSchedule};
+use crate::payments::time::{Date, Span, Timestamp, Zone};
+
+/// Longest run: 31 days of arrivals.
+pub const DURATION_HOURS_MAX: u32 = 31 * 24;
+/// Most servers a node may have.
+pub const SERVERS_MAX: u32 = 1 << 20;
+/// Most requests a node's queue may hold.
+pub const QUEUE_MAX: u32 = 1 << 24;
+/// Most payers, merchants or senders of one kind.
+pub const POPULATION_MAX: u32 = 10_000_000;
+/// Most participants of one kind (banks, issuers).
+pub const PARTICIPANTS_MAX: usize = 64;
+/// Most payments a flow may have in one day.
+pub const DAILY_PAYMENTS_MAX: f64 = 1e9;
+
+type Check = Result<(), Invalid>;
+
+fn at(path: &[&str], message: impl Into<String>) -> Invalid {
+    Invalid { path: path.iter().map(|k| Step::Key((*k).to_string())).collect(), message: message.into() }
+}
+
+fn at_index(path: &[&str], index: usize, message: impl Into<String>) -> Invalid {
+    let mut invalid = at(path, message);
+    invalid.path.push(Step::Index(index));
+    invalid
+}
+
+/// The instant of an offset date-time.
+pub fn instant(value: &Datetime) -> Option<Timestamp> {
+    let (date, time, offset) = (value.date?, value.time?, value.offset?);
+    let minutes = match offset {
+        Offset::Z => 0,
+        Offset::Custom { minutes } => minutes,
+    };
+    let day = Date::new(i32::from(date.year), date.month, date.day)?;
+    let zone = Zone { offset_minutes: minutes };
+    let midnight = Timestamp::at_local(day, time.hour, time.minute, zone);
+    let seconds = u64::from(time.second.unwrap_or(0)) * 1_000_000_000;
+    midnight.checked_add(Span::from_nanos(seconds + u64::from(time.nanosecond.unwrap_or(0))))
+}
+
+/// The UTC offset of an offset date-time.
+pub fn zone_of(value: &Datetime) -> Option<Zone> {
+    match value.offset? {
+        Offset::Z => Some(Zone::UTC),
+        Offset::Custom { minutes } => Some(Zone { offset_minutes: minutes }),
+    }
+}
+
+/// A local date (`2026-02-15`).
+pub fn date(value: &Datetime) -> Option<Date> {
+    if value.time.is_some() {
+        return None;
+    }
+    let d = value.date?;
+    Date::new(i32::from(d.year), d.month, d.day)
+}
+
+/// A UTC offset written `+07:00`.
+pub fn offset(text: &str) -> Option<Zone> {
+    let (sign, rest) = match text.as_bytes().first()? {
+        b'+' => (1, &text[1..]),
+        b'-' => (-1, &text[1..]),
+        _ => return None,
+    };
+    let (h, m) = rest.split_once(':')?;
+    let (h, m): (i16, i16) = (h.parse().ok()?, m.parse().ok()?);
+    ((0..=14).contains(&h) && (0..60).contains(&m))
+        .then(|| Zone { offset_minutes: sign * (h * 60 + m) })
+}
+
+/// A cut-off written `HH:MM` (`24:00` is the end of the day).
+pub fn cutoff(text: &str) -> Option<Cutoff> {
+    let (h, m) = text.split_once(':')?;
+    if h.len() != 2 || m.len() != 2 {
+        return None;
+    }
+    Some(Cutoff { hour: h.parse().ok()?, minute: m.parse().ok()? })
+}
+
+/// A positive decimal rate.
+pub fn rate(text: &str) -> Option<Decimal> {
+    let r: Decimal = text.parse().ok()?;
+    (r > Decimal::ZERO).then_some(r)
+}
+
+/// A currency code this model carries.
+pub fn currency(text: &str) -> Option<Currency> {
+    Currency::from_alpha(text)
+}
+
+/// Checks every value; the first problem, in the order of the format's tables.
+pub(super) fn check(s: &Scenario) -> Check {
+    check_meta(s)?;
+    check_fx(s)?;
+    check_calendar(s)?;
+    check_settlement(s)?;
+    check_population(s)?;
+    for (name, node) in nodes(s) {
+        check_node(name, node)?;
+    }
+    for (name, link) in links(s) {
+        check_link(name, link)?;
+    }
+    check_timeouts(s)?;
+    for (name, flow) in flows(s) {
+        check_flow(name, flow)?;
+    }
+    check_windows(s)?;
+    check_slos(s)
+}
+
+/// The nodes by name, in the format's order.
+pub fn nodes(s: &Scenario) -> [(&'static str, &NodeSpec); 6] {
+    let n = &s.nodes;
+    [
+        ("cn_issuer", &n.cn_issuer),
+        ("upi", &n.upi),
+        ("bakong_gateway", &n.bakong_gateway),
+        ("bakong_switch", &n.bakong_switch),
+        ("kh_bank", &n.kh_bank),
+        ("cn_acquirer", &n.cn_acquirer),
+    ]
+}
+
+/// The links by name, in the format's order.
+pub fn links(s: &Scenario) -> [(&'static str, &LinkSpec); 5] {
+    let l = &s.links;
+    [
+        ("payer_app", &l.payer_app),
+        ("cn_backbone", &l.cn_backbone),
+        ("wan", &l.wan),
+        ("kh_backbone", &l.kh_backbone),
+        ("merchant_notify", &l.merchant_notify),
+    ]
+}
+
+/// The flows present, by name, in the format's order.
+pub fn flows(s: &Scenario) -> Vec<(&'static str, &FlowSpec)> {
+    let f = &s.flows;
+    [("inward", &f.inward), ("outward", &f.outward), ("remittance", &f.remittance), ("domestic", &f.domestic)]
+        .into_iter()
+        .filter_map(|(name, flow)| flow.as_ref().map(|f| (name, f)))
+        .collect()
+}
+
+fn check_meta(s: &Scenario) -> Check {
+    let m = &s.meta;
+    if m.name.is_empty() || !m.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+        return Err(at(&["meta", "name"], "must be letters, digits, '-' or '_' (it names the report folder)"));
+    }
+    if instant(&m.start).is_none() {
+        return Err(at(&["meta", "start"], "must be a date-time with an offset, like 2026-02-16T00:00:00+07:00"));
+    }
+    if m.duration_hours == 0 || m.duration_hours > DURATION_HOURS_MAX {
+        return Err(at(&["meta", "duration_hours"], format!("must be 1 to {DURATION_HOURS_MAX}")));
+    }
+    if m.drain_minutes > 24 * 60 {
+        return Err(at(&["meta", "drain_minutes"], "must be at most 1440 (one day)"));
+    }
+    let l = &s.limits;
+    for (key, zero) in [
+        ("events_max", l.events_max == 0),
+        ("payments_in_flight_max", l.payments_in_flight_max == 0),
+        ("event_queue_max", l.event_queue_max == 0),
+    ] {
+        if zero {
+            return Err(at(&["limits", key], "must be positive"));
+        }
+    }
+    if l.retries_max > 10 {
+        return Err(at(&["limits", "retries_max"], "must be at most 10"));
+    }
+    Ok(())
+}
+
+fn pct(path: &[&str], value: f64) -> Check {
+    if !(0.0..=100.0).contains(&value) || value.is_nan() {
+        return Err(at(path, format!("{value} is not a percentage between 0 and 100")));
+    }
+    Ok(())
+}
+
+fn check_fx(s: &Scenario) -> Check {
+    let fx = &s.fx;
+    for (key, text) in [("usd_cny", &fx.usd_cny), ("usd_khr", &fx.usd_khr)] {
+        if rate(text).is_none() {
+            return Err(at(&["fx", key], format!("{text:?} is not a positive decimal rate")));
+        }
+    }
+    if fx.walk_step_minutes == 0 || fx.walk_step_minutes > 24 * 60 {
+        return Err(at(&["fx", "walk_step_minutes"], "must be 1 to 1440"));
+    }
+    pct(&["fx", "usd_cny_daily_sigma_pct"], fx.usd_cny_daily_sigma_pct)?;
+    pct(&["fx", "usd_khr_daily_sigma_pct"], fx.usd_khr_daily_sigma_pct)?;
+    if !(0.0..=50.0).contains(&fx.band_pct) {
+        return Err(at(&["fx", "band_pct"], "must be 0 to 50"));
+    }
+    for (key, bps) in [
+        ("scheme_margin_bps", fx.scheme_margin_bps),
+        ("outward_spread_bps", fx.outward_spread_bps),
+        ("remittance_spread_bps", fx.remittance_spread_bps),
+        ("inward_mdr_bps", fx.inward_mdr_bps),
+    ] {
+        if bps > 5000 {
+            return Err(at(&["fx", key], format!("{bps} basis points is above 50 %")));
+        }
+    }
+    if fx.quote_ttl_seconds == 0 {
+        return Err(at(&["fx", "quote_ttl_seconds"], "must be positive"));
+    }
+    for (i, shock) in fx.shocks.iter().enumerate() {
+        let path = |k: &str| Invalid {
+            path: vec![Step::Key("fx".into()), Step::Key("shocks".into()), Step::Index(i), Step::Key(k.into())],
+            message: String::new(),
+        };
+        if instant(&shock.at).is_none() {
+            return Err(Invalid { message: "must be a date-time with an offset".into(), ..path("at") });
+        }
+        if shock.pair != "USD/CNY" && shock.pair != "USD/KHR" {
+            return Err(Invalid { message: format!("{:?} is not USD/CNY or USD/KHR", shock.pair), ..path("pair") });
+        }
+        if shock.move_bps.unsigned_abs() > 5000 {
+            return Err(Invalid { message: "a move above 50 % is not a rate shock".into(), ..path("move_bps") });
+        }
+    }
+    Ok(())
+}
+
+fn check_calendar(s: &Scenario) -> Check {
+    for (key, ranges) in [("cn_holidays", &s.calendar.cn_holidays), ("kh_holidays", &s.calendar.kh_holidays)] {
+        for (i, r) in ranges.iter().enumerate() {
+            let (Some(from), Some(to)) = (date(&r.from), date(&r.to)) else {
+                return Err(at_index(&["calendar", key], i, "from and to must be local dates, like 2026-02-15"));
+            };
+            if to < from || to.days_since_epoch() - from.days_since_epoch() > 30 {
+                return Err(at_index(&["calendar", key], i, "to must be on or after from, at most 31 days"));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn check_settlement(s: &Scenario) -> Check {
+    let mut cutoffs = Vec::new();
+    for (i, text) in s.settlement.bakong_cutoffs.iter().enumerate() {
+        let Some(c) = cutoff(text) else {
+            return Err(at_index(&["settlement", "bakong_cutoffs"], i, format!("{text:?} is not HH:MM")));
+        };
+        cutoffs.push(c);
+    }
+    if let Err(e) = NettingSchedule::new(&cutoffs) {
+        return Err(at(&["settlement", "bakong_cutoffs"], format!("{e} (cut-offs rise through the day, 00:01 to 24:00)")));
+    }
+    if s.settlement.recon_rounding_tolerance_minor < 0 {
+        return Err(at(&["settlement", "recon_rounding_tolerance_minor"], "must not be negative"));
+    }
+    let e = &s.exceptions;
+    for (key, v) in [
+        ("missing_at_network", e.missing_at_network),
+        ("missing_at_switch", e.missing_at_switch),
+        ("duplicate", e.duplicate),
+        ("amount_mismatch", e.amount_mismatch),
+        ("status_mismatch", e.status_mismatch),
+    ] {
+        if !(0.0..=1000.0).contains(&v) {
+            return Err(at(&["exceptions", key], format!("{v} per 10 000 is outside 0 to 1000")));
+        }
+    }
+    Ok(())
+}
+
+fn shares(path: &[&str], values: &[f64], count_max: usize) -> Check {
+    if values.is_empty() || values.len() > count_max {
+        return Err(at(path, format!("needs 1 to {count_max} shares, has {}", values.len())));
+    }
+    for (i, &v) in values.iter().enumerate() {
+        if !(0.0..=100.0).contains(&v) {
+            return Err(at_index(path, i, format!("{v} is not a percentage between 0 and 100")));
+        }
+    }
+    let sum: f64 = values.iter().sum();
+    if (sum - 100.0).abs() > 1e-6 {
+        return Err(at(path, format!("shares sum to {sum} %, not 100 %")));
+    }
+    Ok(())
+}
+
+fn check_population(s: &Scenario) -> Check {
+    let p = &s.population;
+    shares(&["population", "bank_shares_pct"], &p.bank_shares_pct, PARTICIPANTS_MAX)?;
+    shares(&["population", "cn_issuer_shares_pct"], &p.cn_issuer_shares_pct, PARTICIPANTS_MAX)?;
+    let counts = [
+        ("inward_payers", p.inward_payers, s.flows.inward.is_some()),
+        ("inward_merchants", p.inward_merchants, s.flows.inward.is_some()),
+        ("outward_payers", p.outward_payers, s.flows.outward.is_some()),
+        ("outward_merchants", p.outward_merchants, s.flows.outward.is_some()),
+        ("remittance_senders", p.remittance_senders, s.flows.remittance.is_some()),
+        ("remittance_recipients", p.remittance_recipients, s.flows.remittance.is_some()),
+        ("domestic_payers", p.domestic_payers, s.flows.domestic.is_some()),
+        ("domestic_merchants", p.domestic_merchants, s.flows.domestic.is_some()),
+    ];
+    for (key, n, needed) in counts {
+        if n > POPULATION_MAX {
+            return Err(at(&["population", key], format!("{n} is above the limit {POPULATION_MAX}")));
+        }
+        if needed && n == 0 {
+            return Err(at(&["population", key], "must be positive: its flow has traffic"));
+        }
+    }
+    if !(0.0..=5.0).contains(&p.merchant_zipf_s) {
+        return Err(at(&["population", "merchant_zipf_s"], "must be 0 to 5"));
+    }
+    Ok(())
+}
+
+fn median_p99(path: &[&str], pair: [f64; 2], what: &str) -> Check {
+    let [median, p99] = pair;
+    if !(median.is_finite() && median > 0.0) {
+        return Err(at(path, format!("the {what} median {median} ms must be positive")));
+    }
+    if !(p99.is_finite() && p99 >= median) {
+        return Err(at(path, format!("p99 {p99} ms is below the median {median} ms")));
+    }
+    if p99 > 3_600_000.0 {
+        return Err(at(path, format!("p99 {p99} ms is above one hour")));
+    }
+    Ok(())
+}
+
+fn check_node(name: &str, node: &NodeSpec) -> Check {
+    if node.servers == 0 || node.servers > SERVERS_MAX {
+        return Err(at(&["nodes", name, "servers"], format!("must be 1 to {SERVERS_MAX}")));
+    }
+    if node.queue_max > QUEUE_MAX {
+        return Err(at(&["nodes", name, "queue_max"], format!("must be at most {QUEUE_MAX}")));
+    }
+    median_p99(&["nodes", name, "service_ms"], node.service_ms, "service")
+}
+
+fn check_link(name: &str, link: &LinkSpec) -> Check {
+    median_p99(&["links", name, "latency_ms"], link.latency_ms, "latency")?;
+    pct(&["links", name, "loss_pct"], link.loss_pct)?;
+    pct(&["links", name, "duplicate_pct"], link.duplicate_pct)?;
+    for (i, o) in link.outages.iter().enumerate() {
+        match (instant(&o.from), instant(&o.to)) {
+            (Some(from), Some(to)) if from < to => {}
+            _ => return Err(at_index(&["links", name, "outages"], i, "from and to must be offset date-times, from before to")),
+        }
+    }
+    Ok(())
+}
+
+fn check_timeouts(s: &Scenario) -> Check {
+    let t = &s.timeouts;
+    for (key, v) in [
+        ("app_s", t.app_s),
+        ("issuer_to_upi_s", t.issuer_to_upi_s),
+        ("bank_to_bakong_s", t.bank_to_bakong_s),
+        ("domestic_s", t.domestic_s),
+        ("inquiry_every_s", t.inquiry_every_s),
+        ("hold_minutes", t.hold_minutes),
+    ] {
+        if v == 0 || v > 3600 {
+            return Err(at(&["timeouts", key], format!("{v} must be 1 to 3600")));
+        }
+    }
+    if t.inquiry_window_s > 3600 {
+        return Err(at(&["timeouts", "inquiry_window_s"], "must be at most 3600"));
+    }
+    if t.reversal_backoff_s.is_empty() || t.reversal_backoff_s.len() > 16 {
+        return Err(at(&["timeouts", "reversal_backoff_s"], "needs 1 to 16 back-off steps"));
+    }
+    pct(&["timeouts", "reversal_attempt_fail_pct"], t.reversal_attempt_fail_pct)?;
+    if t.reversals_per_second_max == 0 {
+        return Err(at(&["timeouts", "reversals_per_second_max"], "must be positive"));
+    }
+    let longest = t.issuer_to_upi_s.max(t.bank_to_bakong_s).max(t.domestic_s);
+    let recovery: u32 = t.inquiry_window_s + t.reversal_backoff_s.iter().sum::<u32>();
+    if u64::from(t.hold_minutes) * 60 <= u64::from(longest + recovery) {
+        return Err(at(&["timeouts", "hold_minutes"], format!(
+            "a hold must outlive the timeout, inquiries and reversals ({} s)",
+            longest + recovery
+        )));
+    }
+    Ok(())
+}
+
+fn check_flow(name: &str, f: &FlowSpec) -> Check {
+    let p = |k: &'static str| ["flows", name, k];
+    if !(f.daily_payments.is_finite() && (0.0..=DAILY_PAYMENTS_MAX).contains(&f.daily_payments)) {
+        return Err(at(&p("daily_payments"), format!("must be 0 to {DAILY_PAYMENTS_MAX}")));
+    }
+    if offset(&f.hours_offset).is_none() {
+        return Err(at(&p("hours_offset"), format!("{:?} is not an offset like \"+07:00\"", f.hours_offset)));
+    }
+    if f.hourly_shares_pct.len() != 24 {
+        return Err(at(&p("hourly_shares_pct"), format!("needs 24 hourly shares, has {}", f.hourly_shares_pct.len())));
+    }
+    shares(&p("hourly_shares_pct"), &f.hourly_shares_pct, 24)?;
+    if f.day_multipliers.is_empty() || f.day_multipliers.len() > 62 {
+        return Err(at(&p("day_multipliers"), "needs 1 to 62 multipliers"));
+    }
+    for (i, &m) in f.day_multipliers.iter().enumerate() {
+        if !(0.0..=100.0).contains(&m) {
+            return Err(at_index(&p("day_multipliers"), i, format!("{m} is not a multiplier between 0 and 100")));
+        }
+    }
+    median_p99(&p("think_ms"), f.think_ms, "think time")?;
+    if let Some(d) = f.think_dynamic_ms {
+        median_p99(&p("think_dynamic_ms"), d, "think time")?;
+    }
+    for (key, v) in [
+        ("dynamic_qr_pct", f.dynamic_qr_pct),
+        ("abandon_pct", f.abandon_pct),
+        ("retry_pct", f.retry_pct),
+        ("duplicate_tap_pct", f.duplicate_tap_pct),
+        ("wechat_share_pct", f.wechat_share_pct),
+        ("auspicious_pct", f.auspicious_pct),
+    ] {
+        pct(&p(key), v)?;
+    }
+    let [lo, hi] = f.retry_after_s;
+    if !(lo >= 0.0 && hi >= lo && hi <= 86_400.0) {
+        return Err(at(&p("retry_after_s"), "must be [min, max] seconds, 0 ≤ min ≤ max ≤ 86400"));
+    }
+    if f.auspicious_pct > 0.0 && f.auspicious_cny.iter().all(|&a| a == 0) {
+        return Err(at(&p("auspicious_cny"), "needs at least one positive amount when auspicious_pct > 0"));
+    }
+    if let Some(b) = &f.bursts {
+        pct(&["flows", name, "bursts", "share_pct"], b.share_pct)?;
+        if b.size[0] < 2 || b.size[1] < b.size[0] || b.size[1] > 1000 {
+            return Err(at(&["flows", name, "bursts", "size"], "must be [min, max] with 2 ≤ min ≤ max ≤ 1000"));
+        }
+        let [lo, hi] = b.spread_minutes;
+        if !(lo > 0.0 && hi >= lo && hi <= 120.0) {
+            return Err(at(&["flows", name, "bursts", "spread_minutes"], "must be [min, max] minutes, 0 < min ≤ max ≤ 120"));
+        }
+    }
+    check_amounts(name, &f.amounts)?;
+    check_failures(name, f)
+}
+
+fn check_amounts(flow: &str, amounts: &[AmountSpec]) -> Check {
+    let path = ["flows", flow, "amounts"];
+    let currency_shares: Vec<f64> = amounts.iter().map(|a| a.share_pct).collect();
+    shares(&path, &currency_shares, 3)?;
+    for (i, a) in amounts.iter().enumerate() {
+        let here = |k: &str, message: String| Invalid {
+            path: vec![Step::Key("flows".into()), Step::Key(flow.into()), Step::Key("amounts".into()), Step::Index(i), Step::Key(k.into())],
+            message,
+        };
+        let Some(c) = currency(&a.currency) else {
+            return Err(here("currency", format!("{:?} is not KHR, USD or CNY", a.currency)));
+        };
+        let (min, max) = (Money::parse(&a.min, c), Money::parse(&a.max, c));
+        let (Ok(min), Ok(max)) = (min, max) else {
+            return Err(here("min", format!("min and max must be {} amounts with at most {} decimals", c.alpha(), c.exponent())));
+        };
+        if min.minor <= 0 || max.minor < min.minor {
+            return Err(here("max", format!("need 0 < min ≤ max, have {} and {}", a.min, a.max)));
+        }
+        if !a.round_to.is_empty() {
+            let steps: Vec<f64> = a.round_to.iter().map(|r| r.1).collect();
+            if let Err(e) = shares(&[], &steps, 16) {
+                return Err(here("round_to", e.message));
+            }
+            if let Some((step, _)) = a.round_to.iter().find(|r| r.0 <= 0 || r.0 > max.minor) {
+                return Err(here("round_to", format!("step {step} must be positive and at most max")));
+            }
+        }
+        let comp: Vec<f64> = a.components.iter().map(|c| c.share_pct).collect();
+        if let Err(e) = shares(&[], &comp, 16) {
+            return Err(here("components", e.message));
+        }
+        if let Some(bad) = a.components.iter().find(|c| !(c.median > 0.0 && c.median.is_finite() && (0.0..=4.0).contains(&c.sigma))) {
+            return Err(here("components", format!("component {:?}: median must be positive and sigma 0 to 4", bad.name)));
+        }
+    }
+    Ok(())
+}
+
+fn check_failures(flow: &str, f: &FlowSpec) -> Check {
+    let r = &f.failures_pct;
+    let all = [
+        ("insufficient_balance", r.insufficient_balance),
+        ("pin_failure", r.pin_failure),
+        ("limit_exceeded", r.limit_exceeded),
+        ("risk_decline", r.risk_decline),
+        ("issuer_unavailable", r.issuer_unavailable),
+        ("switch_error", r.switch_error),
+        ("acquirer_error", r.acquirer_error),
+        ("merchant_invalid", r.merchant_invalid),
+        ("expired_qr", r.expired_qr),
+        ("malformed_qr", r.malformed_qr),
+        ("late_approval", r.late_approval),
+    ];
+    for (key, v) in all {
+        pct(&["flows", flow, "failures_pct", key], v)?;
+    }
+    let originator: f64 = all[..5].iter().map(|(_, v)| v).sum::<f64>() + r.expired_qr + r.malformed_qr;
+    if originator > 100.0 {
+        return Err(at(&["flows", flow, "failures_pct"], format!("payer-side classes sum to {originator} %, above 100 %")));
+    }
+    Ok(())
+}
+
+fn check_windows(s: &Scenario) -> Check {
+    let names: Vec<&str> = nodes(s).iter().map(|n| n.0).chain(links(s).iter().map(|l| l.0)).collect();
+    for (i, w) in s.windows.iter().enumerate() {
+        let here = |k: &str, message: String| Invalid {
+            path: vec![Step::Key("windows".into()), Step::Index(i), Step::Key(k.into())],
+            message,
+        };
+        match (instant(&w.from), instant(&w.to)) {
+            (Some(from), Some(to)) if from < to => {}
+            _ => return Err(here("to", "from and to must be offset date-times, from before to".into())),
+        }
+        if let Some(t) = w.targets.iter().find(|t| !names.contains(&t.as_str())) {
+            return Err(here("targets", format!("{t:?} is not a node or link; known: {}", names.join(", "))));
+        }
+        if !(w.latency_median_x > 0.0 && w.latency_median_x <= 100.0) {
+            return Err(here("latency_median_x", "must be above 0 and at most 100".into()));
+        }
+        if !(w.latency_p99_x >= w.latency_median_x && w.latency_p99_x <= 100.0) {
+            return Err(here("latency_p99_x", "must be at least latency_median_x and at most 100".into()));
+        }
+        if !(0.0..=1000.0).contains(&w.error_x) {
+            return Err(here("error_x", "must be 0 to 1000".into()));
+        }
+        for (key, v) in [("loss_pct", w.loss_pct), ("late_approval_pct", w.late_approval_pct)] {
+            if let Some(v) = v
+                && !(0.0..=100.0).contains(&v)
+            {
+                return Err(here(key, format!("{v} is not a percentage between 0 and 100")));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The metrics an SLO may name.
+pub const SLO_METRICS: [&str; 5] =
+    ["latency_ms_p50", "latency_ms_p99", "latency_ms_p999", "approval_pct", "unexplained_breaks"];
+
+fn check_slos(s: &Scenario) -> Check {
+    let present: Vec<&str> = flows(s).iter().map(|f| f.0).collect();
+    for (i, slo) in s.slo.iter().enumerate() {
+        let here = |k: &str, message: String| Invalid {
+            path: vec![Step::Key("slo".into()), Step::Index(i), Step::Key(k.into())],
+            message,
+        };
+        if !SLO_METRICS.contains(&slo.metric.as_str()) {
+            return Err(here("metric", format!("{:?} is not one of {}", slo.metric, SLO_METRICS.join(", "))));
+        }
+        let per_flow = slo.metric != "unexplained_breaks";
+        match (&slo.flow, per_flow) {
+            (None, true) => return Err(here("metric", "this metric needs a flow".into())),
+            (Some(f), true) if !present.contains(&f.as_str()) => {
+                return Err(here("flow", format!("{f:?} is not a flow with traffic in this scenario")));
+            }
+            _ => {}
+        }
+        if slo.max.is_none() == slo.min.is_none() {
+            return Err(here("name", "needs exactly one of max and min".into()));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,281 @@
+//! The world's books: every participant's accounts in one ledger, the rate book, netting
+//! obligations, UPI ⇄ NBC amounts per trade date, and each party's clearing records.
+//!
+//! Participants: NBC (0), UPI (1), the WeChat Pay acquirer (2), the UnionPay acquirer (3),
+//! Bakong member banks (10 + i), Chinese issuers (100 + i). See docs/chart-of-accounts.md and
+//! docs/simulation.md for what each booking means.
+
+use std::collections::BTreeMap;
+
+use crate::payments::clearing::ClearingRecord;
+use crate::payments::fx::RateBook;
+use crate::payments::ledger::{
+    AccountId, AccountKey, Command, Ledger, LedgerLimits, Limits, Purpose, Transfer, TransferId,
+};
+use crate::payments::money::{Currency, Money};
+use crate::payments::party::ParticipantId;
+use crate::payments::settlement::{CycleId, Obligation, SettlementAccounts};
+use crate::payments::time::{Date, Timestamp};
+
+/// NBC: the Bakong switch and gateway, and the settlement agent.
+pub(crate) const NBC: ParticipantId = ParticipantId(0);
+/// UnionPay International.
+pub(crate) const UPI: ParticipantId = ParticipantId(1);
+/// The acquirers of Chinese merchants: WeChat Pay (Tenpay), UnionPay.
+pub(crate) const CN_ACQUIRERS: [ParticipantId; 2] = [ParticipantId(2), ParticipantId(3)];
+
+pub(crate) fn bank(i: u16) -> ParticipantId {
+    ParticipantId(10 + i)
+}
+
+pub(crate) fn issuer(i: u16) -> ParticipantId {
+    ParticipantId(100 + i)
+}
+
+/// Opening balance of every funded customer wallet, per currency (minor units): enough that
+/// a payer never runs dry; the insufficient-balance class pays from an empty wallet instead.
+const WALLET_OPENING: [i64; 3] = [100_000_000_000, 1_000_000_000, 1_000_000_000];
+/// Prefunding of each member bank's settlement account (KHR, USD).
+const PREFUND: [i64; 2] = [100_000_000_000_000, 1_000_000_000_000];
+
+/// Whose wallets: the holder number's top byte.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Role {
+    InwardPayer = 1,
+    InwardMerchant = 2,
+    OutwardPayer = 3,
+    OutwardMerchant = 4,
+    RemittanceSender = 5,
+    RemittanceRecipient = 6,
+    DomesticPayer = 7,
+    DomesticMerchant = 8,
+    Empty = 0xFF,
+}
+
+/// A customer's wallets (one per currency the role uses) and the participant that holds them.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Customer {
+    pub(crate) at: u16,
+    pub(crate) wallets: [Option<AccountId>; 3],
+}
+
+impl Customer {
+    pub(crate) fn wallet(&self, c: Currency) -> AccountId {
+        self.wallets[c.index()].expect("the role has a wallet in this currency")
+    }
+}
+
+/// Accounts and books.
+pub(crate) struct Books {
+    pub(crate) ledger: Ledger,
+    pub(crate) rates: RateBook,
+    next_transfer: u64,
+    external: [AccountId; 3],
+    nbc_settlement: [AccountId; 2],
+    transit: [AccountId; 2],
+    pub(crate) nbc_suspense: [AccountId; 3],
+    pub(crate) upi_position: [AccountId; 3],
+    pub(crate) upi_usd: AccountId,
+    pub(crate) nbc_usd_scheme: AccountId,
+    bank_settlement: Vec<[AccountId; 2]>,
+    pub(crate) bank_fee: Vec<[AccountId; 3]>,
+    pub(crate) bank_empty: Vec<[AccountId; 3]>,
+    pub(crate) issuer_empty: Vec<AccountId>,
+    pub(crate) customers: BTreeMap<u8, Vec<Customer>>,
+    /// Opening balance of every customer wallet, for the auditor.
+    pub(crate) openings: Vec<(AccountId, i64)>,
+    /// Netting obligations per cycle, aggregated by (payer, payee, currency).
+    pub(crate) obligations: BTreeMap<CycleId, BTreeMap<(ParticipantId, ParticipantId, Currency), i64>>,
+    /// Per UnionPay trade date (Beijing): what UPI owes NBC and NBC owes UPI, per currency.
+    pub(crate) scheme_owed: BTreeMap<Date, ([i64; 3], [i64; 3])>,
+    /// Clearing records: the switch's and UPI's.
+    pub(crate) clearing_switch: Vec<ClearingRecord>,
+    pub(crate) clearing_upi: Vec<ClearingRecord>,
+}
+
+fn currencies_of(role: Role) -> &'static [Currency] {
+    match role {
+        Role::InwardPayer | Role::OutwardMerchant | Role::RemittanceRecipient => &[Currency::Cny],
+        Role::InwardMerchant | Role::OutwardPayer => &[Currency::Khr],
+        Role::RemittanceSender | Role::DomesticPayer | Role::DomesticMerchant => {
+            &[Currency::Khr, Currency::Usd]
+        }
+        Role::Empty => &[Currency::Khr, Currency::Usd, Currency::Cny],
+    }
+}
+
+impl Books {
+    pub(crate) fn new(banks: usize, issuers: usize, accounts_hint: usize, transfers_hint: usize) -> Books {
+        let mut ledger = Ledger::new(LedgerLimits { accounts_max: 1 << 25, transfers_max: u32::MAX });
+        ledger.reserve(accounts_hint, transfers_hint);
+        let mut open = |p: ParticipantId, c: Currency, purpose: Purpose, holder: u32, limits: Limits| {
+            ledger
+                .open_account(AccountKey { participant: p, currency: c, purpose, holder }, limits)
+                .expect("keys are distinct and within the limit")
+        };
+        let per = |f: &mut dyn FnMut(Currency) -> AccountId| Currency::ALL.map(f);
+        let external = per(&mut |c| open(NBC, c, Purpose::External, 0, Limits::NONE));
+        let nbc_settlement =
+            [Currency::Khr, Currency::Usd].map(|c| open(NBC, c, Purpose::Settlement, 0, Limits::NONE));
+        let transit = [Currency::Khr, Currency::Usd]
+            .map(|c| open(NBC, c, Purpose::Settlement, 1, Limits::NON_NEGATIVE));
+        let nbc_suspense = per(&mut |c| open(NBC, c, Purpose::Suspense, 0, Limits::NONE));
+        let upi_position = per(&mut |c| open(UPI, c, Purpose::FxPosition, 0, Limits::NONE));
+        let upi_usd = open(UPI, Currency::Usd, Purpose::Settlement, 0, Limits::NONE);
+        let nbc_usd_scheme = open(NBC, Currency::Usd, Purpose::Settlement, 2, Limits::NONE);
+        let mut bank_settlement = Vec::new();
+        let mut bank_fee = Vec::new();
+        let mut bank_empty = Vec::new();
+        for i in 0..banks as u16 {
+            let p = bank(i);
+            bank_settlement.push(
+                [Currency::Khr, Currency::Usd].map(|c| open(p, c, Purpose::Settlement, 0, Limits::NON_NEGATIVE)),
+            );
+            bank_fee.push(per(&mut |c| open(p, c, Purpose::FeeIncome, 0, Limits::NONE)));
+            let empty = (Role::Empty as u32) << 24;
+            bank_empty.push(per(&mut |c| open(p, c, Purpose::CustomerFunds, empty, Limits::NON_NEGATIVE)));
+        }
+        let issuer_empty = (0..issuers as u16)
+            .map(|i| {
+                let holder = (Role::Empty as u32) << 24;
+                open(issuer(i), Currency::Cny, Purpose::CustomerFunds, holder, Limits::NON_NEGATIVE)
+            })
+            .collect();
+        let mut books = Books {
+            ledger,
+            rates: RateBook::new(),
+            next_transfer: 1,
+            external,
+            nbc_settlement,
+            transit,
+            nbc_suspense,
+            upi_position,
+            upi_usd,
+            nbc_usd_scheme,
+            bank_settlement,
+            bank_fee,
+            bank_empty,
+            issuer_empty,
+            customers: BTreeMap::new(),
+            openings: Vec::new(),
+            obligations: BTreeMap::new(),
+            scheme_owed: BTreeMap::new(),
+            clearing_switch: Vec::new(),
+            clearing_upi: Vec::new(),
+        };
+        for i in 0..banks {
+            for (k, c) in [Currency::Khr, Currency::Usd].into_iter().enumerate() {
+                let settlement = books.bank_settlement[i][k];
+                books.fund(settlement, Money::new(c, PREFUND[k]));
+            }
+        }
+        books
+    }
+
+    /// A fresh transfer id (ids are dense, so the ledger's index stays a direct window).
+    pub(crate) fn ids(&mut self, n: u64) -> u64 {
+        let first = self.next_transfer;
+        self.next_transfer += n;
+        first
+    }
+
+    fn fund(&mut self, account: AccountId, amount: Money) {
+        let id = TransferId(self.ids(1));
+        let t = Transfer::posted(id, self.external[amount.currency.index()], account, amount, 0);
+        self.ledger.execute(Command::Transfer(t), Timestamp::EPOCH).expect("opening balances apply");
+    }
+
+    /// Opens `count` customers of `role`, each at the participant `at(i)` returns, and funds
+    /// payers' wallets.
+    pub(crate) fn open_customers(
+        &mut self,
+        role: Role,
+        count: u32,
+        mut at: impl FnMut(u32) -> (ParticipantId, u16),
+    ) {
+        let funded = matches!(role, Role::InwardPayer | Role::OutwardPayer | Role::RemittanceSender | Role::DomesticPayer);
+        let mut list = Vec::with_capacity(count as usize);
+        for i in 0..count {
+            let (participant, index) = at(i);
+            let mut wallets = [None; 3];
+            for &c in currencies_of(role) {
+                let key = AccountKey {
+                    participant,
+                    currency: c,
+                    purpose: Purpose::CustomerFunds,
+                    holder: ((role as u32) << 24) | i,
+                };
+                let id = self.ledger.open_account(key, Limits::NON_NEGATIVE).expect("distinct");
+                if funded {
+                    self.fund(id, Money::new(c, WALLET_OPENING[c.index()]));
+                    self.openings.push((id, WALLET_OPENING[c.index()]));
+                } else {
+                    self.openings.push((id, 0));
+                }
+                wallets[c.index()] = Some(id);
+            }
+            list.push(Customer { at: index, wallets });
+        }
+        self.customers.insert(role as u8, list);
+    }
+
+    pub(crate) fn customer(&self, role: Role, i: u32) -> Customer {
+        self.customers[&(role as u8)][i as usize]
+    }
+
+    /// Adds an obligation to a netting cycle (reversals pass payer and payee swapped).
+    pub(crate) fn oblige(&mut self, cycle: CycleId, payer: ParticipantId, payee: ParticipantId, amount: Money) {
+        if payer == payee || amount.minor == 0 {
+            return;
+        }
+        let cell = self.obligations.entry(cycle).or_default().entry((payer, payee, amount.currency)).or_insert(0);
+        *cell = cell.checked_add(amount.minor).expect("obligations stay within i64");
+    }
+
+    /// The cycle's obligations, aggregated and positive (opposite directions are netted pairwise
+    /// first, which netting would do anyway).
+    pub(crate) fn take_obligations(&mut self, cycle: CycleId) -> Vec<Obligation> {
+        let Some(cells) = self.obligations.remove(&cycle) else { return Vec::new() };
+        cells
+            .into_iter()
+            .filter(|(_, v)| *v != 0)
+            .map(|((payer, payee, currency), v)| {
+                if v > 0 {
+                    Obligation { payer, payee, amount: Money::new(currency, v) }
+                } else {
+                    Obligation { payer: payee, payee: payer, amount: Money::new(currency, -v) }
+                }
+            })
+            .collect()
+    }
+
+    /// Adds to what UPI owes NBC (`to_nbc`) or NBC owes UPI on a trade date.
+    pub(crate) fn scheme(&mut self, date: Date, amount: Money, to_nbc: bool) {
+        let cell = self.scheme_owed.entry(date).or_insert(([0; 3], [0; 3]));
+        let side = if to_nbc { &mut cell.0 } else { &mut cell.1 };
+        side[amount.currency.index()] += amount.minor;
+    }
+}
+
+impl SettlementAccounts for Books {
+    fn settlement_account(&self, participant: ParticipantId, currency: Currency) -> Option<AccountId> {
+        let k = match currency {
+            Currency::Khr => 0,
+            Currency::Usd => 1,
+            Currency::Cny => return None,
+        };
+        if participant == NBC {
+            return Some(self.nbc_settlement[k]);
+        }
+        let i = participant.0.checked_sub(10)? as usize;
+        self.bank_settlement.get(i).map(|a| a[k])
+    }
+
+    fn transit_account(&self, currency: Currency) -> Option<AccountId> {
+        match currency {
+            Currency::Khr => Some(self.transit[0]),
+            Currency::Usd => Some(self.transit[1]),
+            Currency::Cny => None,
+        }
+    }
+}

@@ -1,0 +1,409 @@
+//! Building a world from a scenario: participants, customers and their wallets, merchant codes
+//! (made by the QR core), nodes, links, rates, and the first events.
+
+use std::collections::{BTreeSet, VecDeque};
+
+use rust_decimal::Decimal;
+
+use super::books::{self, Books, Role};
+use super::config::{self, Config, lognormal_ms, ppm};
+use super::stats::{FlowStats, MinuteStats, NodeStats, histogram};
+use super::{
+    Codes, Event, LinkKind, LinkModel, Node, NodeKind, Sabotage, Stop, World, route,
+};
+use crate::payments::fx::{Pair, scheme_publication_instants};
+use crate::payments::money::Currency;
+use crate::payments::party::{Flow, ParticipantId};
+use crate::payments::qr::{AmountInput, CodeKind, EncodeSpec, encode};
+use crate::payments::settlement::Calendar;
+use crate::payments::time::{Span, Timestamp, Zone};
+use crate::sim::audit::Auditor;
+use crate::sim::queue::EventQueue;
+use crate::sim::rng::Prng;
+use crate::sim::scenario::validate::{self, instant};
+use crate::sim::scenario::{NodeSpec, Scenario};
+
+/// Stream namespaces: each entity's stream is `Prng::stream(seed, namespace | index)`.
+pub(super) const STREAM_ARRIVALS: u64 = 1 << 56;
+pub(super) const STREAM_NODES: u64 = 2 << 56;
+pub(super) const STREAM_LINKS: u64 = 3 << 56;
+pub(super) const STREAM_FX: u64 = 4 << 56;
+pub(super) const STREAM_EXCEPTIONS: u64 = 5 << 56;
+pub(super) const STREAM_PAYMENTS: u64 = 6 << 56;
+pub(super) const STREAM_CUSTOMERS: u64 = 7 << 56;
+
+const CITIES: [(&str, u32); 4] =
+    [("Phnom Penh", 450_000), ("Siem Reap", 800_000), ("Sihanoukville", 950_000), ("Battambang", 1_000_000)];
+
+fn cumulative_ppm(shares: &[f64]) -> Vec<u32> {
+    let mut total = 0.0;
+    let mut out: Vec<u32> = shares
+        .iter()
+        .map(|s| {
+            total += s;
+            ppm(total)
+        })
+        .collect();
+    if let Some(last) = out.last_mut() {
+        *last = 1_000_000;
+    }
+    out
+}
+
+pub(super) fn pick(cum: &[u32], u: u32) -> u16 {
+    cum.iter().position(|&c| u < c).unwrap_or(cum.len() - 1) as u16
+}
+
+fn zipf(n: u32, s: f64) -> Vec<f64> {
+    let mut total = 0.0;
+    let mut cum: Vec<f64> = (1..=n)
+        .map(|k| {
+            total += 1.0 / f64::from(k).powf(s);
+            total
+        })
+        .collect();
+    for c in &mut cum {
+        *c /= total;
+    }
+    cum
+}
+
+fn customer_at(seed: u64, role: Role, i: u32, cum: &[u32]) -> u16 {
+    let mut rng = Prng::stream(seed, STREAM_CUSTOMERS | ((role as u64) << 32) | u64::from(i));
+    pick(cum, rng.below(1_000_000) as u32)
+}
+
+fn node(name: String, kind: NodeKind, spec: &NodeSpec, seed: u64, index: usize, windows: Vec<usize>, start: Timestamp) -> Node {
+    Node {
+        stats: NodeStats {
+            name: name.clone(),
+            servers: spec.servers,
+            served_count: 0,
+            refused_count: 0,
+            queue_len_max: 0,
+            busy_ns: 0,
+            in_system_ns: 0,
+            sojourn_ns: 0,
+            minutes: Vec::new(),
+        },
+        name,
+        kind,
+        servers: spec.servers,
+        queue_max: spec.queue_max,
+        service: lognormal_ms(spec.service_ms),
+        windows,
+        rng: Prng::stream(seed, STREAM_NODES | index as u64),
+        busy: 0,
+        queue: VecDeque::new(),
+        last_change: start,
+    }
+}
+
+fn windows_for(cfg: &Config, name: &str) -> Vec<usize> {
+    cfg.windows.iter().enumerate().filter(|(_, w)| w.targets.iter().any(|t| t == name)).map(|(i, _)| i).collect()
+}
+
+fn codes(s: &Scenario, seed: u64, bank_cum: &[u32]) -> Codes {
+    let p = &s.population;
+    let city = |rng: &mut Prng| {
+        let u = rng.below(1_000_000) as u32;
+        CITIES.iter().find(|c| u < c.1).map_or("Phnom Penh", |c| c.0).to_string()
+    };
+    let khqr = |i: u32, role: Role, currency: u16, upi: bool| {
+        let b = customer_at(seed, role, i, bank_cum);
+        let mut rng = Prng::stream(seed, STREAM_CUSTOMERS | 1 << 40 | ((role as u64) << 32) | u64::from(i));
+        let spec = EncodeSpec {
+            kind: CodeKind::Merchant,
+            account_id: Some(format!("m{i}@kb{b:02}")),
+            merchant_name: Some(format!("Shop {i}")),
+            merchant_city: Some(city(&mut rng)),
+            merchant_id: Some(format!("{i:06}")),
+            acquiring_bank: Some(format!("Bank {b:02}")),
+            currency_numeric: Some(currency),
+            upi_account: upi.then(|| format!("{:08}{:08}{i:015}", 25_990_000 + u32::from(b), 30_000_000 + u32::from(b))),
+            ..EncodeSpec::default()
+        };
+        encode(&spec).expect("merchant specs are valid")
+    };
+    let inward_static = (0..if s.flows.inward.is_some() { p.inward_merchants } else { 0 })
+        .map(|i| khqr(i, Role::InwardMerchant, 116, true))
+        .collect();
+    let domestic = (0..if s.flows.domestic.is_some() { p.domestic_merchants } else { 0 })
+        .map(|i| [khqr(i, Role::DomesticMerchant, 116, false), khqr(i, Role::DomesticMerchant, 840, false)])
+        .collect();
+    let wechat = s.flows.outward.as_ref().map_or(0, |f| ppm(f.wechat_share_pct));
+    let outward = (0..if s.flows.outward.is_some() { p.outward_merchants } else { 0 })
+        .map(|i| {
+            if outward_acquirer(seed, i, wechat) == 0 {
+                format!("wxp://f2f0{i:010}")
+            } else {
+                let spec = EncodeSpec {
+                    kind: CodeKind::Unionpay,
+                    merchant_name: Some(format!("Shanghai Shop {i}")),
+                    merchant_city: Some("Shanghai".into()),
+                    upi_account: Some(format!("{:08}{:08}{i:015}", 26_040_000, 48_000_000)),
+                    mcc: Some("5812".into()),
+                    ..EncodeSpec::default()
+                };
+                encode(&spec).expect("UnionPay specs are valid")
+            }
+        })
+        .collect();
+    Codes { inward_static, outward, domestic }
+}
+
+/// 0: the WeChat Pay acquirer, 1: the UnionPay acquirer.
+pub(super) fn outward_acquirer(seed: u64, i: u32, wechat: u32) -> u16 {
+    let mut rng = Prng::stream(seed, STREAM_CUSTOMERS | 2 << 40 | u64::from(i));
+    u16::from(rng.below(1_000_000) as u32 >= wechat)
+}
+
+fn open_customers(books: &mut Books, s: &Scenario, seed: u64, bank_cum: &[u32], issuer_cum: &[u32]) {
+    let p = &s.population;
+    let wechat = s.flows.outward.as_ref().map_or(0, |f| ppm(f.wechat_share_pct));
+    let kh = |role| move |i| {
+        let b = customer_at(seed, role, i, bank_cum);
+        (books::bank(b), b)
+    };
+    let cn = |role| move |i| {
+        let b = customer_at(seed, role, i, issuer_cum);
+        (books::issuer(b), b)
+    };
+    books.open_customers(Role::InwardPayer, p.inward_payers, cn(Role::InwardPayer));
+    books.open_customers(Role::InwardMerchant, p.inward_merchants, kh(Role::InwardMerchant));
+    books.open_customers(Role::OutwardPayer, p.outward_payers, kh(Role::OutwardPayer));
+    books.open_customers(Role::OutwardMerchant, p.outward_merchants, |i| {
+        let a = outward_acquirer(seed, i, wechat);
+        (books::CN_ACQUIRERS[a as usize], a)
+    });
+    books.open_customers(Role::RemittanceSender, p.remittance_senders, kh(Role::RemittanceSender));
+    books.open_customers(Role::RemittanceRecipient, p.remittance_recipients, cn(Role::RemittanceRecipient));
+    books.open_customers(Role::DomesticPayer, p.domestic_payers, kh(Role::DomesticPayer));
+    books.open_customers(Role::DomesticMerchant, p.domestic_merchants, kh(Role::DomesticMerchant));
+}
+
+fn rates(books: &mut Books, s: &Scenario, cfg: &Config) {
+    let (cny, khr) = (cfg.usd_cny, cfg.usd_khr);
+    let r = &mut books.rates;
+    r.set_mid(Pair::new(Currency::Usd, Currency::Cny), Timestamp::EPOCH, cny).expect("positive");
+    r.set_mid(Pair::new(Currency::Usd, Currency::Khr), Timestamp::EPOCH, khr).expect("positive");
+    let banks = s.population.bank_shares_pct.len() as u16;
+    for b in 0..banks {
+        r.set_markup(books::bank(b), Flow::Outward, s.fx.outward_spread_bps).expect("validated");
+        r.set_markup(books::bank(b), Flow::Remittance, s.fx.remittance_spread_bps).expect("validated");
+    }
+}
+
+pub(super) fn world(s: &Scenario, seed: u64, sabotage: Sabotage) -> World {
+    let cfg = Config::new(s, seed);
+    let p = &s.population;
+    let (banks, issuers) = (p.bank_shares_pct.len(), p.cn_issuer_shares_pct.len());
+    let bank_cum = cumulative_ppm(&p.bank_shares_pct);
+    let issuer_cum = cumulative_ppm(&p.cn_issuer_shares_pct);
+    let expected: Vec<(Flow, f64)> =
+        cfg.flows.iter().map(|f| (f.flow, f.per_minute.iter().sum::<f64>())).collect();
+    let transfers_hint: f64 = expected
+        .iter()
+        .map(|(flow, n)| n * if *flow == Flow::Domestic { 1.05 } else { 6.0 })
+        .sum::<f64>()
+        * 1.02;
+    let accounts_hint = [p.inward_payers, p.inward_merchants, p.outward_payers, p.outward_merchants, p.remittance_senders * 2, p.remittance_recipients, p.domestic_payers * 2, p.domestic_merchants * 2]
+        .iter()
+        .map(|&n| n as usize)
+        .sum::<usize>()
+        + 256;
+    let customers_funded = (p.inward_payers + p.outward_payers + p.remittance_senders * 2 + p.domestic_payers * 2) as f64;
+    let mut books = Books::new(banks, issuers, accounts_hint, (transfers_hint + customers_funded) as usize + 1024);
+    open_customers(&mut books, s, seed, &bank_cum, &issuer_cum);
+    rates(&mut books, s, &cfg);
+    let audit = Auditor::new(&books.openings, books.ledger.accounts().len());
+
+    let mut nodes = Vec::new();
+    let mut node_base = [0u32; 6];
+    let kinds = [
+        (NodeKind::CnIssuer, &s.nodes.cn_issuer, issuers),
+        (NodeKind::Upi, &s.nodes.upi, 1),
+        (NodeKind::Gateway, &s.nodes.bakong_gateway, 1),
+        (NodeKind::Switch, &s.nodes.bakong_switch, 1),
+        (NodeKind::KhBank, &s.nodes.kh_bank, banks),
+        (NodeKind::CnAcquirer, &s.nodes.cn_acquirer, 2),
+    ];
+    for (kind, spec, count) in kinds {
+        node_base[kind as usize] = nodes.len() as u32;
+        let windows = windows_for(&cfg, kind.name());
+        for i in 0..count {
+            let name = if count == 1 { kind.name().to_string() } else { format!("{}[{i}]", kind.name()) };
+            let index = nodes.len();
+            nodes.push(node(name, kind, spec, seed, index, windows.clone(), cfg.start));
+        }
+    }
+    let links = validate::links(s)
+        .iter()
+        .enumerate()
+        .map(|(i, (name, l))| LinkModel {
+            latency: lognormal_ms(l.latency_ms),
+            loss: ppm(l.loss_pct),
+            duplicate: ppm(l.duplicate_pct),
+            outages: l
+                .outages
+                .iter()
+                .map(|o| (instant(&o.from).expect("validated"), instant(&o.to).expect("validated")))
+                .collect(),
+            windows: windows_for(&cfg, name),
+            rng: Prng::stream(seed, STREAM_LINKS | i as u64),
+        })
+        .collect();
+    debug_assert_eq!(LinkKind::MerchantNotify as usize, 4);
+
+    let stats = cfg
+        .flows
+        .iter()
+        .map(|f| FlowStats::new(&route(f.flow).iter().map(|h| h.node.name()).collect::<Vec<_>>()))
+        .collect();
+    let minutes_total = (cfg.hard_end.saturating_since(cfg.start).as_nanos() / 60_000_000_000) as usize + 1;
+    let minutes = cfg.flows.iter().map(|_| vec![MinuteStats::default(); minutes_total]).collect();
+    let minute_latency = cfg.flows.iter().map(|_| histogram()).collect();
+    let zipf_tables = [p.inward_merchants, p.outward_merchants, p.remittance_recipients, p.domestic_merchants]
+        .iter()
+        .map(|&n| if n > 0 { zipf(n, p.merchant_zipf_s) } else { Vec::new() })
+        .collect();
+
+    let walk_steps_per_day = 1440.0 / f64::from(s.fx.walk_step_minutes);
+    let band = Decimal::from_f64_retain(s.fx.band_pct / 100.0).unwrap_or_default().round_dp(6);
+    let fx_band = [cfg.usd_cny, cfg.usd_khr].map(|r| (r * (Decimal::ONE - band), r * (Decimal::ONE + band)));
+    let fx_shocks = s
+        .fx
+        .shocks
+        .iter()
+        .map(|x| (instant(&x.at).expect("validated"), usize::from(x.pair == "USD/KHR"), x.move_bps))
+        .collect();
+    let first_date = cfg.start.date_at(Zone::BEIJING).pred();
+    let last_date = cfg.hard_end.date_at(Zone::BEIJING).succ().succ();
+    let mut publications = vec![cfg.start];
+    publications.extend(
+        scheme_publication_instants(first_date, last_date, &cfg.cn_holidays).into_iter().filter(|&t| t > cfg.start),
+    );
+    let kh_calendar = Calendar::new(Zone::PHNOM_PENH, cfg.kh_holidays.clone()).expect("validated holidays");
+    let cutoffs = cutoff_instants(&cfg, &kh_calendar);
+    let exceptions = [
+        s.exceptions.missing_at_network,
+        s.exceptions.missing_at_switch,
+        s.exceptions.duplicate,
+        s.exceptions.amount_mismatch,
+        s.exceptions.status_mismatch,
+    ]
+    .map(|per_10k| (per_10k * 100.0).round() as u32);
+    let codes = codes(s, seed, &bank_cum);
+    let arrival_rng = (0..cfg.flows.len())
+        .map(|i| [0, 1].map(|g| Prng::stream(seed, STREAM_ARRIVALS | (i as u64) << 1 | g)))
+        .collect();
+    let mut world = World {
+        queue: EventQueue::new(cfg.start, s.limits.event_queue_max as usize),
+        nodes,
+        node_base,
+        links,
+        slots: Vec::new(),
+        free: Vec::new(),
+        in_flight: 0,
+        in_flight_max: s.limits.payments_in_flight_max,
+        events_max: s.limits.events_max,
+        retries_max: s.limits.retries_max,
+        books,
+        audit,
+        stats,
+        minutes,
+        minute_latency,
+        in_flight_by_flow: vec![0; cfg.flows.len()],
+        arrival_rng,
+        payment_seed: seed,
+        next_seq: 0,
+        next_intent: 0,
+        zipf: zipf_tables,
+        bank_cum,
+        issuer_cum,
+        codes,
+        fx_rng: Prng::stream(seed, STREAM_FX),
+        fx_step: Span::from_minutes(u64::from(s.fx.walk_step_minutes)),
+        fx_band,
+        fx_sigma_bps_per_step: [s.fx.usd_cny_daily_sigma_pct, s.fx.usd_khr_daily_sigma_pct]
+            .map(|pct| pct * 100.0 / walk_steps_per_day.sqrt()),
+        fx_shocks,
+        fx_start: [cfg.usd_cny, cfg.usd_khr],
+        scheme_margin_bps: s.fx.scheme_margin_bps,
+        publications,
+        cutoffs,
+        reversal_slot: cfg.start,
+        exceptions,
+        exceptions_rng: Prng::stream(seed, STREAM_EXCEPTIONS),
+        exceptions_injected: 0,
+        eventful: BTreeSet::new(),
+        nettings: Vec::new(),
+        netting_failures: Vec::new(),
+        rounding_tolerance: s.settlement.recon_rounding_tolerance_minor,
+        inward_mdr_bps: s.fx.inward_mdr_bps,
+        cn_calendar: Calendar::new(Zone::BEIJING, cfg.cn_holidays.clone()).expect("validated holidays"),
+        kh_calendar,
+        sabotage,
+        events_count: 0,
+        stop: None::<Stop>,
+        cfg,
+    };
+    world.first_events(s.fx.walk_step_minutes);
+    world
+}
+
+/// Every netting cut-off instant from the run's first Phnom Penh day to the day after its end.
+fn cutoff_instants(cfg: &Config, calendar: &Calendar) -> Vec<Timestamp> {
+    let mut out = Vec::new();
+    let mut day = cfg.start.date_at(Zone::PHNOM_PENH);
+    let last = cfg.hard_end.date_at(Zone::PHNOM_PENH).succ();
+    while day <= last {
+        if calendar.is_business_day(day) {
+            for c in cfg.netting.cutoffs() {
+                let midnight = Timestamp::at_local(day, 0, 0, Zone::PHNOM_PENH);
+                let minutes = u64::from(c.hour) * 60 + u64::from(c.minute);
+                let at = midnight.checked_add(Span::from_minutes(minutes)).expect("in range");
+                if at > cfg.start {
+                    out.push(at);
+                }
+            }
+        }
+        day = day.succ();
+    }
+    out
+}
+
+impl World {
+    fn first_events(&mut self, walk_step_minutes: u32) {
+        let start = self.cfg.start;
+        for fi in 0..self.cfg.flows.len() {
+            self.schedule(start, Event::Arrival { flow: fi as u8, group: false });
+            if self.cfg.flows[fi].burst_share > 0.0 {
+                self.schedule(start, Event::Arrival { flow: fi as u8, group: true });
+            }
+        }
+        let step = Span::from_minutes(u64::from(walk_step_minutes));
+        self.after(step, Event::FxStep);
+        for (i, &(at, _, _)) in self.fx_shocks.clone().iter().enumerate() {
+            if at >= start {
+                self.schedule(at, Event::FxShock(i as u8));
+            }
+        }
+        for (i, &at) in self.publications.clone().iter().enumerate() {
+            self.schedule(at, Event::SchemePublish(i as u16));
+        }
+        for (i, &at) in self.cutoffs.clone().iter().enumerate() {
+            if at <= self.cfg.hard_end {
+                self.schedule(at, Event::Cutoff(i as u16));
+            }
+        }
+        self.after(Span::from_minutes(1), Event::Minute);
+    }
+}
+
+/// Participant of a Bakong member bank by index (re-exported for the payment handlers).
+pub(super) fn kh_bank(i: u16) -> ParticipantId {
+    books::bank(i)
+}
+
+pub(super) use config::chance;

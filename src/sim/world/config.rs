@@ -1,0 +1,371 @@
+//! The scenario turned into what the run loop uses: instants, nanoseconds, parts per million,
+//! arrival rates per minute, and amount samplers.
+
+use rust_decimal::Decimal;
+
+use crate::payments::money::{Currency, Money};
+use crate::payments::party::Flow;
+use crate::payments::settlement::{Cutoff, NettingSchedule};
+use crate::payments::time::{Date, Span, Timestamp, Zone};
+use crate::sim::network::Latency;
+use crate::sim::rng::Prng;
+use crate::sim::scenario::validate::{self, instant};
+use crate::sim::scenario::{AmountSpec, FlowSpec, Scenario, WindowSpec};
+
+/// Parts per million.
+pub(crate) type Ppm = u32;
+
+pub(crate) fn ppm(pct: f64) -> Ppm {
+    (pct * 10_000.0).round().clamp(0.0, 1e6) as Ppm
+}
+
+pub(crate) fn chance(rng: &mut Prng, p: Ppm) -> bool {
+    p > 0 && rng.below(1_000_000) < u64::from(p)
+}
+
+pub(crate) fn lognormal_ms(pair: [f64; 2]) -> Latency {
+    let ns = |ms: f64| (ms * 1e6).round().max(1.0) as u64;
+    Latency::LogNormal { median_ns: ns(pair[0]), p99_ns: ns(pair[1]).max(ns(pair[0])) }
+}
+
+/// A degraded window, resolved.
+#[derive(Clone, Debug)]
+pub(crate) struct Window {
+    pub(crate) name: String,
+    pub(crate) from: Timestamp,
+    pub(crate) until: Timestamp,
+    pub(crate) targets: Vec<String>,
+    pub(crate) median_x: f64,
+    pub(crate) p99_x: f64,
+    pub(crate) error_x: f64,
+    pub(crate) loss: Option<Ppm>,
+    pub(crate) late_approval: Option<Ppm>,
+}
+
+impl Window {
+    fn new(w: &WindowSpec) -> Window {
+        Window {
+            name: w.name.clone(),
+            from: instant(&w.from).expect("validated"),
+            until: instant(&w.to).expect("validated"),
+            targets: w.targets.clone(),
+            median_x: w.latency_median_x,
+            p99_x: w.latency_p99_x,
+            error_x: w.error_x,
+            loss: w.loss_pct.map(ppm),
+            late_approval: w.late_approval_pct.map(ppm),
+        }
+    }
+
+    pub(crate) fn covers(&self, target: &str, at: Timestamp) -> bool {
+        self.from <= at && at < self.until && self.targets.iter().any(|t| t == target)
+    }
+
+    /// `latency` slowed by this window.
+    pub(crate) fn slow(&self, latency: &Latency) -> Latency {
+        match *latency {
+            Latency::LogNormal { median_ns, p99_ns } => Latency::LogNormal {
+                median_ns: (median_ns as f64 * self.median_x).round() as u64,
+                p99_ns: (p99_ns as f64 * self.p99_x).round() as u64,
+            },
+            ref other => other.clone(),
+        }
+    }
+}
+
+/// One flow's traffic and behaviour, resolved.
+#[derive(Clone, Debug)]
+pub(crate) struct FlowConfig {
+    pub(crate) flow: Flow,
+    /// Expected arrivals per minute, for every minute of the run (bursts excluded).
+    pub(crate) per_minute: Vec<f64>,
+    pub(crate) think: Latency,
+    pub(crate) think_dynamic: Latency,
+    pub(crate) dynamic: Ppm,
+    pub(crate) abandon: Ppm,
+    pub(crate) retry: Ppm,
+    pub(crate) retry_after_ns: [u64; 2],
+    pub(crate) duplicate_tap: Ppm,
+    pub(crate) burst_share: f64,
+    pub(crate) burst_size: [u32; 2],
+    pub(crate) burst_spread_ns: [u64; 2],
+    pub(crate) wechat: Ppm,
+    pub(crate) auspicious: Ppm,
+    pub(crate) auspicious_cny: Vec<Money>,
+    pub(crate) amounts: Vec<AmountSampler>,
+    pub(crate) failures: FailureRates,
+}
+
+/// Failure rates in parts per million.
+#[derive(Clone, Copy, Debug, Default)]
+#[allow(missing_docs)]
+pub(crate) struct FailureRates {
+    pub(crate) insufficient_balance: Ppm,
+    pub(crate) pin_failure: Ppm,
+    pub(crate) limit_exceeded: Ppm,
+    pub(crate) risk_decline: Ppm,
+    pub(crate) issuer_unavailable: Ppm,
+    pub(crate) switch_error: Ppm,
+    pub(crate) acquirer_error: Ppm,
+    pub(crate) merchant_invalid: Ppm,
+    pub(crate) expired_qr: Ppm,
+    pub(crate) malformed_qr: Ppm,
+    pub(crate) late_approval: Ppm,
+}
+
+/// Draws amounts of one currency.
+#[derive(Clone, Debug)]
+pub(crate) struct AmountSampler {
+    pub(crate) currency: Currency,
+    pub(crate) share: Ppm,
+    min: i64,
+    max: i64,
+    /// (step in minor units, cumulative ppm).
+    round_to: Vec<(i64, u32)>,
+    /// (cumulative ppm, median in minor units, sigma).
+    components: Vec<(u32, f64, f64)>,
+}
+
+fn cumulative(shares: impl Iterator<Item = f64>) -> Vec<u32> {
+    let mut total = 0.0;
+    let mut out: Vec<u32> = shares
+        .map(|s| {
+            total += s;
+            ppm(total)
+        })
+        .collect();
+    if let Some(last) = out.last_mut() {
+        *last = 1_000_000;
+    }
+    out
+}
+
+impl AmountSampler {
+    fn new(a: &AmountSpec) -> AmountSampler {
+        let currency = validate::currency(&a.currency).expect("validated");
+        let scale = 10f64.powi(currency.exponent() as i32);
+        let round_cum = cumulative(a.round_to.iter().map(|r| r.1));
+        let comp_cum = cumulative(a.components.iter().map(|c| c.share_pct));
+        AmountSampler {
+            currency,
+            share: ppm(a.share_pct),
+            min: Money::parse(&a.min, currency).expect("validated").minor,
+            max: Money::parse(&a.max, currency).expect("validated").minor,
+            round_to: a.round_to.iter().zip(round_cum).map(|(r, c)| (r.0, c)).collect(),
+            components: a
+                .components
+                .iter()
+                .zip(comp_cum)
+                .map(|(c, cum)| (cum, c.median * scale, c.sigma))
+                .collect(),
+        }
+    }
+
+    /// One amount: a log-normal draw from a component, rounded to a step, clamped.
+    pub(crate) fn sample(&self, rng: &mut Prng) -> Money {
+        let u = rng.below(1_000_000) as u32;
+        let &(_, median, sigma) =
+            self.components.iter().find(|c| u < c.0).unwrap_or(&self.components[0]);
+        let z = standard_normal(rng);
+        let raw = (median.ln() + sigma * z).exp().round().clamp(1.0, 9e15) as i64;
+        let step = if self.round_to.is_empty() {
+            1
+        } else {
+            let u = rng.below(1_000_000) as u32;
+            self.round_to.iter().find(|r| u < r.1).map_or(1, |r| r.0)
+        };
+        let rounded = ((raw + step / 2) / step * step).max(step);
+        let minor = rounded.clamp(self.min, self.max);
+        Money::new(self.currency, minor)
+    }
+}
+
+/// A standard normal draw (Box–Muller), as in `network`.
+pub(crate) fn standard_normal(rng: &mut Prng) -> f64 {
+    let u1 = 1.0 - rng.unit();
+    let u2 = rng.unit();
+    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+}
+
+fn secs(s: f64) -> u64 {
+    (s * 1e9).round() as u64
+}
+
+impl FlowConfig {
+    fn new(flow: Flow, f: &FlowSpec, start: Timestamp, minutes: u64) -> FlowConfig {
+        let zone = validate::offset(&f.hours_offset).expect("validated");
+        let burst_share = f.bursts.as_ref().map_or(0.0, |b| b.share_pct / 100.0);
+        let per_minute = (0..minutes)
+            .map(|m| {
+                let at = start.checked_add(Span::from_minutes(m)).expect("in range");
+                let (day_index, hour) = local_day_hour(at, start, zone);
+                let multiplier = f.day_multipliers[day_index.min(f.day_multipliers.len() - 1)];
+                f.daily_payments * multiplier * f.hourly_shares_pct[hour] / 100.0 / 60.0
+            })
+            .collect();
+        let r = &f.failures_pct;
+        FlowConfig {
+            flow,
+            per_minute,
+            think: lognormal_ms(f.think_ms),
+            think_dynamic: lognormal_ms(f.think_dynamic_ms.unwrap_or(f.think_ms)),
+            dynamic: ppm(f.dynamic_qr_pct),
+            abandon: ppm(f.abandon_pct),
+            retry: ppm(f.retry_pct),
+            retry_after_ns: [secs(f.retry_after_s[0]), secs(f.retry_after_s[1])],
+            duplicate_tap: ppm(f.duplicate_tap_pct),
+            burst_share,
+            burst_size: f.bursts.as_ref().map_or([0, 0], |b| b.size),
+            burst_spread_ns: f.bursts.as_ref().map_or([0, 0], |b| {
+                [secs(b.spread_minutes[0] * 60.0), secs(b.spread_minutes[1] * 60.0)]
+            }),
+            wechat: ppm(f.wechat_share_pct),
+            auspicious: ppm(f.auspicious_pct),
+            auspicious_cny: f
+                .auspicious_cny
+                .iter()
+                .filter(|&&a| a > 0)
+                .map(|&a| Money::new(Currency::Cny, i64::from(a) * 100))
+                .collect(),
+            amounts: f.amounts.iter().map(AmountSampler::new).collect(),
+            failures: FailureRates {
+                insufficient_balance: ppm(r.insufficient_balance),
+                pin_failure: ppm(r.pin_failure),
+                limit_exceeded: ppm(r.limit_exceeded),
+                risk_decline: ppm(r.risk_decline),
+                issuer_unavailable: ppm(r.issuer_unavailable),
+                switch_error: ppm(r.switch_error),
+                acquirer_error: ppm(r.acquirer_error),
+                merchant_invalid: ppm(r.merchant_invalid),
+                expired_qr: ppm(r.expired_qr),
+                malformed_qr: ppm(r.malformed_qr),
+                late_approval: ppm(r.late_approval),
+            },
+        }
+    }
+
+    /// The amount sampler for a payment: by currency share.
+    pub(crate) fn amounts_for(&self, rng: &mut Prng) -> &AmountSampler {
+        let u = rng.below(1_000_000) as u32;
+        let mut total = 0;
+        for a in &self.amounts {
+            total += a.share;
+            if u < total {
+                return a;
+            }
+        }
+        self.amounts.last().expect("validated: at least one")
+    }
+}
+
+/// Which local day of the run (0 = the day the run starts in) and which local hour `at` is in.
+fn local_day_hour(at: Timestamp, start: Timestamp, zone: Zone) -> (usize, usize) {
+    let offset_ns = i128::from(zone.offset_minutes) * 60 * 1_000_000_000;
+    let local = |t: Timestamp| i128::from(t.as_nanos()) + offset_ns;
+    let day_ns = 86_400 * 1_000_000_000i128;
+    let day = (local(at).div_euclid(day_ns) - local(start).div_euclid(day_ns)) as usize;
+    let hour = (local(at).rem_euclid(day_ns) / (3600 * 1_000_000_000)) as usize;
+    (day, hour)
+}
+
+/// Everything the run needs, resolved from a scenario and a seed.
+#[derive(Clone, Debug)]
+pub(crate) struct Config {
+    pub(crate) name: String,
+    pub(crate) seed: u64,
+    pub(crate) start: Timestamp,
+    pub(crate) zone: Zone,
+    /// Arrivals stop here.
+    pub(crate) end: Timestamp,
+    /// Everything stops here.
+    pub(crate) hard_end: Timestamp,
+    pub(crate) minutes: u64,
+    pub(crate) flows: Vec<FlowConfig>,
+    pub(crate) usd_cny: Decimal,
+    pub(crate) usd_khr: Decimal,
+    pub(crate) netting: NettingSchedule,
+    pub(crate) cn_holidays: Vec<Date>,
+    pub(crate) kh_holidays: Vec<Date>,
+    pub(crate) windows: Vec<Window>,
+    pub(crate) app_timeout: Span,
+    pub(crate) originator_timeout: [Span; 4],
+    pub(crate) inquiry_every: Span,
+    pub(crate) inquiries_max: u32,
+    pub(crate) reversal_backoff: Vec<Span>,
+    pub(crate) reversal_fail: Ppm,
+    pub(crate) reversal_gap: Span,
+    pub(crate) hold: Span,
+    pub(crate) quote_ttl: Span,
+}
+
+fn dates(ranges: &[crate::sim::scenario::DateRange]) -> Vec<Date> {
+    let mut out = Vec::new();
+    for r in ranges {
+        let (mut d, to) =
+            (validate::date(&r.from).expect("validated"), validate::date(&r.to).expect("validated"));
+        while d <= to {
+            out.push(d);
+            d = d.succ();
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+impl Config {
+    pub(crate) fn new(s: &Scenario, seed: u64) -> Config {
+        let start = instant(&s.meta.start).expect("validated");
+        let minutes = u64::from(s.meta.duration_hours) * 60;
+        let end = start.checked_add(Span::from_minutes(minutes)).expect("in range");
+        let hard_end =
+            end.checked_add(Span::from_minutes(u64::from(s.meta.drain_minutes))).expect("range");
+        let flows = [Flow::Inward, Flow::Outward, Flow::Remittance, Flow::Domestic]
+            .into_iter()
+            .zip([&s.flows.inward, &s.flows.outward, &s.flows.remittance, &s.flows.domestic])
+            .filter_map(|(flow, spec)| spec.as_ref().map(|f| FlowConfig::new(flow, f, start, minutes)))
+            .collect();
+        let cutoffs: Vec<Cutoff> = s
+            .settlement
+            .bakong_cutoffs
+            .iter()
+            .map(|c| validate::cutoff(c).expect("validated"))
+            .collect();
+        let t = &s.timeouts;
+        let sec = |n: u32| Span::from_secs(u64::from(n));
+        Config {
+            name: s.meta.name.clone(),
+            seed,
+            start,
+            zone: validate::zone_of(&s.meta.start).expect("validated"),
+            end,
+            hard_end,
+            minutes,
+            flows,
+            usd_cny: validate::rate(&s.fx.usd_cny).expect("validated"),
+            usd_khr: validate::rate(&s.fx.usd_khr).expect("validated"),
+            netting: NettingSchedule::new(&cutoffs).expect("validated"),
+            cn_holidays: dates(&s.calendar.cn_holidays),
+            kh_holidays: dates(&s.calendar.kh_holidays),
+            windows: s.windows.iter().map(Window::new).collect(),
+            app_timeout: sec(t.app_s),
+            originator_timeout: [
+                sec(t.issuer_to_upi_s),
+                sec(t.bank_to_bakong_s),
+                sec(t.bank_to_bakong_s),
+                sec(t.domestic_s),
+            ],
+            inquiry_every: sec(t.inquiry_every_s),
+            inquiries_max: t.inquiry_window_s / t.inquiry_every_s,
+            reversal_backoff: t.reversal_backoff_s.iter().map(|&b| sec(b)).collect(),
+            reversal_fail: ppm(t.reversal_attempt_fail_pct),
+            reversal_gap: Span::from_nanos(1_000_000_000 / u64::from(t.reversals_per_second_max)),
+            hold: Span::from_minutes(u64::from(t.hold_minutes)),
+            quote_ttl: sec(s.fx.quote_ttl_seconds),
+        }
+    }
+
+    pub(crate) fn flow(&self, flow: Flow) -> Option<&FlowConfig> {
+        self.flows.iter().find(|f| f.flow == flow)
+    }
+}

@@ -1,0 +1,534 @@
+//! The payment world: payers, merchants, banks, the Bakong switch, UPI and the Chinese
+//! acquirers, driven through the real payments core in virtual time.
+//!
+//! A payment is born when a payer scans a merchant's code (arrivals follow the scenario's
+//! hourly curve as a non-homogeneous Poisson process with one-minute steps, plus tour-group
+//! bursts), confirms after a think time, and then travels its flow's route of nodes (each with
+//! servers, a bounded queue and a service time) over links (latency, loss, duplication,
+//! outages, degraded windows). The originator holds the payer's funds in the ledger; the far
+//! side credits the payee; the answer travels back, and the originator posts or voids the hold.
+//! When no answer comes in time the originator inquires, then reverses with back-off. Every
+//! final state is reported to the [auditor](crate::sim::audit).
+//!
+//! Routes (hop 0 is the originator; the credit hop books the payee's side):
+//!
+//! | flow | route | credit hop |
+//! |---|---|---|
+//! | inward | cn_issuer → upi → bakong_gateway → bakong_switch → kh_bank | kh_bank |
+//! | outward | kh_bank → bakong_switch → bakong_gateway → upi → cn_acquirer | cn_acquirer |
+//! | remittance | kh_bank → bakong_switch → bakong_gateway → upi → cn_issuer | cn_issuer |
+//! | domestic | kh_bank → bakong_switch → kh_bank | bakong_switch |
+
+mod books;
+mod build;
+mod config;
+mod payment;
+mod periodic;
+pub mod stats;
+
+use std::collections::{BTreeSet, VecDeque};
+
+use rust_decimal::Decimal;
+
+use crate::payments::ledger::AccountId;
+use crate::payments::money::Money;
+use crate::payments::party::Flow;
+use crate::payments::recon::Break;
+use crate::payments::settlement::{Calendar, NetPositions, SchemeSettlement};
+use crate::payments::time::{Span, Timestamp, Zone};
+use crate::sim::audit::{Auditor, Breach};
+use crate::sim::network::Latency;
+use crate::sim::queue::EventQueue;
+use crate::sim::rng::Prng;
+use crate::sim::scenario::Scenario;
+
+use books::Books;
+use config::{Config, Ppm};
+pub use stats::{Decline, FlowStats, MinuteStats, NodeStats, Outcome};
+
+/// Deliberate faults for the auditor's canary tests: each breaks the core or the world in one
+/// way, and a run with it must end in the matching [`Breach`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[doc(hidden)]
+pub struct Sabotage {
+    /// Duplicate requests are booked again under fresh ids (no idempotency).
+    pub rebook_duplicates: bool,
+    /// Every approved payment is finalized twice.
+    pub finalize_twice: bool,
+    /// Every reversal of a credit is booked twice.
+    pub reverse_twice: bool,
+    /// The first netting cycle credits a settlement account out of thin air.
+    pub unbalanced_entry: bool,
+    /// Declined holds are left to expire instead of being voided... and are then posted.
+    pub post_declined_holds: bool,
+}
+
+/// Why a run stopped before draining.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Stop {
+    /// Everything finished.
+    Drained,
+    /// The drain period ended with payments still in flight.
+    DrainTimeUp {
+        /// How many.
+        in_flight: u32,
+    },
+    /// A limit was reached.
+    Limit(&'static str),
+}
+
+/// Progress, reported to the caller now and then.
+#[derive(Clone, Copy, Debug)]
+pub struct Progress {
+    /// Simulated time reached.
+    pub now: Timestamp,
+    /// Fraction of the simulated span done.
+    pub done_fraction: f64,
+    /// Events processed.
+    pub events_count: u64,
+    /// Payments created.
+    pub payments_count: u64,
+}
+
+/// Everything a run produced, for the report.
+pub struct RunRecord {
+    /// Scenario name.
+    pub scenario: String,
+    /// The seed.
+    pub seed: u64,
+    /// Simulated start and end of arrivals.
+    pub start: Timestamp,
+    /// See above.
+    pub end: Timestamp,
+    /// When the last event happened.
+    pub finished_at: Timestamp,
+    /// The scenario's time zone.
+    pub zone: Zone,
+    /// Why it stopped.
+    pub stop: Stop,
+    /// Events processed.
+    pub events_count: u64,
+    /// Per flow present, in flow order.
+    pub flows: Vec<(Flow, FlowStats)>,
+    /// Per node.
+    pub nodes: Vec<NodeStats>,
+    /// Per minute, per flow present (same order as `flows`).
+    pub minutes: Vec<Vec<MinuteStats>>,
+    /// Netting cycles settled.
+    pub nettings: Vec<NetPositions>,
+    /// Netting cycles whose settlement the ledger refused (a bank short of prefunding).
+    pub netting_failures: Vec<String>,
+    /// UPI ⇄ NBC settlements per trade date.
+    pub scheme_settlements: Vec<SchemeSettlement>,
+    /// Reconciliation breaks, all trade dates.
+    pub breaks: Vec<Break>,
+    /// Breaks not explained by an injected exception or a recorded timeout.
+    pub breaks_unexplained_count: u64,
+    /// Exceptions injected into UPI's file.
+    pub exceptions_injected_count: u64,
+    /// Clearing records: the switch's and UPI's.
+    pub clearing_counts: (usize, usize),
+    /// Ledger accounts and records at the end.
+    pub ledger_size: (usize, usize),
+    /// Whether every ledger invariant held at the end.
+    pub invariants_ok: bool,
+    /// Auditor checks made.
+    pub audit_checks_count: u64,
+    /// Payments created and finalized.
+    pub audit_counts: (u64, u64),
+    /// FX mid rates at the start and end (USD/CNY, USD/KHR).
+    pub fx_mid: [(Decimal, Decimal); 2],
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct PRef {
+    slot: u32,
+    generation: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Answer {
+    Approved,
+    Declined(Decline),
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Event {
+    Arrival { flow: u8, group: bool },
+    Confirm(PRef),
+    Arrive { p: PRef, hop: u8, dup: bool },
+    Done { node: u32, p: PRef, hop: u8, dup: bool, arrived: Timestamp },
+    Response(PRef, Answer),
+    Timeout(PRef, u8),
+    Inquiry(PRef, u8),
+    InquiryAtFar(PRef),
+    InquiryAnswer(PRef, Option<Answer>),
+    ReversalSend(PRef, u8),
+    ReversalAtFar(PRef, u8),
+    ReversalAck(PRef),
+    ReversalRetry(PRef, u8),
+    FxStep,
+    FxShock(u8),
+    SchemePublish(u16),
+    Cutoff(u16),
+    Minute,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    Thinking,
+    Waiting,
+    Inquiring,
+    Reversing,
+    Final,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Far {
+    NotArrived,
+    Credited,
+    Declined(Decline),
+    Reversed,
+}
+
+/// Which merchant code the payer scans.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Code {
+    Static,
+    Dynamic,
+    Expired,
+    Malformed,
+}
+
+#[derive(Clone, Debug)]
+struct Payment {
+    generation: u32,
+    seq: u64,
+    fi: u8,
+    flow: Flow,
+    intent: u64,
+    attempt: u8,
+    rng: Prng,
+    payer: u32,
+    payee: u32,
+    payer_wallet: AccountId,
+    payee_wallet: AccountId,
+    payer_at: u16,
+    payee_at: u16,
+    code: Code,
+    amount: Money,
+    exchanged: Money,
+    spread: Money,
+    fee: Money,
+    received: Money,
+    rate: Decimal,
+    quote: u64,
+    hold_id: u64,
+    credit_id: u64,
+    confirmed_at: Timestamp,
+    hop: u8,
+    state: State,
+    far: Far,
+    held: bool,
+    epoch: u8,
+    eventful: bool,
+    upi_saw: Option<Answer>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum NodeKind {
+    CnIssuer,
+    Upi,
+    Gateway,
+    Switch,
+    KhBank,
+    CnAcquirer,
+}
+
+impl NodeKind {
+    fn name(self) -> &'static str {
+        match self {
+            NodeKind::CnIssuer => "cn_issuer",
+            NodeKind::Upi => "upi",
+            NodeKind::Gateway => "bakong_gateway",
+            NodeKind::Switch => "bakong_switch",
+            NodeKind::KhBank => "kh_bank",
+            NodeKind::CnAcquirer => "cn_acquirer",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum LinkKind {
+    PayerApp = 0,
+    CnBackbone = 1,
+    Wan = 2,
+    KhBackbone = 3,
+    MerchantNotify = 4,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Hop {
+    /// The link the request crosses to reach the node.
+    link: LinkKind,
+    node: NodeKind,
+    /// The node belongs to the payee's side (acquirer, recipient bank).
+    payee_side: bool,
+}
+
+const fn hop(link: LinkKind, node: NodeKind, payee_side: bool) -> Hop {
+    Hop { link, node, payee_side }
+}
+
+const INWARD: [Hop; 5] = [
+    hop(LinkKind::PayerApp, NodeKind::CnIssuer, false),
+    hop(LinkKind::CnBackbone, NodeKind::Upi, false),
+    hop(LinkKind::Wan, NodeKind::Gateway, false),
+    hop(LinkKind::KhBackbone, NodeKind::Switch, false),
+    hop(LinkKind::KhBackbone, NodeKind::KhBank, true),
+];
+const OUTWARD: [Hop; 5] = [
+    hop(LinkKind::PayerApp, NodeKind::KhBank, false),
+    hop(LinkKind::KhBackbone, NodeKind::Switch, false),
+    hop(LinkKind::KhBackbone, NodeKind::Gateway, false),
+    hop(LinkKind::Wan, NodeKind::Upi, false),
+    hop(LinkKind::CnBackbone, NodeKind::CnAcquirer, true),
+];
+const REMITTANCE: [Hop; 5] = [
+    hop(LinkKind::PayerApp, NodeKind::KhBank, false),
+    hop(LinkKind::KhBackbone, NodeKind::Switch, false),
+    hop(LinkKind::KhBackbone, NodeKind::Gateway, false),
+    hop(LinkKind::Wan, NodeKind::Upi, false),
+    hop(LinkKind::CnBackbone, NodeKind::CnIssuer, true),
+];
+const DOMESTIC: [Hop; 3] = [
+    hop(LinkKind::PayerApp, NodeKind::KhBank, false),
+    hop(LinkKind::KhBackbone, NodeKind::Switch, false),
+    hop(LinkKind::KhBackbone, NodeKind::KhBank, true),
+];
+
+fn route(flow: Flow) -> &'static [Hop] {
+    match flow {
+        Flow::Inward => &INWARD,
+        Flow::Outward => &OUTWARD,
+        Flow::Remittance => &REMITTANCE,
+        Flow::Domestic => &DOMESTIC,
+    }
+}
+
+fn credit_hop(flow: Flow) -> u8 {
+    match flow {
+        Flow::Domestic => 1,
+        _ => 4,
+    }
+}
+
+struct Node {
+    name: String,
+    kind: NodeKind,
+    servers: u32,
+    queue_max: u32,
+    service: Latency,
+    windows: Vec<usize>,
+    rng: Prng,
+    busy: u32,
+    queue: VecDeque<(PRef, u8, bool, Timestamp)>,
+    last_change: Timestamp,
+    stats: NodeStats,
+}
+
+struct LinkModel {
+    latency: Latency,
+    loss: Ppm,
+    duplicate: Ppm,
+    outages: Vec<(Timestamp, Timestamp)>,
+    windows: Vec<usize>,
+    rng: Prng,
+}
+
+/// Codes merchants show, built once by the QR core.
+struct Codes {
+    inward_static: Vec<String>,
+    outward: Vec<String>,
+    domestic: Vec<[String; 2]>,
+}
+
+/// The world: build it from a scenario, run it, take its record.
+pub struct World {
+    cfg: Config,
+    queue: EventQueue<Event>,
+    nodes: Vec<Node>,
+    node_base: [u32; 6],
+    links: Vec<LinkModel>,
+    slots: Vec<Payment>,
+    free: Vec<u32>,
+    in_flight: u32,
+    in_flight_max: u32,
+    events_max: u64,
+    retries_max: u32,
+    books: Books,
+    audit: Auditor,
+    stats: Vec<FlowStats>,
+    minutes: Vec<Vec<MinuteStats>>,
+    minute_latency: Vec<hdrhistogram::Histogram<u64>>,
+    in_flight_by_flow: Vec<u32>,
+    arrival_rng: Vec<[Prng; 2]>,
+    payment_seed: u64,
+    next_seq: u64,
+    next_intent: u64,
+    zipf: Vec<Vec<f64>>,
+    bank_cum: Vec<u32>,
+    issuer_cum: Vec<u32>,
+    codes: Codes,
+    fx_rng: Prng,
+    fx_step: Span,
+    fx_band: [(Decimal, Decimal); 2],
+    fx_sigma_bps_per_step: [f64; 2],
+    fx_shocks: Vec<(Timestamp, usize, i32)>,
+    fx_start: [Decimal; 2],
+    scheme_margin_bps: u32,
+    publications: Vec<Timestamp>,
+    cutoffs: Vec<Timestamp>,
+    reversal_slot: Timestamp,
+    exceptions: [Ppm; 5],
+    exceptions_rng: Prng,
+    exceptions_injected: u64,
+    eventful: BTreeSet<u64>,
+    nettings: Vec<NetPositions>,
+    netting_failures: Vec<String>,
+    rounding_tolerance: i64,
+    inward_mdr_bps: u32,
+    kh_calendar: Calendar,
+    cn_calendar: Calendar,
+    sabotage: Sabotage,
+    events_count: u64,
+    stop: Option<Stop>,
+}
+
+impl World {
+    /// Builds the world of `scenario` for `seed`.
+    pub fn new(scenario: &Scenario, seed: u64) -> World {
+        build::world(scenario, seed, Sabotage::default())
+    }
+
+    /// As [`World::new`], with deliberate faults for canary tests.
+    #[doc(hidden)]
+    pub fn with_sabotage(scenario: &Scenario, seed: u64, sabotage: Sabotage) -> World {
+        build::world(scenario, seed, sabotage)
+    }
+
+    fn schedule(&mut self, at: Timestamp, event: Event) {
+        if self.stop.is_some() {
+            return;
+        }
+        if self.queue.schedule(at, event).is_err() {
+            self.stop = Some(Stop::Limit("event_queue_max"));
+        }
+    }
+
+    fn after(&mut self, span: Span, event: Event) {
+        let at = self.queue.now().checked_add(span).expect("within the run");
+        self.schedule(at, event);
+    }
+
+    /// Runs to the end, calling `progress` about every million events.
+    ///
+    /// # Errors
+    /// A [`Breach`] of an invariant: the run stops at once.
+    pub fn run(mut self, progress: &mut dyn FnMut(Progress)) -> Result<RunRecord, Breach> {
+        let span_ns = self.cfg.hard_end.saturating_since(self.cfg.start).as_nanos().max(1);
+        while let Some((now, event)) = self.queue.pop() {
+            if now > self.cfg.hard_end {
+                break;
+            }
+            self.events_count += 1;
+            if self.events_count >= self.events_max {
+                self.stop = Some(Stop::Limit("events_max"));
+                break;
+            }
+            if self.events_count % (1 << 20) == 0 {
+                progress(Progress {
+                    now,
+                    done_fraction: now.saturating_since(self.cfg.start).as_nanos() as f64 / span_ns as f64,
+                    events_count: self.events_count,
+                    payments_count: self.next_seq,
+                });
+            }
+            self.dispatch(now, event)?;
+            if self.stop.is_some() {
+                break;
+            }
+        }
+        self.finish()
+    }
+
+    fn dispatch(&mut self, now: Timestamp, event: Event) -> Result<(), Breach> {
+        match event {
+            Event::Arrival { flow, group } => self.on_arrival(now, flow as usize, group),
+            Event::Confirm(p) => self.on_confirm(now, p),
+            Event::Arrive { p, hop, dup } => self.on_arrive(now, p, hop, dup),
+            Event::Done { node, p, hop, dup, arrived } => self.on_done(now, node as usize, p, hop, dup, arrived)?,
+            Event::Response(p, answer) => self.on_response(now, p, answer)?,
+            Event::Timeout(p, epoch) => self.on_timeout(p, epoch),
+            Event::Inquiry(p, n) => self.on_inquiry(now, p, n),
+            Event::InquiryAtFar(p) => self.on_inquiry_at_far(now, p),
+            Event::InquiryAnswer(p, answer) => self.on_inquiry_answer(now, p, answer)?,
+            Event::ReversalSend(p, attempt) => self.on_reversal_send(now, p, attempt),
+            Event::ReversalAtFar(p, attempt) => self.on_reversal_at_far(now, p, attempt)?,
+            Event::ReversalAck(p) => self.on_reversal_ack(now, p)?,
+            Event::ReversalRetry(p, attempt) => self.on_reversal_retry(now, p, attempt)?,
+            Event::FxStep => self.on_fx_step(now),
+            Event::FxShock(i) => self.on_fx_shock(now, i as usize),
+            Event::SchemePublish(i) => self.on_scheme_publish(now, i as usize),
+            Event::Cutoff(i) => self.on_cutoff(now, i as usize)?,
+            Event::Minute => self.on_minute(now),
+        }
+        Ok(())
+    }
+
+    fn payment(&self, p: PRef) -> Option<&Payment> {
+        self.slots.get(p.slot as usize).filter(|x| x.generation == p.generation && x.state != State::Final)
+    }
+
+    fn payment_mut(&mut self, p: PRef) -> Option<&mut Payment> {
+        self.slots.get_mut(p.slot as usize).filter(|x| x.generation == p.generation && x.state != State::Final)
+    }
+
+    /// The node a hop of a payment's route runs on.
+    fn node_of(&self, hop: Hop, payment: &Payment) -> usize {
+        let base = self.node_base[hop.node as usize] as usize;
+        let at = if hop.payee_side { payment.payee_at } else { payment.payer_at };
+        match hop.node {
+            NodeKind::CnIssuer | NodeKind::KhBank | NodeKind::CnAcquirer => base + at as usize,
+            _ => base,
+        }
+    }
+
+    /// Sends a message over a link: its arrival time, or `None` when lost.
+    fn send(&mut self, link: LinkKind, now: Timestamp) -> Option<Timestamp> {
+        let l = &mut self.links[link as usize];
+        if l.outages.iter().any(|&(from, until)| from <= now && now < until) {
+            return None;
+        }
+        let mut loss = l.loss;
+        let mut latency = None;
+        for &w in &l.windows {
+            let window = &self.cfg.windows[w];
+            if window.from <= now && now < window.until {
+                loss = window.loss.unwrap_or(((f64::from(loss)) * window.error_x).round() as Ppm).min(1_000_000);
+                latency = Some(window.slow(&l.latency));
+            }
+        }
+        if config::chance(&mut l.rng, loss) {
+            return None;
+        }
+        let ns = latency.as_ref().unwrap_or(&l.latency).sample_ns(&mut l.rng);
+        now.checked_add(Span::from_nanos(ns))
+    }
+
+    /// Whether the link would deliver a duplicate of a message sent now.
+    fn duplicated(&mut self, link: LinkKind) -> bool {
+        let l = &mut self.links[link as usize];
+        config::chance(&mut l.rng, l.duplicate)
+    }
+}

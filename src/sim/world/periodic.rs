@@ -1,0 +1,233 @@
+//! What happens on the clock rather than per payment: rate moves and UPI's publications,
+//! netting cut-offs, the per-minute series, and the end of the run (final netting, UPI ⇄ NBC
+//! settlement, reconciliation, the auditor's last checks).
+
+use std::collections::BTreeMap;
+
+use rust_decimal::Decimal;
+
+use super::books::NBC;
+use super::config::standard_normal;
+use super::stats::{MinuteStats, minute_of};
+use super::{Event, RunRecord, Stop, World};
+use crate::payments::clearing::ClearingRecord;
+use crate::payments::fx::Pair;
+use crate::payments::ledger::TransferId;
+use crate::payments::money::{Currency, Money};
+use crate::payments::recon::{ReconConfig, reconcile};
+use crate::payments::settlement::{
+    CycleId, net_positions, scheme_settlement, scheme_settlement_command, settlement_commands,
+};
+use crate::payments::time::{Date, Span, Timestamp};
+use crate::sim::audit::Breach;
+
+const PAIRS: [Pair; 2] =
+    [Pair::new(Currency::Usd, Currency::Cny), Pair::new(Currency::Usd, Currency::Khr)];
+
+impl World {
+    pub(super) fn on_fx_step(&mut self, now: Timestamp) {
+        for (k, pair) in PAIRS.into_iter().enumerate() {
+            let sigma = self.fx_sigma_bps_per_step[k];
+            if sigma <= 0.0 {
+                continue;
+            }
+            let bps = (standard_normal(&mut self.fx_rng) * sigma).round() as i32;
+            let (floor, ceiling) = self.fx_band[k];
+            self.books.rates.shock_mid(pair, now, bps, floor, ceiling).expect("the pair has a mid");
+        }
+        if now < self.cfg.hard_end {
+            let step = self.fx_step;
+            self.after(step, Event::FxStep);
+        }
+    }
+
+    pub(super) fn on_fx_shock(&mut self, now: Timestamp, i: usize) {
+        let (_, k, bps) = self.fx_shocks[i];
+        let (floor, ceiling) = self.fx_band[k];
+        self.books.rates.shock_mid(PAIRS[k], now, bps, floor, ceiling).expect("the pair has a mid");
+    }
+
+    /// UPI publishes its rates (11:00 Beijing on business days): the cardholder pairs at the
+    /// mid less its margin, the settlement pairs to USD at the mid.
+    pub(super) fn on_scheme_publish(&mut self, now: Timestamp, _i: usize) {
+        let r = &mut self.books.rates;
+        let cny = r.mid(PAIRS[0], now).expect("set at the start");
+        let khr = r.mid(PAIRS[1], now).expect("set at the start");
+        let keep = Decimal::ONE - Decimal::new(i64::from(self.scheme_margin_bps), 4);
+        let dp = |d: Decimal| d.round_dp(12);
+        let steps = [
+            (Pair::new(Currency::Cny, Currency::Khr), dp(khr / cny * keep)),
+            (Pair::new(Currency::Khr, Currency::Cny), dp(cny / khr * keep)),
+            (Pair::new(Currency::Usd, Currency::Cny), dp(cny * keep)),
+            (Pair::new(Currency::Khr, Currency::Usd), dp(Decimal::ONE / khr)),
+            (Pair::new(Currency::Cny, Currency::Usd), dp(Decimal::ONE / cny)),
+        ];
+        for (pair, rate) in steps {
+            r.publish_scheme(pair, now, rate).expect("rates are positive and in time order");
+        }
+    }
+
+    /// A Bakong netting cut-off: the cycle that closes now is netted and settled on the ledger,
+    /// and the auditor checks every ledger invariant.
+    pub(super) fn on_cutoff(&mut self, now: Timestamp, _i: usize) -> Result<(), Breach> {
+        let just_before = Timestamp::from_nanos(now.as_nanos() - 1);
+        let cycle = self.cfg.netting.cycle_of(just_before, &self.kh_calendar);
+        self.settle_cycle(now, cycle);
+        if self.sabotage.unbalanced_entry && self.nettings.len() == 1 {
+            let account = self.books.nbc_suspense[0];
+            self.books.ledger.sabotage_unbalanced_credit(account, 1);
+        }
+        self.audit.check_ledger(&self.books.ledger, now)
+    }
+
+    fn settle_cycle(&mut self, now: Timestamp, cycle: CycleId) {
+        let obligations = self.books.take_obligations(cycle);
+        let positions = net_positions(cycle, &obligations).expect("aggregated obligations are positive");
+        let first = self.books.ids(64);
+        let chains = settlement_commands(&positions, &self.books, TransferId(first), 0)
+            .expect("every participant has settlement accounts");
+        for (currency, chain) in chains {
+            assert!(chain.len() <= 64, "at most 64 participants per currency");
+            if let Err((i, reject)) = self.books.ledger.execute_linked(&chain, now) {
+                self.netting_failures.push(format!(
+                    "{} cycle {} {}: command {i} refused: {reject:?}",
+                    cycle.date, cycle.index, currency
+                ));
+            }
+        }
+        self.nettings.push(positions);
+    }
+
+    pub(super) fn on_minute(&mut self, now: Timestamp) {
+        self.books.ledger.expire(now);
+        let m = minute_of(now, self.cfg.start).saturating_sub(1);
+        for fi in 0..self.minutes.len() {
+            let h = &mut self.minute_latency[fi];
+            let last = self.minutes[fi].len() - 1;
+            let cell: &mut MinuteStats = &mut self.minutes[fi][m.min(last)];
+            cell.in_flight = self.in_flight_by_flow[fi];
+            if !h.is_empty() {
+                cell.latency_us_p50 = h.value_at_quantile(0.5);
+                cell.latency_us_p99 = h.value_at_quantile(0.99);
+            }
+            h.reset();
+        }
+        for n in &mut self.nodes {
+            let busy_before: u64 = n.stats.minutes.iter().map(|x| x.1).sum();
+            let dt = u128::from(now.saturating_since(n.last_change).as_nanos());
+            let busy_now = n.stats.busy_ns + dt * u128::from(n.busy);
+            let busy_total = u64::try_from(busy_now).unwrap_or(u64::MAX);
+            n.stats.minutes.push((n.queue.len() as u32, busy_total.saturating_sub(busy_before)));
+        }
+        if now < self.cfg.hard_end {
+            self.after(Span::from_minutes(1), Event::Minute);
+        }
+    }
+
+    /// Ends the run: nets what is left, settles UPI ⇄ NBC, reconciles, audits.
+    pub(super) fn finish(mut self) -> Result<RunRecord, Breach> {
+        let now = self.queue.now().max(self.cfg.end);
+        let stop = self.stop.clone().unwrap_or(if self.in_flight == 0 {
+            Stop::Drained
+        } else {
+            Stop::DrainTimeUp { in_flight: self.in_flight }
+        });
+        for n in 0..self.nodes.len() {
+            let last = self.nodes[n].last_change.max(now);
+            let dt = u128::from(last.saturating_since(self.nodes[n].last_change).as_nanos());
+            let node = &mut self.nodes[n];
+            node.stats.busy_ns += dt * u128::from(node.busy);
+            node.stats.in_system_ns += dt * (u128::from(node.busy) + node.queue.len() as u128);
+            node.last_change = last;
+        }
+        let open: Vec<CycleId> = self.books.obligations.keys().copied().collect();
+        for cycle in open {
+            self.settle_cycle(now, cycle);
+        }
+        let scheme_settlements = self.settle_scheme(now);
+        let (breaks, unexplained) = self.reconcile();
+        if stop == Stop::Drained {
+            self.audit.finish(&self.books.ledger, now)?;
+        } else {
+            self.audit.check_ledger(&self.books.ledger, now)?;
+        }
+        let fx_end = [0, 1].map(|k| self.books.rates.mid(PAIRS[k], now).expect("set"));
+        Ok(RunRecord {
+            scenario: self.cfg.name.clone(),
+            seed: self.cfg.seed,
+            start: self.cfg.start,
+            end: self.cfg.end,
+            finished_at: now,
+            zone: self.cfg.zone,
+            stop,
+            events_count: self.events_count,
+            flows: self.cfg.flows.iter().map(|f| f.flow).zip(self.stats).collect(),
+            nodes: self.nodes.into_iter().map(|n| n.stats).collect(),
+            minutes: self.minutes,
+            nettings: self.nettings,
+            netting_failures: self.netting_failures,
+            scheme_settlements,
+            breaks_unexplained_count: unexplained,
+            breaks,
+            exceptions_injected_count: self.exceptions_injected,
+            clearing_counts: (self.books.clearing_switch.len(), self.books.clearing_upi.len()),
+            ledger_size: (self.books.ledger.accounts().len(), self.books.ledger.records().len()),
+            invariants_ok: true,
+            audit_checks_count: self.audit.checks_count,
+            audit_counts: self.audit.counts(),
+            fx_mid: [(self.fx_start[0], fx_end[0]), (self.fx_start[1], fx_end[1])],
+        })
+    }
+
+    fn settle_scheme(&mut self, now: Timestamp) -> Vec<crate::payments::settlement::SchemeSettlement> {
+        let owed = std::mem::take(&mut self.books.scheme_owed);
+        let mut out = Vec::new();
+        for (date, (to_nbc, to_upi)) in owed {
+            let money = |v: [i64; 3]| -> Vec<Money> {
+                Currency::ALL.iter().map(|&c| Money::new(c, v[c.index()])).filter(|m| m.minor != 0).collect()
+            };
+            let s = scheme_settlement(date, &money(to_nbc), &money(to_upi), &self.cn_calendar, &self.books.rates)
+                .expect("UPI rates to USD are published from the start");
+            let id = TransferId(self.books.ids(1));
+            if let Some(command) = scheme_settlement_command(&s, self.books.upi_usd, self.books.nbc_usd_scheme, id, 0)
+            {
+                self.books.ledger.execute(command, now).expect("scheme settlement accounts have no limits");
+            }
+            let _ = NBC;
+            out.push(s);
+        }
+        out
+    }
+
+    /// Reconciles the switch's file with UPI's per trade date. A break is explained when its
+    /// payment had a timeout, a reversal or an injected exception.
+    fn reconcile(&mut self) -> (Vec<crate::payments::recon::Break>, u64) {
+        let by_date = |records: &[ClearingRecord]| {
+            let mut m: BTreeMap<Date, Vec<ClearingRecord>> = BTreeMap::new();
+            for r in records {
+                m.entry(r.business_date).or_default().push(r.clone());
+            }
+            m
+        };
+        let ours = by_date(&self.books.clearing_switch);
+        let theirs = by_date(&self.books.clearing_upi);
+        let dates: std::collections::BTreeSet<Date> = ours.keys().chain(theirs.keys()).copied().collect();
+        let config = ReconConfig { rounding_tolerance_minor: self.rounding_tolerance };
+        let empty = Vec::new();
+        let mut breaks = Vec::new();
+        for d in dates {
+            let o = ours.get(&d).unwrap_or(&empty);
+            let t = theirs.get(&d).unwrap_or(&empty);
+            let next = theirs.get(&d.succ()).unwrap_or(&empty);
+            breaks.extend(reconcile(o, t, next, config));
+        }
+        let unexplained = breaks
+            .iter()
+            .filter(|b| {
+                let payment = b.ours.as_ref().or(b.theirs.as_ref()).map_or(u64::MAX, |r| r.payment_id);
+                !self.eventful.contains(&payment)
+            })
+            .count() as u64;
+        (breaks, unexplained)
+    }
+}
