@@ -24,7 +24,11 @@ const TRANSFERS: u64 = 1_000_000;
 fn funded_ledger_with(reserve: bool) -> Ledger {
     let mut ledger = Ledger::new(LedgerLimits::default());
     if reserve {
-        ledger.reserve(ACCOUNTS as usize + 1, 2 * TRANSFERS as usize + ACCOUNTS as usize);
+        ledger.reserve(
+            ACCOUNTS as usize + 1,
+            2 * TRANSFERS as usize + ACCOUNTS as usize,
+            TRANSFERS as usize,
+        );
     }
     let key = |purpose, holder| AccountKey {
         participant: ParticipantId(1),

@@ -114,13 +114,18 @@ impl Auditor {
     ///
     /// # Errors
     /// [`Breach::FinalTwice`].
-    pub fn finalized(&mut self, payment: u64, outcome: &str, effects: &[(AccountId, i64)]) -> Result<(), Breach> {
+    pub fn finalized(
+        &mut self,
+        payment: u64,
+        outcome: impl FnOnce() -> String,
+        effects: &[(AccountId, i64)],
+    ) -> Result<(), Breach> {
         let (word, bit) = ((payment / 64) as usize, payment % 64);
         if self.final_bits.len() <= word {
             self.final_bits.resize(word + 1, 0);
         }
         if self.final_bits[word] & (1 << bit) != 0 {
-            return Err(Breach::FinalTwice { payment, second: outcome.to_string() });
+            return Err(Breach::FinalTwice { payment, second: outcome() });
         }
         self.final_bits[word] |= 1 << bit;
         self.final_count += 1;

@@ -467,9 +467,10 @@ impl Ledger {
         }
     }
 
-    /// Reserves room for `accounts` accounts and `transfers` records, and touches it, so that a
-    /// long run pays for its memory at start-up rather than on first use (page faults).
-    pub fn reserve(&mut self, accounts: usize, transfers: usize) {
+    /// Reserves room for `accounts` accounts and `transfers` records (of which at most `pending`
+    /// are pending transfers), and touches it, so that a long run pays for its memory at start-up
+    /// rather than on first use (page faults).
+    pub fn reserve(&mut self, accounts: usize, transfers: usize, pending: usize) {
         self.accounts.reserve(accounts);
         let used = self.log.len();
         let filler = Record {
@@ -482,7 +483,7 @@ impl Ledger {
         self.log.truncate(used);
         let mut heap = std::mem::take(&mut self.expiries).into_vec();
         let held = heap.len();
-        heap.resize(held + transfers, Reverse((Timestamp::EPOCH, 0)));
+        heap.resize(held + pending, Reverse((Timestamp::EPOCH, 0)));
         heap.truncate(held);
         self.expiries = BinaryHeap::from(heap);
         self.index.reserve(transfers);

@@ -105,9 +105,9 @@ fn currencies_of(role: Role) -> &'static [Currency] {
 }
 
 impl Books {
-    pub(crate) fn new(banks: usize, issuers: usize, accounts_hint: usize, transfers_hint: usize) -> Books {
+    pub(crate) fn new(banks: usize, issuers: usize, hints: [usize; 3]) -> Books {
         let mut ledger = Ledger::new(LedgerLimits { accounts_max: 1 << 25, transfers_max: u32::MAX });
-        ledger.reserve(accounts_hint, transfers_hint);
+        ledger.reserve(hints[0], hints[1], hints[2]);
         let mut open = |p: ParticipantId, c: Currency, purpose: Purpose, holder: u32, limits: Limits| {
             ledger
                 .open_account(AccountKey { participant: p, currency: c, purpose, holder }, limits)

@@ -213,7 +213,10 @@ pub(super) fn world(s: &Scenario, seed: u64, sabotage: Sabotage) -> World {
         .sum::<usize>()
         + 256;
     let customers_funded = (p.inward_payers + p.outward_payers + p.remittance_senders * 2 + p.domestic_payers * 2) as f64;
-    let mut books = Books::new(banks, issuers, accounts_hint, (transfers_hint + customers_funded) as usize + 1024);
+    let pending_hint: f64 =
+        expected.iter().filter(|(flow, _)| *flow != Flow::Domestic).map(|(_, n)| n * 2.2).sum();
+    let hints = [accounts_hint, (transfers_hint + customers_funded) as usize + 1024, pending_hint as usize + 1024];
+    let mut books = Books::new(banks, issuers, hints);
     open_customers(&mut books, s, seed, &bank_cum, &issuer_cum);
     rates(&mut books, s, &cfg);
     let audit = Auditor::new(&books.openings, books.ledger.accounts().len());

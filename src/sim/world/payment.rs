@@ -235,15 +235,20 @@ impl World {
         }
     }
 
-    /// The payload the payer's app scans, made by the QR core.
-    fn payload(&self, pay: &Payment, now: Timestamp) -> String {
+    /// The merchant's static code.
+    fn static_code(&self, pay: &Payment) -> &str {
         let i = pay.payee as usize;
-        let base = match pay.flow {
-            Flow::Inward => self.codes.inward_static[i].clone(),
-            Flow::Outward => self.codes.outward[i].clone(),
-            Flow::Domestic => self.codes.domestic[i][usize::from(pay.amount.currency == Currency::Usd)].clone(),
-            Flow::Remittance => return String::new(),
-        };
+        match pay.flow {
+            Flow::Inward => &self.codes.inward_static[i],
+            Flow::Outward => &self.codes.outward[i],
+            Flow::Domestic => &self.codes.domestic[i][usize::from(pay.amount.currency == Currency::Usd)],
+            Flow::Remittance => "",
+        }
+    }
+
+    /// The payload the payer's app scans when it is not the static code, made by the QR core.
+    fn payload(&self, pay: &Payment, now: Timestamp) -> String {
+        let base = self.static_code(pay).to_string();
         let now_ms = now.as_millis();
         match pay.code {
             Code::Static => base,
@@ -287,8 +292,23 @@ impl World {
         if pay.flow == Flow::Remittance {
             return None;
         }
-        let payload = self.payload(pay, now);
-        let kind = qr::classify(&payload);
+        let owned;
+        let payload: &str = if pay.code == Code::Static {
+            self.static_code(pay)
+        } else {
+            owned = self.payload(pay, now);
+            &owned
+        };
+        // One lex serves the classification, the verification and the UnionPay check.
+        let now_ms = now.as_millis();
+        let url = qr::classify::url_kind(payload);
+        let decoded = if url.is_none() { qr::lex(payload).ok() } else { None };
+        let kind = match (&url, &decoded) {
+            (Some(kind), _) => *kind,
+            (None, Some(d)) if d.is_khqr() => PayloadKind::Khqr,
+            (None, Some(_)) => PayloadKind::Emvco,
+            (None, None) => PayloadKind::Unknown,
+        };
         let accepted = match pay.flow {
             // A UnionPay wallet pays KHQR codes that carry a UnionPay account (tag 15).
             Flow::Inward => kind == PayloadKind::Khqr,
@@ -300,15 +320,15 @@ impl World {
         if !accepted {
             return Some(Decline::MalformedQr);
         }
-        if kind == PayloadKind::WechatUrl {
-            return None;
-        }
-        match qr::verify(&payload, now.as_millis(), Mode::Strict) {
+        let Some(decoded) = decoded else { return None };
+        match decoded.verify(now_ms, Mode::Strict) {
             Ok(()) => {}
-            Err(f) if f.sdk_code() == Some(qr::ErrorCode::KhqrExpired) => return Some(Decline::ExpiredQr),
+            Err(v) if v.rule.sdk_code() == Some(qr::ErrorCode::KhqrExpired) => {
+                return Some(Decline::ExpiredQr);
+            }
             Err(_) => return Some(Decline::MalformedQr),
         }
-        if pay.flow == Flow::Inward && qr::decode(&payload).ok()?.upi_account().is_none() {
+        if pay.flow == Flow::Inward && decoded.upi_account().is_none() {
             return Some(Decline::MalformedQr);
         }
         None
@@ -1033,19 +1053,19 @@ impl World {
         let paid = pay.exchanged.checked_add(pay.spread).expect("in range").minor;
         let payee_gets = pay.received.minor - pay.fee.minor;
         let domestic = pay.flow == Flow::Domestic;
-        let mut effects = Vec::new();
+        let mut effects = [(pay.payer_wallet, 0), (pay.payee_wallet, 0)];
         let credited = pay.far == Far::Credited;
         if outcome.is_approved() || (outcome == Outcome::Manual && credited) {
             let debit = if domestic { pay.amount.minor } else { paid };
             if outcome.is_approved() || domestic {
-                effects.push((pay.payer_wallet, -debit));
+                effects[0].1 = -debit;
             }
-            effects.push((pay.payee_wallet, payee_gets));
+            effects[1].1 = payee_gets;
         }
         let (seq, fi) = (pay.seq, pay.fi as usize);
-        self.audit.finalized(seq, &outcome.name(), &effects)?;
+        self.audit.finalized(seq, || outcome.name(), &effects)?;
         if self.sabotage.finalize_twice && outcome.is_approved() {
-            self.audit.finalized(seq, &outcome.name(), &[])?;
+            self.audit.finalized(seq, || outcome.name(), &[])?;
         }
         let stats = &mut self.stats[fi];
         *stats.outcomes.entry(outcome).or_insert(0) += 1;
@@ -1060,39 +1080,43 @@ impl World {
             Outcome::Reversed | Outcome::Manual => minute.timed_out += 1,
             Outcome::Abandoned => {}
         }
-        let pay = self.payment_mut(p).expect("alive");
-        pay.state = State::Final;
-        let retry_from = pay.clone();
+        let retry = self.retry_of(now, p, outcome);
+        self.payment_mut(p).expect("alive").state = State::Final;
         self.free.push(p.slot);
         self.in_flight -= 1;
         self.in_flight_by_flow[fi] -= 1;
-        self.maybe_retry(now, &retry_from, outcome);
+        if let Some(carry) = retry {
+            self.new_payment(now, fi, Some(carry), None);
+        }
         Ok(())
     }
 
-    fn maybe_retry(&mut self, now: Timestamp, pay: &Payment, outcome: Outcome) {
-        let fi = pay.fi as usize;
+    /// Whether the payer tries again after this outcome, and with what.
+    fn retry_of(&mut self, now: Timestamp, p: PRef, outcome: Outcome) -> Option<Carry> {
         let retryable = match outcome {
             Outcome::Declined(d) => !matches!(d, Decline::MalformedQr | Decline::MerchantInvalid),
             Outcome::Reversed | Outcome::Manual => true,
             _ => false,
         };
-        if !retryable || u32::from(pay.attempt) >= self.retries_max || now >= self.cfg.end {
-            return;
+        let retries_max = self.retries_max;
+        let end = self.cfg.end;
+        let pay = self.payment(p).expect("alive");
+        if !retryable || u32::from(pay.attempt) >= retries_max || now >= end {
+            return None;
         }
-        let mut rng = pay.rng.clone();
-        if !chance(&mut rng, self.cfg.flows[fi].retry) {
-            return;
+        let rate = self.cfg.flows[pay.fi as usize].retry;
+        let pay = self.payment_mut(p).expect("alive");
+        if !chance(&mut pay.rng, rate) {
+            return None;
         }
-        let carry = Carry {
+        Some(Carry {
             intent: pay.intent,
             attempt: pay.attempt + 1,
             payer: pay.payer,
             payee: pay.payee,
             amount: pay.amount,
             fixed_payee: pay.flow == Flow::Remittance && pay.amount.currency == Currency::Cny,
-        };
-        self.new_payment(now, fi, Some(carry), None);
+        })
     }
 }
 
