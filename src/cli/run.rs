@@ -41,7 +41,8 @@ pub(super) struct ValidateArgs {
 }
 
 fn load(path: &Path) -> anyhow::Result<(Scenario, String)> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     match scenario::parse(&text) {
         Ok(s) => Ok((s, text)),
         Err(e) => bail!("{}:{e}", path.display()),
@@ -149,7 +150,8 @@ fn write_report(
     partial.push(".partial");
     let partial = PathBuf::from(partial);
     if partial.exists() {
-        std::fs::remove_dir_all(&partial).with_context(|| format!("removing {}", partial.display()))?;
+        std::fs::remove_dir_all(&partial)
+            .with_context(|| format!("removing {}", partial.display()))?;
     }
     std::fs::create_dir_all(&partial).with_context(|| format!("creating {}", partial.display()))?;
     let files = [

@@ -80,7 +80,10 @@ pub fn local_time(t: Timestamp, zone: Zone) -> String {
     let shifted = if zone.offset_minutes >= 0 {
         t.checked_add(Span::from_minutes(zone.offset_minutes as u64)).unwrap_or(t)
     } else {
-        Timestamp::from_nanos(t.as_nanos().saturating_sub(u64::from(zone.offset_minutes.unsigned_abs()) * 60_000_000_000))
+        Timestamp::from_nanos(
+            t.as_nanos()
+                .saturating_sub(u64::from(zone.offset_minutes.unsigned_abs()) * 60_000_000_000),
+        )
     };
     let text = shifted.to_string();
     let (h, m) = (zone.offset_minutes / 60, (zone.offset_minutes % 60).abs());
@@ -90,7 +93,9 @@ pub fn local_time(t: Timestamp, zone: Zone) -> String {
 fn stop_text(stop: &Stop) -> String {
     match stop {
         Stop::Drained => "drained: every payment reached a final state".into(),
-        Stop::DrainTimeUp { in_flight } => format!("drain time up with {in_flight} payments in flight"),
+        Stop::DrainTimeUp { in_flight } => {
+            format!("drain time up with {in_flight} payments in flight")
+        }
         Stop::Limit(limit) => format!("stopped by limit {limit}"),
     }
 }
@@ -240,12 +245,25 @@ pub fn nodes_csv(record: &RunRecord) -> String {
         let util = n.busy_ns as f64 / (span_ns * f64::from(n.servers)) * 100.0;
         let l = n.in_system_ns as f64 / span_ns;
         let lambda = n.served_count as f64 / (span_ns / 1e9);
-        let w = if n.served_count == 0 { 0.0 } else { n.sojourn_ns as f64 / n.served_count as f64 / 1e9 };
+        let w = if n.served_count == 0 {
+            0.0
+        } else {
+            n.sojourn_ns as f64 / n.served_count as f64 / 1e9
+        };
         let error = if l > 0.0 { (lambda * w - l).abs() / l * 100.0 } else { 0.0 };
         let _ = writeln!(
             out,
             "{},{},{},{},{},{:.3},{:.3},{:.3},{:.3},{:.4}",
-            n.name, n.servers, n.served_count, n.refused_count, n.queue_len_max, util, l, lambda, w * 1000.0, error
+            n.name,
+            n.servers,
+            n.served_count,
+            n.refused_count,
+            n.queue_len_max,
+            util,
+            l,
+            lambda,
+            w * 1000.0,
+            error
         );
     }
     out
@@ -258,7 +276,9 @@ pub fn settlement_csv(record: &RunRecord) -> String {
 
 /// `scheme-settlement.csv`: UPI ⇄ NBC per trade date.
 pub fn scheme_settlement_csv(record: &RunRecord) -> String {
-    let mut out = String::from("trade_date,value_date,currency,owed_to_nbc_minor,owed_to_upi_minor,rate_to_usd,net_usd\n");
+    let mut out = String::from(
+        "trade_date,value_date,currency,owed_to_nbc_minor,owed_to_upi_minor,rate_to_usd,net_usd\n",
+    );
     for s in &record.scheme_settlements {
         for (currency, to_nbc, to_upi, rate) in &s.legs {
             let _ = writeln!(
@@ -282,18 +302,52 @@ pub fn reconciliation_csv(record: &RunRecord) -> String {
 /// `summary.md`: what a reviewer reads first.
 pub fn summary_md(record: &RunRecord, meta: &RunMeta, verdicts: &[Verdict]) -> String {
     let mut out = String::new();
+    md_header(&mut out, record, meta);
+    md_flows(&mut out, record);
+    md_slos(&mut out, verdicts);
+    md_hops(&mut out, record);
+    md_outcomes(&mut out, record);
+    md_books(&mut out, record);
+    let _ = writeln!(
+        out,
+        "\n## Files\n\n`summary.json`, `latency.csv`, `timeseries.csv`, `nodes.csv`, `settlement.csv`, `scheme-settlement.csv`, `reconciliation.csv`."
+    );
+    out
+}
+
+fn md_header(out: &mut String, record: &RunRecord, meta: &RunMeta) {
     let payments: u64 = record.flows.iter().map(|(_, s)| s.payments_count).sum();
     let _ = writeln!(out, "# {}: run report\n", record.scenario);
     let _ = writeln!(out, "| | |\n|---|---|");
-    let _ = writeln!(out, "| scenario | `{}` (hash `{}`) |", meta.scenario_path, meta.scenario_hash);
+    let _ =
+        writeln!(out, "| scenario | `{}` (hash `{}`) |", meta.scenario_path, meta.scenario_hash);
     let _ = writeln!(out, "| seed | {} |", record.seed);
     let _ = writeln!(out, "| commit | `{}` |", meta.commit);
-    let _ = writeln!(out, "| simulated | {} to {} (time zone of the scenario) |", local_time(record.start, record.zone), local_time(record.end, record.zone));
+    let _ = writeln!(
+        out,
+        "| simulated | {} to {} (time zone of the scenario) |",
+        local_time(record.start, record.zone),
+        local_time(record.end, record.zone)
+    );
     let _ = writeln!(out, "| ended | {} |", stop_text(&record.stop));
     let _ = writeln!(out, "| payments / events | {payments} / {} |", record.events_count);
-    let _ = writeln!(out, "| wall time | {:.1} s ({:.0} events/s) |\n", meta.wall_seconds, record.events_count as f64 / meta.wall_seconds.max(1e-9));
-    let _ = writeln!(out, "## Flows (end to end, confirm to payer sees the answer; approved payments)\n");
-    let _ = writeln!(out, "| flow | payments | approval % | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms |");
+    let _ = writeln!(
+        out,
+        "| wall time | {:.1} s ({:.0} events/s) |\n",
+        meta.wall_seconds,
+        record.events_count as f64 / meta.wall_seconds.max(1e-9)
+    );
+}
+
+fn md_flows(out: &mut String, record: &RunRecord) {
+    let _ = writeln!(
+        out,
+        "## Flows (end to end, confirm to payer sees the answer; approved payments)\n"
+    );
+    let _ = writeln!(
+        out,
+        "| flow | payments | approval % | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms |"
+    );
     let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|");
     for (flow, s) in &record.flows {
         let h = &s.latency_approved;
@@ -301,9 +355,19 @@ pub fn summary_md(record: &RunRecord, meta: &RunMeta, verdicts: &[Verdict]) -> S
         let _ = writeln!(
             out,
             "| {} | {} | {:.2} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} |",
-            flow.name(), s.payments_count, s.approval_ratio() * 100.0, ms(h, 0.5), ms(h, 0.9), ms(h, 0.99), ms(h, 0.999), max
+            flow.name(),
+            s.payments_count,
+            s.approval_ratio() * 100.0,
+            ms(h, 0.5),
+            ms(h, 0.9),
+            ms(h, 0.99),
+            ms(h, 0.999),
+            max
         );
     }
+}
+
+fn md_slos(out: &mut String, verdicts: &[Verdict]) {
     let _ = writeln!(out, "\n## SLOs\n");
     if verdicts.is_empty() {
         let _ = writeln!(out, "None declared.");
@@ -312,13 +376,24 @@ pub fn summary_md(record: &RunRecord, meta: &RunMeta, verdicts: &[Verdict]) -> S
         let mark = if v.passed { "PASS" } else { "FAIL" };
         let _ = writeln!(out, "- **{mark}** {}: {} (threshold {})", v.name, v.value, v.threshold);
     }
-    let _ = writeln!(out, "\n## Where the time goes (p99 per hop, ms: wait + service at the node)\n");
+}
+
+fn md_hops(out: &mut String, record: &RunRecord) {
+    let _ =
+        writeln!(out, "\n## Where the time goes (p99 per hop, ms: wait + service at the node)\n");
     for (flow, s) in &record.flows {
-        let hops: Vec<String> = s.hops.iter().map(|(name, h)| format!("{name} {:.0}", ms(h, 0.99))).collect();
+        let hops: Vec<String> =
+            s.hops.iter().map(|(name, h)| format!("{name} {:.0}", ms(h, 0.99))).collect();
         let _ = writeln!(out, "- {}: {}", flow.name(), hops.join(" → "));
     }
+}
+
+fn md_outcomes(out: &mut String, record: &RunRecord) {
     let _ = writeln!(out, "\n## Outcomes\n");
-    let _ = writeln!(out, "| flow | approved | late | reversed | manual | abandoned | declined (by class) |");
+    let _ = writeln!(
+        out,
+        "| flow | approved | late | reversed | manual | abandoned | declined (by class) |"
+    );
     let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---|");
     for (flow, s) in &record.flows {
         let declines: Vec<String> = Decline::ALL
@@ -340,14 +415,46 @@ pub fn summary_md(record: &RunRecord, meta: &RunMeta, verdicts: &[Verdict]) -> S
             declines.join(", ")
         );
     }
+}
+
+fn md_books(out: &mut String, record: &RunRecord) {
     let _ = writeln!(out, "\n## Books\n");
-    let _ = writeln!(out, "- Ledger: {} accounts, {} records; every invariant held at every netting cut-off and at the end ({} auditor checks; {} payments created, {} final).", record.ledger_size.0, record.ledger_size.1, record.audit_checks_count, record.audit_counts.0, record.audit_counts.1);
-    let _ = writeln!(out, "- Netting: {} Bakong cycles settled; {} refused.", record.nettings.len(), record.netting_failures.len());
+    let _ = writeln!(
+        out,
+        "- Ledger: {} accounts, {} records; every invariant held at every netting cut-off and at the end ({} auditor checks; {} payments created, {} final).",
+        record.ledger_size.0,
+        record.ledger_size.1,
+        record.audit_checks_count,
+        record.audit_counts.0,
+        record.audit_counts.1
+    );
+    let _ = writeln!(
+        out,
+        "- Netting: {} Bakong cycles settled; {} refused.",
+        record.nettings.len(),
+        record.netting_failures.len()
+    );
     for s in &record.scheme_settlements {
-        let _ = writeln!(out, "- UPI ⇄ NBC: trade date {} settles {} USD on {}.", s.trade_date, s.net_usd.to_decimal(), s.value_date);
+        let _ = writeln!(
+            out,
+            "- UPI ⇄ NBC: trade date {} settles {} USD on {}.",
+            s.trade_date,
+            s.net_usd.to_decimal(),
+            s.value_date
+        );
     }
-    let _ = writeln!(out, "- Reconciliation: {} breaks ({} unexplained), {} exceptions injected; clearing records: switch {}, UPI {}.", record.breaks.len(), record.breaks_unexplained_count, record.exceptions_injected_count, record.clearing_counts.0, record.clearing_counts.1);
-    let _ = writeln!(out, "- FX mid: USD/CNY {} → {}, USD/KHR {} → {}.", record.fx_mid[0].0, record.fx_mid[0].1, record.fx_mid[1].0, record.fx_mid[1].1);
-    let _ = writeln!(out, "\n## Files\n\n`summary.json`, `latency.csv`, `timeseries.csv`, `nodes.csv`, `settlement.csv`, `scheme-settlement.csv`, `reconciliation.csv`.");
-    out
+    let _ = writeln!(
+        out,
+        "- Reconciliation: {} breaks ({} unexplained), {} exceptions injected; clearing records: switch {}, UPI {}.",
+        record.breaks.len(),
+        record.breaks_unexplained_count,
+        record.exceptions_injected_count,
+        record.clearing_counts.0,
+        record.clearing_counts.1
+    );
+    let _ = writeln!(
+        out,
+        "- FX mid: USD/CNY {} → {}, USD/KHR {} → {}.",
+        record.fx_mid[0].0, record.fx_mid[0].1, record.fx_mid[1].0, record.fx_mid[1].1
+    );
 }

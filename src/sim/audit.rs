@@ -45,7 +45,9 @@ pub enum Breach {
         first: u64,
     },
     /// A wallet was debited more than its payments account for.
-    #[error("double debit: wallet {account:?} has balance {actual}, payments account for {expected}")]
+    #[error(
+        "double debit: wallet {account:?} has balance {actual}, payments account for {expected}"
+    )]
     DoubleDebit {
         /// The wallet.
         account: AccountId,
@@ -55,7 +57,9 @@ pub enum Breach {
         expected: i64,
     },
     /// A wallet holds more than its payments account for, or holds money on hold at the end.
-    #[error("wallet {account:?} has balance {actual} (pending {pending}), payments account for {expected}")]
+    #[error(
+        "wallet {account:?} has balance {actual} (pending {pending}), payments account for {expected}"
+    )]
     WalletMismatch {
         /// The wallet.
         account: AccountId,
@@ -194,7 +198,12 @@ impl Auditor {
                 return Err(Breach::DoubleDebit { account: AccountId(i as u32), actual, expected });
             }
             if actual != expected || pending != 0 {
-                return Err(Breach::WalletMismatch { account: AccountId(i as u32), actual, pending, expected });
+                return Err(Breach::WalletMismatch {
+                    account: AccountId(i as u32),
+                    actual,
+                    pending,
+                    expected,
+                });
             }
         }
         Ok(())

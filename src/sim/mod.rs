@@ -10,10 +10,10 @@
 //! Floating point is allowed here only to shape random delays and to report statistics; time
 //! and money stay integers.
 
+pub mod audit;
 pub mod mmc;
 pub mod network;
 pub mod queue;
 pub mod rng;
 pub mod scenario;
-pub mod audit;
 pub mod world;

@@ -2,4 +2,6 @@
 
 mod cli;
 mod qr_vectors;
+mod scenarios;
 mod tidy;
+mod world;

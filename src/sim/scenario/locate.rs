@@ -64,7 +64,7 @@ pub fn span_of(text: &str, path: &[Step]) -> Option<std::ops::Range<usize>> {
     for step in path {
         let next = match (step, table, value.map(|v| v.get_ref())) {
             (Step::Key(k), Some(t), _) => t.iter().find(|(key, _)| key.get_ref() == k).map(|e| e.1),
-            (Step::Index(i), None, Some(DeValue::Array(a))) => a.iter().nth(*i),
+            (Step::Index(i), None, Some(DeValue::Array(a))) => a.get(*i),
             _ => None,
         };
         let Some(next) = next else { break };
@@ -78,24 +78,85 @@ pub fn span_of(text: &str, path: &[Step]) -> Option<std::ops::Range<usize>> {
     Some(span)
 }
 
-/// The key path of the deepest value whose span holds `offset`.
-pub fn path_at(text: &str, offset: usize) -> Vec<Step> {
-    let Ok(root) = DeTable::parse(text) else { return Vec::new() };
+/// The table header (`[a.b]` or `[[a.b]]`) governing `offset`: its dotted path, and for an
+/// array of tables the element's index.
+fn header_at(text: &str, offset: usize) -> Vec<Step> {
     let mut path = Vec::new();
+    let mut counts: Vec<(String, usize)> = Vec::new();
+    let mut position = 0;
+    for line in text.split_inclusive('\n') {
+        if position > offset {
+            break;
+        }
+        let trimmed = line.trim();
+        let (inner, array) = if let Some(inner) = trimmed.strip_prefix("[[") {
+            (inner.split("]]").next().unwrap_or(""), true)
+        } else if let Some(inner) = trimmed.strip_prefix('[') {
+            (inner.split(']').next().unwrap_or(""), false)
+        } else {
+            position += line.len();
+            continue;
+        };
+        let name = inner.trim().to_string();
+        path = name.split('.').map(|k| Step::Key(k.trim().trim_matches('"').to_string())).collect();
+        if array {
+            let count = match counts.iter_mut().find(|(n, _)| *n == name) {
+                Some((_, c)) => {
+                    *c += 1;
+                    *c
+                }
+                None => {
+                    counts.push((name, 0));
+                    0
+                }
+            };
+            path.push(Step::Index(count));
+        }
+        position += line.len();
+    }
+    path
+}
+
+fn contains(span: std::ops::Range<usize>, offset: usize) -> bool {
+    span.start <= offset && offset < span.end
+}
+
+/// The key path of the deepest value whose span holds `offset`: the governing table header,
+/// then keys and array indexes inside it.
+pub fn path_at(text: &str, offset: usize) -> Vec<Step> {
+    let Ok(root) = DeTable::parse(text) else { return header_at(text, offset) };
+    let mut path = header_at(text, offset);
+    // Walk to the header's table.
     let mut current: &DeTable<'_> = root.get_ref();
+    let mut pending: Option<&Spanned<DeValue<'_>>> = None;
+    for step in &path {
+        let next = match (step, pending.map(|v| v.get_ref())) {
+            (Step::Key(k), None) => current.iter().find(|(key, _)| key.get_ref() == k).map(|e| e.1),
+            (Step::Key(k), Some(DeValue::Table(t))) => {
+                t.iter().find(|(key, _)| key.get_ref() == k).map(|e| e.1)
+            }
+            (Step::Index(i), Some(DeValue::Array(a))) => a.get(*i),
+            _ => None,
+        };
+        let Some(next) = next else { return path };
+        pending = Some(next);
+    }
+    if let Some(v) = pending {
+        match v.get_ref() {
+            DeValue::Table(t) => current = t,
+            _ => return path,
+        }
+    }
     loop {
-        let found = current.iter().find(|(k, v)| {
-            let (ks, vs) = (k.span(), v.span());
-            (ks.start <= offset && offset < ks.end) || (vs.start <= offset && offset < vs.end)
-        });
+        let found =
+            current.iter().find(|(k, v)| contains(k.span(), offset) || contains(v.span(), offset));
         let Some((key, value)) = found else { return path };
         path.push(Step::Key(key.get_ref().to_string()));
         let mut value = value;
         while let DeValue::Array(items) = value.get_ref() {
-            let Some((i, item)) = items.iter().enumerate().find(|(_, item)| {
-                let s = item.span();
-                s.start <= offset && offset < s.end
-            }) else {
+            let Some((i, item)) =
+                items.iter().enumerate().find(|(_, item)| contains(item.span(), offset))
+            else {
                 return path;
             };
             path.push(Step::Index(i));

@@ -26,7 +26,10 @@ pub const DAILY_PAYMENTS_MAX: f64 = 1e9;
 type Check = Result<(), Invalid>;
 
 fn at(path: &[&str], message: impl Into<String>) -> Invalid {
-    Invalid { path: path.iter().map(|k| Step::Key((*k).to_string())).collect(), message: message.into() }
+    Invalid {
+        path: path.iter().map(|k| Step::Key((*k).to_string())).collect(),
+        message: message.into(),
+    }
 }
 
 fn at_index(path: &[&str], index: usize, message: impl Into<String>) -> Invalid {
@@ -148,19 +151,32 @@ pub fn links(s: &Scenario) -> [(&'static str, &LinkSpec); 5] {
 /// The flows present, by name, in the format's order.
 pub fn flows(s: &Scenario) -> Vec<(&'static str, &FlowSpec)> {
     let f = &s.flows;
-    [("inward", &f.inward), ("outward", &f.outward), ("remittance", &f.remittance), ("domestic", &f.domestic)]
-        .into_iter()
-        .filter_map(|(name, flow)| flow.as_ref().map(|f| (name, f)))
-        .collect()
+    [
+        ("inward", &f.inward),
+        ("outward", &f.outward),
+        ("remittance", &f.remittance),
+        ("domestic", &f.domestic),
+    ]
+    .into_iter()
+    .filter_map(|(name, flow)| flow.as_ref().map(|f| (name, f)))
+    .collect()
 }
 
 fn check_meta(s: &Scenario) -> Check {
     let m = &s.meta;
-    if m.name.is_empty() || !m.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-        return Err(at(&["meta", "name"], "must be letters, digits, '-' or '_' (it names the report folder)"));
+    if m.name.is_empty()
+        || !m.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(at(
+            &["meta", "name"],
+            "must be letters, digits, '-' or '_' (it names the report folder)",
+        ));
     }
     if instant(&m.start).is_none() {
-        return Err(at(&["meta", "start"], "must be a date-time with an offset, like 2026-02-16T00:00:00+07:00"));
+        return Err(at(
+            &["meta", "start"],
+            "must be a date-time with an offset, like 2026-02-16T00:00:00+07:00",
+        ));
     }
     if m.duration_hours == 0 || m.duration_hours > DURATION_HOURS_MAX {
         return Err(at(&["meta", "duration_hours"], format!("must be 1 to {DURATION_HOURS_MAX}")));
@@ -221,30 +237,54 @@ fn check_fx(s: &Scenario) -> Check {
     }
     for (i, shock) in fx.shocks.iter().enumerate() {
         let path = |k: &str| Invalid {
-            path: vec![Step::Key("fx".into()), Step::Key("shocks".into()), Step::Index(i), Step::Key(k.into())],
+            path: vec![
+                Step::Key("fx".into()),
+                Step::Key("shocks".into()),
+                Step::Index(i),
+                Step::Key(k.into()),
+            ],
             message: String::new(),
         };
         if instant(&shock.at).is_none() {
-            return Err(Invalid { message: "must be a date-time with an offset".into(), ..path("at") });
+            return Err(Invalid {
+                message: "must be a date-time with an offset".into(),
+                ..path("at")
+            });
         }
         if shock.pair != "USD/CNY" && shock.pair != "USD/KHR" {
-            return Err(Invalid { message: format!("{:?} is not USD/CNY or USD/KHR", shock.pair), ..path("pair") });
+            return Err(Invalid {
+                message: format!("{:?} is not USD/CNY or USD/KHR", shock.pair),
+                ..path("pair")
+            });
         }
         if shock.move_bps.unsigned_abs() > 5000 {
-            return Err(Invalid { message: "a move above 50 % is not a rate shock".into(), ..path("move_bps") });
+            return Err(Invalid {
+                message: "a move above 50 % is not a rate shock".into(),
+                ..path("move_bps")
+            });
         }
     }
     Ok(())
 }
 
 fn check_calendar(s: &Scenario) -> Check {
-    for (key, ranges) in [("cn_holidays", &s.calendar.cn_holidays), ("kh_holidays", &s.calendar.kh_holidays)] {
+    for (key, ranges) in
+        [("cn_holidays", &s.calendar.cn_holidays), ("kh_holidays", &s.calendar.kh_holidays)]
+    {
         for (i, r) in ranges.iter().enumerate() {
             let (Some(from), Some(to)) = (date(&r.from), date(&r.to)) else {
-                return Err(at_index(&["calendar", key], i, "from and to must be local dates, like 2026-02-15"));
+                return Err(at_index(
+                    &["calendar", key],
+                    i,
+                    "from and to must be local dates, like 2026-02-15",
+                ));
             };
             if to < from || to.days_since_epoch() - from.days_since_epoch() > 30 {
-                return Err(at_index(&["calendar", key], i, "to must be on or after from, at most 31 days"));
+                return Err(at_index(
+                    &["calendar", key],
+                    i,
+                    "to must be on or after from, at most 31 days",
+                ));
             }
         }
     }
@@ -255,12 +295,19 @@ fn check_settlement(s: &Scenario) -> Check {
     let mut cutoffs = Vec::new();
     for (i, text) in s.settlement.bakong_cutoffs.iter().enumerate() {
         let Some(c) = cutoff(text) else {
-            return Err(at_index(&["settlement", "bakong_cutoffs"], i, format!("{text:?} is not HH:MM")));
+            return Err(at_index(
+                &["settlement", "bakong_cutoffs"],
+                i,
+                format!("{text:?} is not HH:MM"),
+            ));
         };
         cutoffs.push(c);
     }
     if let Err(e) = NettingSchedule::new(&cutoffs) {
-        return Err(at(&["settlement", "bakong_cutoffs"], format!("{e} (cut-offs rise through the day, 00:01 to 24:00)")));
+        return Err(at(
+            &["settlement", "bakong_cutoffs"],
+            format!("{e} (cut-offs rise through the day, 00:01 to 24:00)"),
+        ));
     }
     if s.settlement.recon_rounding_tolerance_minor < 0 {
         return Err(at(&["settlement", "recon_rounding_tolerance_minor"], "must not be negative"));
@@ -312,7 +359,10 @@ fn check_population(s: &Scenario) -> Check {
     ];
     for (key, n, needed) in counts {
         if n > POPULATION_MAX {
-            return Err(at(&["population", key], format!("{n} is above the limit {POPULATION_MAX}")));
+            return Err(at(
+                &["population", key],
+                format!("{n} is above the limit {POPULATION_MAX}"),
+            ));
         }
         if needed && n == 0 {
             return Err(at(&["population", key], "must be positive: its flow has traffic"));
@@ -355,7 +405,13 @@ fn check_link(name: &str, link: &LinkSpec) -> Check {
     for (i, o) in link.outages.iter().enumerate() {
         match (instant(&o.from), instant(&o.to)) {
             (Some(from), Some(to)) if from < to => {}
-            _ => return Err(at_index(&["links", name, "outages"], i, "from and to must be offset date-times, from before to")),
+            _ => {
+                return Err(at_index(
+                    &["links", name, "outages"],
+                    i,
+                    "from and to must be offset date-times, from before to",
+                ));
+            }
         }
     }
     Ok(())
@@ -388,10 +444,13 @@ fn check_timeouts(s: &Scenario) -> Check {
     let longest = t.issuer_to_upi_s.max(t.bank_to_bakong_s).max(t.domestic_s);
     let recovery: u32 = t.inquiry_window_s + t.reversal_backoff_s.iter().sum::<u32>();
     if u64::from(t.hold_minutes) * 60 <= u64::from(longest + recovery) {
-        return Err(at(&["timeouts", "hold_minutes"], format!(
-            "a hold must outlive the timeout, inquiries and reversals ({} s)",
-            longest + recovery
-        )));
+        return Err(at(
+            &["timeouts", "hold_minutes"],
+            format!(
+                "a hold must outlive the timeout, inquiries and reversals ({} s)",
+                longest + recovery
+            ),
+        ));
     }
     Ok(())
 }
@@ -402,10 +461,16 @@ fn check_flow(name: &str, f: &FlowSpec) -> Check {
         return Err(at(&p("daily_payments"), format!("must be 0 to {DAILY_PAYMENTS_MAX}")));
     }
     if offset(&f.hours_offset).is_none() {
-        return Err(at(&p("hours_offset"), format!("{:?} is not an offset like \"+07:00\"", f.hours_offset)));
+        return Err(at(
+            &p("hours_offset"),
+            format!("{:?} is not an offset like \"+07:00\"", f.hours_offset),
+        ));
     }
     if f.hourly_shares_pct.len() != 24 {
-        return Err(at(&p("hourly_shares_pct"), format!("needs 24 hourly shares, has {}", f.hourly_shares_pct.len())));
+        return Err(at(
+            &p("hourly_shares_pct"),
+            format!("needs 24 hourly shares, has {}", f.hourly_shares_pct.len()),
+        ));
     }
     shares(&p("hourly_shares_pct"), &f.hourly_shares_pct, 24)?;
     if f.day_multipliers.is_empty() || f.day_multipliers.len() > 62 {
@@ -413,7 +478,11 @@ fn check_flow(name: &str, f: &FlowSpec) -> Check {
     }
     for (i, &m) in f.day_multipliers.iter().enumerate() {
         if !(0.0..=100.0).contains(&m) {
-            return Err(at_index(&p("day_multipliers"), i, format!("{m} is not a multiplier between 0 and 100")));
+            return Err(at_index(
+                &p("day_multipliers"),
+                i,
+                format!("{m} is not a multiplier between 0 and 100"),
+            ));
         }
     }
     median_p99(&p("think_ms"), f.think_ms, "think time")?;
@@ -435,16 +504,25 @@ fn check_flow(name: &str, f: &FlowSpec) -> Check {
         return Err(at(&p("retry_after_s"), "must be [min, max] seconds, 0 ≤ min ≤ max ≤ 86400"));
     }
     if f.auspicious_pct > 0.0 && f.auspicious_cny.iter().all(|&a| a == 0) {
-        return Err(at(&p("auspicious_cny"), "needs at least one positive amount when auspicious_pct > 0"));
+        return Err(at(
+            &p("auspicious_cny"),
+            "needs at least one positive amount when auspicious_pct > 0",
+        ));
     }
     if let Some(b) = &f.bursts {
         pct(&["flows", name, "bursts", "share_pct"], b.share_pct)?;
         if b.size[0] < 2 || b.size[1] < b.size[0] || b.size[1] > 1000 {
-            return Err(at(&["flows", name, "bursts", "size"], "must be [min, max] with 2 ≤ min ≤ max ≤ 1000"));
+            return Err(at(
+                &["flows", name, "bursts", "size"],
+                "must be [min, max] with 2 ≤ min ≤ max ≤ 1000",
+            ));
         }
         let [lo, hi] = b.spread_minutes;
         if !(lo > 0.0 && hi >= lo && hi <= 120.0) {
-            return Err(at(&["flows", name, "bursts", "spread_minutes"], "must be [min, max] minutes, 0 < min ≤ max ≤ 120"));
+            return Err(at(
+                &["flows", name, "bursts", "spread_minutes"],
+                "must be [min, max] minutes, 0 < min ≤ max ≤ 120",
+            ));
         }
     }
     check_amounts(name, &f.amounts)?;
@@ -457,7 +535,13 @@ fn check_amounts(flow: &str, amounts: &[AmountSpec]) -> Check {
     shares(&path, &currency_shares, 3)?;
     for (i, a) in amounts.iter().enumerate() {
         let here = |k: &str, message: String| Invalid {
-            path: vec![Step::Key("flows".into()), Step::Key(flow.into()), Step::Key("amounts".into()), Step::Index(i), Step::Key(k.into())],
+            path: vec![
+                Step::Key("flows".into()),
+                Step::Key(flow.into()),
+                Step::Key("amounts".into()),
+                Step::Index(i),
+                Step::Key(k.into()),
+            ],
             message,
         };
         let Some(c) = currency(&a.currency) else {
@@ -465,7 +549,14 @@ fn check_amounts(flow: &str, amounts: &[AmountSpec]) -> Check {
         };
         let (min, max) = (Money::parse(&a.min, c), Money::parse(&a.max, c));
         let (Ok(min), Ok(max)) = (min, max) else {
-            return Err(here("min", format!("min and max must be {} amounts with at most {} decimals", c.alpha(), c.exponent())));
+            return Err(here(
+                "min",
+                format!(
+                    "min and max must be {} amounts with at most {} decimals",
+                    c.alpha(),
+                    c.exponent()
+                ),
+            ));
         };
         if min.minor <= 0 || max.minor < min.minor {
             return Err(here("max", format!("need 0 < min ≤ max, have {} and {}", a.min, a.max)));
@@ -476,15 +567,25 @@ fn check_amounts(flow: &str, amounts: &[AmountSpec]) -> Check {
                 return Err(here("round_to", e.message));
             }
             if let Some((step, _)) = a.round_to.iter().find(|r| r.0 <= 0 || r.0 > max.minor) {
-                return Err(here("round_to", format!("step {step} must be positive and at most max")));
+                return Err(here(
+                    "round_to",
+                    format!("step {step} must be positive and at most max"),
+                ));
             }
         }
         let comp: Vec<f64> = a.components.iter().map(|c| c.share_pct).collect();
         if let Err(e) = shares(&[], &comp, 16) {
             return Err(here("components", e.message));
         }
-        if let Some(bad) = a.components.iter().find(|c| !(c.median > 0.0 && c.median.is_finite() && (0.0..=4.0).contains(&c.sigma))) {
-            return Err(here("components", format!("component {:?}: median must be positive and sigma 0 to 4", bad.name)));
+        if let Some(bad) = a
+            .components
+            .iter()
+            .find(|c| !(c.median > 0.0 && c.median.is_finite() && (0.0..=4.0).contains(&c.sigma)))
+        {
+            return Err(here(
+                "components",
+                format!("component {:?}: median must be positive and sigma 0 to 4", bad.name),
+            ));
         }
     }
     Ok(())
@@ -508,15 +609,20 @@ fn check_failures(flow: &str, f: &FlowSpec) -> Check {
     for (key, v) in all {
         pct(&["flows", flow, "failures_pct", key], v)?;
     }
-    let originator: f64 = all[..5].iter().map(|(_, v)| v).sum::<f64>() + r.expired_qr + r.malformed_qr;
+    let originator: f64 =
+        all[..5].iter().map(|(_, v)| v).sum::<f64>() + r.expired_qr + r.malformed_qr;
     if originator > 100.0 {
-        return Err(at(&["flows", flow, "failures_pct"], format!("payer-side classes sum to {originator} %, above 100 %")));
+        return Err(at(
+            &["flows", flow, "failures_pct"],
+            format!("payer-side classes sum to {originator} %, above 100 %"),
+        ));
     }
     Ok(())
 }
 
 fn check_windows(s: &Scenario) -> Check {
-    let names: Vec<&str> = nodes(s).iter().map(|n| n.0).chain(links(s).iter().map(|l| l.0)).collect();
+    let names: Vec<&str> =
+        nodes(s).iter().map(|n| n.0).chain(links(s).iter().map(|l| l.0)).collect();
     for (i, w) in s.windows.iter().enumerate() {
         let here = |k: &str, message: String| Invalid {
             path: vec![Step::Key("windows".into()), Step::Index(i), Step::Key(k.into())],
@@ -524,16 +630,27 @@ fn check_windows(s: &Scenario) -> Check {
         };
         match (instant(&w.from), instant(&w.to)) {
             (Some(from), Some(to)) if from < to => {}
-            _ => return Err(here("to", "from and to must be offset date-times, from before to".into())),
+            _ => {
+                return Err(here(
+                    "to",
+                    "from and to must be offset date-times, from before to".into(),
+                ));
+            }
         }
         if let Some(t) = w.targets.iter().find(|t| !names.contains(&t.as_str())) {
-            return Err(here("targets", format!("{t:?} is not a node or link; known: {}", names.join(", "))));
+            return Err(here(
+                "targets",
+                format!("{t:?} is not a node or link; known: {}", names.join(", ")),
+            ));
         }
         if !(w.latency_median_x > 0.0 && w.latency_median_x <= 100.0) {
             return Err(here("latency_median_x", "must be above 0 and at most 100".into()));
         }
         if !(w.latency_p99_x >= w.latency_median_x && w.latency_p99_x <= 100.0) {
-            return Err(here("latency_p99_x", "must be at least latency_median_x and at most 100".into()));
+            return Err(here(
+                "latency_p99_x",
+                "must be at least latency_median_x and at most 100".into(),
+            ));
         }
         if !(0.0..=1000.0).contains(&w.error_x) {
             return Err(here("error_x", "must be 0 to 1000".into()));
@@ -561,13 +678,19 @@ fn check_slos(s: &Scenario) -> Check {
             message,
         };
         if !SLO_METRICS.contains(&slo.metric.as_str()) {
-            return Err(here("metric", format!("{:?} is not one of {}", slo.metric, SLO_METRICS.join(", "))));
+            return Err(here(
+                "metric",
+                format!("{:?} is not one of {}", slo.metric, SLO_METRICS.join(", ")),
+            ));
         }
         let per_flow = slo.metric != "unexplained_breaks";
         match (&slo.flow, per_flow) {
             (None, true) => return Err(here("metric", "this metric needs a flow".into())),
             (Some(f), true) if !present.contains(&f.as_str()) => {
-                return Err(here("flow", format!("{f:?} is not a flow with traffic in this scenario")));
+                return Err(here(
+                    "flow",
+                    format!("{f:?} is not a flow with traffic in this scenario"),
+                ));
             }
             _ => {}
         }

@@ -85,7 +85,8 @@ pub(crate) struct Books {
     /// Opening balance of every customer wallet, for the auditor.
     pub(crate) openings: Vec<(AccountId, i64)>,
     /// Netting obligations per cycle, aggregated by (payer, payee, currency).
-    pub(crate) obligations: BTreeMap<CycleId, BTreeMap<(ParticipantId, ParticipantId, Currency), i64>>,
+    pub(crate) obligations:
+        BTreeMap<CycleId, BTreeMap<(ParticipantId, ParticipantId, Currency), i64>>,
     /// Per UnionPay trade date (Beijing): what UPI owes NBC and NBC owes UPI, per currency.
     pub(crate) scheme_owed: BTreeMap<Date, ([i64; 3], [i64; 3])>,
     /// Clearing records: the switch's and UPI's.
@@ -106,17 +107,22 @@ fn currencies_of(role: Role) -> &'static [Currency] {
 
 impl Books {
     pub(crate) fn new(banks: usize, issuers: usize, hints: [usize; 3]) -> Books {
-        let mut ledger = Ledger::new(LedgerLimits { accounts_max: 1 << 25, transfers_max: u32::MAX });
+        let mut ledger =
+            Ledger::new(LedgerLimits { accounts_max: 1 << 25, transfers_max: u32::MAX });
         ledger.reserve(hints[0], hints[1], hints[2]);
-        let mut open = |p: ParticipantId, c: Currency, purpose: Purpose, holder: u32, limits: Limits| {
+        let mut open = |p: ParticipantId,
+                        c: Currency,
+                        purpose: Purpose,
+                        holder: u32,
+                        limits: Limits| {
             ledger
                 .open_account(AccountKey { participant: p, currency: c, purpose, holder }, limits)
                 .expect("keys are distinct and within the limit")
         };
         let per = |f: &mut dyn FnMut(Currency) -> AccountId| Currency::ALL.map(f);
         let external = per(&mut |c| open(NBC, c, Purpose::External, 0, Limits::NONE));
-        let nbc_settlement =
-            [Currency::Khr, Currency::Usd].map(|c| open(NBC, c, Purpose::Settlement, 0, Limits::NONE));
+        let nbc_settlement = [Currency::Khr, Currency::Usd]
+            .map(|c| open(NBC, c, Purpose::Settlement, 0, Limits::NONE));
         let transit = [Currency::Khr, Currency::Usd]
             .map(|c| open(NBC, c, Purpose::Settlement, 1, Limits::NON_NEGATIVE));
         let nbc_suspense = per(&mut |c| open(NBC, c, Purpose::Suspense, 0, Limits::NONE));
@@ -129,11 +135,14 @@ impl Books {
         for i in 0..banks as u16 {
             let p = bank(i);
             bank_settlement.push(
-                [Currency::Khr, Currency::Usd].map(|c| open(p, c, Purpose::Settlement, 0, Limits::NON_NEGATIVE)),
+                [Currency::Khr, Currency::Usd]
+                    .map(|c| open(p, c, Purpose::Settlement, 0, Limits::NON_NEGATIVE)),
             );
             bank_fee.push(per(&mut |c| open(p, c, Purpose::FeeIncome, 0, Limits::NONE)));
             let empty = (Role::Empty as u32) << 24;
-            bank_empty.push(per(&mut |c| open(p, c, Purpose::CustomerFunds, empty, Limits::NON_NEGATIVE)));
+            bank_empty.push(per(&mut |c| {
+                open(p, c, Purpose::CustomerFunds, empty, Limits::NON_NEGATIVE)
+            }));
         }
         let issuer_empty = (0..issuers as u16)
             .map(|i| {
@@ -182,7 +191,9 @@ impl Books {
     fn fund(&mut self, account: AccountId, amount: Money) {
         let id = TransferId(self.ids(1));
         let t = Transfer::posted(id, self.external[amount.currency.index()], account, amount, 0);
-        self.ledger.execute(Command::Transfer(t), Timestamp::EPOCH).expect("opening balances apply");
+        self.ledger
+            .execute(Command::Transfer(t), Timestamp::EPOCH)
+            .expect("opening balances apply");
     }
 
     /// Opens `count` customers of `role`, each at the participant `at(i)` returns, and funds
@@ -193,7 +204,10 @@ impl Books {
         count: u32,
         mut at: impl FnMut(u32) -> (ParticipantId, u16),
     ) {
-        let funded = matches!(role, Role::InwardPayer | Role::OutwardPayer | Role::RemittanceSender | Role::DomesticPayer);
+        let funded = matches!(
+            role,
+            Role::InwardPayer | Role::OutwardPayer | Role::RemittanceSender | Role::DomesticPayer
+        );
         let mut list = Vec::with_capacity(count as usize);
         for i in 0..count {
             let (participant, index) = at(i);
@@ -224,11 +238,22 @@ impl Books {
     }
 
     /// Adds an obligation to a netting cycle (reversals pass payer and payee swapped).
-    pub(crate) fn oblige(&mut self, cycle: CycleId, payer: ParticipantId, payee: ParticipantId, amount: Money) {
+    pub(crate) fn oblige(
+        &mut self,
+        cycle: CycleId,
+        payer: ParticipantId,
+        payee: ParticipantId,
+        amount: Money,
+    ) {
         if payer == payee || amount.minor == 0 {
             return;
         }
-        let cell = self.obligations.entry(cycle).or_default().entry((payer, payee, amount.currency)).or_insert(0);
+        let cell = self
+            .obligations
+            .entry(cycle)
+            .or_default()
+            .entry((payer, payee, amount.currency))
+            .or_insert(0);
         *cell = cell.checked_add(amount.minor).expect("obligations stay within i64");
     }
 
@@ -258,7 +283,11 @@ impl Books {
 }
 
 impl SettlementAccounts for Books {
-    fn settlement_account(&self, participant: ParticipantId, currency: Currency) -> Option<AccountId> {
+    fn settlement_account(
+        &self,
+        participant: ParticipantId,
+        currency: Currency,
+    ) -> Option<AccountId> {
         let k = match currency {
             Currency::Khr => 0,
             Currency::Usd => 1,

@@ -6,15 +6,15 @@ use std::collections::{BTreeSet, VecDeque};
 use rust_decimal::Decimal;
 
 use super::books::{self, Books, Role};
-use super::config::{self, Config, lognormal_ms, ppm};
+use super::config::{Config, lognormal_ms, ppm};
 use super::stats::{FlowStats, MinuteStats, NodeStats, histogram};
 use super::{
-    Codes, Event, LinkKind, LinkModel, Node, NodeKind, Sabotage, Stop, World, route,
+    Codes, Event, FxWalk, LinkKind, LinkModel, Node, NodeKind, Sabotage, Stop, World, route,
 };
 use crate::payments::fx::{Pair, scheme_publication_instants};
 use crate::payments::money::Currency;
-use crate::payments::party::{Flow, ParticipantId};
-use crate::payments::qr::{AmountInput, CodeKind, EncodeSpec, encode};
+use crate::payments::party::Flow;
+use crate::payments::qr::{CodeKind, EncodeSpec, encode};
 use crate::payments::settlement::Calendar;
 use crate::payments::time::{Span, Timestamp, Zone};
 use crate::sim::audit::Auditor;
@@ -32,8 +32,12 @@ pub(super) const STREAM_EXCEPTIONS: u64 = 5 << 56;
 pub(super) const STREAM_PAYMENTS: u64 = 6 << 56;
 pub(super) const STREAM_CUSTOMERS: u64 = 7 << 56;
 
-const CITIES: [(&str, u32); 4] =
-    [("Phnom Penh", 450_000), ("Siem Reap", 800_000), ("Sihanoukville", 950_000), ("Battambang", 1_000_000)];
+const CITIES: [(&str, u32); 4] = [
+    ("Phnom Penh", 450_000),
+    ("Siem Reap", 800_000),
+    ("Sihanoukville", 950_000),
+    ("Battambang", 1_000_000),
+];
 
 fn cumulative_ppm(shares: &[f64]) -> Vec<u32> {
     let mut total = 0.0;
@@ -73,7 +77,14 @@ fn customer_at(seed: u64, role: Role, i: u32, cum: &[u32]) -> u16 {
     pick(cum, rng.below(1_000_000) as u32)
 }
 
-fn node(name: String, kind: NodeKind, spec: &NodeSpec, seed: u64, index: usize, windows: Vec<usize>, start: Timestamp) -> Node {
+fn node(
+    name: String,
+    spec: &NodeSpec,
+    seed: u64,
+    index: usize,
+    windows: Vec<usize>,
+    start: Timestamp,
+) -> Node {
     Node {
         stats: NodeStats {
             name: name.clone(),
@@ -86,8 +97,6 @@ fn node(name: String, kind: NodeKind, spec: &NodeSpec, seed: u64, index: usize, 
             sojourn_ns: 0,
             minutes: Vec::new(),
         },
-        name,
-        kind,
         servers: spec.servers,
         queue_max: spec.queue_max,
         service: lognormal_ms(spec.service_ms),
@@ -100,7 +109,12 @@ fn node(name: String, kind: NodeKind, spec: &NodeSpec, seed: u64, index: usize, 
 }
 
 fn windows_for(cfg: &Config, name: &str) -> Vec<usize> {
-    cfg.windows.iter().enumerate().filter(|(_, w)| w.targets.iter().any(|t| t == name)).map(|(i, _)| i).collect()
+    cfg.windows
+        .iter()
+        .enumerate()
+        .filter(|(_, w)| w.targets.iter().any(|t| t == name))
+        .map(|(i, _)| i)
+        .collect()
 }
 
 fn codes(s: &Scenario, seed: u64, bank_cum: &[u32]) -> Codes {
@@ -111,7 +125,8 @@ fn codes(s: &Scenario, seed: u64, bank_cum: &[u32]) -> Codes {
     };
     let khqr = |i: u32, role: Role, currency: u16, upi: bool| {
         let b = customer_at(seed, role, i, bank_cum);
-        let mut rng = Prng::stream(seed, STREAM_CUSTOMERS | 1 << 40 | ((role as u64) << 32) | u64::from(i));
+        let mut rng =
+            Prng::stream(seed, STREAM_CUSTOMERS | 1 << 40 | ((role as u64) << 32) | u64::from(i));
         let spec = EncodeSpec {
             kind: CodeKind::Merchant,
             account_id: Some(format!("m{i}@kb{b:02}")),
@@ -120,7 +135,9 @@ fn codes(s: &Scenario, seed: u64, bank_cum: &[u32]) -> Codes {
             merchant_id: Some(format!("{i:06}")),
             acquiring_bank: Some(format!("Bank {b:02}")),
             currency_numeric: Some(currency),
-            upi_account: upi.then(|| format!("{:08}{:08}{i:015}", 25_990_000 + u32::from(b), 30_000_000 + u32::from(b))),
+            upi_account: upi.then(|| {
+                format!("{:08}{:08}{i:015}", 25_990_000 + u32::from(b), 30_000_000 + u32::from(b))
+            }),
             ..EncodeSpec::default()
         };
         encode(&spec).expect("merchant specs are valid")
@@ -129,7 +146,12 @@ fn codes(s: &Scenario, seed: u64, bank_cum: &[u32]) -> Codes {
         .map(|i| khqr(i, Role::InwardMerchant, 116, true))
         .collect();
     let domestic = (0..if s.flows.domestic.is_some() { p.domestic_merchants } else { 0 })
-        .map(|i| [khqr(i, Role::DomesticMerchant, 116, false), khqr(i, Role::DomesticMerchant, 840, false)])
+        .map(|i| {
+            [
+                khqr(i, Role::DomesticMerchant, 116, false),
+                khqr(i, Role::DomesticMerchant, 840, false),
+            ]
+        })
         .collect();
     let wechat = s.flows.outward.as_ref().map_or(0, |f| ppm(f.wechat_share_pct));
     let outward = (0..if s.flows.outward.is_some() { p.outward_merchants } else { 0 })
@@ -158,16 +180,26 @@ pub(super) fn outward_acquirer(seed: u64, i: u32, wechat: u32) -> u16 {
     u16::from(rng.below(1_000_000) as u32 >= wechat)
 }
 
-fn open_customers(books: &mut Books, s: &Scenario, seed: u64, bank_cum: &[u32], issuer_cum: &[u32]) {
+fn open_customers(
+    books: &mut Books,
+    s: &Scenario,
+    seed: u64,
+    bank_cum: &[u32],
+    issuer_cum: &[u32],
+) {
     let p = &s.population;
     let wechat = s.flows.outward.as_ref().map_or(0, |f| ppm(f.wechat_share_pct));
-    let kh = |role| move |i| {
-        let b = customer_at(seed, role, i, bank_cum);
-        (books::bank(b), b)
+    let kh = |role| {
+        move |i| {
+            let b = customer_at(seed, role, i, bank_cum);
+            (books::bank(b), b)
+        }
     };
-    let cn = |role| move |i| {
-        let b = customer_at(seed, role, i, issuer_cum);
-        (books::issuer(b), b)
+    let cn = |role| {
+        move |i| {
+            let b = customer_at(seed, role, i, issuer_cum);
+            (books::issuer(b), b)
+        }
     };
     books.open_customers(Role::InwardPayer, p.inward_payers, cn(Role::InwardPayer));
     books.open_customers(Role::InwardMerchant, p.inward_merchants, kh(Role::InwardMerchant));
@@ -177,7 +209,11 @@ fn open_customers(books: &mut Books, s: &Scenario, seed: u64, bank_cum: &[u32], 
         (books::CN_ACQUIRERS[a as usize], a)
     });
     books.open_customers(Role::RemittanceSender, p.remittance_senders, kh(Role::RemittanceSender));
-    books.open_customers(Role::RemittanceRecipient, p.remittance_recipients, cn(Role::RemittanceRecipient));
+    books.open_customers(
+        Role::RemittanceRecipient,
+        p.remittance_recipients,
+        cn(Role::RemittanceRecipient),
+    );
     books.open_customers(Role::DomesticPayer, p.domestic_payers, kh(Role::DomesticPayer));
     books.open_customers(Role::DomesticMerchant, p.domestic_merchants, kh(Role::DomesticMerchant));
 }
@@ -190,16 +226,14 @@ fn rates(books: &mut Books, s: &Scenario, cfg: &Config) {
     let banks = s.population.bank_shares_pct.len() as u16;
     for b in 0..banks {
         r.set_markup(books::bank(b), Flow::Outward, s.fx.outward_spread_bps).expect("validated");
-        r.set_markup(books::bank(b), Flow::Remittance, s.fx.remittance_spread_bps).expect("validated");
+        r.set_markup(books::bank(b), Flow::Remittance, s.fx.remittance_spread_bps)
+            .expect("validated");
     }
 }
 
-pub(super) fn world(s: &Scenario, seed: u64, sabotage: Sabotage) -> World {
-    let cfg = Config::new(s, seed);
+/// How much the ledger should reserve: accounts, records, pending transfers.
+fn ledger_hints(s: &Scenario, cfg: &Config) -> [usize; 3] {
     let p = &s.population;
-    let (banks, issuers) = (p.bank_shares_pct.len(), p.cn_issuer_shares_pct.len());
-    let bank_cum = cumulative_ppm(&p.bank_shares_pct);
-    let issuer_cum = cumulative_ppm(&p.cn_issuer_shares_pct);
     let expected: Vec<(Flow, f64)> =
         cfg.flows.iter().map(|f| (f.flow, f.per_minute.iter().sum::<f64>())).collect();
     let transfers_hint: f64 = expected
@@ -207,20 +241,36 @@ pub(super) fn world(s: &Scenario, seed: u64, sabotage: Sabotage) -> World {
         .map(|(flow, n)| n * if *flow == Flow::Domestic { 1.05 } else { 6.0 })
         .sum::<f64>()
         * 1.02;
-    let accounts_hint = [p.inward_payers, p.inward_merchants, p.outward_payers, p.outward_merchants, p.remittance_senders * 2, p.remittance_recipients, p.domestic_payers * 2, p.domestic_merchants * 2]
-        .iter()
-        .map(|&n| n as usize)
-        .sum::<usize>()
+    let accounts_hint = [
+        p.inward_payers,
+        p.inward_merchants,
+        p.outward_payers,
+        p.outward_merchants,
+        p.remittance_senders * 2,
+        p.remittance_recipients,
+        p.domestic_payers * 2,
+        p.domestic_merchants * 2,
+    ]
+    .iter()
+    .map(|&n| n as usize)
+    .sum::<usize>()
         + 256;
-    let customers_funded = (p.inward_payers + p.outward_payers + p.remittance_senders * 2 + p.domestic_payers * 2) as f64;
+    let customers_funded =
+        (p.inward_payers + p.outward_payers + p.remittance_senders * 2 + p.domestic_payers * 2)
+            as f64;
     let pending_hint: f64 =
         expected.iter().filter(|(flow, _)| *flow != Flow::Domestic).map(|(_, n)| n * 2.2).sum();
-    let hints = [accounts_hint, (transfers_hint + customers_funded) as usize + 1024, pending_hint as usize + 1024];
-    let mut books = Books::new(banks, issuers, hints);
-    open_customers(&mut books, s, seed, &bank_cum, &issuer_cum);
-    rates(&mut books, s, &cfg);
-    let audit = Auditor::new(&books.openings, books.ledger.accounts().len());
+    [
+        accounts_hint,
+        (transfers_hint + customers_funded) as usize + 1024,
+        pending_hint as usize + 1024,
+    ]
+}
 
+/// Every node, and where each kind's nodes start.
+fn nodes(s: &Scenario, cfg: &Config, seed: u64) -> (Vec<Node>, [u32; 6]) {
+    let (banks, issuers) =
+        (s.population.bank_shares_pct.len(), s.population.cn_issuer_shares_pct.len());
     let mut nodes = Vec::new();
     let mut node_base = [0u32; 6];
     let kinds = [
@@ -233,14 +283,19 @@ pub(super) fn world(s: &Scenario, seed: u64, sabotage: Sabotage) -> World {
     ];
     for (kind, spec, count) in kinds {
         node_base[kind as usize] = nodes.len() as u32;
-        let windows = windows_for(&cfg, kind.name());
+        let windows = windows_for(cfg, kind.name());
         for i in 0..count {
-            let name = if count == 1 { kind.name().to_string() } else { format!("{}[{i}]", kind.name()) };
+            let name =
+                if count == 1 { kind.name().to_string() } else { format!("{}[{i}]", kind.name()) };
             let index = nodes.len();
-            nodes.push(node(name, kind, spec, seed, index, windows.clone(), cfg.start));
+            nodes.push(node(name, spec, seed, index, windows.clone(), cfg.start));
         }
     }
-    let links = validate::links(s)
+    (nodes, node_base)
+}
+
+fn links(s: &Scenario, cfg: &Config, seed: u64) -> Vec<LinkModel> {
+    validate::links(s)
         .iter()
         .enumerate()
         .map(|(i, (name, l))| LinkModel {
@@ -252,10 +307,26 @@ pub(super) fn world(s: &Scenario, seed: u64, sabotage: Sabotage) -> World {
                 .iter()
                 .map(|o| (instant(&o.from).expect("validated"), instant(&o.to).expect("validated")))
                 .collect(),
-            windows: windows_for(&cfg, name),
+            windows: windows_for(cfg, name),
             rng: Prng::stream(seed, STREAM_LINKS | i as u64),
         })
-        .collect();
+        .collect()
+}
+
+pub(super) fn world(s: &Scenario, seed: u64, sabotage: Sabotage) -> World {
+    let cfg = Config::new(s, seed);
+    let p = &s.population;
+    let (banks, issuers) = (p.bank_shares_pct.len(), p.cn_issuer_shares_pct.len());
+    let bank_cum = cumulative_ppm(&p.bank_shares_pct);
+    let issuer_cum = cumulative_ppm(&p.cn_issuer_shares_pct);
+    let hints = ledger_hints(s, &cfg);
+    let mut books = Books::new(banks, issuers, hints);
+    open_customers(&mut books, s, seed, &bank_cum, &issuer_cum);
+    rates(&mut books, s, &cfg);
+    let audit = Auditor::new(&books.openings, books.ledger.accounts().len());
+
+    let (nodes, node_base) = nodes(s, &cfg, seed);
+    let links = links(s, &cfg, seed);
     debug_assert_eq!(LinkKind::MerchantNotify as usize, 4);
 
     let stats = cfg
@@ -263,30 +334,19 @@ pub(super) fn world(s: &Scenario, seed: u64, sabotage: Sabotage) -> World {
         .iter()
         .map(|f| FlowStats::new(&route(f.flow).iter().map(|h| h.node.name()).collect::<Vec<_>>()))
         .collect();
-    let minutes_total = (cfg.hard_end.saturating_since(cfg.start).as_nanos() / 60_000_000_000) as usize + 1;
+    let minutes_total =
+        (cfg.hard_end.saturating_since(cfg.start).as_nanos() / 60_000_000_000) as usize + 1;
     let minutes = cfg.flows.iter().map(|_| vec![MinuteStats::default(); minutes_total]).collect();
     let minute_latency = cfg.flows.iter().map(|_| histogram()).collect();
-    let zipf_tables = [p.inward_merchants, p.outward_merchants, p.remittance_recipients, p.domestic_merchants]
-        .iter()
-        .map(|&n| if n > 0 { zipf(n, p.merchant_zipf_s) } else { Vec::new() })
-        .collect();
+    let zipf_tables =
+        [p.inward_merchants, p.outward_merchants, p.remittance_recipients, p.domestic_merchants]
+            .iter()
+            .map(|&n| if n > 0 { zipf(n, p.merchant_zipf_s) } else { Vec::new() })
+            .collect();
 
-    let walk_steps_per_day = 1440.0 / f64::from(s.fx.walk_step_minutes);
-    let band = Decimal::from_f64_retain(s.fx.band_pct / 100.0).unwrap_or_default().round_dp(6);
-    let fx_band = [cfg.usd_cny, cfg.usd_khr].map(|r| (r * (Decimal::ONE - band), r * (Decimal::ONE + band)));
-    let fx_shocks = s
-        .fx
-        .shocks
-        .iter()
-        .map(|x| (instant(&x.at).expect("validated"), usize::from(x.pair == "USD/KHR"), x.move_bps))
-        .collect();
-    let first_date = cfg.start.date_at(Zone::BEIJING).pred();
-    let last_date = cfg.hard_end.date_at(Zone::BEIJING).succ().succ();
-    let mut publications = vec![cfg.start];
-    publications.extend(
-        scheme_publication_instants(first_date, last_date, &cfg.cn_holidays).into_iter().filter(|&t| t > cfg.start),
-    );
-    let kh_calendar = Calendar::new(Zone::PHNOM_PENH, cfg.kh_holidays.clone()).expect("validated holidays");
+    let fx = fx_walk(s, &cfg, seed);
+    let kh_calendar =
+        Calendar::new(Zone::PHNOM_PENH, cfg.kh_holidays.clone()).expect("validated holidays");
     let cutoffs = cutoff_instants(&cfg, &kh_calendar);
     let exceptions = [
         s.exceptions.missing_at_network,
@@ -322,18 +382,8 @@ pub(super) fn world(s: &Scenario, seed: u64, sabotage: Sabotage) -> World {
         next_seq: 0,
         next_intent: 0,
         zipf: zipf_tables,
-        bank_cum,
-        issuer_cum,
         codes,
-        fx_rng: Prng::stream(seed, STREAM_FX),
-        fx_step: Span::from_minutes(u64::from(s.fx.walk_step_minutes)),
-        fx_band,
-        fx_sigma_bps_per_step: [s.fx.usd_cny_daily_sigma_pct, s.fx.usd_khr_daily_sigma_pct]
-            .map(|pct| pct * 100.0 / walk_steps_per_day.sqrt()),
-        fx_shocks,
-        fx_start: [cfg.usd_cny, cfg.usd_khr],
-        scheme_margin_bps: s.fx.scheme_margin_bps,
-        publications,
+        fx,
         cutoffs,
         reversal_slot: cfg.start,
         exceptions,
@@ -344,7 +394,8 @@ pub(super) fn world(s: &Scenario, seed: u64, sabotage: Sabotage) -> World {
         netting_failures: Vec::new(),
         rounding_tolerance: s.settlement.recon_rounding_tolerance_minor,
         inward_mdr_bps: s.fx.inward_mdr_bps,
-        cn_calendar: Calendar::new(Zone::BEIJING, cfg.cn_holidays.clone()).expect("validated holidays"),
+        cn_calendar: Calendar::new(Zone::BEIJING, cfg.cn_holidays.clone())
+            .expect("validated holidays"),
         kh_calendar,
         sabotage,
         events_count: 0,
@@ -353,6 +404,38 @@ pub(super) fn world(s: &Scenario, seed: u64, sabotage: Sabotage) -> World {
     };
     world.first_events(s.fx.walk_step_minutes);
     world
+}
+
+fn fx_walk(s: &Scenario, cfg: &Config, seed: u64) -> FxWalk {
+    let walk_steps_per_day = 1440.0 / f64::from(s.fx.walk_step_minutes);
+    let band = Decimal::from_f64_retain(s.fx.band_pct / 100.0).unwrap_or_default().round_dp(6);
+    let first_date = cfg.start.date_at(Zone::BEIJING).pred();
+    let last_date = cfg.hard_end.date_at(Zone::BEIJING).succ().succ();
+    let mut publications = vec![cfg.start];
+    publications.extend(
+        scheme_publication_instants(first_date, last_date, &cfg.cn_holidays)
+            .into_iter()
+            .filter(|&t| t > cfg.start),
+    );
+    FxWalk {
+        rng: Prng::stream(seed, STREAM_FX),
+        step: Span::from_minutes(u64::from(s.fx.walk_step_minutes)),
+        band: [cfg.usd_cny, cfg.usd_khr]
+            .map(|r| (r * (Decimal::ONE - band), r * (Decimal::ONE + band))),
+        sigma_bps_per_step: [s.fx.usd_cny_daily_sigma_pct, s.fx.usd_khr_daily_sigma_pct]
+            .map(|pct| pct * 100.0 / walk_steps_per_day.sqrt()),
+        shocks: s
+            .fx
+            .shocks
+            .iter()
+            .map(|x| {
+                (instant(&x.at).expect("validated"), usize::from(x.pair == "USD/KHR"), x.move_bps)
+            })
+            .collect(),
+        start: [cfg.usd_cny, cfg.usd_khr],
+        scheme_margin_bps: s.fx.scheme_margin_bps,
+        publications,
+    }
 }
 
 /// Every netting cut-off instant from the run's first Phnom Penh day to the day after its end.
@@ -387,12 +470,12 @@ impl World {
         }
         let step = Span::from_minutes(u64::from(walk_step_minutes));
         self.after(step, Event::FxStep);
-        for (i, &(at, _, _)) in self.fx_shocks.clone().iter().enumerate() {
+        for (i, &(at, _, _)) in self.fx.shocks.clone().iter().enumerate() {
             if at >= start {
                 self.schedule(at, Event::FxShock(i as u8));
             }
         }
-        for (i, &at) in self.publications.clone().iter().enumerate() {
+        for (i, &at) in self.fx.publications.clone().iter().enumerate() {
             self.schedule(at, Event::SchemePublish(i as u16));
         }
         for (i, &at) in self.cutoffs.clone().iter().enumerate() {
@@ -403,10 +486,3 @@ impl World {
         self.after(Span::from_minutes(1), Event::Minute);
     }
 }
-
-/// Participant of a Bakong member bank by index (re-exported for the payment handlers).
-pub(super) fn kh_bank(i: u16) -> ParticipantId {
-    books::bank(i)
-}
-
-pub(super) use config::chance;

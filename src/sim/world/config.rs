@@ -31,7 +31,6 @@ pub(crate) fn lognormal_ms(pair: [f64; 2]) -> Latency {
 /// A degraded window, resolved.
 #[derive(Clone, Debug)]
 pub(crate) struct Window {
-    pub(crate) name: String,
     pub(crate) from: Timestamp,
     pub(crate) until: Timestamp,
     pub(crate) targets: Vec<String>,
@@ -45,7 +44,6 @@ pub(crate) struct Window {
 impl Window {
     fn new(w: &WindowSpec) -> Window {
         Window {
-            name: w.name.clone(),
             from: instant(&w.from).expect("validated"),
             until: instant(&w.to).expect("validated"),
             targets: w.targets.clone(),
@@ -89,7 +87,6 @@ pub(crate) struct FlowConfig {
     pub(crate) burst_share: f64,
     pub(crate) burst_size: [u32; 2],
     pub(crate) burst_spread_ns: [u64; 2],
-    pub(crate) wechat: Ppm,
     pub(crate) auspicious: Ppm,
     pub(crate) auspicious_cny: Vec<Money>,
     pub(crate) amounts: Vec<AmountSampler>,
@@ -219,7 +216,6 @@ impl FlowConfig {
             burst_spread_ns: f.bursts.as_ref().map_or([0, 0], |b| {
                 [secs(b.spread_minutes[0] * 60.0), secs(b.spread_minutes[1] * 60.0)]
             }),
-            wechat: ppm(f.wechat_share_pct),
             auspicious: ppm(f.auspicious_pct),
             auspicious_cny: f
                 .auspicious_cny
@@ -279,7 +275,6 @@ pub(crate) struct Config {
     pub(crate) end: Timestamp,
     /// Everything stops here.
     pub(crate) hard_end: Timestamp,
-    pub(crate) minutes: u64,
     pub(crate) flows: Vec<FlowConfig>,
     pub(crate) usd_cny: Decimal,
     pub(crate) usd_khr: Decimal,
@@ -301,8 +296,10 @@ pub(crate) struct Config {
 fn dates(ranges: &[crate::sim::scenario::DateRange]) -> Vec<Date> {
     let mut out = Vec::new();
     for r in ranges {
-        let (mut d, to) =
-            (validate::date(&r.from).expect("validated"), validate::date(&r.to).expect("validated"));
+        let (mut d, to) = (
+            validate::date(&r.from).expect("validated"),
+            validate::date(&r.to).expect("validated"),
+        );
         while d <= to {
             out.push(d);
             d = d.succ();
@@ -323,7 +320,9 @@ impl Config {
         let flows = [Flow::Inward, Flow::Outward, Flow::Remittance, Flow::Domestic]
             .into_iter()
             .zip([&s.flows.inward, &s.flows.outward, &s.flows.remittance, &s.flows.domestic])
-            .filter_map(|(flow, spec)| spec.as_ref().map(|f| FlowConfig::new(flow, f, start, minutes)))
+            .filter_map(|(flow, spec)| {
+                spec.as_ref().map(|f| FlowConfig::new(flow, f, start, minutes))
+            })
             .collect();
         let cutoffs: Vec<Cutoff> = s
             .settlement
@@ -340,7 +339,6 @@ impl Config {
             zone: validate::zone_of(&s.meta.start).expect("validated"),
             end,
             hard_end,
-            minutes,
             flows,
             usd_cny: validate::rate(&s.fx.usd_cny).expect("validated"),
             usd_khr: validate::rate(&s.fx.usd_khr).expect("validated"),
@@ -363,9 +361,5 @@ impl Config {
             hold: Span::from_minutes(u64::from(t.hold_minutes)),
             quote_ttl: sec(s.fx.quote_ttl_seconds),
         }
-    }
-
-    pub(crate) fn flow(&self, flow: Flow) -> Option<&FlowConfig> {
-        self.flows.iter().find(|f| f.flow == flow)
     }
 }

@@ -232,7 +232,6 @@ struct Payment {
     held: bool,
     epoch: u8,
     eventful: bool,
-    upi_saw: Option<Answer>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -324,8 +323,6 @@ fn credit_hop(flow: Flow) -> u8 {
 }
 
 struct Node {
-    name: String,
-    kind: NodeKind,
     servers: u32,
     queue_max: u32,
     service: Latency,
@@ -344,6 +341,20 @@ struct LinkModel {
     outages: Vec<(Timestamp, Timestamp)>,
     windows: Vec<usize>,
     rng: Prng,
+}
+
+/// The mid rates' random walk, shocks, and UPI's publications.
+struct FxWalk {
+    rng: Prng,
+    step: Span,
+    /// Per pair (USD/CNY, USD/KHR): the walk's floor and ceiling.
+    band: [(Decimal, Decimal); 2],
+    sigma_bps_per_step: [f64; 2],
+    /// (when, pair index, move in basis points).
+    shocks: Vec<(Timestamp, usize, i32)>,
+    start: [Decimal; 2],
+    scheme_margin_bps: u32,
+    publications: Vec<Timestamp>,
 }
 
 /// Codes merchants show, built once by the QR core.
@@ -377,17 +388,8 @@ pub struct World {
     next_seq: u64,
     next_intent: u64,
     zipf: Vec<Vec<f64>>,
-    bank_cum: Vec<u32>,
-    issuer_cum: Vec<u32>,
     codes: Codes,
-    fx_rng: Prng,
-    fx_step: Span,
-    fx_band: [(Decimal, Decimal); 2],
-    fx_sigma_bps_per_step: [f64; 2],
-    fx_shocks: Vec<(Timestamp, usize, i32)>,
-    fx_start: [Decimal; 2],
-    scheme_margin_bps: u32,
-    publications: Vec<Timestamp>,
+    fx: FxWalk,
     cutoffs: Vec<Timestamp>,
     reversal_slot: Timestamp,
     exceptions: [Ppm; 5],
@@ -449,7 +451,8 @@ impl World {
             if self.events_count % (1 << 20) == 0 {
                 progress(Progress {
                     now,
-                    done_fraction: now.saturating_since(self.cfg.start).as_nanos() as f64 / span_ns as f64,
+                    done_fraction: now.saturating_since(self.cfg.start).as_nanos() as f64
+                        / span_ns as f64,
                     events_count: self.events_count,
                     payments_count: self.next_seq,
                 });
@@ -467,7 +470,9 @@ impl World {
             Event::Arrival { flow, group } => self.on_arrival(now, flow as usize, group),
             Event::Confirm(p) => self.on_confirm(now, p),
             Event::Arrive { p, hop, dup } => self.on_arrive(now, p, hop, dup),
-            Event::Done { node, p, hop, dup, arrived } => self.on_done(now, node as usize, p, hop, dup, arrived)?,
+            Event::Done { node, p, hop, dup, arrived } => {
+                self.on_done(now, node as usize, p, hop, dup, arrived)?
+            }
             Event::Response(p, answer) => self.on_response(now, p, answer)?,
             Event::Timeout(p, epoch) => self.on_timeout(p, epoch),
             Event::Inquiry(p, n) => self.on_inquiry(now, p, n),
@@ -487,11 +492,15 @@ impl World {
     }
 
     fn payment(&self, p: PRef) -> Option<&Payment> {
-        self.slots.get(p.slot as usize).filter(|x| x.generation == p.generation && x.state != State::Final)
+        self.slots
+            .get(p.slot as usize)
+            .filter(|x| x.generation == p.generation && x.state != State::Final)
     }
 
     fn payment_mut(&mut self, p: PRef) -> Option<&mut Payment> {
-        self.slots.get_mut(p.slot as usize).filter(|x| x.generation == p.generation && x.state != State::Final)
+        self.slots
+            .get_mut(p.slot as usize)
+            .filter(|x| x.generation == p.generation && x.state != State::Final)
     }
 
     /// The node a hop of a payment's route runs on.
@@ -515,7 +524,10 @@ impl World {
         for &w in &l.windows {
             let window = &self.cfg.windows[w];
             if window.from <= now && now < window.until {
-                loss = window.loss.unwrap_or(((f64::from(loss)) * window.error_x).round() as Ppm).min(1_000_000);
+                loss = window
+                    .loss
+                    .unwrap_or(((f64::from(loss)) * window.error_x).round() as Ppm)
+                    .min(1_000_000);
                 latency = Some(window.slow(&l.latency));
             }
         }

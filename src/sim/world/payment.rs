@@ -8,8 +8,8 @@ use super::build::STREAM_PAYMENTS;
 use super::config::{self, chance};
 use super::stats::minute_of;
 use super::{
-    Answer, Code, Decline, Event, Far, Hop, NodeKind, Outcome, PRef, Payment, State, World, credit_hop,
-    route,
+    Answer, Code, Decline, Event, Far, Hop, NodeKind, Outcome, PRef, Payment, State, World,
+    credit_hop, route,
 };
 use crate::payments::clearing::{ClearingRecord, MessageKind, Party, Rrn, Status};
 use crate::payments::fx::{QuoteRequest, RateSource, RoundingRule};
@@ -110,7 +110,13 @@ impl World {
 
     /// Creates a payment whose payer confirms after a think time (or, for a retry, after the
     /// retry delay).
-    pub(super) fn new_payment(&mut self, now: Timestamp, fi: usize, carry: Option<Carry>, payee: Option<u32>) {
+    pub(super) fn new_payment(
+        &mut self,
+        now: Timestamp,
+        fi: usize,
+        carry: Option<Carry>,
+        payee: Option<u32>,
+    ) {
         if self.in_flight >= self.in_flight_max {
             self.stop = Some(super::Stop::Limit("payments_in_flight_max"));
             return;
@@ -121,20 +127,7 @@ impl World {
         let f = &self.cfg.flows[fi];
         let flow = f.flow;
         let (payer_role, payee_role) = self.population(flow);
-        let payers = self.books.customers[&(payer_role as u8)].len() as u64;
-        let carry = carry.unwrap_or_else(|| {
-            let payer = rng.below(payers) as u32;
-            let payee = payee.unwrap_or_else(|| self.draw_payee(fi, &mut rng));
-            let f = &self.cfg.flows[fi];
-            let fixed_payee = flow == Flow::Remittance && chance(&mut rng, f.auspicious);
-            let amount = if fixed_payee {
-                f.auspicious_cny[rng.below(f.auspicious_cny.len() as u64) as usize]
-            } else {
-                f.amounts_for(&mut rng).sample(&mut rng)
-            };
-            self.next_intent += 1;
-            Carry { intent: self.next_intent, attempt: 0, payer, payee, amount, fixed_payee }
-        });
+        let carry = carry.unwrap_or_else(|| self.draw_purchase(fi, payee, &mut rng));
         let f = &self.cfg.flows[fi];
         let payer = self.books.customer(payer_role, carry.payer);
         let payee = self.books.customer(payee_role, carry.payee);
@@ -142,7 +135,11 @@ impl World {
             Flow::Inward => Currency::Cny,
             Flow::Outward => Currency::Khr,
             Flow::Remittance if carry.fixed_payee => {
-                if rng.below(2) == 0 { Currency::Khr } else { Currency::Usd }
+                if rng.below(2) == 0 {
+                    Currency::Khr
+                } else {
+                    Currency::Usd
+                }
             }
             Flow::Remittance | Flow::Domestic => carry.amount.currency,
         };
@@ -152,15 +149,7 @@ impl World {
             Flow::Domestic => carry.amount.currency,
         };
         let r = f.failures;
-        let code = if chance(&mut rng, r.malformed_qr) {
-            Code::Malformed
-        } else if chance(&mut rng, r.expired_qr) {
-            Code::Expired
-        } else if chance(&mut rng, f.dynamic) {
-            Code::Dynamic
-        } else {
-            Code::Static
-        };
+        let code = draw_code(f, &mut rng);
         let empty = chance(&mut rng, r.insufficient_balance);
         let payer_wallet = if empty {
             match flow {
@@ -209,7 +198,6 @@ impl World {
             held: false,
             epoch: 0,
             eventful: false,
-            upi_saw: None,
         };
         let p = self.allocate(payment);
         let stats = &mut self.stats[fi];
@@ -218,6 +206,24 @@ impl World {
         self.audit.created();
         let at = now.checked_add(think).expect("in range");
         self.schedule(at, Event::Confirm(p));
+    }
+
+    /// A new purchase: who pays whom, how much.
+    fn draw_purchase(&mut self, fi: usize, payee: Option<u32>, rng: &mut Prng) -> Carry {
+        let flow = self.cfg.flows[fi].flow;
+        let (payer_role, _) = self.population(flow);
+        let payers = self.books.customers[&(payer_role as u8)].len() as u64;
+        let payer = rng.below(payers) as u32;
+        let payee = payee.unwrap_or_else(|| self.draw_payee(fi, rng));
+        let f = &self.cfg.flows[fi];
+        let fixed_payee = flow == Flow::Remittance && chance(rng, f.auspicious);
+        let amount = if fixed_payee {
+            f.auspicious_cny[rng.below(f.auspicious_cny.len() as u64) as usize]
+        } else {
+            f.amounts_for(rng).sample(rng)
+        };
+        self.next_intent += 1;
+        Carry { intent: self.next_intent, attempt: 0, payer, payee, amount, fixed_payee }
     }
 
     fn allocate(&mut self, mut payment: Payment) -> PRef {
@@ -241,7 +247,9 @@ impl World {
         match pay.flow {
             Flow::Inward => &self.codes.inward_static[i],
             Flow::Outward => &self.codes.outward[i],
-            Flow::Domestic => &self.codes.domestic[i][usize::from(pay.amount.currency == Currency::Usd)],
+            Flow::Domestic => {
+                &self.codes.domestic[i][usize::from(pay.amount.currency == Currency::Usd)]
+            }
             Flow::Remittance => "",
         }
     }
@@ -252,7 +260,9 @@ impl World {
         let now_ms = now.as_millis();
         match pay.code {
             Code::Static => base,
-            Code::Dynamic | Code::Expired if base.starts_with("000201") && pay.flow != Flow::Outward => {
+            Code::Dynamic | Code::Expired
+                if base.starts_with("000201") && pay.flow != Flow::Outward =>
+            {
                 let (created, expires) = if pay.code == Code::Expired {
                     (now_ms - 600_000, now_ms - 300_000)
                 } else {
@@ -320,7 +330,7 @@ impl World {
         if !accepted {
             return Some(Decline::MalformedQr);
         }
-        let Some(decoded) = decoded else { return None };
+        let decoded = decoded?;
         match decoded.verify(now_ms, Mode::Strict) {
             Ok(()) => {}
             Err(v) if v.rule.sdk_code() == Some(qr::ErrorCode::KhqrExpired) => {
@@ -388,7 +398,11 @@ impl World {
 
     fn service_ns(&mut self, node: usize, now: Timestamp) -> u64 {
         let n = &mut self.nodes[node];
-        let window = n.windows.iter().map(|&w| &self.cfg.windows[w]).find(|w| w.from <= now && now < w.until);
+        let window = n
+            .windows
+            .iter()
+            .map(|&w| &self.cfg.windows[w])
+            .find(|w| w.from <= now && now < w.until);
         match window {
             Some(w) => w.slow(&n.service).sample_ns(&mut n.rng),
             None => n.service.sample_ns(&mut n.rng),
@@ -431,7 +445,13 @@ impl World {
         if let Some((next, next_hop, next_dup, next_arrived)) = n.queue.pop_front() {
             let ns = self.service_ns(node, now);
             let at = now.checked_add(Span::from_nanos(ns)).expect("in range");
-            let event = Event::Done { node: node as u32, p: next, hop: next_hop, dup: next_dup, arrived: next_arrived };
+            let event = Event::Done {
+                node: node as u32,
+                p: next,
+                hop: next_hop,
+                dup: next_dup,
+                arrived: next_arrived,
+            };
             self.schedule(at, event);
         } else {
             n.busy -= 1;
@@ -474,11 +494,12 @@ impl World {
                 self.respond(now, p, 0, Answer::Declined(decline), Span::ZERO);
                 return Ok(());
             }
-        } else if h.node == NodeKind::Upi || (flow == Flow::Domestic && h.node == NodeKind::Switch) {
-            if self.draw(p, r.switch_error, h.node, now) {
-                self.respond(now, p, hop, Answer::Declined(Decline::SwitchError), Span::ZERO);
-                return Ok(());
-            }
+        } else if (h.node == NodeKind::Upi
+            || (flow == Flow::Domestic && h.node == NodeKind::Switch))
+            && self.draw(p, r.switch_error, h.node, now)
+        {
+            self.respond(now, p, hop, Answer::Declined(Decline::SwitchError), Span::ZERO);
+            return Ok(());
         }
         let mut extra = Span::ZERO;
         if hop == credit_hop(flow) {
@@ -509,7 +530,9 @@ impl World {
             let timeout = self.cfg.originator_timeout[flow_index(flow)];
             let pay = self.payment_mut(p).expect("alive");
             if chance(&mut pay.rng, late_rate) {
-                extra = Span::from_nanos(timeout.as_nanos() + 1_000_000_000 + pay.rng.below(9_000_000_000));
+                extra = Span::from_nanos(
+                    timeout.as_nanos() + 1_000_000_000 + pay.rng.below(9_000_000_000),
+                );
             }
         }
         if (hop as usize) + 1 < route(flow).len() {
@@ -536,7 +559,8 @@ impl World {
             let _ = self.books.ledger.execute_linked(&commands, now);
         }
         if hop == credit_hop(pay.flow) && pay.far == Far::Credited {
-            let id = if self.sabotage.rebook_duplicates { self.books.ids(2) } else { pay.credit_id };
+            let id =
+                if self.sabotage.rebook_duplicates { self.books.ids(2) } else { pay.credit_id };
             let commands = self.credit_commands(&pay, id);
             let _ = self.books.ledger.execute_linked(&commands, now);
         }
@@ -547,13 +571,25 @@ impl World {
         let position = self.books.upi_position[pay.exchanged.currency.index()];
         let mut commands = vec![Command::Transfer(Transfer {
             pending_until: until,
-            ..Transfer::posted(TransferId(first), pay.payer_wallet, position, pay.exchanged, pay.seq)
+            ..Transfer::posted(
+                TransferId(first),
+                pay.payer_wallet,
+                position,
+                pay.exchanged,
+                pay.seq,
+            )
         })];
         if pay.spread.minor > 0 {
             let fee = self.books.bank_fee[pay.payer_at as usize][pay.spread.currency.index()];
             commands.push(Command::Transfer(Transfer {
                 pending_until: until,
-                ..Transfer::posted(TransferId(first + 1), pay.payer_wallet, fee, pay.spread, pay.seq)
+                ..Transfer::posted(
+                    TransferId(first + 1),
+                    pay.payer_wallet,
+                    fee,
+                    pay.spread,
+                    pay.seq,
+                )
             }));
         }
         commands
@@ -561,7 +597,13 @@ impl World {
 
     fn credit_commands(&self, pay: &Payment, first: u64) -> Vec<Command> {
         let t = |offset: u64, debit, credit, amount| {
-            Command::Transfer(Transfer::posted(TransferId(first + offset), debit, credit, amount, pay.seq))
+            Command::Transfer(Transfer::posted(
+                TransferId(first + offset),
+                debit,
+                credit,
+                amount,
+                pay.seq,
+            ))
         };
         match pay.flow {
             Flow::Domestic => vec![t(0, pay.payer_wallet, pay.payee_wallet, pay.amount)],
@@ -606,8 +648,12 @@ impl World {
             let (commands, seq) = (self.hold_commands(pay, first), pay.seq);
             match self.books.ledger.execute_linked(&commands, now) {
                 Ok(()) => {}
-                Err((_, TransferReject::InsufficientFunds)) => return Some(Decline::InsufficientBalance),
-                Err((i, reject)) => panic!("hold refused at command {i}: {reject:?} for payment {seq}"),
+                Err((_, TransferReject::InsufficientFunds)) => {
+                    return Some(Decline::InsufficientBalance);
+                }
+                Err((i, reject)) => {
+                    panic!("hold refused at command {i}: {reject:?} for payment {seq}")
+                }
             }
             let pay = self.payment_mut(p).expect("alive");
             pay.hold_id = first;
@@ -642,7 +688,8 @@ impl World {
             ttl: self.cfg.quote_ttl,
         };
         let amount = pay.amount;
-        let quote = self.books.rates.quote(request).expect("UPI publishes every pair from the start");
+        let quote =
+            self.books.rates.quote(request).expect("UPI publishes every pair from the start");
         let conversion = if fixed_payee {
             quote.convert_for_payee(amount, now)
         } else {
@@ -674,7 +721,9 @@ impl World {
             Err((_, TransferReject::InsufficientFunds)) if flow == Flow::Domestic => {
                 return Err(Decline::InsufficientBalance);
             }
-            Err((i, reject)) => panic!("credit refused at command {i}: {reject:?} for payment {seq}"),
+            Err((i, reject)) => {
+                panic!("credit refused at command {i}: {reject:?} for payment {seq}")
+            }
         }
         self.obligations(now, p, false);
         let pay = self.payment_mut(p).expect("alive");
@@ -692,16 +741,24 @@ impl World {
         let (payer, payee, amount) = match pay.flow {
             Flow::Domestic => (books::bank(pay.payer_at), books::bank(pay.payee_at), pay.amount),
             Flow::Inward => (books::NBC, books::bank(pay.payee_at), pay.received),
-            Flow::Outward | Flow::Remittance => (books::bank(pay.payer_at), books::NBC, pay.exchanged),
+            Flow::Outward | Flow::Remittance => {
+                (books::bank(pay.payer_at), books::NBC, pay.exchanged)
+            }
         };
         let (flow, received, exchanged) = (pay.flow, pay.received, pay.exchanged);
         let (payer, payee) = if undo { (payee, payer) } else { (payer, payee) };
         self.books.oblige(cycle, payer, payee, amount);
         let sign = if undo { -1 } else { 1 };
         match flow {
-            Flow::Inward => self.books.scheme(date, Money::new(received.currency, sign * received.minor), true),
+            Flow::Inward => {
+                self.books.scheme(date, Money::new(received.currency, sign * received.minor), true)
+            }
             Flow::Outward | Flow::Remittance => {
-                self.books.scheme(date, Money::new(exchanged.currency, sign * exchanged.minor), false);
+                self.books.scheme(
+                    date,
+                    Money::new(exchanged.currency, sign * exchanged.minor),
+                    false,
+                );
             }
             Flow::Domestic => {}
         }
@@ -709,14 +766,24 @@ impl World {
 
     /// The answer travels back from `from_hop` to the originator; the switch and UPI record it
     /// as it passes them.
-    pub(super) fn respond(&mut self, now: Timestamp, p: PRef, from_hop: u8, answer: Answer, extra: Span) {
+    pub(super) fn respond(
+        &mut self,
+        now: Timestamp,
+        p: PRef,
+        from_hop: u8,
+        answer: Answer,
+        extra: Span,
+    ) {
         let Some(pay) = self.payment(p) else { return };
         let flow = pay.flow;
         let hops = route(flow);
         let mut t = now.checked_add(extra).expect("in range");
         let (mut at_switch, mut at_upi) = (None, None);
         let mut lost = false;
-        let mark = |kind: NodeKind, t: Timestamp, s: &mut Option<Timestamp>, u: &mut Option<Timestamp>| match kind {
+        let mark = |kind: NodeKind,
+                    t: Timestamp,
+                    s: &mut Option<Timestamp>,
+                    u: &mut Option<Timestamp>| match kind {
             NodeKind::Gateway => *s = Some(t),
             NodeKind::Upi => *u = Some(t),
             _ => {}
@@ -740,7 +807,12 @@ impl World {
                 Answer::Declined(_) => Status::Declined,
             };
             let loss_time = t;
-            self.record(p, MessageKind::Purchase, at_switch.map_or((loss_time, Status::TimedOut), |x| (x, status)), at_upi.map_or((loss_time, Status::TimedOut), |x| (x, status)));
+            self.record(
+                p,
+                MessageKind::Purchase,
+                at_switch.map_or((loss_time, Status::TimedOut), |x| (x, status)),
+                at_upi.map_or((loss_time, Status::TimedOut), |x| (x, status)),
+            );
         }
         if !lost {
             self.schedule(t, Event::Response(p, answer));
@@ -749,7 +821,13 @@ impl World {
 
     /// Writes the switch's and UPI's clearing records of a message, injecting the scenario's
     /// exceptions into UPI's.
-    fn record(&mut self, p: PRef, kind: MessageKind, switch: (Timestamp, Status), upi: (Timestamp, Status)) {
+    fn record(
+        &mut self,
+        p: PRef,
+        kind: MessageKind,
+        switch: (Timestamp, Status),
+        upi: (Timestamp, Status),
+    ) {
         let pay = self.payment(p).expect("alive");
         let rrn = Rrn::new(pay.seq % (Rrn::MAX + 1)).expect("in range");
         let md5 = match pay.flow {
@@ -759,7 +837,8 @@ impl World {
             }
             _ => String::new(),
         };
-        let (amount, billed) = (pay.received, pay.exchanged.checked_add(pay.spread).expect("in range"));
+        let (amount, billed) =
+            (pay.received, pay.exchanged.checked_add(pay.spread).expect("in range"));
         let fee = if pay.flow == Flow::Inward { pay.fee } else { pay.spread };
         let make = |party, (at, status): (Timestamp, Status)| ClearingRecord {
             party,
@@ -801,7 +880,10 @@ impl World {
                 copies = 2;
                 injected = true;
             } else if chance(rng, mismatch) {
-                theirs.amount = Money::new(theirs.amount.currency, theirs.amount.minor + 1 + rng.below(5) as i64);
+                theirs.amount = Money::new(
+                    theirs.amount.currency,
+                    theirs.amount.minor + 1 + rng.below(5) as i64,
+                );
                 injected = true;
             } else if chance(rng, status) && theirs.status == Status::Approved {
                 theirs.status = Status::Declined;
@@ -820,7 +902,12 @@ impl World {
         }
     }
 
-    pub(super) fn on_response(&mut self, now: Timestamp, p: PRef, answer: Answer) -> Result<(), Breach> {
+    pub(super) fn on_response(
+        &mut self,
+        now: Timestamp,
+        p: PRef,
+        answer: Answer,
+    ) -> Result<(), Breach> {
         let Some(pay) = self.payment(p) else { return Ok(()) };
         match pay.state {
             State::Waiting => self.conclude(now, p, answer, false),
@@ -830,7 +917,13 @@ impl World {
     }
 
     /// The originator has its answer: post or void the hold, tell the payer.
-    fn conclude(&mut self, now: Timestamp, p: PRef, answer: Answer, late: bool) -> Result<(), Breach> {
+    fn conclude(
+        &mut self,
+        now: Timestamp,
+        p: PRef,
+        answer: Answer,
+        late: bool,
+    ) -> Result<(), Breach> {
         let pay = self.payment(p).expect("alive");
         let post = answer == Answer::Approved || (self.sabotage.post_declined_holds && pay.held);
         if pay.held {
@@ -936,7 +1029,12 @@ impl World {
         }
     }
 
-    pub(super) fn on_inquiry_answer(&mut self, now: Timestamp, p: PRef, answer: Option<Answer>) -> Result<(), Breach> {
+    pub(super) fn on_inquiry_answer(
+        &mut self,
+        now: Timestamp,
+        p: PRef,
+        answer: Option<Answer>,
+    ) -> Result<(), Breach> {
         let Some(pay) = self.payment(p) else { return Ok(()) };
         match (pay.state, answer) {
             (State::Inquiring, Some(a)) => self.conclude(now, p, a, true),
@@ -968,7 +1066,12 @@ impl World {
         self.after(backoff, Event::ReversalRetry(p, attempt + 1));
     }
 
-    pub(super) fn on_reversal_at_far(&mut self, now: Timestamp, p: PRef, _attempt: u8) -> Result<(), Breach> {
+    pub(super) fn on_reversal_at_far(
+        &mut self,
+        now: Timestamp,
+        p: PRef,
+        _attempt: u8,
+    ) -> Result<(), Breach> {
         let Some(pay) = self.payment(p) else { return Ok(()) };
         if pay.state != State::Reversing {
             return Ok(());
@@ -1004,7 +1107,9 @@ impl World {
             .credit_commands(pay, first)
             .into_iter()
             .map(|c| match c {
-                Command::Transfer(t) => Command::Transfer(Transfer { debit: t.credit, credit: t.debit, ..t }),
+                Command::Transfer(t) => {
+                    Command::Transfer(Transfer { debit: t.credit, credit: t.debit, ..t })
+                }
                 other => other,
             })
             .collect();
@@ -1033,7 +1138,12 @@ impl World {
         self.finalize(now, p, outcome)
     }
 
-    pub(super) fn on_reversal_retry(&mut self, now: Timestamp, p: PRef, attempt: u8) -> Result<(), Breach> {
+    pub(super) fn on_reversal_retry(
+        &mut self,
+        now: Timestamp,
+        p: PRef,
+        attempt: u8,
+    ) -> Result<(), Breach> {
         let Some(pay) = self.payment(p) else { return Ok(()) };
         if pay.state != State::Reversing {
             return Ok(());
@@ -1048,7 +1158,12 @@ impl World {
 
     /// The payment's one final state: the auditor hears its economic effects, the stats count
     /// it, the slot is freed, and the payer may retry.
-    pub(super) fn finalize(&mut self, now: Timestamp, p: PRef, outcome: Outcome) -> Result<(), Breach> {
+    pub(super) fn finalize(
+        &mut self,
+        now: Timestamp,
+        p: PRef,
+        outcome: Outcome,
+    ) -> Result<(), Breach> {
         let pay = self.payment(p).expect("alive");
         let paid = pay.exchanged.checked_add(pay.spread).expect("in range").minor;
         let payee_gets = pay.received.minor - pay.fee.minor;
@@ -1117,6 +1232,20 @@ impl World {
             amount: pay.amount,
             fixed_payee: pay.flow == Flow::Remittance && pay.amount.currency == Currency::Cny,
         })
+    }
+}
+
+/// Which code the payer's app will scan.
+fn draw_code(f: &super::config::FlowConfig, rng: &mut Prng) -> Code {
+    let r = f.failures;
+    if chance(rng, r.malformed_qr) {
+        Code::Malformed
+    } else if chance(rng, r.expired_qr) {
+        Code::Expired
+    } else if chance(rng, f.dynamic) {
+        Code::Dynamic
+    } else {
+        Code::Static
     }
 }
 

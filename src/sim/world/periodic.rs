@@ -27,23 +27,23 @@ const PAIRS: [Pair; 2] =
 impl World {
     pub(super) fn on_fx_step(&mut self, now: Timestamp) {
         for (k, pair) in PAIRS.into_iter().enumerate() {
-            let sigma = self.fx_sigma_bps_per_step[k];
+            let sigma = self.fx.sigma_bps_per_step[k];
             if sigma <= 0.0 {
                 continue;
             }
-            let bps = (standard_normal(&mut self.fx_rng) * sigma).round() as i32;
-            let (floor, ceiling) = self.fx_band[k];
+            let bps = (standard_normal(&mut self.fx.rng) * sigma).round() as i32;
+            let (floor, ceiling) = self.fx.band[k];
             self.books.rates.shock_mid(pair, now, bps, floor, ceiling).expect("the pair has a mid");
         }
         if now < self.cfg.hard_end {
-            let step = self.fx_step;
+            let step = self.fx.step;
             self.after(step, Event::FxStep);
         }
     }
 
     pub(super) fn on_fx_shock(&mut self, now: Timestamp, i: usize) {
-        let (_, k, bps) = self.fx_shocks[i];
-        let (floor, ceiling) = self.fx_band[k];
+        let (_, k, bps) = self.fx.shocks[i];
+        let (floor, ceiling) = self.fx.band[k];
         self.books.rates.shock_mid(PAIRS[k], now, bps, floor, ceiling).expect("the pair has a mid");
     }
 
@@ -53,7 +53,7 @@ impl World {
         let r = &mut self.books.rates;
         let cny = r.mid(PAIRS[0], now).expect("set at the start");
         let khr = r.mid(PAIRS[1], now).expect("set at the start");
-        let keep = Decimal::ONE - Decimal::new(i64::from(self.scheme_margin_bps), 4);
+        let keep = Decimal::ONE - Decimal::new(i64::from(self.fx.scheme_margin_bps), 4);
         let dp = |d: Decimal| d.round_dp(12);
         let steps = [
             (Pair::new(Currency::Cny, Currency::Khr), dp(khr / cny * keep)),
@@ -82,7 +82,8 @@ impl World {
 
     fn settle_cycle(&mut self, now: Timestamp, cycle: CycleId) {
         let obligations = self.books.take_obligations(cycle);
-        let positions = net_positions(cycle, &obligations).expect("aggregated obligations are positive");
+        let positions =
+            net_positions(cycle, &obligations).expect("aggregated obligations are positive");
         let first = self.books.ids(64);
         let chains = settlement_commands(&positions, &self.books, TransferId(first), 0)
             .expect("every participant has settlement accounts");
@@ -175,23 +176,40 @@ impl World {
             invariants_ok: true,
             audit_checks_count: self.audit.checks_count,
             audit_counts: self.audit.counts(),
-            fx_mid: [(self.fx_start[0], fx_end[0]), (self.fx_start[1], fx_end[1])],
+            fx_mid: [(self.fx.start[0], fx_end[0]), (self.fx.start[1], fx_end[1])],
         })
     }
 
-    fn settle_scheme(&mut self, now: Timestamp) -> Vec<crate::payments::settlement::SchemeSettlement> {
+    fn settle_scheme(
+        &mut self,
+        now: Timestamp,
+    ) -> Vec<crate::payments::settlement::SchemeSettlement> {
         let owed = std::mem::take(&mut self.books.scheme_owed);
         let mut out = Vec::new();
         for (date, (to_nbc, to_upi)) in owed {
             let money = |v: [i64; 3]| -> Vec<Money> {
-                Currency::ALL.iter().map(|&c| Money::new(c, v[c.index()])).filter(|m| m.minor != 0).collect()
+                Currency::ALL
+                    .iter()
+                    .map(|&c| Money::new(c, v[c.index()]))
+                    .filter(|m| m.minor != 0)
+                    .collect()
             };
-            let s = scheme_settlement(date, &money(to_nbc), &money(to_upi), &self.cn_calendar, &self.books.rates)
-                .expect("UPI rates to USD are published from the start");
+            let s = scheme_settlement(
+                date,
+                &money(to_nbc),
+                &money(to_upi),
+                &self.cn_calendar,
+                &self.books.rates,
+            )
+            .expect("UPI rates to USD are published from the start");
             let id = TransferId(self.books.ids(1));
-            if let Some(command) = scheme_settlement_command(&s, self.books.upi_usd, self.books.nbc_usd_scheme, id, 0)
+            if let Some(command) =
+                scheme_settlement_command(&s, self.books.upi_usd, self.books.nbc_usd_scheme, id, 0)
             {
-                self.books.ledger.execute(command, now).expect("scheme settlement accounts have no limits");
+                self.books
+                    .ledger
+                    .execute(command, now)
+                    .expect("scheme settlement accounts have no limits");
             }
             let _ = NBC;
             out.push(s);
@@ -211,7 +229,8 @@ impl World {
         };
         let ours = by_date(&self.books.clearing_switch);
         let theirs = by_date(&self.books.clearing_upi);
-        let dates: std::collections::BTreeSet<Date> = ours.keys().chain(theirs.keys()).copied().collect();
+        let dates: std::collections::BTreeSet<Date> =
+            ours.keys().chain(theirs.keys()).copied().collect();
         let config = ReconConfig { rounding_tolerance_minor: self.rounding_tolerance };
         let empty = Vec::new();
         let mut breaks = Vec::new();
@@ -224,7 +243,8 @@ impl World {
         let unexplained = breaks
             .iter()
             .filter(|b| {
-                let payment = b.ours.as_ref().or(b.theirs.as_ref()).map_or(u64::MAX, |r| r.payment_id);
+                let payment =
+                    b.ours.as_ref().or(b.theirs.as_ref()).map_or(u64::MAX, |r| r.payment_id);
                 !self.eventful.contains(&payment)
             })
             .count() as u64;

@@ -1,0 +1,156 @@
+//! Goal: a run is a pure function of (scenario, seed); the auditor catches each class of broken
+//! core; every shipped scenario is valid. Method: run `tests/data/small.toml` (three hours of
+//! the CNY Eve evening, with WAN loss and an outage so timeouts, inquiries and reversals
+//! happen) through the library, compare report CSVs byte for byte, and run it again with each
+//! deliberate fault ([`Sabotage`]) expecting the matching breach.
+
+use bakong_sim::report;
+use bakong_sim::sim::audit::Breach;
+use bakong_sim::sim::scenario::{self, Scenario};
+use bakong_sim::sim::world::{Outcome, RunRecord, Sabotage, Stop, World};
+
+const SMALL: &str = include_str!("../data/small.toml");
+
+fn small() -> Scenario {
+    scenario::parse(SMALL).expect("the test scenario is valid")
+}
+
+fn run(s: &Scenario, seed: u64, sabotage: Sabotage) -> Result<RunRecord, Breach> {
+    World::with_sabotage(s, seed, sabotage).run(&mut |_| {})
+}
+
+fn csvs(r: &RunRecord) -> Vec<(&'static str, String)> {
+    vec![
+        ("latency.csv", report::latency_csv(r)),
+        ("timeseries.csv", report::timeseries_csv(r)),
+        ("nodes.csv", report::nodes_csv(r)),
+        ("settlement.csv", report::settlement_csv(r)),
+        ("scheme-settlement.csv", report::scheme_settlement_csv(r)),
+        ("reconciliation.csv", report::reconciliation_csv(r)),
+    ]
+}
+
+#[test]
+fn same_seed_same_bytes_other_seed_differs() {
+    let s = small();
+    let a = run(&s, 7, Sabotage::default()).expect("no breach");
+    let b = run(&s, 7, Sabotage::default()).expect("no breach");
+    let c = run(&s, 8, Sabotage::default()).expect("no breach");
+    for ((name, x), (_, y)) in csvs(&a).into_iter().zip(csvs(&b)) {
+        assert_eq!(x, y, "{name} differs between two runs with seed 7");
+    }
+    let differing = csvs(&a).into_iter().zip(csvs(&c)).filter(|((_, x), (_, y))| x != y).count();
+    assert!(differing >= 4, "seed 8 should change most CSVs, changed {differing}");
+    assert_eq!(a.events_count, b.events_count);
+    assert_ne!(a.events_count, c.events_count);
+}
+
+#[test]
+fn small_run_exercises_every_path_and_balances() {
+    let r = run(&small(), 20260217, Sabotage::default()).expect("no breach");
+    assert_eq!(r.stop, Stop::Drained);
+    assert_eq!(r.audit_counts.0, r.audit_counts.1, "every payment final");
+    let total = |o: Outcome| r.flows.iter().map(|(_, s)| s.count(o)).sum::<u64>();
+    assert!(total(Outcome::Approved) > 5000);
+    assert!(total(Outcome::ApprovedLate) > 0, "late approvals found by inquiry");
+    assert!(total(Outcome::Reversed) > 0, "reversals after the WAN outage");
+    assert!(r.flows.iter().all(|(_, s)| s.payments_count > 0), "every flow has traffic");
+    assert!(!r.nettings.is_empty(), "the 24:00 cut-off falls inside the run");
+    assert!(!r.scheme_settlements.is_empty());
+    assert!(r.clearing_counts.0 > 1000 && r.clearing_counts.1 > 1000);
+    assert!(!r.breaks.is_empty(), "timeouts and the day cut make breaks");
+    assert_eq!(r.breaks_unexplained_count, 0, "every break has a cause the world knows");
+    // The Beijing day cut (23:00 ICT) falls inside the run: two trade dates.
+    let dates: std::collections::BTreeSet<_> =
+        r.scheme_settlements.iter().map(|s| s.trade_date).collect();
+    assert_eq!(dates.len(), 2);
+}
+
+/// One canary: a run with `sabotage` must end in a breach `matches` accepts.
+fn check_canary(
+    name: &str,
+    edit: Option<(&str, &str)>,
+    sabotage: Sabotage,
+    matches: fn(&Breach) -> bool,
+) {
+    let text = match edit {
+        Some((from, to)) => {
+            assert!(SMALL.contains(from), "{name}: edit target missing");
+            SMALL.replace(from, to)
+        }
+        None => SMALL.to_string(),
+    };
+    let s = scenario::parse(&text).expect("valid");
+    match run(&s, 11, sabotage) {
+        Ok(_) => panic!("{name}: the auditor missed a deliberately broken core"),
+        Err(breach) => assert!(matches(&breach), "{name}: unexpected breach {breach}"),
+    }
+    // The same scenario without the fault passes: the canary is the fault, not the scenario.
+    run(&s, 11, Sabotage::default()).unwrap_or_else(|b| panic!("{name}: clean run breached: {b}"));
+}
+
+#[test]
+fn auditor_catches_each_broken_core() {
+    let duplicating = Some((
+        "kh_backbone     = { latency_ms = [5, 20] }",
+        "kh_backbone     = { latency_ms = [5, 20], duplicate_pct = 2.0 }",
+    ));
+    check_canary(
+        "duplicates booked twice",
+        duplicating,
+        Sabotage { rebook_duplicates: true, ..Sabotage::default() },
+        |b| matches!(b, Breach::DoubleDebit { .. } | Breach::WalletMismatch { .. }),
+    );
+    check_canary(
+        "final state twice",
+        None,
+        Sabotage { finalize_twice: true, ..Sabotage::default() },
+        |b| matches!(b, Breach::FinalTwice { .. }),
+    );
+    // Without inquiries, every payment whose answer is lost is reversed at once, so credits are
+    // reversed too.
+    check_canary(
+        "reversal booked twice",
+        Some(("inquiry_window_s = 45", "inquiry_window_s = 0")),
+        Sabotage { reverse_twice: true, ..Sabotage::default() },
+        |b| matches!(b, Breach::ReversalUnmatched { .. }),
+    );
+    check_canary(
+        "unbalanced entry",
+        None,
+        Sabotage { unbalanced_entry: true, ..Sabotage::default() },
+        |b| matches!(b, Breach::Ledger { .. }),
+    );
+    check_canary(
+        "declined holds posted",
+        None,
+        Sabotage { post_declined_holds: true, ..Sabotage::default() },
+        |b| matches!(b, Breach::DoubleDebit { .. }),
+    );
+}
+
+#[test]
+fn shipped_scenarios_are_valid() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(&dir).expect("scenarios/") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            let text = std::fs::read_to_string(&path).expect("readable");
+            assert!(text.starts_with("# "), "{} opens with a comment", path.display());
+            let s = scenario::parse(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            names.push(s.meta.name);
+        }
+    }
+    names.sort();
+    for expected in [
+        "chinese-new-year",
+        "fx-shock",
+        "growth-10x",
+        "normal-weekday",
+        "reference",
+        "upi-link-outage",
+    ] {
+        assert!(names.iter().any(|n| n == expected), "scenarios/ lacks {expected}");
+    }
+}
