@@ -244,3 +244,75 @@ fn recon_writes_its_outputs_and_exits_1_on_breaks() {
     assert!(!dir.join("out3").exists());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("bakong-sim-it-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+#[test]
+fn run_writes_the_report_folder_and_exits_by_its_slos() {
+    let dir = temp_dir("run");
+    let out_dir = dir.join("report");
+    let small = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/small.toml");
+    let out = sim(
+        &["run", small, "--seed", "5", "--quiet", "--out", out_dir.to_str().expect("utf-8")],
+        None,
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    // The small scenario's outage makes its inward p99 and approval SLOs fail: exit 1.
+    assert_eq!(out.status.code(), Some(1), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    let last = stdout.lines().last().expect("a last line");
+    assert!(
+        last.starts_with("wall ") && last.contains("events/s") && last.contains("payments/s"),
+        "{last}"
+    );
+    for file in [
+        "summary.json",
+        "summary.md",
+        "latency.csv",
+        "timeseries.csv",
+        "nodes.csv",
+        "settlement.csv",
+        "scheme-settlement.csv",
+        "reconciliation.csv",
+    ] {
+        assert!(out_dir.join(file).is_file(), "{file} missing");
+    }
+    assert!(!dir.join("report.partial").exists(), "no half-written folder left");
+    let summary: Value =
+        serde_json::from_str(&std::fs::read_to_string(out_dir.join("summary.json")).expect("read"))
+            .expect("JSON");
+    assert_eq!(summary["seed"], 5);
+    assert_eq!(summary["scenario"], "small");
+    assert_eq!(summary["ledger"]["invariants_ok"], true);
+    for flow in ["inward", "outward", "remittance", "domestic"] {
+        assert!(summary["flows"][flow]["payments_count"].as_u64().expect("count") > 0, "{flow}");
+    }
+    let slo = summary["slo"].as_array().expect("list");
+    assert!(slo.iter().any(|v| v["passed"] == false));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn run_and_validate_refuse_bad_scenarios_with_file_line_and_key() {
+    let dir = temp_dir("bad");
+    let text =
+        include_str!("../data/small.toml").replace("seed = 20260217", "seed = 20260217\nsed = 1");
+    let file = dir.join("typo.toml");
+    std::fs::write(&file, text).expect("write");
+    for command in ["validate", "run"] {
+        let out = sim(&[command, file.to_str().expect("utf-8")], None);
+        assert_eq!(out.status.code(), Some(2), "{command}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("typo.toml:12:1: key `meta.sed`: unknown field `sed`"),
+            "{command}: {stderr}"
+        );
+    }
+    let out = sim(&["validate", dir.join("missing.toml").to_str().expect("utf-8")], None);
+    assert_eq!(out.status.code(), Some(2));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The Chinese New Year scenario as a benchmark: wall time and peak resident memory of
+# `sim run scenarios/chinese-new-year.toml` (goal: under 60 s and under 2 GB on 2 cores).
+# Usage: benches/cny.sh [runs]   (default 3)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build --release --quiet
+runs="${1:-3}"
+for i in $(seq 1 "$runs"); do
+  /usr/bin/time -f "run $i: %e s wall, %M KiB peak RSS" \
+    ./target/release/sim run scenarios/chinese-new-year.toml --quiet --out "${TMPDIR:-/tmp}/cny-bench"
+done
