@@ -6,7 +6,7 @@ use std::collections::{BTreeSet, VecDeque};
 use rust_decimal::Decimal;
 
 use super::books::{self, Books, Role};
-use super::config::{Config, lognormal_ms, ppm};
+use super::config::{Config, cumulative, lognormal_ms, ppm};
 use super::stats::{FlowStats, MinuteStats, NodeStats, histogram};
 use super::{
     Codes, Event, FxWalk, LinkKind, LinkModel, Node, NodeKind, Sabotage, Stop, World, route,
@@ -38,21 +38,6 @@ const CITIES: [(&str, u32); 4] = [
     ("Sihanoukville", 950_000),
     ("Battambang", 1_000_000),
 ];
-
-fn cumulative_ppm(shares: &[f64]) -> Vec<u32> {
-    let mut total = 0.0;
-    let mut out: Vec<u32> = shares
-        .iter()
-        .map(|s| {
-            total += s;
-            ppm(total)
-        })
-        .collect();
-    if let Some(last) = out.last_mut() {
-        *last = 1_000_000;
-    }
-    out
-}
 
 pub(super) fn pick(cum: &[u32], u: u32) -> u16 {
     cum.iter().position(|&c| u < c).unwrap_or(cum.len() - 1) as u16
@@ -317,8 +302,8 @@ pub(super) fn world(s: &Scenario, seed: u64, sabotage: Sabotage) -> World {
     let cfg = Config::new(s, seed);
     let p = &s.population;
     let (banks, issuers) = (p.bank_shares_pct.len(), p.cn_issuer_shares_pct.len());
-    let bank_cum = cumulative_ppm(&p.bank_shares_pct);
-    let issuer_cum = cumulative_ppm(&p.cn_issuer_shares_pct);
+    let bank_cum = cumulative(p.bank_shares_pct.iter().copied());
+    let issuer_cum = cumulative(p.cn_issuer_shares_pct.iter().copied());
     let hints = ledger_hints(s, &cfg);
     let mut books = Books::new(banks, issuers, hints);
     open_customers(&mut books, s, seed, &bank_cum, &issuer_cum);

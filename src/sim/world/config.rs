@@ -123,7 +123,8 @@ pub(crate) struct AmountSampler {
     components: Vec<(u32, f64, f64)>,
 }
 
-fn cumulative(shares: impl Iterator<Item = f64>) -> Vec<u32> {
+/// Cumulative parts per million of shares in percent, the last forced to exactly 1 000 000.
+pub(crate) fn cumulative(shares: impl Iterator<Item = f64>) -> Vec<u32> {
     let mut total = 0.0;
     let mut out: Vec<u32> = shares
         .map(|s| {
