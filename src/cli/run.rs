@@ -14,7 +14,7 @@ use super::{Outcome, write_atomically};
 use crate::payments::qr::md5_hex;
 use crate::payments::time::Zone;
 use crate::report::{self, RunMeta};
-use crate::sim::scenario::{self, Scenario};
+use crate::sim::scenario::{self, MmcScenario, ScenarioFile};
 use crate::sim::world::{Progress, World};
 
 /// `sim run`.
@@ -40,27 +40,64 @@ pub(super) struct ValidateArgs {
     file: PathBuf,
 }
 
-fn load(path: &Path) -> anyhow::Result<(Scenario, String)> {
+fn load(path: &Path) -> anyhow::Result<(ScenarioFile, String)> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    match scenario::parse(&text) {
+    match scenario::parse_file(&text) {
         Ok(s) => Ok((s, text)),
         Err(e) => bail!("{}:{e}", path.display()),
     }
 }
 
 pub(super) fn validate(args: ValidateArgs) -> anyhow::Result<Outcome> {
-    let (s, _) = load(&args.file)?;
-    let flows: Vec<&str> = scenario::validate::flows(&s).iter().map(|f| f.0).collect();
-    println!(
-        "{}: ok ({}, {} h from {}, flows: {})",
-        args.file.display(),
-        s.meta.name,
-        s.meta.duration_hours,
-        s.meta.start,
-        flows.join(", ")
-    );
+    match load(&args.file)?.0 {
+        ScenarioFile::Network(s) => {
+            let flows: Vec<&str> = scenario::validate::flows(&s).iter().map(|f| f.0).collect();
+            println!(
+                "{}: ok ({}, {} h from {}, flows: {})",
+                args.file.display(),
+                s.meta.name,
+                s.meta.duration_hours,
+                s.meta.start,
+                flows.join(", ")
+            );
+        }
+        ScenarioFile::Mmc(s) => {
+            println!(
+                "{}: ok ({}, M/M/{} validation)",
+                args.file.display(),
+                s.meta.name,
+                s.mmc.servers
+            );
+        }
+    }
     Ok(Outcome::Success)
+}
+
+fn run_mmc(args: &RunArgs, s: &MmcScenario) -> anyhow::Result<Outcome> {
+    let seed = args.seed.unwrap_or(s.meta.seed);
+    let out = args.out.clone().unwrap_or_else(|| Path::new("reports").join(&s.meta.name));
+    let started = Instant::now();
+    let v = report::mmc::validate(s, seed).context("running the M/M/c model")?;
+    let wall = started.elapsed().as_secs_f64();
+    let files = [
+        ("summary.md", report::mmc::summary_md(s, &v)),
+        ("summary.json", report::mmc::summary_json(s, &v)),
+        ("replications.csv", report::mmc::replications_csv(&v)),
+    ];
+    write_folder(&out, &files, |_| Ok(()))?;
+    let events: u64 = v.replications.iter().map(|r| r.events_count).sum();
+    println!(
+        "{}: Erlang-C Wq {:.3} ms, measured {:.3} ms ± {:.3} ms (95 % CI): {}; report in {}",
+        s.meta.name,
+        v.erlang_c.1 * 1000.0,
+        v.wait_s_mean * 1000.0,
+        v.wait_s_half_width * 1000.0,
+        if v.agrees() { "agrees" } else { "DISAGREES" },
+        out.display()
+    );
+    println!("wall {wall:.1} s, {:.0} events/s", events as f64 / wall.max(1e-9));
+    Ok(if v.agrees() { Outcome::Success } else { Outcome::Negative })
 }
 
 fn peak_rss_bytes() -> Option<u64> {
@@ -88,7 +125,11 @@ fn progress_bar(p: &Progress, started: Instant, zone: Zone) {
 }
 
 pub(super) fn run(args: RunArgs) -> anyhow::Result<Outcome> {
-    let (s, text) = load(&args.file)?;
+    let (file, text) = load(&args.file)?;
+    let s = match file {
+        ScenarioFile::Network(s) => s,
+        ScenarioFile::Mmc(s) => return run_mmc(&args, &s),
+    };
     let seed = args.seed.unwrap_or(s.meta.seed);
     let out = args.out.clone().unwrap_or_else(|| Path::new("reports").join(&s.meta.name));
     let started = Instant::now();
@@ -120,7 +161,7 @@ pub(super) fn run(args: RunArgs) -> anyhow::Result<Outcome> {
         peak_rss_bytes: peak_rss_bytes(),
     };
     let verdicts = report::verdicts(&record, &s.slo);
-    write_report(&out, &record, &meta, &verdicts)?;
+    write_report(&out, &record, &meta, &verdicts, s.report.warmup_minutes.map(u64::from))?;
     let payments: u64 = record.flows.iter().map(|(_, f)| f.payments_count).sum();
     let failed = verdicts.iter().filter(|v| !v.passed).count();
     println!(
@@ -145,6 +186,43 @@ fn write_report(
     record: &crate::sim::world::RunRecord,
     meta: &RunMeta,
     verdicts: &[report::Verdict],
+    warmup_minutes: Option<u64>,
+) -> anyhow::Result<()> {
+    let steady = report::steady::steady(record, warmup_minutes);
+    let files = [
+        ("summary.json", report::summary_json(record, meta, verdicts, &steady)),
+        ("summary.md", report::summary_md(record, meta, verdicts, &steady)),
+        ("latency.csv", report::latency_csv(record)),
+        ("timeseries.csv", report::timeseries_csv(record)),
+        ("timeseries-nodes.csv", report::timeseries_nodes_csv(record)),
+        ("nodes.csv", report::nodes_csv(record)),
+        ("settlement.csv", report::settlement_csv(record)),
+        ("scheme-settlement.csv", report::scheme_settlement_csv(record)),
+        ("reconciliation.csv", report::reconciliation_csv(record)),
+    ];
+    write_folder(out, &files, |partial| {
+        std::fs::write(partial.join("histograms.hlog"), report::histogram_log(record))
+            .context("writing histograms.hlog")?;
+        let plots_dir = partial.join("plots");
+        std::fs::create_dir_all(&plots_dir)
+            .with_context(|| format!("creating {}", plots_dir.display()))?;
+        let plots =
+            report::plots::plots(record).map_err(|e| anyhow::anyhow!("drawing plots: {e}"))?;
+        for plot in &plots {
+            let png = plots_dir.join(format!("{}.png", plot.name));
+            std::fs::write(&png, &plot.png)
+                .with_context(|| format!("writing {}", png.display()))?;
+            write_atomically(&plots_dir.join(format!("{}.svg", plot.name)), &plot.svg)?;
+        }
+        Ok(())
+    })
+}
+
+/// Writes a report folder whole: everything into `out.partial`, then a rename over `out`.
+fn write_folder(
+    out: &Path,
+    files: &[(&str, String)],
+    more: impl FnOnce(&Path) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
     let mut partial = out.as_os_str().to_os_string();
     partial.push(".partial");
@@ -154,19 +232,10 @@ fn write_report(
             .with_context(|| format!("removing {}", partial.display()))?;
     }
     std::fs::create_dir_all(&partial).with_context(|| format!("creating {}", partial.display()))?;
-    let files = [
-        ("summary.json", report::summary_json(record, meta, verdicts)),
-        ("summary.md", report::summary_md(record, meta, verdicts)),
-        ("latency.csv", report::latency_csv(record)),
-        ("timeseries.csv", report::timeseries_csv(record)),
-        ("nodes.csv", report::nodes_csv(record)),
-        ("settlement.csv", report::settlement_csv(record)),
-        ("scheme-settlement.csv", report::scheme_settlement_csv(record)),
-        ("reconciliation.csv", report::reconciliation_csv(record)),
-    ];
     for (name, contents) in files {
-        write_atomically(&partial.join(name), &contents)?;
+        write_atomically(&partial.join(name), contents)?;
     }
+    more(&partial)?;
     if out.exists() {
         std::fs::remove_dir_all(out).with_context(|| format!("replacing {}", out.display()))?;
     }

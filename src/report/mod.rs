@@ -5,6 +5,10 @@
 //! commit) into text. CSVs hold only simulated figures, so the same scenario and seed give
 //! byte-identical CSVs; wall time appears in the summaries only.
 
+pub mod mmc;
+pub mod plots;
+pub mod steady;
+
 use std::fmt::Write as _;
 
 use hdrhistogram::Histogram;
@@ -101,31 +105,14 @@ fn stop_text(stop: &Stop) -> String {
 }
 
 /// `summary.json`.
-pub fn summary_json(record: &RunRecord, meta: &RunMeta, verdicts: &[Verdict]) -> String {
+pub fn summary_json(
+    record: &RunRecord,
+    meta: &RunMeta,
+    verdicts: &[Verdict],
+    steady: &steady::Steady,
+) -> String {
     let payments: u64 = record.flows.iter().map(|(_, s)| s.payments_count).sum();
-    let mut flows = serde_json::Map::new();
-    for (flow, s) in &record.flows {
-        let approved: u64 = s.count(Outcome::Approved) + s.count(Outcome::ApprovedLate);
-        let outcomes: serde_json::Map<String, Value> =
-            s.outcomes.iter().map(|(o, n)| (o.name(), json!(n))).collect();
-        flows.insert(
-            flow.name().to_string(),
-            json!({
-                "payments_count": s.payments_count,
-                "retries_count": s.retries_count,
-                "approved_count": approved,
-                "approval_pct": round3(s.approval_ratio() * 100.0),
-                "latency_ms_p50": ms(&s.latency_approved, 0.5),
-                "latency_ms_p90": ms(&s.latency_approved, 0.9),
-                "latency_ms_p99": ms(&s.latency_approved, 0.99),
-                "latency_ms_p999": ms(&s.latency_approved, 0.999),
-                "latency_ms_max": if s.latency_approved.is_empty() { 0.0 } else { s.latency_approved.max() as f64 / 1000.0 },
-                "payer_timeouts_count": s.payer_timeouts_count,
-                "duplicates_absorbed_count": s.duplicates_absorbed_count,
-                "outcomes": outcomes,
-            }),
-        );
-    }
+    let flows = flows_json(record);
     let wall = meta.wall_seconds.max(1e-9);
     let value = json!({
         "scenario": record.scenario,
@@ -167,6 +154,7 @@ pub fn summary_json(record: &RunRecord, meta: &RunMeta, verdicts: &[Verdict]) ->
             "payments_created": record.audit_counts.0,
             "payments_final": record.audit_counts.1,
         },
+        "steady_state": steady_json(steady),
         "slo": verdicts.iter().map(|v| json!({
             "name": v.name, "threshold": v.threshold, "value": v.value, "passed": v.passed,
         })).collect::<Vec<_>>(),
@@ -174,6 +162,64 @@ pub fn summary_json(record: &RunRecord, meta: &RunMeta, verdicts: &[Verdict]) ->
     let mut text = serde_json::to_string_pretty(&value).expect("JSON values serialise");
     text.push('\n');
     text
+}
+
+/// `summary.json`'s `flows`: every flow, zero when it carried no traffic.
+fn flows_json(record: &RunRecord) -> serde_json::Map<String, Value> {
+    let mut flows = serde_json::Map::new();
+    for flow in crate::payments::party::Flow::ALL {
+        flows.insert(
+            flow.name().to_string(),
+            json!({
+                "payments_count": 0, "approved_count": 0, "approval_pct": 0.0,
+                "latency_ms_p50": 0.0, "latency_ms_p99": 0.0, "latency_ms_p999": 0.0,
+            }),
+        );
+    }
+    for (flow, s) in &record.flows {
+        let approved: u64 = s.count(Outcome::Approved) + s.count(Outcome::ApprovedLate);
+        let outcomes: serde_json::Map<String, Value> =
+            s.outcomes.iter().map(|(o, n)| (o.name(), json!(n))).collect();
+        flows.insert(
+            flow.name().to_string(),
+            json!({
+                "payments_count": s.payments_count,
+                "retries_count": s.retries_count,
+                "approved_count": approved,
+                "approval_pct": round3(s.approval_ratio() * 100.0),
+                "latency_ms_p50": ms(&s.latency_approved, 0.5),
+                "latency_ms_p90": ms(&s.latency_approved, 0.9),
+                "latency_ms_p99": ms(&s.latency_approved, 0.99),
+                "latency_ms_p999": ms(&s.latency_approved, 0.999),
+                "latency_ms_max": if s.latency_approved.is_empty() { 0.0 } else { s.latency_approved.max() as f64 / 1000.0 },
+                "payer_timeouts_count": s.payer_timeouts_count,
+                "duplicates_absorbed_count": s.duplicates_absorbed_count,
+                "outcomes": outcomes,
+            }),
+        );
+    }
+    flows
+}
+
+fn steady_json(steady: &steady::Steady) -> Value {
+    json!({
+        "warmup_minutes": steady.warmup_minutes,
+        "warmup_source": match steady.source { steady::WarmupSource::Fixed => "fixed", steady::WarmupSource::Detected => "detected" },
+        "warmup_detected_minutes": steady.detected_minutes,
+        "latency_cut_minutes": steady.latency_cut_minutes,
+        "flows": steady.flows.iter().map(|f| (f.flow.to_string(), json!({
+            "approved_count": f.approved_count,
+            "latency_ms_p50": f.latency_ms[0],
+            "latency_ms_p99": f.latency_ms[1],
+            "latency_ms_p999": f.latency_ms[2],
+        }))).collect::<serde_json::Map<String, Value>>(),
+        "littles_law": steady.nodes.iter().map(|(name, whole, after)| json!({
+            "node": name,
+            "error_pct_whole_run": round3(whole.error_pct),
+            "error_pct_steady": round3(after.error_pct),
+            "mean_in_system_steady": round3(after.mean_in_system),
+        })).collect::<Vec<_>>(),
+    })
 }
 
 /// `latency.csv`: per flow and hop, µs from HdrHistogram (3 significant digits).
@@ -206,20 +252,24 @@ pub fn latency_csv(record: &RunRecord) -> String {
     out
 }
 
-/// `timeseries.csv`: per simulated minute and flow.
+/// `timeseries.csv`: per simulated minute and flow (declines also by class).
 pub fn timeseries_csv(record: &RunRecord) -> String {
     let mut out = String::from(
-        "minute,local_time,flow,offered,completed,approved,declined,timed_out,in_flight,p50_us,p99_us\n",
+        "minute,local_time,flow,offered,completed,approved,declined,timed_out,in_flight,p50_us,p99_us,p999_us",
     );
+    for d in Decline::ALL {
+        let _ = write!(out, ",declined_{}", d.name());
+    }
+    out.push('\n');
     let minutes = record.minutes.first().map_or(0, Vec::len);
     for m in 0..minutes {
         let at = record.start.checked_add(Span::from_minutes(m as u64)).unwrap_or(record.start);
         let when = local_time(at, record.zone);
         for (k, (flow, _)) in record.flows.iter().enumerate() {
             let c = record.minutes[k][m];
-            let _ = writeln!(
+            let _ = write!(
                 out,
-                "{m},{when},{},{},{},{},{},{},{},{},{}",
+                "{m},{when},{},{},{},{},{},{},{},{},{},{}",
                 flow.name(),
                 c.offered,
                 c.completed,
@@ -228,8 +278,13 @@ pub fn timeseries_csv(record: &RunRecord) -> String {
                 c.timed_out,
                 c.in_flight,
                 c.latency_us_p50,
-                c.latency_us_p99
+                c.latency_us_p99,
+                c.latency_us_p999
             );
+            for n in c.declined_by_class {
+                let _ = write!(out, ",{n}");
+            }
+            out.push('\n');
         }
     }
     out
@@ -300,17 +355,25 @@ pub fn reconciliation_csv(record: &RunRecord) -> String {
 }
 
 /// `summary.md`: what a reviewer reads first.
-pub fn summary_md(record: &RunRecord, meta: &RunMeta, verdicts: &[Verdict]) -> String {
+pub fn summary_md(
+    record: &RunRecord,
+    meta: &RunMeta,
+    verdicts: &[Verdict],
+    steady: &steady::Steady,
+) -> String {
     let mut out = String::new();
     md_header(&mut out, record, meta);
     md_flows(&mut out, record);
+    md_precision(&mut out);
     md_slos(&mut out, verdicts);
     md_hops(&mut out, record);
     md_outcomes(&mut out, record);
     md_books(&mut out, record);
+    md_steady(&mut out, steady);
+    md_plots(&mut out, record);
     let _ = writeln!(
         out,
-        "\n## Files\n\n`summary.json`, `latency.csv`, `timeseries.csv`, `nodes.csv`, `settlement.csv`, `scheme-settlement.csv`, `reconciliation.csv`."
+        "\n## Files\n\n`summary.json`, `latency.csv`, `histograms.hlog`, `timeseries.csv`, `timeseries-nodes.csv`, `nodes.csv`, `settlement.csv`, `scheme-settlement.csv`, `reconciliation.csv`, `plots/`."
     );
     out
 }
@@ -365,6 +428,13 @@ fn md_flows(out: &mut String, record: &RunRecord) {
             max
         );
     }
+}
+
+fn md_precision(out: &mut String) {
+    let _ = writeln!(
+        out,
+        "\nLatencies come from HdrHistograms with 3 significant digits (0.1 % of the value); `latency.csv` is in microseconds, and `histograms.hlog` holds every histogram in HdrHistogram's interval-log format."
+    );
 }
 
 fn md_slos(out: &mut String, verdicts: &[Verdict]) {
@@ -457,4 +527,128 @@ fn md_books(out: &mut String, record: &RunRecord) {
         "- FX mid: USD/CNY {} → {}, USD/KHR {} → {}.",
         record.fx_mid[0].0, record.fx_mid[0].1, record.fx_mid[1].0, record.fx_mid[1].1
     );
+}
+
+fn md_steady(out: &mut String, steady: &steady::Steady) {
+    let source = match steady.source {
+        steady::WarmupSource::Fixed => "fixed by the scenario",
+        steady::WarmupSource::Detected => "detected by MSER-5",
+    };
+    let _ = writeln!(
+        out,
+        "\n## Steady state\n\nWarm-up cut: {} min ({source}; MSER-5 on payments in flight detects {} min). Latency after the cut uses whole {}-minute intervals from minute {} (2 significant digits).\n",
+        steady.warmup_minutes,
+        steady.detected_minutes,
+        crate::sim::world::stats::INTERVAL_MINUTES,
+        steady.latency_cut_minutes
+    );
+    let _ = writeln!(
+        out,
+        "| flow | approved after cut | p50 ms | p99 ms | p99.9 ms |\n|---|---:|---:|---:|---:|"
+    );
+    for f in &steady.flows {
+        let [p50, p99, p999] = f.latency_ms;
+        let _ = writeln!(
+            out,
+            "| {} | {} | {p50:.0} | {p99:.0} | {p999:.0} |",
+            f.flow, f.approved_count
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\nLittle's law per node, L = λW (L: mean requests in the node; λ: served per second; W: mean time in the node), with its relative error over the whole run and after the cut:\n"
+    );
+    let _ = writeln!(
+        out,
+        "| node | L | λ /s | W ms | error, whole run | error, steady |\n|---|---:|---:|---:|---:|---:|"
+    );
+    for (name, whole, after) in &steady.nodes {
+        let _ = writeln!(
+            out,
+            "| {name} | {:.3} | {:.2} | {:.1} | {:.4} % | {:.4} % |",
+            after.mean_in_system,
+            after.throughput_per_s,
+            after.mean_time_in_system_s * 1000.0,
+            whole.error_pct,
+            after.error_pct
+        );
+    }
+}
+
+fn md_plots(out: &mut String, record: &RunRecord) {
+    let _ = writeln!(out, "\n## Plots\n");
+    for (name, title) in plots::names(record) {
+        let _ = writeln!(out, "- [{title}](plots/{name}.png) ([SVG](plots/{name}.svg))");
+    }
+}
+
+/// `timeseries-nodes.csv`: per simulated minute and node, the longest queue and utilisation.
+pub fn timeseries_nodes_csv(record: &RunRecord) -> String {
+    let mut out = String::from("minute,local_time,node,queue_len_max,utilisation_pct,served\n");
+    let minutes = record.nodes.first().map_or(0, |n| n.minutes.len());
+    for m in 0..minutes {
+        let at = record.start.checked_add(Span::from_minutes(m as u64)).unwrap_or(record.start);
+        let when = local_time(at, record.zone);
+        for n in &record.nodes {
+            let cell = n.minutes[m];
+            let before =
+                if m == 0 { crate::sim::world::NodeMinute::default() } else { n.minutes[m - 1] };
+            let busy = (cell.busy_ns - before.busy_ns) as f64;
+            let utilisation = busy / (60e9 * f64::from(n.servers)) * 100.0;
+            let _ = writeln!(
+                out,
+                "{m},{when},{},{},{utilisation:.3},{}",
+                n.name,
+                cell.queue_len_max,
+                cell.served_count - before.served_count
+            );
+        }
+    }
+    out
+}
+
+/// `histograms.hlog`: every latency histogram in HdrHistogram's interval-log format (V2,
+/// compressed), tagged `<flow>.<what>`, so runs can be merged later. The whole-run histograms
+/// (3 significant digits) span the run; each flow's approved latency is also logged per
+/// ten-minute interval (2 significant digits) with tag `<flow>.approved_interval`.
+pub fn histogram_log(record: &RunRecord) -> Vec<u8> {
+    use hdrhistogram::serialization::V2DeflateSerializer;
+    use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
+    use std::time::Duration;
+    let mut out = Vec::new();
+    let mut serializer = V2DeflateSerializer::new();
+    let start = std::time::UNIX_EPOCH + Duration::from_nanos(record.start.as_nanos());
+    let mut builder = IntervalLogWriterBuilder::new();
+    builder
+        .add_comment(&format!(
+            "bakong-sim {} seed {}: latency in microseconds",
+            record.scenario, record.seed
+        ))
+        .with_start_time(start)
+        .with_base_time(start)
+        .with_max_value_divisor(1000.0);
+    let mut log = builder.begin_log_with(&mut out, &mut serializer).expect("writing to memory");
+    let run = Duration::from_nanos(record.finished_at.saturating_since(record.start).as_nanos());
+    for (flow, s) in &record.flows {
+        let mut whole: Vec<(String, &Histogram<u64>)> = vec![
+            (format!("{}.end_to_end_approved", flow.name()), &s.latency_approved),
+            (format!("{}.end_to_end_answered", flow.name()), &s.latency_answered),
+        ];
+        for (i, (hop, h)) in s.hops.iter().enumerate() {
+            whole.push((format!("{}.hop{i}_{hop}", flow.name()), h));
+        }
+        for (tag, h) in whole {
+            let tag = Tag::new(&tag).expect("tags have no commas or spaces");
+            log.write_histogram(h, Duration::ZERO, run, Some(tag)).expect("writing to memory");
+        }
+        let tag = format!("{}.approved_interval", flow.name());
+        let interval = Duration::from_secs(crate::sim::world::stats::INTERVAL_MINUTES * 60);
+        for (i, h) in s.intervals.iter().enumerate() {
+            let tag = Tag::new(&tag).expect("tag");
+            log.write_histogram(h, interval * i as u32, interval, Some(tag))
+                .expect("writing to memory");
+        }
+    }
+    drop(log);
+    out
 }

@@ -138,8 +138,11 @@ fn shipped_scenarios_are_valid() {
         if path.extension().is_some_and(|e| e == "toml") {
             let text = std::fs::read_to_string(&path).expect("readable");
             assert!(text.starts_with("# "), "{} opens with a comment", path.display());
-            let s = scenario::parse(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-            names.push(s.meta.name);
+            match scenario::parse_file(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+            {
+                scenario::ScenarioFile::Network(s) => names.push(s.meta.name),
+                scenario::ScenarioFile::Mmc(s) => names.push(s.meta.name),
+            }
         }
     }
     names.sort();
@@ -152,5 +155,28 @@ fn shipped_scenarios_are_valid() {
         "upi-link-outage",
     ] {
         assert!(names.iter().any(|n| n == expected), "scenarios/ lacks {expected}");
+    }
+}
+
+#[test]
+fn mmc_validation_agrees_with_erlang_c_over_several_seeds() {
+    let text = include_str!("../../scenarios/mmc-validation.toml");
+    let scenario::ScenarioFile::Mmc(s) = scenario::parse_file(text).expect("valid") else {
+        panic!("mmc-validation.toml is an M/M/c scenario");
+    };
+    for seed in [1, 1001, 2001] {
+        let v = report::mmc::validate(&s, seed).expect("runs");
+        assert_eq!(v.replications.len(), 8);
+        assert!(
+            v.agrees(),
+            "seed {seed}: Erlang-C Wq {} s outside {} ± {} s",
+            v.erlang_c.1,
+            v.wait_s_mean,
+            v.wait_s_half_width
+        );
+        assert!(
+            v.wait_s_half_width < v.erlang_c.1 * 0.1,
+            "the interval is tight enough to mean something"
+        );
     }
 }

@@ -45,19 +45,49 @@ pub struct Invalid {
     pub message: String,
 }
 
+/// A scenario file: the payment network, or a single M/M/c node.
+#[derive(Clone, Debug)]
+pub enum ScenarioFile {
+    /// The payment network.
+    Network(Box<Scenario>),
+    /// An M/M/c node.
+    Mmc(MmcScenario),
+}
+
+/// Parses either kind of scenario: a file with an `[mmc]` table is an M/M/c scenario.
+///
+/// # Errors
+/// As [`parse`].
+pub fn parse_file(text: &str) -> Result<ScenarioFile, ScenarioError> {
+    let is_mmc = toml::de::DeTable::parse(text)
+        .is_ok_and(|t| t.get_ref().iter().any(|(k, _)| k.get_ref() == "mmc"));
+    if is_mmc {
+        parse_as(text, validate::check_mmc).map(ScenarioFile::Mmc)
+    } else {
+        parse(text).map(|s| ScenarioFile::Network(Box::new(s)))
+    }
+}
+
 /// Parses and checks a scenario's text.
 ///
 /// # Errors
 /// [`ScenarioError`] for the first problem found: syntax and type errors first (as `toml`
 /// reports them), then impossible values in the order the format lists its tables.
 pub fn parse(text: &str) -> Result<Scenario, ScenarioError> {
-    let scenario: Scenario = toml::from_str(text).map_err(|e| {
+    parse_as(text, validate::check)
+}
+
+fn parse_as<T: serde::de::DeserializeOwned>(
+    text: &str,
+    check: fn(&T) -> Result<(), Invalid>,
+) -> Result<T, ScenarioError> {
+    let scenario: T = toml::from_str(text).map_err(|e| {
         let offset = e.span().map_or(0, |s| s.start);
         let Position { line, column } = locate::position(text, offset);
         let key = locate::render(&locate::path_at(text, offset));
         ScenarioError { line, column, key, message: e.message().trim().to_string() }
     })?;
-    if let Err(invalid) = validate::check(&scenario) {
+    if let Err(invalid) = check(&scenario) {
         let span = locate::span_of(text, &invalid.path).unwrap_or(0..0);
         let Position { line, column } = locate::position(text, span.start);
         return Err(ScenarioError {

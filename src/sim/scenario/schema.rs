@@ -43,6 +43,18 @@ pub struct Scenario {
     /// Service-level objectives checked in the report.
     #[serde(default)]
     pub slo: Vec<Slo>,
+    /// How the report is made.
+    #[serde(default)]
+    pub report: ReportSpec,
+}
+
+/// `[report]`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportSpec {
+    /// Minutes cut from the start for steady-state figures; detected (MSER-5) when absent.
+    #[serde(default)]
+    pub warmup_minutes: Option<u32>,
 }
 
 /// `[meta]`.
@@ -544,6 +556,46 @@ pub struct Slo {
     /// The metric must be at least this.
     #[serde(default)]
     pub min: Option<f64>,
+}
+
+/// A single-node M/M/c model instead of the payment network: the engine's check against
+/// Erlang-C (`scenarios/mmc-validation.toml`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MmcScenario {
+    /// Name, description and seed.
+    pub meta: MmcMeta,
+    /// The node and the experiment.
+    pub mmc: MmcSpec,
+}
+
+/// `[meta]` of an M/M/c scenario.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MmcMeta {
+    /// The scenario's name.
+    pub name: String,
+    /// What it demonstrates.
+    #[serde(default)]
+    pub description: String,
+    /// The first replication's seed; replication `i` uses `seed + i`.
+    pub seed: u64,
+}
+
+/// `[mmc]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MmcSpec {
+    /// Servers (c).
+    pub servers: u32,
+    /// Arrivals per second (λ).
+    pub arrival_per_second: f64,
+    /// Mean service time in milliseconds (1/μ).
+    pub service_mean_ms: f64,
+    /// Customers per replication.
+    pub customers: u64,
+    /// Independent replications (seeds) for the confidence interval.
+    pub replications: u32,
 }
 
 mod defaults {

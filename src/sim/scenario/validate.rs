@@ -5,7 +5,7 @@ use rust_decimal::Decimal;
 use toml::value::{Datetime, Offset};
 
 use super::locate::Step;
-use super::{AmountSpec, FlowSpec, Invalid, LinkSpec, NodeSpec, Scenario};
+use super::{AmountSpec, FlowSpec, Invalid, LinkSpec, MmcScenario, NodeSpec, Scenario};
 use crate::payments::money::{Currency, Money};
 use crate::payments::settlement::{Cutoff, NettingSchedule};
 use crate::payments::time::{Date, Span, Timestamp, Zone};
@@ -102,6 +102,37 @@ pub fn currency(text: &str) -> Option<Currency> {
     Currency::from_alpha(text)
 }
 
+/// Checks an M/M/c scenario: a stable node (λ < cμ) and bounded work.
+pub(super) fn check_mmc(s: &MmcScenario) -> Check {
+    let m = &s.mmc;
+    if m.servers == 0 || m.servers > 4096 {
+        return Err(at(&["mmc", "servers"], "must be 1 to 4096"));
+    }
+    if !(m.arrival_per_second.is_finite() && m.arrival_per_second > 0.0) {
+        return Err(at(&["mmc", "arrival_per_second"], "must be positive"));
+    }
+    if !(m.service_mean_ms.is_finite() && m.service_mean_ms > 0.0) {
+        return Err(at(&["mmc", "service_mean_ms"], "must be positive"));
+    }
+    let rho = m.arrival_per_second * m.service_mean_ms / 1000.0 / f64::from(m.servers);
+    if rho >= 1.0 {
+        return Err(at(
+            &["mmc", "arrival_per_second"],
+            format!("load ρ = {rho:.3} ≥ 1: the queue never settles"),
+        ));
+    }
+    if m.customers == 0 || m.customers > 100_000_000 {
+        return Err(at(&["mmc", "customers"], "must be 1 to 100 000 000"));
+    }
+    if !(2..=1000).contains(&m.replications) {
+        return Err(at(
+            &["mmc", "replications"],
+            "must be 2 to 1000 (a confidence interval needs two)",
+        ));
+    }
+    Ok(())
+}
+
 /// Checks every value; the first problem, in the order of the format's tables.
 pub(super) fn check(s: &Scenario) -> Check {
     check_meta(s)?;
@@ -120,7 +151,13 @@ pub(super) fn check(s: &Scenario) -> Check {
         check_flow(name, flow)?;
     }
     check_windows(s)?;
-    check_slos(s)
+    check_slos(s)?;
+    if let Some(w) = s.report.warmup_minutes
+        && w >= s.meta.duration_hours * 60
+    {
+        return Err(at(&["report", "warmup_minutes"], "must be shorter than the run"));
+    }
+    Ok(())
 }
 
 /// The nodes by name, in the format's order.

@@ -89,6 +89,7 @@ fn node(
         rng: Prng::stream(seed, STREAM_NODES | index as u64),
         busy: 0,
         queue: VecDeque::new(),
+        minute_queue_max: 0,
         last_change: start,
     }
 }

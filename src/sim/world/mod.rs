@@ -44,7 +44,7 @@ use crate::sim::scenario::Scenario;
 
 use books::Books;
 use config::{Config, Ppm};
-pub use stats::{Decline, FlowStats, MinuteStats, NodeStats, Outcome};
+pub use stats::{Decline, FlowStats, MinuteStats, NodeMinute, NodeStats, Outcome};
 
 /// Deliberate faults for the auditor's canary tests: each breaks the core or the world in one
 /// way, and a run with it must end in the matching [`Breach`].
@@ -330,6 +330,8 @@ struct Node {
     rng: Prng,
     busy: u32,
     queue: VecDeque<(PRef, u8, bool, Timestamp)>,
+    /// Longest queue since the last minute tick.
+    minute_queue_max: u32,
     last_change: Timestamp,
     stats: NodeStats,
 }

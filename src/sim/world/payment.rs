@@ -6,7 +6,7 @@ use rust_decimal::Decimal;
 use super::books::{self, Role};
 use super::build::STREAM_PAYMENTS;
 use super::config::{self, chance};
-use super::stats::minute_of;
+use super::stats::{INTERVAL_MINUTES, interval_histogram, minute_of};
 use super::{
     Answer, Code, Decline, Event, Far, Hop, NodeKind, Outcome, PRef, Payment, State, World,
     credit_hop, route,
@@ -388,7 +388,7 @@ impl World {
         self.node_arrive(now, node, p, hop, dup);
     }
 
-    fn advance(&mut self, node: usize, now: Timestamp) {
+    pub(super) fn advance(&mut self, node: usize, now: Timestamp) {
         let n = &mut self.nodes[node];
         let dt = u128::from(now.saturating_since(n.last_change).as_nanos());
         n.stats.busy_ns += dt * u128::from(n.busy);
@@ -420,6 +420,7 @@ impl World {
         } else if n.queue.len() < n.queue_max as usize {
             n.queue.push_back((p, hop, dup, now));
             n.stats.queue_len_max = n.stats.queue_len_max.max(n.queue.len() as u64);
+            n.minute_queue_max = n.minute_queue_max.max(n.queue.len() as u32);
         } else {
             n.stats.refused_count += 1;
             if !dup {
@@ -940,6 +941,11 @@ impl World {
         stats.latency_answered.saturating_record(latency_us);
         if answer == Answer::Approved {
             stats.latency_approved.saturating_record(latency_us);
+            let interval = (minute_of(now, self.cfg.start) as u64 / INTERVAL_MINUTES) as usize;
+            if stats.intervals.len() <= interval {
+                stats.intervals.resize_with(interval + 1, interval_histogram);
+            }
+            stats.intervals[interval].saturating_record(latency_us);
         }
         self.minute_latency[fi].saturating_record(latency_us);
         let outcome = match (answer, late) {
@@ -1191,7 +1197,12 @@ impl World {
         }
         match outcome {
             Outcome::Approved | Outcome::ApprovedLate => minute.approved += 1,
-            Outcome::Declined(_) => minute.declined += 1,
+            Outcome::Declined(d) => {
+                minute.declined += 1;
+                let class =
+                    Decline::ALL.iter().position(|&x| x == d).expect("every class is listed");
+                minute.declined_by_class[class] += 1;
+            }
             Outcome::Reversed | Outcome::Manual => minute.timed_out += 1,
             Outcome::Abandoned => {}
         }

@@ -8,7 +8,7 @@ use rust_decimal::Decimal;
 
 use super::books::NBC;
 use super::config::standard_normal;
-use super::stats::{MinuteStats, minute_of};
+use super::stats::{MinuteStats, NodeMinute, minute_of};
 use super::{Event, RunRecord, Stop, World};
 use crate::payments::clearing::ClearingRecord;
 use crate::payments::fx::Pair;
@@ -110,15 +110,21 @@ impl World {
             if !h.is_empty() {
                 cell.latency_us_p50 = h.value_at_quantile(0.5);
                 cell.latency_us_p99 = h.value_at_quantile(0.99);
+                cell.latency_us_p999 = h.value_at_quantile(0.999);
             }
             h.reset();
         }
-        for n in &mut self.nodes {
-            let busy_before: u64 = n.stats.minutes.iter().map(|x| x.1).sum();
-            let dt = u128::from(now.saturating_since(n.last_change).as_nanos());
-            let busy_now = n.stats.busy_ns + dt * u128::from(n.busy);
-            let busy_total = u64::try_from(busy_now).unwrap_or(u64::MAX);
-            n.stats.minutes.push((n.queue.len() as u32, busy_total.saturating_sub(busy_before)));
+        for i in 0..self.nodes.len() {
+            self.advance(i, now);
+            let n = &mut self.nodes[i];
+            n.stats.minutes.push(NodeMinute {
+                queue_len_max: n.minute_queue_max,
+                busy_ns: n.stats.busy_ns,
+                in_system_ns: n.stats.in_system_ns,
+                served_count: n.stats.served_count,
+                sojourn_ns: n.stats.sojourn_ns,
+            });
+            n.minute_queue_max = n.queue.len() as u32;
         }
         if now < self.cfg.hard_end {
             self.after(Span::from_minutes(1), Event::Minute);

@@ -8,6 +8,9 @@ use crate::payments::time::{Span, Timestamp};
 
 /// Largest latency a histogram holds: one hour, in microseconds (larger values saturate).
 pub const LATENCY_US_MAX: u64 = 3_600_000_000;
+/// Length of the intervals approved latency is also kept per, for steady-state figures and the
+/// interval log: ten simulated minutes.
+pub const INTERVAL_MINUTES: u64 = 10;
 
 /// How a payment ended. Declines carry their class.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -105,6 +108,11 @@ pub(crate) fn histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, LATENCY_US_MAX, 3).expect("valid bounds")
 }
 
+/// An interval's histogram: 2 significant digits (1 % of the value), a seventh of the memory.
+pub(crate) fn interval_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, LATENCY_US_MAX, 2).expect("valid bounds")
+}
+
 /// One flow's figures.
 #[derive(Clone, Debug)]
 pub struct FlowStats {
@@ -124,6 +132,9 @@ pub struct FlowStats {
     pub duplicates_absorbed_count: u64,
     /// Per node kind on the route: time from arrival to end of service, µs.
     pub hops: Vec<(&'static str, Histogram<u64>)>,
+    /// Approved latency per [`INTERVAL_MINUTES`] of simulated time (by when the payer saw the
+    /// answer), µs, 2 significant digits.
+    pub intervals: Vec<Histogram<u64>>,
 }
 
 impl FlowStats {
@@ -137,6 +148,7 @@ impl FlowStats {
             payer_timeouts_count: 0,
             duplicates_absorbed_count: 0,
             hops: hops.iter().map(|&h| (h, histogram())).collect(),
+            intervals: Vec::new(),
         }
     }
 
@@ -179,8 +191,24 @@ pub struct NodeStats {
     pub in_system_ns: u128,
     /// Σ time in the node of the requests that finished service, ns.
     pub sojourn_ns: u128,
-    /// Per minute: (max queue length, busy server-ns).
-    pub minutes: Vec<(u32, u64)>,
+    /// At the end of each simulated minute.
+    pub minutes: Vec<NodeMinute>,
+}
+
+/// A node at the end of one simulated minute: the longest queue in the minute, and the running
+/// totals (differences between minutes give per-minute figures).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NodeMinute {
+    /// Longest queue during the minute.
+    pub queue_len_max: u32,
+    /// ∫ busy servers dt so far, server-ns.
+    pub busy_ns: u128,
+    /// ∫ requests in the node dt so far, request-ns.
+    pub in_system_ns: u128,
+    /// Requests served so far.
+    pub served_count: u64,
+    /// Σ time in the node of the requests served so far, ns.
+    pub sojourn_ns: u128,
 }
 
 /// Per simulated minute and flow.
@@ -194,14 +222,18 @@ pub struct MinuteStats {
     pub approved: u32,
     /// Declined among them.
     pub declined: u32,
+    /// Declined among them, by class, in [`Decline::ALL`] order.
+    pub declined_by_class: [u32; Decline::ALL.len()],
     /// Reversed or sent to manual handling among them.
     pub timed_out: u32,
     /// In flight at the minute's end.
     pub in_flight: u32,
-    /// p50 and p99 of answered payments' latency in the minute, µs.
+    /// p50, p99 and p99.9 of answered payments' latency in the minute, µs.
     pub latency_us_p50: u64,
     /// See above.
     pub latency_us_p99: u64,
+    /// See above.
+    pub latency_us_p999: u64,
 }
 
 /// The minute index of `at` in a run starting at `start`.

@@ -1,0 +1,521 @@
+//! The report's plots, as PNG and SVG bytes: latency percentiles over time per flow,
+//! throughput (offered and completed) per flow, the latency percentile spectrum per flow,
+//! queue depth and utilisation of the busiest nodes, and outcomes by class.
+//!
+//! Text is drawn with DejaVu Sans, embedded in the binary (`assets/fonts`), so plots render on
+//! machines without system fonts. Every plot names the scenario, the seed and its time zone.
+//! Pure: the caller writes the bytes.
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use crate::payments::time::{Span, Zone};
+use crate::sim::world::{Decline, Outcome, RunRecord};
+
+const FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
+const FAMILY: &str = "dejavu";
+const SIZE: (u32, u32) = (1200, 700);
+const PALETTE: [RGBColor; 6] = [
+    RGBColor(31, 119, 180),
+    RGBColor(214, 39, 40),
+    RGBColor(44, 160, 44),
+    RGBColor(148, 103, 189),
+    RGBColor(255, 127, 14),
+    RGBColor(23, 190, 207),
+];
+
+/// One rendered plot.
+pub struct Plot {
+    /// File name without extension.
+    pub name: String,
+    /// What it shows, for the summary's list.
+    pub title: String,
+    /// PNG bytes.
+    pub png: Vec<u8>,
+    /// SVG text.
+    pub svg: String,
+}
+
+type Drawn = Result<(), String>;
+/// Points of a line.
+type Series = Vec<(f64, f64)>;
+
+fn register_font() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        plotters::style::register_font(FAMILY, FontStyle::Normal, FONT)
+            .unwrap_or_else(|_| panic!("the embedded font parses"));
+    });
+}
+
+fn err<E: std::fmt::Debug>(e: E) -> String {
+    format!("{e:?}")
+}
+
+/// Which plot.
+#[derive(Clone, Copy)]
+enum Kind {
+    Latency(usize),
+    Throughput,
+    Spectrum,
+    Nodes,
+    Outcomes,
+}
+
+fn draw<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    record: &RunRecord,
+    kind: Kind,
+) -> Drawn {
+    match kind {
+        Kind::Latency(k) => latency_over_time(root, record, k),
+        Kind::Throughput => throughput(root, record),
+        Kind::Spectrum => spectrum(root, record),
+        Kind::Nodes => nodes(root, record),
+        Kind::Outcomes => outcomes(root, record),
+    }
+}
+
+/// Draws a plot on a bitmap (encoded as PNG) and on an SVG.
+fn render(name: String, title: String, record: &RunRecord, kind: Kind) -> Result<Plot, String> {
+    register_font();
+    let mut buffer = vec![0u8; (SIZE.0 * SIZE.1 * 3) as usize];
+    {
+        let root = BitMapBackend::with_buffer(&mut buffer, SIZE).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        draw(&root, record, kind)?;
+        root.present().map_err(err)?;
+    }
+    let mut png = Vec::new();
+    image::codecs::png::PngEncoder::new(&mut png)
+        .write_image(&buffer, SIZE.0, SIZE.1, image::ColorType::Rgb8)
+        .map_err(err)?;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        draw(&root, record, kind)?;
+        root.present().map_err(err)?;
+    }
+    Ok(Plot { name, title, png, svg })
+}
+
+use image::ImageEncoder as _;
+
+fn zone_label(zone: Zone) -> String {
+    let (h, m) = (zone.offset_minutes / 60, (zone.offset_minutes % 60).abs());
+    format!("UTC{h:+03}:{m:02}")
+}
+
+/// Hours since the start, labelled as local wall-clock time.
+fn time_label(record: &RunRecord, hours: f64) -> String {
+    let minutes = (hours * 60.0).round().max(0.0) as u64;
+    let at = record.start.checked_add(Span::from_minutes(minutes)).unwrap_or(record.start);
+    let local = super::local_time(at, record.zone);
+    // "2026-02-16T21:30+07:00" → "16 21:30"
+    format!("{} {}", &local[8..10], &local[11..16])
+}
+
+fn caption(record: &RunRecord, what: &str) -> String {
+    format!("{} — {what} (seed {})", record.scenario, record.seed)
+}
+
+fn font(size: u32) -> (&'static str, u32) {
+    (FAMILY, size)
+}
+
+/// Latency percentiles over time for one flow (answered payments, per simulated minute).
+fn latency_over_time<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    record: &RunRecord,
+    k: usize,
+) -> Drawn {
+    let minutes = &record.minutes[k];
+    let series: [(&str, Vec<(f64, f64)>); 3] = [
+        (
+            "p50",
+            minutes
+                .iter()
+                .enumerate()
+                .filter(|m| m.1.latency_us_p50 > 0)
+                .map(|(i, m)| (i as f64 / 60.0, m.latency_us_p50 as f64 / 1000.0))
+                .collect(),
+        ),
+        (
+            "p99",
+            minutes
+                .iter()
+                .enumerate()
+                .filter(|m| m.1.latency_us_p99 > 0)
+                .map(|(i, m)| (i as f64 / 60.0, m.latency_us_p99 as f64 / 1000.0))
+                .collect(),
+        ),
+        (
+            "p99.9",
+            minutes
+                .iter()
+                .enumerate()
+                .filter(|m| m.1.latency_us_p999 > 0)
+                .map(|(i, m)| (i as f64 / 60.0, m.latency_us_p999 as f64 / 1000.0))
+                .collect(),
+        ),
+    ];
+    let hours = minutes.len() as f64 / 60.0;
+    let top = series.iter().flat_map(|s| s.1.iter().map(|p| p.1)).fold(10.0, f64::max) * 1.5;
+    let bottom = series[0].1.iter().map(|p| p.1).fold(top, f64::min).max(0.01) / 1.5;
+    let flow = record.flows[k].0.name();
+    let mut chart = ChartBuilder::on(root)
+        .caption(caption(record, &format!("{flow}: end-to-end latency per minute")), font(24))
+        .margin(15)
+        .x_label_area_size(50)
+        .y_label_area_size(80)
+        .build_cartesian_2d(0.0..hours.max(1.0 / 60.0), (bottom..top).log_scale())
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_desc(format!("simulated time ({})", zone_label(record.zone)))
+        .y_desc("latency, ms (log scale)")
+        .x_label_formatter(&|h| time_label(record, *h))
+        .label_style(font(15))
+        .axis_desc_style(font(17))
+        .draw()
+        .map_err(err)?;
+    // p99.9 first and thin, so p99 and p50 stay visible where few payments make them equal.
+    for (i, (name, points)) in series.iter().enumerate().rev() {
+        let color = PALETTE[i];
+        let width = if i == 2 { 1 } else { 2 };
+        chart
+            .draw_series(LineSeries::new(points.iter().copied(), color.stroke_width(width)))
+            .map_err(err)?
+            .label(*name)
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(3))
+            });
+    }
+    chart
+        .configure_series_labels()
+        .label_font(font(16))
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()
+        .map_err(err)
+}
+
+/// Offered and completed payments per minute, one panel per flow.
+fn throughput<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, record: &RunRecord) -> Drawn {
+    let title = caption(record, "throughput: payments offered and completed per minute");
+    let root = root.titled(&title, font(24)).map_err(err)?;
+    let panels = root.split_evenly((record.flows.len().max(1), 1));
+    for (k, panel) in panels.iter().enumerate() {
+        let minutes = &record.minutes[k];
+        let hours = minutes.len() as f64 / 60.0;
+        let top = minutes.iter().map(|m| m.offered.max(m.completed)).max().unwrap_or(1).max(1)
+            as f64
+            * 1.15;
+        let mut chart = ChartBuilder::on(panel)
+            .caption(format!("{} (per minute)", record.flows[k].0.name()), font(16))
+            .margin(5)
+            .x_label_area_size(40)
+            .y_label_area_size(80)
+            .build_cartesian_2d(0.0..hours.max(1.0 / 60.0), 0.0..top)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc(format!("simulated time ({})", zone_label(record.zone)))
+            .y_desc("payments/min")
+            .x_label_formatter(&|h| time_label(record, *h))
+            .label_style(font(12))
+            .axis_desc_style(font(13))
+            .draw()
+            .map_err(err)?;
+        let offered =
+            minutes.iter().enumerate().map(|(i, m)| (i as f64 / 60.0, f64::from(m.offered)));
+        let completed =
+            minutes.iter().enumerate().map(|(i, m)| (i as f64 / 60.0, f64::from(m.completed)));
+        chart
+            .draw_series(LineSeries::new(offered, PALETTE[0].stroke_width(2)))
+            .map_err(err)?
+            .label("offered")
+            .legend(|(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], PALETTE[0].stroke_width(3))
+            });
+        chart
+            .draw_series(LineSeries::new(completed, PALETTE[1].stroke_width(1)))
+            .map_err(err)?
+            .label("completed")
+            .legend(|(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], PALETTE[1].stroke_width(3))
+            });
+        chart
+            .configure_series_labels()
+            .label_font(font(12))
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()
+            .map_err(err)?;
+    }
+    Ok(())
+}
+
+/// The quantile at step `k` of the spectrum: 1 − 10^(−k/20), up to 99.999 %.
+fn spectrum_quantile(k: u32) -> f64 {
+    1.0 - 10f64.powf(-f64::from(k) / 20.0)
+}
+
+/// HdrHistogram-style latency percentile spectrum, one line per flow.
+fn spectrum<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, record: &RunRecord) -> Drawn {
+    let lines: Vec<(&str, Vec<(f64, f64)>)> = record
+        .flows
+        .iter()
+        .map(|(flow, s)| {
+            let h = &s.latency_approved;
+            let points = if h.is_empty() {
+                Vec::new()
+            } else {
+                (0..=100)
+                    .map(|k| {
+                        (
+                            f64::from(k) / 20.0,
+                            h.value_at_quantile(spectrum_quantile(k)) as f64 / 1000.0,
+                        )
+                    })
+                    .collect()
+            };
+            (flow.name(), points)
+        })
+        .collect();
+    let top = lines.iter().flat_map(|l| l.1.iter().map(|p| p.1)).fold(10.0, f64::max) * 1.5;
+    let bottom =
+        lines.iter().flat_map(|l| l.1.iter().map(|p| p.1)).fold(top, f64::min).max(0.01) / 1.5;
+    let mut chart = ChartBuilder::on(root)
+        .caption(caption(record, "latency by percentile, approved payments, end to end"), font(24))
+        .margin(15)
+        .x_label_area_size(50)
+        .y_label_area_size(80)
+        .build_cartesian_2d(0.0..5.0, (bottom..top).log_scale())
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_desc("percentile")
+        .y_desc("latency, ms (log scale)")
+        .x_labels(6)
+        .x_label_formatter(&|x| {
+            let q = 1.0 - 10f64.powf(-x);
+            format!("{}%", (q * 100_000.0).round() / 1000.0)
+        })
+        .label_style(font(15))
+        .axis_desc_style(font(17))
+        .draw()
+        .map_err(err)?;
+    for (i, (name, points)) in lines.into_iter().enumerate() {
+        let color = PALETTE[i % PALETTE.len()];
+        chart
+            .draw_series(LineSeries::new(points, color.stroke_width(2)))
+            .map_err(err)?
+            .label(name)
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(3))
+            });
+    }
+    chart
+        .configure_series_labels()
+        .label_font(font(16))
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()
+        .map_err(err)
+}
+
+/// Indexes of the busiest nodes (by busy time), at most six, in node order.
+fn busiest_nodes(record: &RunRecord) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..record.nodes.len()).collect();
+    order.sort_by(|&a, &b| {
+        let util = |i: usize| record.nodes[i].busy_ns as f64 / f64::from(record.nodes[i].servers);
+        util(b).total_cmp(&util(a)).then(a.cmp(&b))
+    });
+    order.truncate(6);
+    order.sort_unstable();
+    order
+}
+
+/// Per-minute utilisation (percent) and longest queue of a node.
+fn node_series(record: &RunRecord, i: usize) -> (Series, Series) {
+    let n = &record.nodes[i];
+    let mut previous = 0u128;
+    let mut util = Vec::new();
+    let mut queue = Vec::new();
+    for (m, cell) in n.minutes.iter().enumerate() {
+        let busy = cell.busy_ns - previous;
+        previous = cell.busy_ns;
+        let x = (m + 1) as f64 / 60.0;
+        util.push((x, busy as f64 / (60e9 * f64::from(n.servers)) * 100.0));
+        queue.push((x, f64::from(cell.queue_len_max)));
+    }
+    (util, queue)
+}
+
+/// Utilisation and queue depth of the busiest nodes over time.
+fn nodes<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, record: &RunRecord) -> Drawn {
+    let title = caption(record, "busiest nodes: utilisation and longest queue per minute");
+    let root = root.titled(&title, font(24)).map_err(err)?;
+    let (upper, lower) = root.split_vertically(SIZE.1 / 2 - 20);
+    let chosen = busiest_nodes(record);
+    let series: Vec<_> =
+        chosen.iter().map(|&i| (record.nodes[i].name.as_str(), node_series(record, i))).collect();
+    let hours = record.minutes.first().map_or(1, Vec::len) as f64 / 60.0;
+    let util_top = series.iter().flat_map(|s| s.1.0.iter().map(|p| p.1)).fold(1.0, f64::max) * 1.15;
+    let queue_top =
+        series.iter().flat_map(|s| s.1.1.iter().map(|p| p.1)).fold(1.0, f64::max) * 1.15;
+    for (area, top, label, pick_queue) in [
+        (&upper, util_top, "utilisation, % of servers busy", false),
+        (&lower, queue_top, "longest queue in the minute", true),
+    ] {
+        let mut chart = ChartBuilder::on(area)
+            .margin(8)
+            .x_label_area_size(35)
+            .y_label_area_size(80)
+            .build_cartesian_2d(0.0..hours.max(1.0 / 60.0), 0.0..top)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc(format!("simulated time ({})", zone_label(record.zone)))
+            .y_desc(label)
+            .x_label_formatter(&|h| time_label(record, *h))
+            .label_style(font(13))
+            .axis_desc_style(font(14))
+            .draw()
+            .map_err(err)?;
+        for (j, (name, (util, queue))) in series.iter().enumerate() {
+            let color = PALETTE[j % PALETTE.len()];
+            let points = if pick_queue { queue.clone() } else { util.clone() };
+            chart
+                .draw_series(LineSeries::new(points, color.stroke_width(2)))
+                .map_err(err)?
+                .label(*name)
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(3))
+                });
+        }
+        chart
+            .configure_series_labels()
+            .label_font(font(13))
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()
+            .map_err(err)?;
+    }
+    Ok(())
+}
+
+/// Every non-approved outcome class.
+fn classes() -> Vec<Outcome> {
+    let mut all =
+        vec![Outcome::ApprovedLate, Outcome::Reversed, Outcome::Manual, Outcome::Abandoned];
+    all.extend(Decline::ALL.iter().map(|&d| Outcome::Declined(d)));
+    all
+}
+
+/// Outcomes other than on-time approval, as a share of each flow's payments.
+fn outcomes<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, record: &RunRecord) -> Drawn {
+    let classes = classes();
+    let flows = record.flows.len().max(1);
+    let share = |k: usize, o: Outcome| {
+        let s = &record.flows[k].1;
+        if s.payments_count == 0 {
+            0.0
+        } else {
+            s.count(o) as f64 / s.payments_count as f64 * 100.0
+        }
+    };
+    let top = (0..record.flows.len())
+        .flat_map(|k| classes.iter().map(move |&o| (k, o)))
+        .map(|(k, o)| share(k, o))
+        .fold(0.1, f64::max)
+        * 1.2;
+    let names: Vec<String> = classes.iter().map(|o| o.name().replace("declined:", "")).collect();
+    let mut chart = ChartBuilder::on(root)
+        .caption(
+            caption(record, "outcomes other than approval, % of each flow's payments"),
+            font(24),
+        )
+        .margin(15)
+        .x_label_area_size(50)
+        .y_label_area_size(220)
+        .build_cartesian_2d(0.0..top, -0.5..classes.len() as f64 - 0.5)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .disable_y_mesh()
+        .x_desc("share of the flow's payments, %")
+        .y_labels(classes.len())
+        .y_label_formatter(&|y| {
+            let i = y.round();
+            if (y - i).abs() < 1e-6 && i >= 0.0 {
+                names.get(i as usize).cloned().unwrap_or_default()
+            } else {
+                String::new()
+            }
+        })
+        .label_style(font(14))
+        .axis_desc_style(font(16))
+        .draw()
+        .map_err(err)?;
+    let band = 0.8 / flows as f64;
+    for k in 0..record.flows.len() {
+        let color = PALETTE[k % PALETTE.len()];
+        let bars = classes.iter().enumerate().map(|(i, &o)| {
+            let y0 = i as f64 - 0.4 + band * k as f64;
+            Rectangle::new([(0.0, y0), (share(k, o), y0 + band * 0.9)], color.filled())
+        });
+        chart
+            .draw_series(bars)
+            .map_err(err)?
+            .label(record.flows[k].0.name())
+            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 15, y + 5)], color.filled()));
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::LowerRight)
+        .label_font(font(16))
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()
+        .map_err(err)
+}
+
+/// Every plot's file name (without extension) and title, in the order they are drawn.
+pub fn names(record: &RunRecord) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = record
+        .flows
+        .iter()
+        .map(|(flow, _)| {
+            (
+                format!("latency-{}", flow.name()),
+                format!("{} latency percentiles (p50, p99, p99.9) per minute", flow.name()),
+            )
+        })
+        .collect();
+    out.push(("throughput".into(), "offered and completed payments per minute, per flow".into()));
+    out.push(("latency-spectrum".into(), "latency percentile spectrum per flow".into()));
+    out.push(("nodes".into(), "utilisation and queue depth of the busiest nodes".into()));
+    out.push(("outcomes".into(), "outcomes by class per flow".into()));
+    out
+}
+
+/// Every plot of a run.
+///
+/// # Errors
+/// A drawing or encoding failure, as text (a bug: the inputs are all in range).
+pub fn plots(record: &RunRecord) -> Result<Vec<Plot>, String> {
+    let kinds = (0..record.flows.len()).map(Kind::Latency).chain([
+        Kind::Throughput,
+        Kind::Spectrum,
+        Kind::Nodes,
+        Kind::Outcomes,
+    ]);
+    names(record)
+        .into_iter()
+        .zip(kinds)
+        .map(|((name, title), kind)| render(name, title, record, kind))
+        .collect()
+}
