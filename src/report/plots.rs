@@ -10,6 +10,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use crate::payments::time::{Span, Zone};
+use crate::sim::world::stats::INTERVAL_MINUTES;
 use crate::sim::world::{Decline, Outcome, RunRecord};
 
 const FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
@@ -130,42 +131,28 @@ fn latency_over_time<DB: DrawingBackend>(
     record: &RunRecord,
     k: usize,
 ) -> Drawn {
+    // Per ten-minute interval, from the interval histograms: exact percentiles of every
+    // approved payment answered in the interval, plotted at the interval's middle.
+    let intervals = &record.flows[k].1.intervals;
+    let width_h = INTERVAL_MINUTES as f64 / 60.0;
+    let at = |i: usize| (i as f64 + 0.5) * width_h;
+    let line = |q: f64| -> Series {
+        intervals
+            .iter()
+            .enumerate()
+            .filter(|(_, h)| !h.is_empty())
+            .map(|(i, h)| (at(i), h.value_at_quantile(q) as f64 / 1000.0))
+            .collect()
+    };
+    let series: [(&str, Series); 3] =
+        [("p50", line(0.5)), ("p99", line(0.99)), ("p99.9", line(0.999))];
     let minutes = &record.minutes[k];
-    let series: [(&str, Vec<(f64, f64)>); 3] = [
-        (
-            "p50",
-            minutes
-                .iter()
-                .enumerate()
-                .filter(|m| m.1.latency_us_p50 > 0)
-                .map(|(i, m)| (i as f64 / 60.0, m.latency_us_p50 as f64 / 1000.0))
-                .collect(),
-        ),
-        (
-            "p99",
-            minutes
-                .iter()
-                .enumerate()
-                .filter(|m| m.1.latency_us_p99 > 0)
-                .map(|(i, m)| (i as f64 / 60.0, m.latency_us_p99 as f64 / 1000.0))
-                .collect(),
-        ),
-        (
-            "p99.9",
-            minutes
-                .iter()
-                .enumerate()
-                .filter(|m| m.1.latency_us_p999 > 0)
-                .map(|(i, m)| (i as f64 / 60.0, m.latency_us_p999 as f64 / 1000.0))
-                .collect(),
-        ),
-    ];
     let hours = minutes.len() as f64 / 60.0;
     let top = series.iter().flat_map(|s| s.1.iter().map(|p| p.1)).fold(10.0, f64::max) * 1.5;
     let bottom = series[0].1.iter().map(|p| p.1).fold(top, f64::min).max(0.01) / 1.5;
     let flow = record.flows[k].0.name();
     let mut chart = ChartBuilder::on(root)
-        .caption(caption(record, &format!("{flow}: end-to-end latency per minute")), font(24))
+        .caption(caption(record, &format!("{flow}: end-to-end latency of approved payments, per {INTERVAL_MINUTES} minutes")), font(24))
         .margin(15)
         .x_label_area_size(50)
         .y_label_area_size(80)
@@ -201,6 +188,25 @@ fn latency_over_time<DB: DrawingBackend>(
         .map_err(err)
 }
 
+/// Minutes per point of a long series: at most about 300 points a line.
+fn bucket_minutes(minutes: usize) -> usize {
+    minutes.div_ceil(300).max(1)
+}
+
+/// A per-minute count as a rate per minute averaged over buckets, at each bucket's middle.
+fn per_minute_rate(counts: impl ExactSizeIterator<Item = u32>) -> Series {
+    let bucket = bucket_minutes(counts.len());
+    let counts: Vec<u32> = counts.collect();
+    counts
+        .chunks(bucket)
+        .enumerate()
+        .map(|(i, c)| {
+            let x = (i * bucket) as f64 / 60.0 + c.len() as f64 / 120.0;
+            (x, c.iter().map(|&n| f64::from(n)).sum::<f64>() / c.len() as f64)
+        })
+        .collect()
+}
+
 /// Offered and completed payments per minute, one panel per flow.
 fn throughput<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, record: &RunRecord) -> Drawn {
     let title = caption(record, "throughput: payments offered and completed per minute");
@@ -213,7 +219,14 @@ fn throughput<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, record: &RunRec
             as f64
             * 1.15;
         let mut chart = ChartBuilder::on(panel)
-            .caption(format!("{} (per minute)", record.flows[k].0.name()), font(16))
+            .caption(
+                format!(
+                    "{} (payments per minute, averaged over {} min)",
+                    record.flows[k].0.name(),
+                    bucket_minutes(minutes.len())
+                ),
+                font(16),
+            )
             .margin(5)
             .x_label_area_size(40)
             .y_label_area_size(80)
@@ -228,10 +241,8 @@ fn throughput<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, record: &RunRec
             .axis_desc_style(font(13))
             .draw()
             .map_err(err)?;
-        let offered =
-            minutes.iter().enumerate().map(|(i, m)| (i as f64 / 60.0, f64::from(m.offered)));
-        let completed =
-            minutes.iter().enumerate().map(|(i, m)| (i as f64 / 60.0, f64::from(m.completed)));
+        let offered = per_minute_rate(minutes.iter().map(|m| m.offered));
+        let completed = per_minute_rate(minutes.iter().map(|m| m.completed));
         chart
             .draw_series(LineSeries::new(offered, PALETTE[0].stroke_width(2)))
             .map_err(err)?
@@ -341,22 +352,25 @@ fn busiest_nodes(record: &RunRecord) -> Vec<usize> {
 /// Per-minute utilisation (percent) and longest queue of a node.
 fn node_series(record: &RunRecord, i: usize) -> (Series, Series) {
     let n = &record.nodes[i];
+    let bucket = bucket_minutes(n.minutes.len());
     let mut previous = 0u128;
     let mut util = Vec::new();
     let mut queue = Vec::new();
-    for (m, cell) in n.minutes.iter().enumerate() {
-        let busy = cell.busy_ns - previous;
-        previous = cell.busy_ns;
-        let x = (m + 1) as f64 / 60.0;
-        util.push((x, busy as f64 / (60e9 * f64::from(n.servers)) * 100.0));
-        queue.push((x, f64::from(cell.queue_len_max)));
+    for (b, cells) in n.minutes.chunks(bucket).enumerate() {
+        let last = cells.last().expect("chunks are not empty");
+        let busy = last.busy_ns - previous;
+        previous = last.busy_ns;
+        let x = (b * bucket) as f64 / 60.0 + cells.len() as f64 / 120.0;
+        let span_ns = 60e9 * cells.len() as f64;
+        util.push((x, busy as f64 / (span_ns * f64::from(n.servers)) * 100.0));
+        queue.push((x, f64::from(cells.iter().map(|c| c.queue_len_max).max().unwrap_or(0))));
     }
     (util, queue)
 }
 
 /// Utilisation and queue depth of the busiest nodes over time.
 fn nodes<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, record: &RunRecord) -> Drawn {
-    let title = caption(record, "busiest nodes: utilisation and longest queue per minute");
+    let title = caption(record, "busiest nodes: utilisation and longest queue over time");
     let root = root.titled(&title, font(24)).map_err(err)?;
     let (upper, lower) = root.split_vertically(SIZE.1 / 2 - 20);
     let chosen = busiest_nodes(record);
