@@ -449,12 +449,31 @@ fn md_slos(out: &mut String, verdicts: &[Verdict]) {
 }
 
 fn md_hops(out: &mut String, record: &RunRecord) {
-    let _ =
-        writeln!(out, "\n## Where the time goes (p99 per hop, ms: wait + service at the node)\n");
+    let _ = writeln!(
+        out,
+        "\n## Where the time goes\n\nTime at each node (queue wait + service), per hop of the route, p99 in ms; then the nodes ranked by their mean share of the mean end-to-end latency of answered payments (the rest is links — mostly the payer's mobile link — and waiting out timeouts).\n"
+    );
     for (flow, s) in &record.flows {
         let hops: Vec<String> =
             s.hops.iter().map(|(name, h)| format!("{name} {:.0}", ms(h, 0.99))).collect();
         let _ = writeln!(out, "- {}: {}", flow.name(), hops.join(" → "));
+        let total = s.latency_answered.mean();
+        if total > 0.0 {
+            let mut ranked: Vec<(&str, f64)> = s
+                .hops
+                .iter()
+                .map(|(name, h)| (*name, if h.is_empty() { 0.0 } else { h.mean() }))
+                .collect();
+            ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
+            let shares: Vec<String> = ranked
+                .iter()
+                .take(3)
+                .map(|(name, mean)| {
+                    format!("{name} {:.0} ms ({:.0} %)", mean / 1000.0, mean / total * 100.0)
+                })
+                .collect();
+            let _ = writeln!(out, "  - biggest: {} of {:.0} ms", shares.join(", "), total / 1000.0);
+        }
     }
 }
 
