@@ -171,17 +171,35 @@ fn latency_over_time<DB: DrawingBackend>(
     for (i, (name, points)) in series.iter().enumerate().rev() {
         let color = PALETTE[i];
         let width = if i == 2 { 1 } else { 2 };
-        chart
-            .draw_series(LineSeries::new(points.iter().copied(), color.stroke_width(width)))
-            .map_err(err)?
-            .label(*name)
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(3))
-            });
+        draw_line(&mut chart, points.iter().copied(), color, width, name)?;
     }
+    legend(&mut chart, 16)
+}
+
+/// Draws one labelled line.
+fn draw_line<DB: DrawingBackend, CT: CoordTranslate<From = (f64, f64)>>(
+    chart: &mut ChartContext<'_, DB, CT>,
+    points: impl IntoIterator<Item = (f64, f64)>,
+    color: RGBColor,
+    width: u32,
+    name: &str,
+) -> Drawn {
+    chart
+        .draw_series(LineSeries::new(points, color.stroke_width(width)))
+        .map_err(err)?
+        .label(name)
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(3)));
+    Ok(())
+}
+
+/// Draws the legend box.
+fn legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    size: u32,
+) -> Drawn {
     chart
         .configure_series_labels()
-        .label_font(font(16))
+        .label_font(font(size))
         .background_style(WHITE.mix(0.8))
         .border_style(BLACK)
         .draw()
@@ -243,27 +261,9 @@ fn throughput<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, record: &RunRec
             .map_err(err)?;
         let offered = per_minute_rate(minutes.iter().map(|m| m.offered));
         let completed = per_minute_rate(minutes.iter().map(|m| m.completed));
-        chart
-            .draw_series(LineSeries::new(offered, PALETTE[0].stroke_width(2)))
-            .map_err(err)?
-            .label("offered")
-            .legend(|(x, y)| {
-                PathElement::new(vec![(x, y), (x + 20, y)], PALETTE[0].stroke_width(3))
-            });
-        chart
-            .draw_series(LineSeries::new(completed, PALETTE[1].stroke_width(1)))
-            .map_err(err)?
-            .label("completed")
-            .legend(|(x, y)| {
-                PathElement::new(vec![(x, y), (x + 20, y)], PALETTE[1].stroke_width(3))
-            });
-        chart
-            .configure_series_labels()
-            .label_font(font(12))
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .draw()
-            .map_err(err)?;
+        draw_line(&mut chart, offered, PALETTE[0], 2, "offered")?;
+        draw_line(&mut chart, completed, PALETTE[1], 1, "completed")?;
+        legend(&mut chart, 12)?;
     }
     Ok(())
 }
@@ -320,21 +320,9 @@ fn spectrum<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, record: &RunRecor
         .map_err(err)?;
     for (i, (name, points)) in lines.into_iter().enumerate() {
         let color = PALETTE[i % PALETTE.len()];
-        chart
-            .draw_series(LineSeries::new(points, color.stroke_width(2)))
-            .map_err(err)?
-            .label(name)
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(3))
-            });
+        draw_line(&mut chart, points, color, 2, name)?;
     }
-    chart
-        .configure_series_labels()
-        .label_font(font(16))
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .draw()
-        .map_err(err)
+    legend(&mut chart, 16)
 }
 
 /// Indexes of the busiest nodes (by busy time), at most six, in node order.
@@ -402,21 +390,9 @@ fn nodes<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, record: &RunRecord) 
         for (j, (name, (util, queue))) in series.iter().enumerate() {
             let color = PALETTE[j % PALETTE.len()];
             let points = if pick_queue { queue.clone() } else { util.clone() };
-            chart
-                .draw_series(LineSeries::new(points, color.stroke_width(2)))
-                .map_err(err)?
-                .label(*name)
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(3))
-                });
+            draw_line(&mut chart, points, color, 2, name)?;
         }
-        chart
-            .configure_series_labels()
-            .label_font(font(13))
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .draw()
-            .map_err(err)?;
+        legend(&mut chart, 13)?;
     }
     Ok(())
 }
