@@ -28,3 +28,53 @@ fn positions_count_lines_and_characters_from_one() {
     let span = span_of(text, &[Step::Key("bé".into())]).expect("parses");
     assert_eq!(position(text, span.start).line, 2);
 }
+
+mod mutations {
+    //! Goal: no edit of a real scenario makes the parser panic, and every error points inside
+    //! the file. Method: property test over the reference scenario with a line deleted, a
+    //! character replaced, or the text cut short.
+
+    use proptest::prelude::*;
+
+    use crate::sim::scenario::parse_file;
+
+    const REFERENCE: &str = include_str!("../../../scenarios/reference.toml");
+
+    fn check(text: &str) {
+        if let Err(e) = parse_file(text) {
+            let lines = text.split('\n').count();
+            assert!(e.line >= 1 && e.line <= lines, "line {} of {lines}: {e}", e.line);
+            assert!(e.column >= 1, "{e}");
+            assert!(!e.message.is_empty(), "{e}");
+        }
+    }
+
+    proptest! {
+        #![proptest_config(crate::testing::proptest_config(64))]
+
+        #[test]
+        fn deleting_a_line_is_handled(line in 0usize..200) {
+            let text: Vec<&str> = REFERENCE.lines().collect();
+            let i = line % text.len();
+            let edited: Vec<&str> = text.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, l)| *l).collect();
+            check(&edited.join("\n"));
+        }
+
+        #[test]
+        fn replacing_a_character_is_handled(at in 0usize..20_000, c in prop::sample::select(vec!['=', '[', ']', '"', '-', '0', 'x', '#', ',', '.', '{'])) {
+            let mut chars: Vec<char> = REFERENCE.chars().collect();
+            let i = at % chars.len();
+            chars[i] = c;
+            check(&chars.into_iter().collect::<String>());
+        }
+
+        #[test]
+        fn cutting_the_text_is_handled(at in 0usize..20_000) {
+            let mut cut = at % REFERENCE.len();
+            while !REFERENCE.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            check(&REFERENCE[..cut]);
+        }
+    }
+}
