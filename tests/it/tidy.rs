@@ -1,8 +1,8 @@
 //! Goal: the layering and house rules in ARCHITECTURE.md hold, so that they cannot drift.
 //!
 //! Method: scan `src/` as text. `payments` imports no other layer, does no I/O, reads no clock
-//! and uses no floats; `sim` reads no clock and uses no threads or tokio; only `cli` uses anyhow;
-//! every module starts with a `//!` doc.
+//! and uses no floats; `sim` reads no clock, does no I/O and uses no threads or tokio; `report`
+//! does no I/O and reads no clock; only `cli` uses anyhow; every module starts with a `//!` doc.
 
 use std::path::{Path, PathBuf};
 
@@ -87,11 +87,37 @@ fn sim_runs_in_virtual_time() {
         "tokio",
         "std::thread",
         "crate::cli",
+        "crate::report",
+        "std::fs",
+        "std::net",
+        "println!",
+        "eprintln!",
         "HashMap",
         "HashSet",
         "rand::",
     ];
     assert!(assert_layer_avoids("sim", "the simulator", &banned) >= 4, "sim sources found");
+}
+
+#[test]
+fn report_renders_without_io() {
+    let banned = [
+        "std::fs",
+        "std::net",
+        "SystemTime::now",
+        "Instant",
+        "tokio",
+        "std::thread",
+        "crate::cli",
+        "println!",
+        "eprintln!",
+        "HashMap",
+        "HashSet",
+    ];
+    assert!(
+        assert_layer_avoids("report", "the report layer", &banned) >= 4,
+        "report sources found"
+    );
 }
 
 #[test]
