@@ -93,6 +93,33 @@ impl Latency {
         }
     }
 
+    /// This latency slowed: a log-normal's median and p99 multiplied separately (in
+    /// thousandths; the p99 never below the median), any other shape scaled by the median's.
+    pub fn slowed(&self, median_permille: u32, p99_permille: u32) -> Latency {
+        let scale = |ns: u64, permille: u32| {
+            (u128::from(ns) * u128::from(permille) / 1000).min(u128::from(DELAY_NS_MAX)) as u64
+        };
+        match self {
+            Latency::LogNormal { median_ns, p99_ns } => {
+                let median_ns = scale(*median_ns, median_permille);
+                Latency::LogNormal {
+                    median_ns,
+                    p99_ns: scale(*p99_ns, p99_permille).max(median_ns),
+                }
+            }
+            Latency::Constant { ns } => Latency::Constant { ns: scale(*ns, median_permille) },
+            Latency::Exponential { mean_ns } => {
+                Latency::Exponential { mean_ns: scale(*mean_ns, median_permille) }
+            }
+            Latency::Empirical { points } => Latency::Empirical {
+                points: points
+                    .iter()
+                    .map(|&(share, ns)| (share, scale(ns, median_permille)))
+                    .collect(),
+            },
+        }
+    }
+
     /// One delay, in nanoseconds, capped at [`DELAY_NS_MAX`].
     pub fn sample_ns(&self, rng: &mut Prng) -> u64 {
         let ns = match self {
@@ -110,7 +137,7 @@ impl Latency {
 }
 
 /// A standard normal draw by Box–Muller (one of the pair; simple and deterministic).
-fn standard_normal(rng: &mut Prng) -> f64 {
+pub fn standard_normal(rng: &mut Prng) -> f64 {
     let u1 = 1.0 - rng.unit(); // (0, 1]
     let u2 = rng.unit();
     (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
@@ -140,7 +167,8 @@ pub struct Window {
 }
 
 impl Window {
-    fn contains(&self, at: Timestamp) -> bool {
+    /// Whether `at` is in the window.
+    pub fn contains(&self, at: Timestamp) -> bool {
         self.from <= at && at < self.until
     }
 }
@@ -150,10 +178,15 @@ impl Window {
 pub struct Degraded {
     /// When.
     pub window: Window,
-    /// Latency multiplier, in thousandths (2000 = twice as slow).
-    pub latency_permille: u32,
-    /// Loss multiplier, in thousandths.
+    /// Multiplier on the median latency, in thousandths (2000 = twice as slow).
+    pub latency_median_permille: u32,
+    /// Multiplier on the p99 latency, in thousandths (log-normal latencies; the others scale
+    /// by the median's).
+    pub latency_p99_permille: u32,
+    /// Multiplier on the loss rate, in thousandths.
     pub loss_permille: u32,
+    /// A loss rate, parts per million, that replaces the link's in the window.
+    pub loss_ppm: Option<u32>,
 }
 
 /// A one-way hop between two nodes.
@@ -161,10 +194,10 @@ pub struct Degraded {
 pub struct Link {
     /// How long a message takes.
     pub latency: Latency,
-    /// Chance a message is lost, in basis points.
-    pub loss_bps: u32,
-    /// Chance a delivered message arrives twice, in basis points.
-    pub duplicate_bps: u32,
+    /// Chance a message is lost, parts per million.
+    pub loss_ppm: u32,
+    /// Chance a delivered message arrives twice, parts per million.
+    pub duplicate_ppm: u32,
     /// Windows in which every message is lost.
     pub outages: Vec<Window>,
     /// Windows in which the link is degraded.
@@ -182,31 +215,43 @@ pub enum Delivery {
     Duplicated(Timestamp, Timestamp),
 }
 
+impl Delivery {
+    /// When the message (first) arrives, if it does.
+    pub fn first(self) -> Option<Timestamp> {
+        match self {
+            Delivery::Lost => None,
+            Delivery::Delivered(at) | Delivery::Duplicated(at, _) => Some(at),
+        }
+    }
+}
+
 impl Link {
-    /// Sends a message at `now`: draws loss, latency and duplication from `rng`.
+    /// Sends a message at `now`: draws loss, latency and duplication from `rng`. In a degraded
+    /// window the first one that holds `now` applies.
     pub fn send(&self, now: Timestamp, rng: &mut Prng) -> Delivery {
         if self.outages.iter().any(|w| w.contains(now)) {
             return Delivery::Lost;
         }
         let degraded = self.degraded.iter().find(|d| d.window.contains(now));
-        let (latency_permille, loss_permille) =
-            degraded.map_or((1000, 1000), |d| (d.latency_permille, d.loss_permille));
-        let loss_bps =
-            (u64::from(self.loss_bps) * u64::from(loss_permille) / 1000).min(10_000) as u32;
-        if rng.chance_bps(loss_bps) {
+        let loss_ppm = match degraded {
+            None => self.loss_ppm,
+            Some(d) => d.loss_ppm.unwrap_or(
+                (u64::from(self.loss_ppm) * u64::from(d.loss_permille) / 1000).min(1_000_000)
+                    as u32,
+            ),
+        };
+        if rng.chance_ppm(loss_ppm) {
             return Delivery::Lost;
         }
-        let scaled = |ns: u64| {
-            (u128::from(ns) * u128::from(latency_permille) / 1000).min(u128::from(DELAY_NS_MAX))
-                as u64
-        };
+        let slowed = degraded
+            .map(|d| self.latency.slowed(d.latency_median_permille, d.latency_p99_permille));
+        let latency = slowed.as_ref().unwrap_or(&self.latency);
         let at = |ns: u64| {
-            now.checked_add(crate::payments::time::Span::from_nanos(scaled(ns)))
-                .expect("within u64 ns")
+            now.checked_add(crate::payments::time::Span::from_nanos(ns)).expect("within u64 ns")
         };
-        let first = at(self.latency.sample_ns(rng));
-        if rng.chance_bps(self.duplicate_bps) {
-            let second = at(self.latency.sample_ns(rng)).max(first);
+        let first = at(latency.sample_ns(rng));
+        if rng.chance_ppm(self.duplicate_ppm) {
+            let second = at(latency.sample_ns(rng)).max(first);
             return Delivery::Duplicated(first, second);
         }
         Delivery::Delivered(first)
@@ -285,8 +330,8 @@ mod tests {
     fn link() -> Link {
         Link {
             latency: Latency::Constant { ns: 1_000 },
-            loss_bps: 100,
-            duplicate_bps: 200,
+            loss_ppm: 10_000,
+            duplicate_ppm: 20_000,
             outages: vec![],
             degraded: vec![],
         }
@@ -326,12 +371,31 @@ mod tests {
         );
         let degraded = Degraded {
             window: Window { from: t(0), until: t(100) },
-            latency_permille: 3_000,
+            latency_median_permille: 3_000,
+            latency_p99_permille: 3_000,
             loss_permille: 10_000,
+            loss_ppm: None,
         };
         let slow = Link { degraded: vec![degraded], ..link() };
         let (lost, _, latest) = tally(&slow, t(5), 100_000);
         assert!((9_500..10_500).contains(&lost), "loss ×10: {lost}");
         assert_eq!(latest, 3_000, "latency ×3");
+        let replaced = Degraded { loss_ppm: Some(500_000), ..degraded };
+        let (lost, _, _) = tally(&Link { degraded: vec![replaced], ..link() }, t(5), 100_000);
+        assert!((49_000..51_000).contains(&lost), "loss replaced by 50 %: {lost}");
+    }
+
+    #[test]
+    fn slowed_log_normal_moves_median_and_p99_separately() {
+        let l = Latency::LogNormal { median_ns: 40_000_000, p99_ns: 120_000_000 };
+        assert_eq!(
+            l.slowed(1_500, 3_000),
+            Latency::LogNormal { median_ns: 60_000_000, p99_ns: 360_000_000 }
+        );
+        assert_eq!(
+            l.slowed(3_000, 1_000),
+            Latency::LogNormal { median_ns: 120_000_000, p99_ns: 120_000_000 }
+        );
+        assert_eq!(Latency::Constant { ns: 10 }.slowed(2_000, 9_000), Latency::Constant { ns: 20 });
     }
 }

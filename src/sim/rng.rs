@@ -74,9 +74,10 @@ impl Prng {
         }
     }
 
-    /// True with probability `basis_points / 10 000`.
-    pub fn chance_bps(&mut self, basis_points: u32) -> bool {
-        self.below(10_000) < u64::from(basis_points)
+    /// True with probability `ppm / 1 000 000` (parts per million). A rate of zero draws
+    /// nothing, so classes a scenario leaves at 0 do not move the stream.
+    pub fn chance_ppm(&mut self, ppm: u32) -> bool {
+        ppm > 0 && self.below(1_000_000) < u64::from(ppm)
     }
 
     /// An exponential delay with mean `mean_ns` nanoseconds, rounded to whole nanoseconds.
@@ -136,7 +137,7 @@ mod tests {
             counts[p.below(7) as usize] += 1;
         }
         assert!(counts.iter().all(|&c| (9_500..10_500).contains(&c)), "{counts:?}");
-        let hits = (0..100_000).filter(|_| p.chance_bps(250)).count();
+        let hits = (0..100_000).filter(|_| p.chance_ppm(25_000)).count();
         assert!((2_300..2_700).contains(&hits), "2.5 % of 100 000: {hits}");
         assert!((0..1000).all(|_| (0.0..1.0).contains(&p.unit())));
     }

@@ -18,6 +18,7 @@ use crate::payments::qr::{CodeKind, EncodeSpec, encode};
 use crate::payments::settlement::Calendar;
 use crate::payments::time::{Span, Timestamp, Zone};
 use crate::sim::audit::Auditor;
+use crate::sim::network::{self, Link};
 use crate::sim::queue::EventQueue;
 use crate::sim::rng::Prng;
 use crate::sim::scenario::validate::{self, instant};
@@ -285,15 +286,23 @@ fn links(s: &Scenario, cfg: &Config, seed: u64) -> Vec<LinkModel> {
         .iter()
         .enumerate()
         .map(|(i, (name, l))| LinkModel {
-            latency: lognormal_ms(l.latency_ms),
-            loss: ppm(l.loss_pct),
-            duplicate: ppm(l.duplicate_pct),
-            outages: l
-                .outages
-                .iter()
-                .map(|o| (instant(&o.from).expect("validated"), instant(&o.to).expect("validated")))
-                .collect(),
-            windows: windows_for(cfg, name),
+            link: Link {
+                latency: lognormal_ms(l.latency_ms),
+                loss_ppm: ppm(l.loss_pct),
+                duplicate_ppm: ppm(l.duplicate_pct),
+                outages: l
+                    .outages
+                    .iter()
+                    .map(|o| network::Window {
+                        from: instant(&o.from).expect("validated"),
+                        until: instant(&o.to).expect("validated"),
+                    })
+                    .collect(),
+                degraded: windows_for(cfg, name)
+                    .iter()
+                    .map(|&w| cfg.windows[w].degraded())
+                    .collect(),
+            },
             rng: Prng::stream(seed, STREAM_LINKS | i as u64),
         })
         .collect()

@@ -7,7 +7,7 @@ use crate::payments::money::{Currency, Money};
 use crate::payments::party::Flow;
 use crate::payments::settlement::{Cutoff, NettingSchedule};
 use crate::payments::time::{Date, Span, Timestamp, Zone};
-use crate::sim::network::Latency;
+use crate::sim::network::{self, Latency, standard_normal};
 use crate::sim::rng::Prng;
 use crate::sim::scenario::validate::{self, instant};
 use crate::sim::scenario::{AmountSpec, FlowSpec, Scenario, WindowSpec};
@@ -19,55 +19,57 @@ pub(crate) fn ppm(pct: f64) -> Ppm {
     (pct * 10_000.0).round().clamp(0.0, 1e6) as Ppm
 }
 
-pub(crate) fn chance(rng: &mut Prng, p: Ppm) -> bool {
-    p > 0 && rng.below(1_000_000) < u64::from(p)
-}
-
 pub(crate) fn lognormal_ms(pair: [f64; 2]) -> Latency {
     let ns = |ms: f64| (ms * 1e6).round().max(1.0) as u64;
     Latency::LogNormal { median_ns: ns(pair[0]), p99_ns: ns(pair[1]).max(ns(pair[0])) }
 }
 
-/// A degraded window, resolved.
+/// A degraded window, resolved: multipliers in thousandths, rates in parts per million.
 #[derive(Clone, Debug)]
 pub(crate) struct Window {
-    pub(crate) from: Timestamp,
-    pub(crate) until: Timestamp,
+    pub(crate) span: network::Window,
     pub(crate) targets: Vec<String>,
-    pub(crate) median_x: f64,
-    pub(crate) p99_x: f64,
-    pub(crate) error_x: f64,
+    pub(crate) median_permille: u32,
+    pub(crate) p99_permille: u32,
+    pub(crate) error_permille: u32,
     pub(crate) loss: Option<Ppm>,
     pub(crate) late_approval: Option<Ppm>,
+}
+
+fn permille(x: f64) -> u32 {
+    (x * 1000.0).round() as u32
 }
 
 impl Window {
     fn new(w: &WindowSpec) -> Window {
         Window {
-            from: instant(&w.from).expect("validated"),
-            until: instant(&w.to).expect("validated"),
+            span: network::Window {
+                from: instant(&w.from).expect("validated"),
+                until: instant(&w.to).expect("validated"),
+            },
             targets: w.targets.clone(),
-            median_x: w.latency_median_x,
-            p99_x: w.latency_p99_x,
-            error_x: w.error_x,
+            median_permille: permille(w.latency_median_x),
+            p99_permille: permille(w.latency_p99_x),
+            error_permille: permille(w.error_x),
             loss: w.loss_pct.map(ppm),
             late_approval: w.late_approval_pct.map(ppm),
         }
     }
 
-    pub(crate) fn covers(&self, target: &str, at: Timestamp) -> bool {
-        self.from <= at && at < self.until && self.targets.iter().any(|t| t == target)
+    /// The window as a link sees it.
+    pub(crate) fn degraded(&self) -> network::Degraded {
+        network::Degraded {
+            window: self.span,
+            latency_median_permille: self.median_permille,
+            latency_p99_permille: self.p99_permille,
+            loss_permille: self.error_permille,
+            loss_ppm: self.loss,
+        }
     }
 
-    /// `latency` slowed by this window.
-    pub(crate) fn slow(&self, latency: &Latency) -> Latency {
-        match *latency {
-            Latency::LogNormal { median_ns, p99_ns } => Latency::LogNormal {
-                median_ns: (median_ns as f64 * self.median_x).round() as u64,
-                p99_ns: (p99_ns as f64 * self.p99_x).round() as u64,
-            },
-            ref other => other.clone(),
-        }
+    /// A rate scaled by the window's error multiplier.
+    pub(crate) fn scale(&self, rate: Ppm) -> Ppm {
+        (u64::from(rate) * u64::from(self.error_permille) / 1000).min(1_000_000) as Ppm
     }
 }
 
@@ -176,13 +178,6 @@ impl AmountSampler {
         let minor = rounded.clamp(self.min, self.max);
         Money::new(self.currency, minor)
     }
-}
-
-/// A standard normal draw (Box–Muller), as in `network`.
-pub(crate) fn standard_normal(rng: &mut Prng) -> f64 {
-    let u1 = 1.0 - rng.unit();
-    let u2 = rng.unit();
-    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
 }
 
 fn secs(s: f64) -> u64 {

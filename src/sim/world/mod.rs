@@ -37,7 +37,7 @@ use crate::payments::recon::Break;
 use crate::payments::settlement::{Calendar, NetPositions, SchemeSettlement};
 use crate::payments::time::{Span, Timestamp, Zone};
 use crate::sim::audit::{Auditor, Breach};
-use crate::sim::network::Latency;
+use crate::sim::network::{Delivery, Latency, Link};
 use crate::sim::queue::EventQueue;
 use crate::sim::rng::Prng;
 use crate::sim::scenario::Scenario;
@@ -336,12 +336,9 @@ struct Node {
     stats: NodeStats,
 }
 
+/// A link and its own random stream.
 struct LinkModel {
-    latency: Latency,
-    loss: Ppm,
-    duplicate: Ppm,
-    outages: Vec<(Timestamp, Timestamp)>,
-    windows: Vec<usize>,
+    link: Link,
     rng: Prng,
 }
 
@@ -515,34 +512,18 @@ impl World {
         }
     }
 
-    /// Sends a message over a link: its arrival time, or `None` when lost.
-    fn send(&mut self, link: LinkKind, now: Timestamp) -> Option<Timestamp> {
+    /// Sends a message over a link (loss, latency, duplication, outages, degraded windows).
+    fn send(&mut self, link: LinkKind, now: Timestamp) -> Delivery {
         let l = &mut self.links[link as usize];
-        if l.outages.iter().any(|&(from, until)| from <= now && now < until) {
-            return None;
-        }
-        let mut loss = l.loss;
-        let mut latency = None;
-        for &w in &l.windows {
-            let window = &self.cfg.windows[w];
-            if window.from <= now && now < window.until {
-                loss = window
-                    .loss
-                    .unwrap_or(((f64::from(loss)) * window.error_x).round() as Ppm)
-                    .min(1_000_000);
-                latency = Some(window.slow(&l.latency));
-            }
-        }
-        if config::chance(&mut l.rng, loss) {
-            return None;
-        }
-        let ns = latency.as_ref().unwrap_or(&l.latency).sample_ns(&mut l.rng);
-        now.checked_add(Span::from_nanos(ns))
+        l.link.send(now, &mut l.rng)
     }
 
-    /// Whether the link would deliver a duplicate of a message sent now.
-    fn duplicated(&mut self, link: LinkKind) -> bool {
-        let l = &mut self.links[link as usize];
-        config::chance(&mut l.rng, l.duplicate)
+    /// The first of a node's degraded windows that holds `now`.
+    fn node_window(&self, node: usize, now: Timestamp) -> Option<&config::Window> {
+        self.nodes[node]
+            .windows
+            .iter()
+            .map(|&w| &self.cfg.windows[w])
+            .find(|w| w.span.contains(now))
     }
 }

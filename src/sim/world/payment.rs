@@ -5,7 +5,7 @@ use rust_decimal::Decimal;
 
 use super::books::{self, Role};
 use super::build::STREAM_PAYMENTS;
-use super::config::{self, chance};
+use super::config;
 use super::stats::{INTERVAL_MINUTES, interval_histogram, minute_of};
 use super::{
     Answer, Code, Decline, Event, Far, Hop, NodeKind, Outcome, PRef, Payment, State, World,
@@ -20,6 +20,7 @@ use crate::payments::qr::{self, AmountInput, CodeKind, EncodeSpec, Mode, Payload
 use crate::payments::settlement::Fee;
 use crate::payments::time::{Span, Timestamp, Zone};
 use crate::sim::audit::Breach;
+use crate::sim::network::Delivery;
 use crate::sim::rng::Prng;
 
 /// What a retry carries over from the attempt before it.
@@ -150,7 +151,7 @@ impl World {
         };
         let r = f.failures;
         let code = draw_code(f, &mut rng);
-        let empty = chance(&mut rng, r.insufficient_balance);
+        let empty = rng.chance_ppm(r.insufficient_balance);
         let payer_wallet = if empty {
             match flow {
                 Flow::Inward => self.books.issuer_empty[payer.at as usize],
@@ -216,7 +217,7 @@ impl World {
         let payer = rng.below(payers) as u32;
         let payee = payee.unwrap_or_else(|| self.draw_payee(fi, rng));
         let f = &self.cfg.flows[fi];
-        let fixed_payee = flow == Flow::Remittance && chance(rng, f.auspicious);
+        let fixed_payee = flow == Flow::Remittance && rng.chance_ppm(f.auspicious);
         let amount = if fixed_payee {
             f.auspicious_cny[rng.below(f.auspicious_cny.len() as u64) as usize]
         } else {
@@ -350,7 +351,7 @@ impl World {
         let abandon = self.cfg.flows[fi].abandon;
         let refusal = self.scan(pay, now);
         let pay = self.payment_mut(p).expect("alive");
-        if chance(&mut pay.rng, abandon) {
+        if pay.rng.chance_ppm(abandon) {
             self.finalize(now, p, Outcome::Abandoned).expect("an abandoned payment has no effects");
             return;
         }
@@ -364,10 +365,11 @@ impl World {
             return;
         }
         let dup_rate = self.cfg.flows[fi].duplicate_tap;
-        let dup_tap = chance(&mut self.payment_mut(p).expect("alive").rng, dup_rate);
-        match self.send(super::LinkKind::PayerApp, now) {
+        let dup_tap = self.payment_mut(p).expect("alive").rng.chance_ppm(dup_rate);
+        let delivery = self.send(super::LinkKind::PayerApp, now);
+        match delivery.first() {
             Some(at) => {
-                self.schedule(at, Event::Arrive { p, hop: 0, dup: false });
+                self.deliver(p, 0, delivery);
                 if dup_tap {
                     let later = at.checked_add(Span::from_millis(300)).expect("in range");
                     self.schedule(later, Event::Arrive { p, hop: 0, dup: true });
@@ -377,6 +379,19 @@ impl World {
                 // The app never reached its bank: it gives up after its timeout.
                 let at = now.checked_add(self.cfg.app_timeout).expect("in range");
                 self.schedule(at, Event::Response(p, Answer::Declined(Decline::IssuerUnavailable)));
+            }
+        }
+    }
+
+    /// A request reaches hop `hop` as the link delivered it: once, twice (the second a
+    /// duplicate the core must absorb), or not at all.
+    fn deliver(&mut self, p: PRef, hop: u8, delivery: Delivery) {
+        match delivery {
+            Delivery::Lost => {}
+            Delivery::Delivered(at) => self.schedule(at, Event::Arrive { p, hop, dup: false }),
+            Delivery::Duplicated(at, again) => {
+                self.schedule(at, Event::Arrive { p, hop, dup: false });
+                self.schedule(again, Event::Arrive { p, hop, dup: true });
             }
         }
     }
@@ -397,16 +412,11 @@ impl World {
     }
 
     fn service_ns(&mut self, node: usize, now: Timestamp) -> u64 {
+        let slowed = self
+            .node_window(node, now)
+            .map(|w| self.nodes[node].service.slowed(w.median_permille, w.p99_permille));
         let n = &mut self.nodes[node];
-        let window = n
-            .windows
-            .iter()
-            .map(|&w| &self.cfg.windows[w])
-            .find(|w| w.from <= now && now < w.until);
-        match window {
-            Some(w) => w.slow(&n.service).sample_ns(&mut n.rng),
-            None => n.service.sample_ns(&mut n.rng),
-        }
+        slowed.as_ref().unwrap_or(&n.service).sample_ns(&mut n.rng)
     }
 
     fn node_arrive(&mut self, now: Timestamp, node: usize, p: PRef, hop: u8, dup: bool) {
@@ -461,26 +471,24 @@ impl World {
             let fi = pay.fi as usize;
             self.stats[fi].hops[hop as usize].1.saturating_record((sojourn / 1000).max(1));
         }
-        self.on_hop(now, p, hop, dup)
+        self.on_hop(now, node, p, hop, dup)
     }
 
-    fn error_x(&self, kind: NodeKind, now: Timestamp) -> f64 {
-        self.cfg
-            .windows
-            .iter()
-            .filter(|w| w.covers(kind.name(), now))
-            .map(|w| w.error_x)
-            .fold(1.0, f64::max)
+    /// Draws a technical failure at a node: `rate` scaled by the node's degraded window.
+    fn draw(&mut self, p: PRef, rate: config::Ppm, node: usize, now: Timestamp) -> bool {
+        let rate = self.node_window(node, now).map_or(rate, |w| w.scale(rate));
+        self.payment_mut(p).expect("alive").rng.chance_ppm(rate)
     }
 
-    fn draw(&mut self, p: PRef, rate: config::Ppm, kind: NodeKind, now: Timestamp) -> bool {
-        let x = self.error_x(kind, now);
-        let rate = (f64::from(rate) * x).round().min(1e6) as config::Ppm;
-        chance(&mut self.payment_mut(p).expect("alive").rng, rate)
-    }
-
-    /// A request finished service at `hop`: the hop's part of the payment.
-    fn on_hop(&mut self, now: Timestamp, p: PRef, hop: u8, dup: bool) -> Result<(), Breach> {
+    /// A request finished service at `hop` on `node`: the hop's part of the payment.
+    fn on_hop(
+        &mut self,
+        now: Timestamp,
+        node: usize,
+        p: PRef,
+        hop: u8,
+        dup: bool,
+    ) -> Result<(), Breach> {
         let Some(pay) = self.payment(p) else { return Ok(()) };
         let (flow, fi) = (pay.flow, pay.fi as usize);
         if dup || pay.hop > hop {
@@ -491,13 +499,13 @@ impl World {
         let r = self.cfg.flows[fi].failures;
         let h: Hop = route(flow)[hop as usize];
         if hop == 0 {
-            if let Some(decline) = self.originate(now, p) {
+            if let Some(decline) = self.originate(now, node, p) {
                 self.respond(now, p, 0, Answer::Declined(decline), Span::ZERO);
                 return Ok(());
             }
         } else if (h.node == NodeKind::Upi
             || (flow == Flow::Domestic && h.node == NodeKind::Switch))
-            && self.draw(p, r.switch_error, h.node, now)
+            && self.draw(p, r.switch_error, node, now)
         {
             self.respond(now, p, hop, Answer::Declined(Decline::SwitchError), Span::ZERO);
             return Ok(());
@@ -509,9 +517,9 @@ impl World {
                 self.respond(now, p, hop, Answer::Declined(Decline::Reversed), Span::ZERO);
                 return Ok(());
             }
-            let decline = if self.draw(p, r.merchant_invalid, h.node, now) {
+            let decline = if self.draw(p, r.merchant_invalid, node, now) {
                 Some(Decline::MerchantInvalid)
-            } else if self.draw(p, r.acquirer_error, h.node, now) && flow != Flow::Domestic {
+            } else if self.draw(p, r.acquirer_error, node, now) && flow != Flow::Domestic {
                 Some(Decline::AcquirerError)
             } else {
                 self.credit(now, p).err()
@@ -522,15 +530,12 @@ impl World {
                 return Ok(());
             }
             let late_rate = self
-                .cfg
-                .windows
-                .iter()
-                .find(|w| w.covers(h.node.name(), now) && w.late_approval.is_some())
+                .node_window(node, now)
                 .and_then(|w| w.late_approval)
                 .unwrap_or(r.late_approval);
             let timeout = self.cfg.originator_timeout[flow_index(flow)];
             let pay = self.payment_mut(p).expect("alive");
-            if chance(&mut pay.rng, late_rate) {
+            if pay.rng.chance_ppm(late_rate) {
                 extra = Span::from_nanos(
                     timeout.as_nanos() + 1_000_000_000 + pay.rng.below(9_000_000_000),
                 );
@@ -538,13 +543,8 @@ impl World {
         }
         if (hop as usize) + 1 < route(flow).len() {
             let next = route(flow)[hop as usize + 1];
-            if let Some(at) = self.send(next.link, now) {
-                self.schedule(at, Event::Arrive { p, hop: hop + 1, dup: false });
-                if self.duplicated(next.link) {
-                    let later = at.checked_add(Span::from_millis(1)).expect("in range");
-                    self.schedule(later, Event::Arrive { p, hop: hop + 1, dup: true });
-                }
-            }
+            let delivery = self.send(next.link, now);
+            self.deliver(p, hop + 1, delivery);
         } else {
             self.respond(now, p, hop, Answer::Approved, extra);
         }
@@ -625,21 +625,20 @@ impl World {
     }
 
     /// The originator: its own declines, the FX quote, and the hold on the payer's funds.
-    fn originate(&mut self, now: Timestamp, p: PRef) -> Option<Decline> {
+    fn originate(&mut self, now: Timestamp, node: usize, p: PRef) -> Option<Decline> {
         let pay = self.payment(p).expect("alive");
         let (flow, fi) = (pay.flow, pay.fi as usize);
         let r = self.cfg.flows[fi].failures;
-        let kind = route(flow)[0].node;
         for (rate, decline) in [
             (r.pin_failure, Decline::PinFailure),
             (r.limit_exceeded, Decline::LimitExceeded),
             (r.risk_decline, Decline::RiskDecline),
         ] {
-            if chance(&mut self.payment_mut(p).expect("alive").rng, rate) {
+            if self.payment_mut(p).expect("alive").rng.chance_ppm(rate) {
                 return Some(decline);
             }
         }
-        if self.draw(p, r.issuer_unavailable, kind, now) {
+        if self.draw(p, r.issuer_unavailable, node, now) {
             return Some(Decline::IssuerUnavailable);
         }
         if flow != Flow::Domestic {
@@ -791,7 +790,7 @@ impl World {
         };
         mark(hops[from_hop as usize].node, t, &mut at_switch, &mut at_upi);
         for h in (1..=from_hop as usize).rev() {
-            match self.send(hops[h].link, t) {
+            match self.send(hops[h].link, t).first() {
                 Some(at) => t = at,
                 None => {
                     lost = true;
@@ -871,22 +870,22 @@ impl World {
         let mut push_ours = true;
         let mut copies = 1;
         if kind == MessageKind::Purchase {
-            if chance(rng, missing_network) {
+            if rng.chance_ppm(missing_network) {
                 copies = 0;
                 injected = true;
-            } else if chance(rng, missing_switch) {
+            } else if rng.chance_ppm(missing_switch) {
                 push_ours = false;
                 injected = true;
-            } else if chance(rng, duplicate) {
+            } else if rng.chance_ppm(duplicate) {
                 copies = 2;
                 injected = true;
-            } else if chance(rng, mismatch) {
+            } else if rng.chance_ppm(mismatch) {
                 theirs.amount = Money::new(
                     theirs.amount.currency,
                     theirs.amount.minor + 1 + rng.below(5) as i64,
                 );
                 injected = true;
-            } else if chance(rng, status) && theirs.status == Status::Approved {
+            } else if rng.chance_ppm(status) && theirs.status == Status::Approved {
                 theirs.status = Status::Declined;
                 injected = true;
             }
@@ -932,7 +931,7 @@ impl World {
         }
         let pay = self.payment(p).expect("alive");
         let (fi, confirmed_at) = (pay.fi as usize, pay.confirmed_at);
-        let app = self.send(super::LinkKind::PayerApp, now).unwrap_or(now);
+        let app = self.send(super::LinkKind::PayerApp, now).first().unwrap_or(now);
         let latency_us = (app.saturating_since(confirmed_at).as_nanos() / 1000).max(1);
         let stats = &mut self.stats[fi];
         if Span::from_nanos(latency_us * 1000) > self.cfg.app_timeout {
@@ -994,7 +993,7 @@ impl World {
         let flow = self.payment(p)?.flow;
         let mut t = now;
         for h in 1..=credit_hop(flow) as usize {
-            t = self.send(route(flow)[h].link, t)?;
+            t = self.send(route(flow)[h].link, t).first()?;
         }
         Some(t)
     }
@@ -1003,7 +1002,7 @@ impl World {
         let flow = self.payment(p)?.flow;
         let mut t = now;
         for h in (1..=credit_hop(flow) as usize).rev() {
-            t = self.send(route(flow)[h].link, t)?;
+            t = self.send(route(flow)[h].link, t).first()?;
         }
         Some(t)
     }
@@ -1083,7 +1082,7 @@ impl World {
             return Ok(());
         }
         let refuse = self.cfg.reversal_fail;
-        if chance(&mut self.payment_mut(p).expect("alive").rng, refuse) {
+        if self.payment_mut(p).expect("alive").rng.chance_ppm(refuse) {
             return Ok(());
         }
         let pay = self.payment(p).expect("alive");
@@ -1232,7 +1231,7 @@ impl World {
         }
         let rate = self.cfg.flows[pay.fi as usize].retry;
         let pay = self.payment_mut(p).expect("alive");
-        if !chance(&mut pay.rng, rate) {
+        if !pay.rng.chance_ppm(rate) {
             return None;
         }
         Some(Carry {
@@ -1249,11 +1248,11 @@ impl World {
 /// Which code the payer's app will scan.
 fn draw_code(f: &super::config::FlowConfig, rng: &mut Prng) -> Code {
     let r = f.failures;
-    if chance(rng, r.malformed_qr) {
+    if rng.chance_ppm(r.malformed_qr) {
         Code::Malformed
-    } else if chance(rng, r.expired_qr) {
+    } else if rng.chance_ppm(r.expired_qr) {
         Code::Expired
-    } else if chance(rng, f.dynamic) {
+    } else if rng.chance_ppm(f.dynamic) {
         Code::Dynamic
     } else {
         Code::Static

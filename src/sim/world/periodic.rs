@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 use rust_decimal::Decimal;
 
 use super::books::NBC;
-use super::config::standard_normal;
 use super::stats::{MinuteStats, NodeMinute, minute_of};
 use super::{Event, RunRecord, Stop, World};
 use crate::payments::clearing::ClearingRecord;
@@ -20,6 +19,7 @@ use crate::payments::settlement::{
 };
 use crate::payments::time::{Date, Span, Timestamp};
 use crate::sim::audit::Breach;
+use crate::sim::network::standard_normal;
 
 const PAIRS: [Pair; 2] =
     [Pair::new(Currency::Usd, Currency::Cny), Pair::new(Currency::Usd, Currency::Khr)];
