@@ -53,13 +53,19 @@ const UNIONPAY_PREFIXES: [&str; 2] = ["https://qr.95516.com/", "http://qr.95516.
 /// Says which kind of code `payload` is. EMVCo payloads are fully decoded (structure and CRC), so
 /// a corrupted code is `Unknown`, never routed.
 pub fn classify(payload: &str) -> PayloadKind {
+    classify_decoded(payload).0
+}
+
+/// As [`classify`], and the decoded payload of an EMVCo code, so that a caller that goes on to
+/// verify it (a payer's app) decodes it once.
+pub fn classify_decoded(payload: &str) -> (PayloadKind, Option<decode::Decoded<'_>>) {
     if let Some(kind) = url_kind(payload) {
-        return kind;
+        return (kind, None);
     }
     match decode::decode(payload) {
-        Ok(decoded) if decoded.is_khqr() => PayloadKind::Khqr,
-        Ok(_) => PayloadKind::Emvco,
-        Err(_) => PayloadKind::Unknown,
+        Ok(decoded) if decoded.is_khqr() => (PayloadKind::Khqr, Some(decoded)),
+        Ok(decoded) => (PayloadKind::Emvco, Some(decoded)),
+        Err(_) => (PayloadKind::Unknown, None),
     }
 }
 

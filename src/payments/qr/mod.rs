@@ -20,7 +20,7 @@ pub mod verify;
 #[cfg(test)]
 mod tests;
 
-pub use classify::{PayloadKind, classify};
+pub use classify::{PayloadKind, classify, classify_decoded};
 pub use decode::{Decoded, decode, lex};
 pub use encode::{AmountInput, CodeKind, EncodeSpec, encode};
 pub use rules::{ErrorCode, Place, Rule, Violation};

@@ -310,16 +310,9 @@ impl World {
             owned = self.payload(pay, now);
             &owned
         };
-        // One lex serves the classification, the verification and the UnionPay check.
+        // One decode serves the classification, the verification and the UnionPay check.
         let now_ms = now.as_millis();
-        let url = qr::classify::url_kind(payload);
-        let decoded = if url.is_none() { qr::lex(payload).ok() } else { None };
-        let kind = match (&url, &decoded) {
-            (Some(kind), _) => *kind,
-            (None, Some(d)) if d.is_khqr() => PayloadKind::Khqr,
-            (None, Some(_)) => PayloadKind::Emvco,
-            (None, None) => PayloadKind::Unknown,
-        };
+        let (kind, decoded) = qr::classify_decoded(payload);
         let accepted = match pay.flow {
             // A UnionPay wallet pays KHQR codes that carry a UnionPay account (tag 15).
             Flow::Inward => kind == PayloadKind::Khqr,
