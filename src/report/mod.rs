@@ -18,7 +18,7 @@ use crate::payments::recon::write_breaks;
 use crate::payments::settlement::write_settlement_csv;
 use crate::payments::time::{Span, Timestamp, Zone};
 use crate::sim::scenario::Slo;
-use crate::sim::world::{Decline, Outcome, RunRecord, Stop};
+use crate::sim::world::{Decline, NodeMinute, Outcome, RunRecord, Stop};
 
 /// What the caller knows about the run besides the record.
 #[derive(Clone, Debug)]
@@ -298,14 +298,9 @@ pub fn nodes_csv(record: &RunRecord) -> String {
     let span_ns = record.finished_at.saturating_since(record.start).as_nanos().max(1) as f64;
     for n in &record.nodes {
         let util = n.busy_ns as f64 / (span_ns * f64::from(n.servers)) * 100.0;
-        let l = n.in_system_ns as f64 / span_ns;
-        let lambda = n.served_count as f64 / (span_ns / 1e9);
-        let w = if n.served_count == 0 {
-            0.0
-        } else {
-            n.sojourn_ns as f64 / n.served_count as f64 / 1e9
-        };
-        let error = if l > 0.0 { (lambda * w - l).abs() / l * 100.0 } else { 0.0 };
+        let law = steady::little(NodeMinute::default(), n.totals(), span_ns / 1e9);
+        let (l, lambda, w, error) =
+            (law.mean_in_system, law.throughput_per_s, law.mean_time_in_system_s, law.error_pct);
         let _ = writeln!(
             out,
             "{},{},{},{},{},{:.3},{:.3},{:.3},{:.3},{:.4}",
@@ -610,8 +605,7 @@ pub fn timeseries_nodes_csv(record: &RunRecord) -> String {
         let when = local_time(at, record.zone);
         for n in &record.nodes {
             let cell = n.minutes[m];
-            let before =
-                if m == 0 { crate::sim::world::NodeMinute::default() } else { n.minutes[m - 1] };
+            let before = if m == 0 { NodeMinute::default() } else { n.minutes[m - 1] };
             let busy = (cell.busy_ns - before.busy_ns) as f64;
             let utilisation = busy / (60e9 * f64::from(n.servers)) * 100.0;
             let _ = writeln!(

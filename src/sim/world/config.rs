@@ -93,6 +93,8 @@ pub(crate) struct FlowConfig {
     pub(crate) auspicious_cny: Vec<Money>,
     pub(crate) amounts: Vec<AmountSampler>,
     pub(crate) failures: FailureRates,
+    /// How long the originator waits for the answer before it inquires.
+    pub(crate) originator_timeout: Span,
 }
 
 /// Failure rates in parts per million.
@@ -185,7 +187,13 @@ fn secs(s: f64) -> u64 {
 }
 
 impl FlowConfig {
-    fn new(flow: Flow, f: &FlowSpec, start: Timestamp, minutes: u64) -> FlowConfig {
+    fn new(flow: Flow, f: &FlowSpec, s: &Scenario, start: Timestamp, minutes: u64) -> FlowConfig {
+        let t = &s.timeouts;
+        let originator_s = match flow {
+            Flow::Inward => t.issuer_to_upi_s,
+            Flow::Outward | Flow::Remittance => t.bank_to_bakong_s,
+            Flow::Domestic => t.domestic_s,
+        };
         let zone = validate::offset(&f.hours_offset).expect("validated");
         let burst_share = f.bursts.as_ref().map_or(0.0, |b| b.share_pct / 100.0);
         let per_minute = (0..minutes)
@@ -233,6 +241,7 @@ impl FlowConfig {
                 malformed_qr: ppm(r.malformed_qr),
                 late_approval: ppm(r.late_approval),
             },
+            originator_timeout: Span::from_secs(u64::from(originator_s)),
         }
     }
 
@@ -279,7 +288,6 @@ pub(crate) struct Config {
     pub(crate) kh_holidays: Vec<Date>,
     pub(crate) windows: Vec<Window>,
     pub(crate) app_timeout: Span,
-    pub(crate) originator_timeout: [Span; 4],
     pub(crate) inquiry_every: Span,
     pub(crate) inquiries_max: u32,
     pub(crate) reversal_backoff: Vec<Span>,
@@ -313,11 +321,11 @@ impl Config {
         let end = start.checked_add(Span::from_minutes(minutes)).expect("in range");
         let hard_end =
             end.checked_add(Span::from_minutes(u64::from(s.meta.drain_minutes))).expect("range");
-        let flows = [Flow::Inward, Flow::Outward, Flow::Remittance, Flow::Domestic]
+        let flows = Flow::ALL
             .into_iter()
             .zip([&s.flows.inward, &s.flows.outward, &s.flows.remittance, &s.flows.domestic])
             .filter_map(|(flow, spec)| {
-                spec.as_ref().map(|f| FlowConfig::new(flow, f, start, minutes))
+                spec.as_ref().map(|f| FlowConfig::new(flow, f, s, start, minutes))
             })
             .collect();
         let cutoffs: Vec<Cutoff> = s
@@ -343,12 +351,6 @@ impl Config {
             kh_holidays: dates(&s.calendar.kh_holidays),
             windows: s.windows.iter().map(Window::new).collect(),
             app_timeout: sec(t.app_s),
-            originator_timeout: [
-                sec(t.issuer_to_upi_s),
-                sec(t.bank_to_bakong_s),
-                sec(t.bank_to_bakong_s),
-                sec(t.domestic_s),
-            ],
             inquiry_every: sec(t.inquiry_every_s),
             inquiries_max: t.inquiry_window_s / t.inquiry_every_s,
             reversal_backoff: t.reversal_backoff_s.iter().map(|&b| sec(b)).collect(),

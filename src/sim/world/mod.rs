@@ -231,7 +231,6 @@ struct Payment {
     far: Far,
     held: bool,
     epoch: u8,
-    eventful: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -198,7 +198,6 @@ impl World {
             far: Far::NotArrived,
             held: false,
             epoch: 0,
-            eventful: false,
         };
         let p = self.allocate(payment);
         let stats = &mut self.stats[fi];
@@ -526,7 +525,7 @@ impl World {
                 .node_window(node, now)
                 .and_then(|w| w.late_approval)
                 .unwrap_or(r.late_approval);
-            let timeout = self.cfg.originator_timeout[flow_index(flow)];
+            let timeout = self.cfg.flows[fi].originator_timeout;
             let pay = self.payment_mut(p).expect("alive");
             if pay.rng.chance_ppm(late_rate) {
                 extra = Span::from_nanos(
@@ -653,7 +652,7 @@ impl World {
             pay.held = true;
         }
         let pay = self.payment(p).expect("alive");
-        let at = now.checked_add(self.cfg.originator_timeout[flow_index(flow)]).expect("in range");
+        let at = now.checked_add(self.cfg.flows[fi].originator_timeout).expect("in range");
         self.schedule(at, Event::Timeout(p, pay.epoch));
         None
     }
@@ -975,7 +974,6 @@ impl World {
             return;
         }
         pay.state = State::Inquiring;
-        pay.eventful = true;
         let seq = pay.seq;
         self.eventful.insert(seq);
         self.after(Span::ZERO, Event::Inquiry(p, 1));
@@ -1249,14 +1247,5 @@ fn draw_code(f: &super::config::FlowConfig, rng: &mut Prng) -> Code {
         Code::Dynamic
     } else {
         Code::Static
-    }
-}
-
-pub(super) fn flow_index(flow: Flow) -> usize {
-    match flow {
-        Flow::Inward => 0,
-        Flow::Outward => 1,
-        Flow::Remittance => 2,
-        Flow::Domestic => 3,
     }
 }

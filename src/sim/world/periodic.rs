@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 
 use rust_decimal::Decimal;
 
-use super::books::NBC;
 use super::stats::{MinuteStats, NodeMinute, minute_of};
 use super::{Event, RunRecord, Stop, World};
 use crate::payments::clearing::ClearingRecord;
@@ -140,12 +139,7 @@ impl World {
             Stop::DrainTimeUp { in_flight: self.in_flight }
         });
         for n in 0..self.nodes.len() {
-            let last = self.nodes[n].last_change.max(now);
-            let dt = u128::from(last.saturating_since(self.nodes[n].last_change).as_nanos());
-            let node = &mut self.nodes[n];
-            node.stats.busy_ns += dt * u128::from(node.busy);
-            node.stats.in_system_ns += dt * (u128::from(node.busy) + node.queue.len() as u128);
-            node.last_change = last;
+            self.advance(n, now);
         }
         let open: Vec<CycleId> = self.books.obligations.keys().copied().collect();
         for cycle in open {
@@ -217,7 +211,6 @@ impl World {
                     .execute(command, now)
                     .expect("scheme settlement accounts have no limits");
             }
-            let _ = NBC;
             out.push(s);
         }
         out

@@ -195,6 +195,19 @@ pub struct NodeStats {
     pub minutes: Vec<NodeMinute>,
 }
 
+impl NodeStats {
+    /// The running totals now, as a minute snapshot.
+    pub fn totals(&self) -> NodeMinute {
+        NodeMinute {
+            queue_len_max: u32::try_from(self.queue_len_max).unwrap_or(u32::MAX),
+            busy_ns: self.busy_ns,
+            in_system_ns: self.in_system_ns,
+            served_count: self.served_count,
+            sojourn_ns: self.sojourn_ns,
+        }
+    }
+}
+
 /// A node at the end of one simulated minute: the longest queue in the minute, and the running
 /// totals (differences between minutes give per-minute figures).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
