@@ -6,7 +6,7 @@ use std::collections::{BTreeSet, VecDeque};
 use rust_decimal::Decimal;
 
 use super::books::{self, Books, Role};
-use super::config::{Config, cumulative, lognormal_ms, ppm};
+use super::config::{Config, cumulative, draw_share, lognormal_ms, ppm};
 use super::stats::{FlowStats, MinuteStats, NodeStats, histogram};
 use super::{
     Codes, Event, FxWalk, LinkKind, LinkModel, Node, NodeKind, Sabotage, Stop, World, route,
@@ -33,16 +33,9 @@ pub(super) const STREAM_EXCEPTIONS: u64 = 5 << 56;
 pub(super) const STREAM_PAYMENTS: u64 = 6 << 56;
 pub(super) const STREAM_CUSTOMERS: u64 = 7 << 56;
 
-const CITIES: [(&str, u32); 4] = [
-    ("Phnom Penh", 450_000),
-    ("Siem Reap", 800_000),
-    ("Sihanoukville", 950_000),
-    ("Battambang", 1_000_000),
-];
-
-pub(super) fn pick(cum: &[u32], u: u32) -> u16 {
-    cum.iter().position(|&c| u < c).unwrap_or(cum.len() - 1) as u16
-}
+/// Where merchants are (domain notes §7.1), and the cumulative shares in parts per million.
+const CITIES: [&str; 4] = ["Phnom Penh", "Siem Reap", "Sihanoukville", "Battambang"];
+const CITIES_CUM: [u32; 4] = [450_000, 800_000, 950_000, 1_000_000];
 
 fn zipf(n: u32, s: f64) -> Vec<f64> {
     let mut total = 0.0;
@@ -60,7 +53,7 @@ fn zipf(n: u32, s: f64) -> Vec<f64> {
 
 fn customer_at(seed: u64, role: Role, i: u32, cum: &[u32]) -> u16 {
     let mut rng = Prng::stream(seed, STREAM_CUSTOMERS | ((role as u64) << 32) | u64::from(i));
-    pick(cum, rng.below(1_000_000) as u32)
+    draw_share(cum, &mut rng) as u16
 }
 
 fn node(
@@ -104,14 +97,13 @@ fn windows_for(cfg: &Config, name: &str) -> Vec<usize> {
         .collect()
 }
 
-fn codes(s: &Scenario, seed: u64, bank_cum: &[u32]) -> Codes {
+/// Merchants' codes, made by the QR encoder; each merchant's bank or acquirer is the one
+/// `books` opened its account at.
+fn codes(s: &Scenario, seed: u64, books: &Books) -> Codes {
     let p = &s.population;
-    let city = |rng: &mut Prng| {
-        let u = rng.below(1_000_000) as u32;
-        CITIES.iter().find(|c| u < c.1).map_or("Phnom Penh", |c| c.0).to_string()
-    };
+    let city = |rng: &mut Prng| CITIES[draw_share(&CITIES_CUM, rng)].to_string();
     let khqr = |i: u32, role: Role, currency: u16, upi: bool| {
-        let b = customer_at(seed, role, i, bank_cum);
+        let b = books.customer(role, i).at;
         let mut rng =
             Prng::stream(seed, STREAM_CUSTOMERS | 1 << 40 | ((role as u64) << 32) | u64::from(i));
         let spec = EncodeSpec {
@@ -140,10 +132,9 @@ fn codes(s: &Scenario, seed: u64, bank_cum: &[u32]) -> Codes {
             ]
         })
         .collect();
-    let wechat = s.flows.outward.as_ref().map_or(0, |f| ppm(f.wechat_share_pct));
     let outward = (0..if s.flows.outward.is_some() { p.outward_merchants } else { 0 })
         .map(|i| {
-            if outward_acquirer(seed, i, wechat) == 0 {
+            if books.customer(Role::OutwardMerchant, i).at == 0 {
                 format!("wxp://f2f0{i:010}")
             } else {
                 let spec = EncodeSpec {
@@ -162,7 +153,7 @@ fn codes(s: &Scenario, seed: u64, bank_cum: &[u32]) -> Codes {
 }
 
 /// 0: the WeChat Pay acquirer, 1: the UnionPay acquirer.
-pub(super) fn outward_acquirer(seed: u64, i: u32, wechat: u32) -> u16 {
+fn outward_acquirer(seed: u64, i: u32, wechat: u32) -> u16 {
     let mut rng = Prng::stream(seed, STREAM_CUSTOMERS | 2 << 40 | u64::from(i));
     u16::from(rng.below(1_000_000) as u32 >= wechat)
 }
@@ -351,7 +342,7 @@ pub(super) fn world(s: &Scenario, seed: u64, sabotage: Sabotage) -> World {
         s.exceptions.status_mismatch,
     ]
     .map(|per_10k| (per_10k * 100.0).round() as u32);
-    let codes = codes(s, seed, &bank_cum);
+    let codes = codes(s, seed, &books);
     let arrival_rng = (0..cfg.flows.len())
         .map(|i| [0, 1].map(|g| Prng::stream(seed, STREAM_ARRIVALS | (i as u64) << 1 | g)))
         .collect();

@@ -92,6 +92,7 @@ pub(crate) struct FlowConfig {
     pub(crate) auspicious: Ppm,
     pub(crate) auspicious_cny: Vec<Money>,
     pub(crate) amounts: Vec<AmountSampler>,
+    amounts_cum: Vec<u32>,
     pub(crate) failures: FailureRates,
     /// How long the originator waits for the answer before it inquires.
     pub(crate) originator_timeout: Span,
@@ -118,13 +119,14 @@ pub(crate) struct FailureRates {
 #[derive(Clone, Debug)]
 pub(crate) struct AmountSampler {
     pub(crate) currency: Currency,
-    pub(crate) share: Ppm,
     min: i64,
     max: i64,
-    /// (step in minor units, cumulative ppm).
-    round_to: Vec<(i64, u32)>,
-    /// (cumulative ppm, median in minor units, sigma).
-    components: Vec<(u32, f64, f64)>,
+    /// Rounding steps in minor units, and their cumulative shares.
+    round_to: Vec<i64>,
+    round_cum: Vec<u32>,
+    /// Components (median in minor units, sigma), and their cumulative shares.
+    components: Vec<(f64, f64)>,
+    components_cum: Vec<u32>,
 }
 
 /// Cumulative parts per million of shares in percent, the last forced to exactly 1 000 000.
@@ -142,39 +144,36 @@ pub(crate) fn cumulative(shares: impl Iterator<Item = f64>) -> Vec<u32> {
     out
 }
 
+/// Draws an index by cumulative shares (from [`cumulative`]): one draw from `rng`.
+pub(crate) fn draw_share(cum: &[u32], rng: &mut Prng) -> usize {
+    let u = rng.below(1_000_000) as u32;
+    cum.iter().position(|&c| u < c).unwrap_or(cum.len() - 1)
+}
+
 impl AmountSampler {
     fn new(a: &AmountSpec) -> AmountSampler {
         let currency = validate::currency(&a.currency).expect("validated");
         let scale = 10f64.powi(currency.exponent() as i32);
-        let round_cum = cumulative(a.round_to.iter().map(|r| r.1));
-        let comp_cum = cumulative(a.components.iter().map(|c| c.share_pct));
         AmountSampler {
             currency,
-            share: ppm(a.share_pct),
             min: Money::parse(&a.min, currency).expect("validated").minor,
             max: Money::parse(&a.max, currency).expect("validated").minor,
-            round_to: a.round_to.iter().zip(round_cum).map(|(r, c)| (r.0, c)).collect(),
-            components: a
-                .components
-                .iter()
-                .zip(comp_cum)
-                .map(|(c, cum)| (cum, c.median * scale, c.sigma))
-                .collect(),
+            round_to: a.round_to.iter().map(|r| r.0).collect(),
+            round_cum: cumulative(a.round_to.iter().map(|r| r.1)),
+            components: a.components.iter().map(|c| (c.median * scale, c.sigma)).collect(),
+            components_cum: cumulative(a.components.iter().map(|c| c.share_pct)),
         }
     }
 
     /// One amount: a log-normal draw from a component, rounded to a step, clamped.
     pub(crate) fn sample(&self, rng: &mut Prng) -> Money {
-        let u = rng.below(1_000_000) as u32;
-        let &(_, median, sigma) =
-            self.components.iter().find(|c| u < c.0).unwrap_or(&self.components[0]);
+        let (median, sigma) = self.components[draw_share(&self.components_cum, rng)];
         let z = standard_normal(rng);
         let raw = (median.ln() + sigma * z).exp().round().clamp(1.0, 9e15) as i64;
         let step = if self.round_to.is_empty() {
             1
         } else {
-            let u = rng.below(1_000_000) as u32;
-            self.round_to.iter().find(|r| u < r.1).map_or(1, |r| r.0)
+            self.round_to[draw_share(&self.round_cum, rng)]
         };
         let rounded = ((raw + step / 2) / step * step).max(step);
         let minor = rounded.clamp(self.min, self.max);
@@ -228,6 +227,7 @@ impl FlowConfig {
                 .map(|&a| Money::new(Currency::Cny, i64::from(a) * 100))
                 .collect(),
             amounts: f.amounts.iter().map(AmountSampler::new).collect(),
+            amounts_cum: cumulative(f.amounts.iter().map(|a| a.share_pct)),
             failures: FailureRates {
                 insufficient_balance: ppm(r.insufficient_balance),
                 pin_failure: ppm(r.pin_failure),
@@ -247,15 +247,7 @@ impl FlowConfig {
 
     /// The amount sampler for a payment: by currency share.
     pub(crate) fn amounts_for(&self, rng: &mut Prng) -> &AmountSampler {
-        let u = rng.below(1_000_000) as u32;
-        let mut total = 0;
-        for a in &self.amounts {
-            total += a.share;
-            if u < total {
-                return a;
-            }
-        }
-        self.amounts.last().expect("validated: at least one")
+        &self.amounts[draw_share(&self.amounts_cum, rng)]
     }
 }
 
