@@ -7,6 +7,8 @@
 //! Pure: the caller writes the bytes.
 
 use plotters::coord::Shift;
+use plotters::coord::ranged1d::ValueFormatter;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
 use crate::payments::time::{Span, Zone};
@@ -158,15 +160,7 @@ fn latency_over_time<DB: DrawingBackend>(
         .y_label_area_size(80)
         .build_cartesian_2d(0.0..hours.max(1.0 / 60.0), (bottom..top).log_scale())
         .map_err(err)?;
-    chart
-        .configure_mesh()
-        .x_desc(format!("simulated time ({})", zone_label(record.zone)))
-        .y_desc("latency, ms (log scale)")
-        .x_label_formatter(&|h| time_label(record, *h))
-        .label_style(font(15))
-        .axis_desc_style(font(17))
-        .draw()
-        .map_err(err)?;
+    time_mesh(&mut chart, record, "latency, ms (log scale)", 15)?;
     // p99.9 first and thin, so p99 and p50 stay visible where few payments make them equal.
     for (i, (name, points)) in series.iter().enumerate().rev() {
         let color = PALETTE[i];
@@ -190,6 +184,29 @@ fn draw_line<DB: DrawingBackend, CT: CoordTranslate<From = (f64, f64)>>(
         .label(name)
         .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(3)));
     Ok(())
+}
+
+/// Draws the mesh of a chart whose x axis is simulated time in hours, labelled as local
+/// wall-clock time; axis descriptions one point larger than labels.
+fn time_mesh<'a, DB, Y, YT>(
+    chart: &mut ChartContext<'a, DB, Cartesian2d<RangedCoordf64, Y>>,
+    record: &RunRecord,
+    y_desc: &str,
+    label_size: u32,
+) -> Drawn
+where
+    DB: DrawingBackend + 'a,
+    Y: Ranged<ValueType = YT> + ValueFormatter<YT>,
+{
+    chart
+        .configure_mesh()
+        .x_desc(format!("simulated time ({})", zone_label(record.zone)))
+        .y_desc(y_desc)
+        .x_label_formatter(&|h| time_label(record, *h))
+        .label_style(font(label_size))
+        .axis_desc_style(font(label_size + 2))
+        .draw()
+        .map_err(err)
 }
 
 /// Draws the legend box.
@@ -250,15 +267,7 @@ fn throughput<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, record: &RunRec
             .y_label_area_size(80)
             .build_cartesian_2d(0.0..hours.max(1.0 / 60.0), 0.0..top)
             .map_err(err)?;
-        chart
-            .configure_mesh()
-            .x_desc(format!("simulated time ({})", zone_label(record.zone)))
-            .y_desc("payments/min")
-            .x_label_formatter(&|h| time_label(record, *h))
-            .label_style(font(12))
-            .axis_desc_style(font(13))
-            .draw()
-            .map_err(err)?;
+        time_mesh(&mut chart, record, "payments/min", 12)?;
         let offered = per_minute_rate(minutes.iter().map(|m| m.offered));
         let completed = per_minute_rate(minutes.iter().map(|m| m.completed));
         draw_line(&mut chart, offered, PALETTE[0], 2, "offered")?;
@@ -378,15 +387,7 @@ fn nodes<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, record: &RunRecord) 
             .y_label_area_size(80)
             .build_cartesian_2d(0.0..hours.max(1.0 / 60.0), 0.0..top)
             .map_err(err)?;
-        chart
-            .configure_mesh()
-            .x_desc(format!("simulated time ({})", zone_label(record.zone)))
-            .y_desc(label)
-            .x_label_formatter(&|h| time_label(record, *h))
-            .label_style(font(13))
-            .axis_desc_style(font(14))
-            .draw()
-            .map_err(err)?;
+        time_mesh(&mut chart, record, label, 13)?;
         for (j, (name, (util, queue))) in series.iter().enumerate() {
             let color = PALETTE[j % PALETTE.len()];
             let points = if pick_queue { queue.clone() } else { util.clone() };
