@@ -164,7 +164,7 @@ enum Event {
     InquiryAtFar(PRef),
     InquiryAnswer(PRef, Option<Answer>),
     ReversalSend(PRef, u8),
-    ReversalAtFar(PRef, u8),
+    ReversalAtFar(PRef),
     ReversalAck(PRef),
     ReversalRetry(PRef, u8),
     FxStep,
@@ -477,7 +477,7 @@ impl World {
             Event::InquiryAtFar(p) => self.on_inquiry_at_far(now, p),
             Event::InquiryAnswer(p, answer) => self.on_inquiry_answer(now, p, answer)?,
             Event::ReversalSend(p, attempt) => self.on_reversal_send(now, p, attempt),
-            Event::ReversalAtFar(p, attempt) => self.on_reversal_at_far(now, p, attempt)?,
+            Event::ReversalAtFar(p) => self.on_reversal_at_far(now, p)?,
             Event::ReversalAck(p) => self.on_reversal_ack(now, p)?,
             Event::ReversalRetry(p, attempt) => self.on_reversal_retry(now, p, attempt)?,
             Event::FxStep => self.on_fx_step(now),
@@ -493,6 +493,12 @@ impl World {
         self.slots
             .get(p.slot as usize)
             .filter(|x| x.generation == p.generation && x.state != State::Final)
+    }
+
+    /// The payment, if it is alive and in `state` (a timer or message for another state is
+    /// stale).
+    fn payment_in(&self, p: PRef, state: State) -> Option<&Payment> {
+        self.payment(p).filter(|x| x.state == state)
     }
 
     fn payment_mut(&mut self, p: PRef) -> Option<&mut Payment> {

@@ -999,8 +999,7 @@ impl World {
     }
 
     pub(super) fn on_inquiry(&mut self, now: Timestamp, p: PRef, n: u8) {
-        let Some(pay) = self.payment(p) else { return };
-        if pay.state != State::Inquiring {
+        if self.payment_in(p, State::Inquiring).is_none() {
             return;
         }
         if u32::from(n) > self.cfg.inquiries_max {
@@ -1051,25 +1050,18 @@ impl World {
     }
 
     pub(super) fn on_reversal_send(&mut self, now: Timestamp, p: PRef, attempt: u8) {
-        let Some(pay) = self.payment(p) else { return };
-        if pay.state != State::Reversing {
+        if self.payment_in(p, State::Reversing).is_none() {
             return;
         }
         if let Some(at) = self.toward_far(p, now) {
-            self.schedule(at, Event::ReversalAtFar(p, attempt));
+            self.schedule(at, Event::ReversalAtFar(p));
         }
         let backoff = self.cfg.reversal_backoff[attempt as usize];
         self.after(backoff, Event::ReversalRetry(p, attempt + 1));
     }
 
-    pub(super) fn on_reversal_at_far(
-        &mut self,
-        now: Timestamp,
-        p: PRef,
-        _attempt: u8,
-    ) -> Result<(), Breach> {
-        let Some(pay) = self.payment(p) else { return Ok(()) };
-        if pay.state != State::Reversing {
+    pub(super) fn on_reversal_at_far(&mut self, now: Timestamp, p: PRef) -> Result<(), Breach> {
+        if self.payment_in(p, State::Reversing).is_none() {
             return Ok(());
         }
         let refuse = self.cfg.reversal_fail;
@@ -1123,10 +1115,7 @@ impl World {
     }
 
     pub(super) fn on_reversal_ack(&mut self, now: Timestamp, p: PRef) -> Result<(), Breach> {
-        let Some(pay) = self.payment(p) else { return Ok(()) };
-        if pay.state != State::Reversing {
-            return Ok(());
-        }
+        let Some(pay) = self.payment_in(p, State::Reversing) else { return Ok(()) };
         let outcome = match pay.far {
             Far::Declined(d) => Outcome::Declined(d),
             _ => Outcome::Reversed,
@@ -1140,8 +1129,7 @@ impl World {
         p: PRef,
         attempt: u8,
     ) -> Result<(), Breach> {
-        let Some(pay) = self.payment(p) else { return Ok(()) };
-        if pay.state != State::Reversing {
+        if self.payment_in(p, State::Reversing).is_none() {
             return Ok(());
         }
         if (attempt as usize) < self.cfg.reversal_backoff.len() {
