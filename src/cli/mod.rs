@@ -6,6 +6,7 @@
 
 #![allow(clippy::disallowed_methods)] // The process edge may read the wall clock.
 
+mod output;
 mod qr;
 mod recon;
 mod run;
@@ -67,15 +68,39 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// Writes `contents` to `path` through a temporary file in the same directory, so a reader never
-/// sees half a file.
-fn write_atomically(path: &std::path::Path, contents: &str) -> anyhow::Result<()> {
+/// The largest scenario file, or encode spec, read: a real one is a few tens of kilobytes.
+const SMALL_INPUT_BYTES_MAX: u64 = 4 << 20;
+/// The largest clearing file read: ten million records is about 2 GB.
+const CLEARING_FILE_BYTES_MAX: u64 = 4 << 30;
+
+/// Reads a UTF-8 text file (or standard input for `-`), refusing one larger than `max` bytes
+/// before it fills memory (a scenario "file" can be `/dev/zero`).
+fn read_text(path: &std::path::Path, max: u64, what: &str) -> anyhow::Result<String> {
     use anyhow::Context;
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(".partial");
-    let temporary = path.with_file_name(name);
-    std::fs::write(&temporary, contents)
-        .with_context(|| format!("writing {}", temporary.display()))?;
-    std::fs::rename(&temporary, path)
-        .with_context(|| format!("renaming {} to {}", temporary.display(), path.display()))
+    use std::io::Read;
+    let shown = path.display();
+    let mut bytes = Vec::new();
+    let read = if path.as_os_str() == "-" {
+        std::io::stdin().lock().take(max + 1).read_to_end(&mut bytes)
+    } else {
+        let file = std::fs::File::open(path).with_context(|| format!("reading {what} {shown}"))?;
+        if let Ok(meta) = file.metadata()
+            && meta.is_file()
+            && meta.len() > max
+        {
+            anyhow::bail!(
+                "{what} {shown} is {} bytes, more than the {max} this command reads",
+                meta.len()
+            );
+        }
+        file.take(max + 1).read_to_end(&mut bytes)
+    };
+    read.with_context(|| format!("reading {what} {shown}"))?;
+    anyhow::ensure!(
+        bytes.len() as u64 <= max,
+        "{what} {shown} is more than the {max} bytes this command reads"
+    );
+    String::from_utf8(bytes).map_err(|e| {
+        anyhow::anyhow!("{what} {shown} is not UTF-8 text (byte {})", e.utf8_error().valid_up_to())
+    })
 }

@@ -1,6 +1,6 @@
 //! `sim qr decode|verify|encode`.
 
-use std::io::{Read, Write};
+use std::io::Write;
 
 use anyhow::{Context, bail};
 use clap::Subcommand;
@@ -8,7 +8,7 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde::Serialize;
 
-use super::Outcome;
+use super::{Outcome, SMALL_INPUT_BYTES_MAX, read_text};
 use crate::payments::qr::{
     self, AmountInput, CodeKind, Decoded, EncodeSpec, Mode, PayloadKind,
     decode::{TagTree, parse_epoch_ms},
@@ -230,19 +230,8 @@ enum SpecKind {
     Unionpay,
 }
 
-fn read_spec(path: &str) -> anyhow::Result<String> {
-    let mut text = String::new();
-    if path == "-" {
-        std::io::stdin().read_to_string(&mut text).context("reading the encode spec from stdin")?;
-    } else {
-        text =
-            std::fs::read_to_string(path).with_context(|| format!("reading encode spec {path}"))?;
-    }
-    Ok(text)
-}
-
 fn encode(path: &str) -> anyhow::Result<Outcome> {
-    let text = read_spec(path)?;
+    let text = read_text(std::path::Path::new(path), SMALL_INPUT_BYTES_MAX, "encode spec")?;
     let name = if path == "-" { "<stdin>" } else { path };
     let file: SpecFile =
         serde_json::from_str(&text).with_context(|| format!("encode spec {name} is not valid"))?;

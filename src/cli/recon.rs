@@ -5,15 +5,19 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::Args;
 
-use super::{Outcome, write_atomically};
+use super::output::Writer;
+use super::run::{finish_writing, prepare};
+use super::{CLEARING_FILE_BYTES_MAX, Outcome, read_text};
 use crate::payments::clearing::{ClearingRecord, read_clearing_file};
 use crate::payments::recon::{ReconConfig, ReconSummary, reconcile, write_breaks};
+use crate::report::ReportFile;
 
 /// Reconcile the switch's clearing file with the network's for one business day.
 ///
-/// Writes reconciliation.csv (one row per break, with its resolution) and recon-summary.csv
-/// (counts and amounts per class) to --out, and prints the summary. Exits 0 when the files agree,
-/// 1 when there are breaks, 2 when a file cannot be read.
+/// Writes the folder --out with reconciliation.csv (one row per break, with its resolution) and
+/// recon-summary.csv (counts and amounts per class), both or neither, and prints the summary.
+/// Exits 0 when the files agree, 1 when there are breaks, 2 when a file cannot be read or --out
+/// holds anything but a report of ours.
 #[derive(Debug, Args)]
 pub(super) struct ReconArgs {
     /// The switch's clearing file for the day.
@@ -25,8 +29,8 @@ pub(super) struct ReconArgs {
     /// The network's file for the next business day, to recognise late presentments.
     #[arg(long, value_name = "FILE")]
     theirs_next: Option<PathBuf>,
-    /// Where to write the outputs.
-    #[arg(long, value_name = "DIR", default_value = ".")]
+    /// The folder to write (new, empty, or a reconciliation report of ours to replace).
+    #[arg(long, value_name = "DIR")]
     out: PathBuf,
     /// The largest amount difference, in minor units, treated as FX rounding.
     #[arg(long, value_name = "MINOR", default_value_t = ReconConfig::default().rounding_tolerance_minor)]
@@ -34,23 +38,25 @@ pub(super) struct ReconArgs {
 }
 
 fn read(path: &Path) -> anyhow::Result<Vec<ClearingRecord>> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("reading clearing file {}", path.display()))?;
+    let text = read_text(path, CLEARING_FILE_BYTES_MAX, "clearing file")?;
     read_clearing_file(&text).with_context(|| format!("clearing file {}", path.display()))
 }
 
 pub(super) fn run(args: ReconArgs) -> anyhow::Result<Outcome> {
     anyhow::ensure!(args.rounding_tolerance >= 0, "--rounding-tolerance must not be negative");
+    let target = prepare(&args.out)?;
     let ours = read(&args.ours)?;
     let theirs = read(&args.theirs)?;
     let theirs_next = args.theirs_next.as_deref().map(read).transpose()?.unwrap_or_default();
     let config = ReconConfig { rounding_tolerance_minor: args.rounding_tolerance };
     let breaks = reconcile(&ours, &theirs, &theirs_next, config);
     let summary = ReconSummary::new(&breaks);
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("creating {}", args.out.display()))?;
-    write_atomically(&args.out.join("reconciliation.csv"), &write_breaks(&breaks))?;
-    write_atomically(&args.out.join("recon-summary.csv"), &summary.to_string())?;
+    let files = vec![
+        ReportFile::new("reconciliation.csv", write_breaks(&breaks)),
+        ReportFile::new("recon-summary.csv", summary.to_string()),
+    ];
+    let writer = Writer { command: "recon", scenario: None, seed: None };
+    finish_writing(target, &writer, files, &args.out)?;
     print!("{summary}");
     println!("breaks: {} in {} + {} records", breaks.len(), ours.len(), theirs.len());
     Ok(if breaks.is_empty() { Outcome::Success } else { Outcome::Negative })

@@ -1,7 +1,8 @@
 //! `sim run FILE [--seed N] [--out DIR]` and `sim validate FILE`.
 //!
-//! The report folder is written whole into `DIR.partial` and renamed into place, so a reader
-//! never sees half a report and an interrupted run leaves the previous report intact.
+//! The report folder is checked before the run starts and written whole after it (see
+//! `cli::output`): a reader never sees half a report, an interrupted run leaves the previous
+//! report intact, and a folder that holds anything but a report of ours is refused.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -10,12 +11,13 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use clap::Args;
 
-use super::{Outcome, write_atomically};
-use crate::payments::qr::md5_hex;
+use super::output::{Target, Writer, sha256_hex};
+use super::{Outcome, SMALL_INPUT_BYTES_MAX, read_text};
 use crate::payments::time::Zone;
-use crate::report::{self, RunMeta};
+use crate::report::{self, ReportFile, RunMeta};
 use crate::sim::scenario::{self, MmcScenario, ScenarioFile};
-use crate::sim::world::{Progress, World};
+use crate::sim::world::footprint::megabytes;
+use crate::sim::world::{Progress, World, check_memory};
 
 /// `sim run`.
 #[derive(Debug, Args)]
@@ -41,8 +43,7 @@ pub(super) struct ValidateArgs {
 }
 
 fn load(path: &Path) -> anyhow::Result<(ScenarioFile, String)> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let text = read_text(path, SMALL_INPUT_BYTES_MAX, "scenario")?;
     match scenario::parse_file(&text) {
         Ok(s) => Ok((s, text)),
         Err(e) => bail!("{}:{e}", path.display()),
@@ -52,15 +53,20 @@ fn load(path: &Path) -> anyhow::Result<(ScenarioFile, String)> {
 pub(super) fn validate(args: ValidateArgs) -> anyhow::Result<Outcome> {
     match load(&args.file)?.0 {
         ScenarioFile::Network(s) => {
+            let estimate = check_memory(&s)
+                .with_context(|| format!("{} is valid but cannot run", args.file.display()))?;
             let flows: Vec<&str> = scenario::validate::flows(&s).iter().map(|f| f.0).collect();
             println!(
-                "{}: ok ({}, {} h from {}, flows: {})",
+                "{}: ok ({}, {} h from {}, flows: {}; needs about {} of memory, limit {} MiB)",
                 args.file.display(),
                 s.meta.name,
                 s.meta.duration_hours,
                 s.meta.start,
-                flows.join(", ")
+                flows.join(", "),
+                megabytes(estimate.total_bytes()),
+                s.limits.memory_mb_max
             );
+            println!("  biggest parts: {}", estimate.biggest(3));
         }
         ScenarioFile::Mmc(s) => {
             println!(
@@ -77,15 +83,17 @@ pub(super) fn validate(args: ValidateArgs) -> anyhow::Result<Outcome> {
 fn run_mmc(args: &RunArgs, s: &MmcScenario) -> anyhow::Result<Outcome> {
     let seed = args.seed.unwrap_or(s.meta.seed);
     let out = args.out.clone().unwrap_or_else(|| Path::new("reports").join(&s.meta.name));
+    let target = prepare(&out)?;
     let started = Instant::now();
     let v = report::mmc::validate(s, seed).context("running the M/M/c model")?;
     let wall = started.elapsed().as_secs_f64();
-    let files = [
-        ("summary.md", report::mmc::summary_md(s, &v)),
-        ("summary.json", report::mmc::summary_json(s, &v)),
-        ("replications.csv", report::mmc::replications_csv(&v)),
+    let files = vec![
+        ReportFile::new("summary.md", report::mmc::summary_md(s, &v)),
+        ReportFile::new("summary.json", report::mmc::summary_json(s, &v)),
+        ReportFile::new("replications.csv", report::mmc::replications_csv(&v)),
     ];
-    write_folder(&out, &files, |_| Ok(()))?;
+    let writer = Writer { command: "run", scenario: Some(s.meta.name.clone()), seed: Some(seed) };
+    finish_writing(target, &writer, files, &out)?;
     let events: u64 = v.replications.iter().map(|r| r.events_count).sum();
     println!(
         "{}: Erlang-C Wq {:.3} ms, measured {:.3} ms ± {:.3} ms (95 % CI): {}; report in {}",
@@ -98,6 +106,32 @@ fn run_mmc(args: &RunArgs, s: &MmcScenario) -> anyhow::Result<Outcome> {
     );
     println!("wall {wall:.1} s, {:.0} events/s", events as f64 / wall.max(1e-9));
     Ok(if v.agrees() { Outcome::Success } else { Outcome::Negative })
+}
+
+/// Checks and locks a report folder before any work, and says what it tidied.
+pub(super) fn prepare(out: &Path) -> anyhow::Result<Target> {
+    let target = Target::prepare(out)?;
+    for note in target.notes() {
+        eprintln!("note: {note}");
+    }
+    Ok(target)
+}
+
+/// Writes a report folder whole and says what it replaced or left.
+pub(super) fn finish_writing(
+    target: Target,
+    writer: &Writer,
+    files: Vec<ReportFile>,
+    out: &Path,
+) -> anyhow::Result<()> {
+    let written = target.write(writer, files)?;
+    for note in &written.notes {
+        eprintln!("note: {note}");
+    }
+    if written.replaced {
+        eprintln!("replaced the previous report in {}", out.display());
+    }
+    Ok(())
 }
 
 fn peak_rss_bytes() -> Option<u64> {
@@ -132,8 +166,9 @@ pub(super) fn run(args: RunArgs) -> anyhow::Result<Outcome> {
     };
     let seed = args.seed.unwrap_or(s.meta.seed);
     let out = args.out.clone().unwrap_or_else(|| Path::new("reports").join(&s.meta.name));
+    let target = prepare(&out)?;
     let started = Instant::now();
-    let world = World::new(&s, seed);
+    let world = World::new(&s, seed)?;
     let zone = scenario::validate::zone_of(&s.meta.start).unwrap_or(Zone::UTC);
     let quiet = args.quiet;
     let mut on_progress = |p: Progress| {
@@ -155,15 +190,23 @@ pub(super) fn run(args: RunArgs) -> anyhow::Result<Outcome> {
     let wall_seconds = started.elapsed().as_secs_f64();
     let meta = RunMeta {
         scenario_path: args.file.display().to_string(),
-        scenario_hash: format!("md5:{}", md5_hex(&text)),
+        scenario_hash: format!("sha256:{}", sha256_hex(text.as_bytes())),
         commit: option_env!("BAKONG_SIM_COMMIT").unwrap_or("unknown").to_string(),
         wall_seconds,
         peak_rss_bytes: peak_rss_bytes(),
     };
     let verdicts = report::verdicts(&record, &s.slo);
-    write_report(&out, &record, &meta, &verdicts, s.report.warmup_minutes.map(u64::from))?;
+    let steady = report::steady::steady(&record, s.report.warmup_minutes.map(u64::from));
+    let files = report::files(&record, &meta, &verdicts, &steady)
+        .map_err(|e| anyhow::anyhow!("drawing plots: {e}"))?;
+    let writer = Writer { command: "run", scenario: Some(s.meta.name.clone()), seed: Some(seed) };
+    finish_writing(target, &writer, files, &out)?;
     let payments: u64 = record.flows.iter().map(|(_, f)| f.payments_count).sum();
     let failed = verdicts.iter().filter(|v| !v.passed).count();
+    let findings = report::findings(&record);
+    for finding in &findings {
+        println!("finding: {finding}");
+    }
     println!(
         "{}: seed {seed}, {} payments, {} events; report in {}; SLOs {} passed, {failed} failed",
         s.meta.name,
@@ -178,67 +221,5 @@ pub(super) fn run(args: RunArgs) -> anyhow::Result<Outcome> {
         payments as f64 / wall_seconds.max(1e-9),
         meta.peak_rss_bytes.unwrap_or(0) as f64 / 1048576.0
     );
-    Ok(if failed == 0 { Outcome::Success } else { Outcome::Negative })
-}
-
-fn write_report(
-    out: &Path,
-    record: &crate::sim::world::RunRecord,
-    meta: &RunMeta,
-    verdicts: &[report::Verdict],
-    warmup_minutes: Option<u64>,
-) -> anyhow::Result<()> {
-    let steady = report::steady::steady(record, warmup_minutes);
-    let files = [
-        ("summary.json", report::summary_json(record, meta, verdicts, &steady)),
-        ("summary.md", report::summary_md(record, meta, verdicts, &steady)),
-        ("latency.csv", report::latency_csv(record)),
-        ("timeseries.csv", report::timeseries_csv(record)),
-        ("timeseries-nodes.csv", report::timeseries_nodes_csv(record)),
-        ("nodes.csv", report::nodes_csv(record)),
-        ("settlement.csv", report::settlement_csv(record)),
-        ("scheme-settlement.csv", report::scheme_settlement_csv(record)),
-        ("reconciliation.csv", report::reconciliation_csv(record)),
-    ];
-    write_folder(out, &files, |partial| {
-        std::fs::write(partial.join("histograms.hlog"), report::histogram_log(record))
-            .context("writing histograms.hlog")?;
-        let plots_dir = partial.join("plots");
-        std::fs::create_dir_all(&plots_dir)
-            .with_context(|| format!("creating {}", plots_dir.display()))?;
-        let plots =
-            report::plots::plots(record).map_err(|e| anyhow::anyhow!("drawing plots: {e}"))?;
-        for plot in &plots {
-            let png = plots_dir.join(format!("{}.png", plot.name));
-            std::fs::write(&png, &plot.png)
-                .with_context(|| format!("writing {}", png.display()))?;
-            write_atomically(&plots_dir.join(format!("{}.svg", plot.name)), &plot.svg)?;
-        }
-        Ok(())
-    })
-}
-
-/// Writes a report folder whole: everything into `out.partial`, then a rename over `out`.
-fn write_folder(
-    out: &Path,
-    files: &[(&str, String)],
-    more: impl FnOnce(&Path) -> anyhow::Result<()>,
-) -> anyhow::Result<()> {
-    let mut partial = out.as_os_str().to_os_string();
-    partial.push(".partial");
-    let partial = PathBuf::from(partial);
-    if partial.exists() {
-        std::fs::remove_dir_all(&partial)
-            .with_context(|| format!("removing {}", partial.display()))?;
-    }
-    std::fs::create_dir_all(&partial).with_context(|| format!("creating {}", partial.display()))?;
-    for (name, contents) in files {
-        write_atomically(&partial.join(name), contents)?;
-    }
-    more(&partial)?;
-    if out.exists() {
-        std::fs::remove_dir_all(out).with_context(|| format!("replacing {}", out.display()))?;
-    }
-    std::fs::rename(&partial, out)
-        .with_context(|| format!("renaming {} to {}", partial.display(), out.display()))
+    Ok(if failed == 0 && findings.is_empty() { Outcome::Success } else { Outcome::Negative })
 }

@@ -15,7 +15,7 @@ use std::str::FromStr;
 
 use rust_decimal::Decimal;
 
-use super::money::{Currency, Money};
+use super::money::{AMOUNT_MINOR_MAX, Currency, Money};
 use super::party::ParticipantId;
 use super::time::{Date, Timestamp};
 
@@ -272,6 +272,9 @@ pub enum ClearingFileErrorKind {
     /// A field whose value cannot be read.
     #[error("cannot read {0:?}")]
     Value(String),
+    /// An amount that is not a whole number of minor units from 0 to the largest payment.
+    #[error("{0:?} is not an amount in minor units from 0 to {AMOUNT_MINOR_MAX}")]
+    Amount(String),
 }
 
 /// Reads a clearing file written by [`write_clearing_file`] (or a party's system).
@@ -280,9 +283,11 @@ pub enum ClearingFileErrorKind {
 /// [`ClearingFileError`] with the line and field at fault.
 pub fn read_clearing_file(text: &str) -> Result<Vec<ClearingRecord>, ClearingFileError> {
     let error = |line, field, kind| ClearingFileError { line, field, kind };
+    // Lines end with LF or, from some systems, CRLF.
     let body = text.strip_suffix('\n').ok_or_else(|| {
         error(text.lines().count() as u64, None, ClearingFileErrorKind::Truncated)
     })?;
+    let body = body.strip_suffix('\r').unwrap_or(body);
     let (rows, trailer) = body.rsplit_once('\n').unwrap_or(("", body));
     let trailer_line = body.lines().count() as u64;
     let declared: u64 = trailer
@@ -320,7 +325,17 @@ fn parse_row(row: &csv::StringRecord, line: u64) -> Result<ClearingRecord, Clear
         kind: ClearingFileErrorKind::Value(field(i).to_owned()),
     };
     let parse_u64 = |i: usize| field(i).parse::<u64>().map_err(|_| bad(i));
-    let parse_i64 = |i: usize| field(i).parse::<i64>().map_err(|_| bad(i));
+    // Amounts are whole minor units, never negative, and at most the largest payment, so that
+    // no sum or difference of them can overflow.
+    let amount = |i: usize| {
+        field(i).parse::<i64>().ok().filter(|m| (0..=AMOUNT_MINOR_MAX).contains(m)).ok_or_else(
+            || ClearingFileError {
+                line,
+                field: Some(COLUMNS[i]),
+                kind: ClearingFileErrorKind::Amount(field(i).to_owned()),
+            },
+        )
+    };
     let currency = |i: usize| {
         Currency::from_alpha(field(i)).filter(|c| c.alpha() == field(i)).ok_or_else(|| bad(i))
     };
@@ -365,10 +380,10 @@ fn parse_row(row: &csv::StringRecord, line: u64) -> Result<ClearingRecord, Clear
         transfer_id: parse_u64(7)?,
         quote_id: parse_u64(8)?,
         qr_md5: field(9).to_owned(),
-        amount: Money::new(currency(10)?, parse_i64(11)?),
-        billed: Money::new(currency(12)?, parse_i64(13)?),
+        amount: Money::new(currency(10)?, amount(11)?),
+        billed: Money::new(currency(12)?, amount(13)?),
         fx_rate: field(14).parse::<Decimal>().map_err(|_| bad(14))?,
-        fee: Money::new(currency(15)?, parse_i64(16)?),
+        fee: Money::new(currency(15)?, amount(16)?),
         status,
         at: Timestamp::from_nanos(parse_u64(18)?),
     })

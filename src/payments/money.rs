@@ -76,6 +76,11 @@ impl fmt::Display for Currency {
     }
 }
 
+/// The largest amount one payment or clearing record may carry, in minor units: 10¹² − 1
+/// (999 999 999 999 riel, or 9 999 999 999.99 dollars or yuan), which still fits the 13
+/// characters of a KHQR amount. Sums of millions of such amounts stay far inside `i64`.
+pub const AMOUNT_MINOR_MAX: i64 = 999_999_999_999;
+
 /// An amount: a currency and a signed number of its minor units.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Money {

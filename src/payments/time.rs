@@ -71,14 +71,24 @@ impl Timestamp {
     /// The instant of local wall-clock `hour:minute` on `date` at a fixed UTC offset.
     ///
     /// # Panics
-    /// If the result is before the epoch or after 2554, or `hour`/`minute` are out of range.
+    /// If the result is before the epoch or after 2554, or `hour`/`minute` are out of range
+    /// ([`Timestamp::try_at_local`] is the twin that says so instead).
     pub fn at_local(date: Date, hour: u8, minute: u8, zone: Zone) -> Timestamp {
         assert!(hour < 24 && minute < 60, "wall-clock time out of range");
+        Self::try_at_local(date, hour, minute, zone).expect("instant within 1970..2554")
+    }
+
+    /// As [`Timestamp::at_local`], or `None` when the instant is not representable (before the
+    /// epoch, after 2554) or `hour`/`minute` are out of range.
+    pub fn try_at_local(date: Date, hour: u8, minute: u8, zone: Zone) -> Option<Timestamp> {
+        if hour >= 24 || minute >= 60 {
+            return None;
+        }
         let local = i128::from(date.days_since_epoch()) * i128::from(NS_PER_DAY)
             + i128::from(hour) * i128::from(NS_PER_HOUR)
             + i128::from(minute) * i128::from(NS_PER_MINUTE);
         let utc = local - i128::from(zone.offset_minutes) * i128::from(NS_PER_MINUTE);
-        Timestamp(u64::try_from(utc).expect("instant within 1970..2554"))
+        u64::try_from(utc).ok().map(Timestamp)
     }
 }
 

@@ -35,6 +35,52 @@ pub struct RunMeta {
     pub peak_rss_bytes: Option<u64>,
 }
 
+/// One file of a report folder.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReportFile {
+    /// Its path in the folder, `/`-separated (`plots/nodes.svg`).
+    pub path: String,
+    /// Its contents.
+    pub bytes: Vec<u8>,
+}
+
+impl ReportFile {
+    /// A file from text or bytes.
+    pub fn new(path: impl Into<String>, bytes: impl Into<Vec<u8>>) -> ReportFile {
+        ReportFile { path: path.into(), bytes: bytes.into() }
+    }
+}
+
+/// Every file of a run's report folder, in the one list that `sim run` writes and the golden
+/// and determinism tests compare: the summaries, the CSVs, the interval log, then the plots.
+///
+/// # Errors
+/// A plot that cannot be drawn.
+pub fn files(
+    record: &RunRecord,
+    meta: &RunMeta,
+    verdicts: &[Verdict],
+    steady: &steady::Steady,
+) -> Result<Vec<ReportFile>, String> {
+    let mut files = vec![
+        ReportFile::new("summary.json", summary_json(record, meta, verdicts, steady)),
+        ReportFile::new("summary.md", summary_md(record, meta, verdicts, steady)),
+        ReportFile::new("latency.csv", latency_csv(record)),
+        ReportFile::new("timeseries.csv", timeseries_csv(record)),
+        ReportFile::new("timeseries-nodes.csv", timeseries_nodes_csv(record)),
+        ReportFile::new("nodes.csv", nodes_csv(record)),
+        ReportFile::new("settlement.csv", settlement_csv(record)),
+        ReportFile::new("scheme-settlement.csv", scheme_settlement_csv(record)),
+        ReportFile::new("reconciliation.csv", reconciliation_csv(record)),
+        ReportFile::new("histograms.hlog", histogram_log(record)),
+    ];
+    for plot in plots::plots(record)? {
+        files.push(ReportFile::new(format!("plots/{}.png", plot.name), plot.png));
+        files.push(ReportFile::new(format!("plots/{}.svg", plot.name), plot.svg));
+    }
+    Ok(files)
+}
+
 /// One SLO's verdict.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Verdict {
@@ -50,6 +96,31 @@ pub struct Verdict {
 
 fn ms(h: &Histogram<u64>, q: f64) -> f64 {
     if h.is_empty() { 0.0 } else { h.value_at_quantile(q) as f64 / 1000.0 }
+}
+
+/// What makes a run's answer "no" besides its SLOs, one sentence each: it stopped before every
+/// payment was final (its figures cover only part of the traffic), or a settlement chain was
+/// refused.
+pub fn findings(record: &RunRecord) -> Vec<String> {
+    let mut out = Vec::new();
+    let (created, finalized) = record.audit_counts;
+    let in_flight = created.saturating_sub(finalized);
+    match &record.stop {
+        Stop::Drained => {}
+        Stop::DrainTimeUp { in_flight } => out.push(format!(
+            "incomplete: the drain time ended with {in_flight} payments in flight; they are \
+             audited as in flight and counted in no outcome"
+        )),
+        Stop::Limit(limit) => out.push(format!(
+            "incomplete: stopped by limits.{limit} at {} with {in_flight} payments in flight; \
+             the figures cover only the traffic before it",
+            local_time(record.finished_at, record.zone)
+        )),
+    }
+    for refusal in &record.netting_refusals {
+        out.push(format!("settlement refused: {refusal}; those positions stay owed"));
+    }
+    out
 }
 
 /// Evaluates the scenario's SLOs against a record.
@@ -123,6 +194,8 @@ pub fn summary_json(
         "start": local_time(record.start, record.zone),
         "end": local_time(record.end, record.zone),
         "stop": stop_text(&record.stop),
+        "complete": record.stop == Stop::Drained,
+        "findings": findings(record),
         "payments_count": payments,
         "events_count": record.events_count,
         "wall_seconds": round3(meta.wall_seconds),
@@ -139,7 +212,7 @@ pub fn summary_json(
         },
         "settlement": {
             "netting_cycles_count": record.nettings.len(),
-            "netting_failures": record.netting_failures,
+            "netting_refusals": record.netting_refusals.iter().map(ToString::to_string).collect::<Vec<_>>(),
             "scheme_settlements": record.scheme_settlements.iter().map(|s| json!({
                 "trade_date": s.trade_date.to_string(),
                 "value_date": s.value_date.to_string(),
@@ -321,7 +394,8 @@ pub fn nodes_csv(record: &RunRecord) -> String {
 
 /// `settlement.csv`: Bakong net positions per cycle.
 pub fn settlement_csv(record: &RunRecord) -> String {
-    write_settlement_csv(&record.nettings).expect("positions were checked when netted")
+    write_settlement_csv(&record.nettings, &record.netting_refusals)
+        .expect("positions were checked when netted")
 }
 
 /// `scheme-settlement.csv`: UPI ⇄ NBC per trade date.
@@ -358,6 +432,7 @@ pub fn summary_md(
 ) -> String {
     let mut out = String::new();
     md_header(&mut out, record, meta);
+    md_findings(&mut out, record);
     md_flows(&mut out, record);
     md_precision(&mut out);
     md_slos(&mut out, verdicts);
@@ -395,6 +470,18 @@ fn md_header(out: &mut String, record: &RunRecord, meta: &RunMeta) {
         meta.wall_seconds,
         record.events_count as f64 / meta.wall_seconds.max(1e-9)
     );
+}
+
+fn md_findings(out: &mut String, record: &RunRecord) {
+    let findings = findings(record);
+    if findings.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "## Findings\n");
+    for f in findings {
+        let _ = writeln!(out, "- **{f}**");
+    }
+    out.push('\n');
 }
 
 fn md_flows(out: &mut String, record: &RunRecord) {
@@ -505,7 +592,7 @@ fn md_books(out: &mut String, record: &RunRecord) {
     let _ = writeln!(out, "\n## Books\n");
     let _ = writeln!(
         out,
-        "- Ledger: {} accounts, {} records; every invariant held at every netting cut-off and at the end ({} auditor checks; {} payments created, {} final).",
+        "- Ledger: {} accounts, {} records; every invariant held at every netting cut-off and at the end, and every wallet agreed with its payments, holds of payments in flight included ({} auditor checks; {} payments created, {} final).",
         record.ledger_size.0,
         record.ledger_size.1,
         record.audit_checks_count,
@@ -516,7 +603,7 @@ fn md_books(out: &mut String, record: &RunRecord) {
         out,
         "- Netting: {} Bakong cycles settled; {} refused.",
         record.nettings.len(),
-        record.netting_failures.len()
+        record.netting_refusals.len()
     );
     for s in &record.scheme_settlements {
         let _ = writeln!(

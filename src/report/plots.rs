@@ -247,7 +247,7 @@ fn throughput<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, record: &RunRec
     let title = caption(record, "throughput: payments offered and completed per minute");
     let root = root.titled(&title, font(24)).map_err(err)?;
     let panels = root.split_evenly((record.flows.len().max(1), 1));
-    for (k, panel) in panels.iter().enumerate() {
+    for (k, panel) in panels.iter().enumerate().take(record.flows.len()) {
         let minutes = &record.minutes[k];
         let hours = minutes.len() as f64 / 60.0;
         let top = minutes.iter().map(|m| m.offered.max(m.completed)).max().unwrap_or(1).max(1)

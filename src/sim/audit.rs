@@ -12,6 +12,10 @@
 //! * Every reversal matches an original: a reversal undoes a credit that was booked and not yet
 //!   undone, for the same amount.
 //!
+//! A run that stops early (a limit, or the drain time up) is audited just as whole: every
+//! payment still in flight is declared with what the books must show for it so far (its hold
+//! on the payer's wallet, a credit already booked to the payee), and every wallet must agree.
+//!
 //! A breach stops the run; the caller prints the seed and the command that reproduces it.
 
 use crate::payments::ledger::{AccountId, InvariantBreach, Ledger, Purpose};
@@ -78,6 +82,18 @@ pub enum Breach {
         /// What was wrong.
         why: &'static str,
     },
+}
+
+/// A payment still in flight when the run stopped: what the books must show for it so far.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct InFlight {
+    /// The payment.
+    pub payment: u64,
+    /// Posted effects on customer wallets already booked (a credit to the payee, and for a
+    /// domestic payment the debit of the payer).
+    pub posted: Vec<(AccountId, i64)>,
+    /// Debits held on customer wallets (the originator's hold).
+    pub held: Vec<(AccountId, u64)>,
 }
 
 /// The auditor's state.
@@ -170,20 +186,44 @@ impl Auditor {
         ledger.check_invariants().map_err(|breach| Breach::Ledger { at, breach })
     }
 
-    /// The end-of-run checks: every payment final, every wallet as its payments say.
+    fn is_final(&self, payment: u64) -> bool {
+        let w = (payment / 64) as usize;
+        self.final_bits.get(w).is_some_and(|bits| bits & (1 << (payment % 64)) != 0)
+    }
+
+    /// The end-of-run checks: every payment final or declared `in_flight` (a run that stopped
+    /// early), and every wallet as the payments say, holds included.
     ///
     /// # Errors
     /// The first [`Breach`] found.
-    pub fn finish(&mut self, ledger: &Ledger, at: Timestamp) -> Result<(), Breach> {
+    pub fn finish(
+        &mut self,
+        ledger: &Ledger,
+        at: Timestamp,
+        in_flight: &[InFlight],
+    ) -> Result<(), Breach> {
         self.check_ledger(ledger, at)?;
-        if self.final_count != self.created_count {
+        let mut live: Vec<u64> = in_flight.iter().map(|p| p.payment).collect();
+        live.sort_unstable();
+        if let Some(&p) = live.iter().find(|&&p| self.is_final(p)) {
+            return Err(Breach::FinalTwice { payment: p, second: "still in flight".into() });
+        }
+        if self.final_count + live.len() as u64 != self.created_count {
             let first = (0..self.created_count)
-                .find(|&p| {
-                    let w = (p / 64) as usize;
-                    self.final_bits.get(w).is_none_or(|bits| bits & (1 << (p % 64)) == 0)
-                })
+                .find(|&p| !self.is_final(p) && live.binary_search(&p).is_err())
                 .unwrap_or(0);
-            return Err(Breach::NotFinal { count: self.created_count - self.final_count, first });
+            let count = self.created_count.saturating_sub(self.final_count + live.len() as u64);
+            return Err(Breach::NotFinal { count, first });
+        }
+        let mut expected = self.expected.clone();
+        let mut held = vec![0u64; expected.len()];
+        for p in in_flight {
+            for &(account, delta) in &p.posted {
+                expected[account.0 as usize] += delta;
+            }
+            for &(account, amount) in &p.held {
+                held[account.0 as usize] += amount;
+            }
         }
         for (i, a) in ledger.accounts().iter().enumerate() {
             if a.key.purpose != Purpose::CustomerFunds {
@@ -192,12 +232,12 @@ impl Auditor {
             self.checks_count += 1;
             let actual = i64::try_from(i128::from(a.credits_posted) - i128::from(a.debits_posted))
                 .expect("wallet balances fit i64");
-            let expected = self.expected[i];
+            let (expected, held) = (expected[i], held[i]);
             let pending = a.debits_pending + a.credits_pending;
             if actual < expected {
                 return Err(Breach::DoubleDebit { account: AccountId(i as u32), actual, expected });
             }
-            if actual != expected || pending != 0 {
+            if actual != expected || a.debits_pending != held || a.credits_pending != 0 {
                 return Err(Breach::WalletMismatch {
                     account: AccountId(i as u32),
                     actual,

@@ -281,7 +281,12 @@ fn run_writes_the_report_folder_and_exits_by_its_slos() {
     ] {
         assert!(out_dir.join(file).is_file(), "{file} missing");
     }
-    assert!(!dir.join("report.partial").exists(), "no half-written folder left");
+    let mut beside: Vec<String> = std::fs::read_dir(&dir)
+        .expect("read")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    beside.sort();
+    assert_eq!(beside, [".report.bakong-sim.lock", "report"], "no half-written folder left");
     let summary: Value =
         serde_json::from_str(&std::fs::read_to_string(out_dir.join("summary.json")).expect("read"))
             .expect("JSON");

@@ -2,6 +2,7 @@
 
 mod cli;
 mod golden;
+mod output;
 mod qr_vectors;
 mod scenarios;
 mod tidy;

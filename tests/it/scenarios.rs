@@ -34,7 +34,7 @@ fn check(edit: (&str, &str), key: &str, message: &str) {
 #[test]
 fn bad_files_name_line_column_and_key() {
     check(("seed = 20260217", "sed = 20260217"), "meta.sed", "unknown field");
-    check(("servers = 256", "servers = -1"), "nodes.upi.servers", "");
+    check(("servers = 256", "servers = -1"), "nodes.upi.servers", "expected u32");
     check(
         ("service_ms = [25, 120]", "service_ms = [25, 12]"),
         "nodes.upi.service_ms",
@@ -43,7 +43,7 @@ fn bad_files_name_line_column_and_key() {
     check(
         ("usd_cny = \"6.9457\"", "usd_cny = \"-6.9\""),
         "fx.usd_cny",
-        "not a positive decimal rate",
+        "is not a decimal rate from 0.0001 to 1000000",
     );
     check(("usd_cny = \"6.9457\"", "usd_cny = 6.9457"), "fx.usd_cny", "string");
     check(
@@ -81,7 +81,7 @@ fn bad_files_name_line_column_and_key() {
     check(
         ("currency = \"KHR\"", "currency = \"THB\""),
         "flows.inward.amounts[0].currency",
-        "not KHR, USD or CNY",
+        "inward amounts are in KHR",
     );
     check(("hold_minutes = 30", "hold_minutes = 1"), "timeouts.hold_minutes", "outlive");
     check(("[nodes]", "[nodes"), "nodes", "unclosed table");

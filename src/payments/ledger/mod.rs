@@ -290,6 +290,31 @@ pub enum TransferReject {
     LedgerFull,
 }
 
+impl TransferReject {
+    /// The name in files and reports (`insufficient_funds`).
+    pub fn name(self) -> &'static str {
+        match self {
+            TransferReject::IdReusedWithDifferentFields => "id_reused_with_different_fields",
+            TransferReject::AccountsSame => "accounts_same",
+            TransferReject::DebitAccountNotFound => "debit_account_not_found",
+            TransferReject::CreditAccountNotFound => "credit_account_not_found",
+            TransferReject::PendingNotFound => "pending_not_found",
+            TransferReject::PendingAlreadyPosted => "pending_already_posted",
+            TransferReject::PendingAlreadyVoided => "pending_already_voided",
+            TransferReject::PendingExpired => "pending_expired",
+            TransferReject::AmountZero => "amount_zero",
+            TransferReject::AmountExceedsPending => "amount_exceeds_pending",
+            TransferReject::CurrencyMismatch => "currency_mismatch",
+            TransferReject::ExpiryNotInFuture => "expiry_not_in_future",
+            TransferReject::Overflow => "overflow",
+            TransferReject::InsufficientFunds => "insufficient_funds",
+            TransferReject::LimitExceeded => "limit_exceeded",
+            TransferReject::LinkedEventFailed => "linked_event_failed",
+            TransferReject::LedgerFull => "ledger_full",
+        }
+    }
+}
+
 /// What became of a pending transfer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PendingState {

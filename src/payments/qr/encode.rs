@@ -139,11 +139,27 @@ fn text_keys(spec: &EncodeSpec) -> [(&'static str, &Option<String>); 16] {
     ]
 }
 
+/// Whether a character is a control character or an invisible one that changes how text
+/// around it is shown (bidirectional marks, embeddings, overrides and isolates; zero-width
+/// characters; the byte-order mark).
+fn is_control_or_invisible(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{061C}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}'
+        )
+}
+
 /// Keys a kind does not have are rejected rather than silently dropped; characters outside the
-/// Basic Multilingual Plane are rejected because the SDK counts them as two.
+/// Basic Multilingual Plane are rejected because the SDK counts them as two; control and
+/// invisible formatting characters are rejected because a payer would read the text otherwise.
 fn check_text(spec: &EncodeSpec) -> Result<(), Violation> {
     for (key, value) in text_keys(spec) {
-        if value.as_deref().is_some_and(|s| s.chars().any(|c| u32::from(c) > 0xFFFF)) {
+        let Some(text) = value.as_deref() else { continue };
+        if text.chars().any(is_control_or_invisible) {
+            return fail(Rule::ControlCharacter, key);
+        }
+        if text.chars().any(|c| u32::from(c) > 0xFFFF) {
             return fail(Rule::CharacterOutsideBmp, key);
         }
     }

@@ -249,6 +249,10 @@ rules! {
     TemplateTooLong = "encode.template_too_long", None, "a template's content must be at most 99 characters";
     /// Encode: a character outside the Basic Multilingual Plane.
     CharacterOutsideBmp = "encode.character_outside_bmp", None, "text must stay in the Basic Multilingual Plane: the SDK counts other characters twice";
+    /// Encode: a control character (NUL, ESC, ...) or an invisible formatting character (a
+    /// bidirectional override, a zero-width joiner, a byte-order mark) in a text field: it would
+    /// show the payer something other than what the code says.
+    ControlCharacter = "encode.control_character", None, "text must not hold control or invisible formatting characters (NUL, ESC, bidirectional overrides, zero-width characters)";
     /// Encode: a field that this kind of code does not have.
     FieldNotApplicable = "encode.field_not_applicable", None, "this field does not apply to this kind of code";
     /// Encode: a dynamic code without its creation time.

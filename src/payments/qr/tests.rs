@@ -375,6 +375,23 @@ fn encode_rules_and_their_precedence() {
         Rule::CharacterOutsideBmp,
         "merchant_name",
     );
+    for (key, text) in [
+        ("merchant_name", "Shop\u{0}1"),
+        ("merchant_city", "Phnom\u{1b}[31m"),
+        ("purpose", "pay \u{202E}gnp.exe"),
+        ("store_label", "a\u{200B}b"),
+        ("bill_number", "\u{FEFF}1"),
+    ] {
+        let mut spec = base.clone();
+        match key {
+            "merchant_name" => spec.merchant_name = Some(text.into()),
+            "merchant_city" => spec.merchant_city = Some(text.into()),
+            "purpose" => spec.purpose = Some(text.into()),
+            "store_label" => spec.store_label = Some(text.into()),
+            _ => spec.bill_number = Some(text.into()),
+        }
+        check_encode_error(spec, Rule::ControlCharacter, key);
+    }
     check_encode_error(
         EncodeSpec { merchant_name_alt: Some("ចន".into()), ..base.clone() },
         Rule::LanguagePreferenceMissing,

@@ -8,9 +8,11 @@
 //! 1. **Duplicate**: a (RRN, kind) that occurs more than once in one file; each extra is a break.
 //! 2. **Reversal without original**: a reversal or refund whose original purchase is in neither
 //!    file (nor in the network's next-day file).
-//! 3. For a record in both files: **timeout but approved** (ours timed out, theirs approved),
-//!    else **status mismatch** (when one side approved), else **amount mismatch** (in the transaction currency; a
-//!    difference within the rounding tolerance is FX rounding).
+//! 3. For a record in both files: **currency mismatch** (the two sides name different
+//!    transaction currencies: two breaks, one per side, both to the manual queue, never a
+//!    rounding adjustment), else **timeout but approved** (ours timed out, theirs approved),
+//!    else **status mismatch** (when one side approved), else **amount mismatch** (in the
+//!    transaction currency; a difference within the rounding tolerance is FX rounding).
 //! 4. Ours only: **late presentment** when the network presents it in the next day's file,
 //!    else **missing at the network** (when ours approved it).
 //! 5. Theirs only: **missing at the switch** (when theirs approved it).
@@ -50,11 +52,13 @@ pub enum BreakClass {
     ReversalWithoutOriginal,
     /// Both have it with different outcomes.
     StatusMismatch,
+    /// Both have it in different transaction currencies.
+    CurrencyMismatch,
 }
 
 impl BreakClass {
     /// Every class, in report order.
-    pub const ALL: [BreakClass; 8] = [
+    pub const ALL: [BreakClass; 9] = [
         BreakClass::MissingAtNetwork,
         BreakClass::MissingAtSwitch,
         BreakClass::Duplicate,
@@ -63,6 +67,7 @@ impl BreakClass {
         BreakClass::TimeoutButApproved,
         BreakClass::ReversalWithoutOriginal,
         BreakClass::StatusMismatch,
+        BreakClass::CurrencyMismatch,
     ];
 
     /// The name in files and reports.
@@ -76,6 +81,7 @@ impl BreakClass {
             BreakClass::TimeoutButApproved => "timeout_but_approved",
             BreakClass::ReversalWithoutOriginal => "reversal_without_original",
             BreakClass::StatusMismatch => "status_mismatch",
+            BreakClass::CurrencyMismatch => "currency_mismatch",
         }
     }
 }
@@ -253,6 +259,25 @@ fn classify(
     breaks: &mut Vec<Break>,
 ) {
     let any = ours.or(theirs).expect("one side has the key");
+    if let (Some(o), Some(t)) = (ours, theirs)
+        && o.amount.currency != t.amount.currency
+    {
+        // No amount in one currency can settle a disagreement between two: our booking and
+        // their claim each go to suspense in their own currency, for a person to look at.
+        for (record, side, change) in [(o, Side::Ours, -claim(o)), (t, Side::Theirs, claim(t))] {
+            breaks.push(Break {
+                class: BreakClass::CurrencyMismatch,
+                rrn: record.rrn,
+                kind: record.kind,
+                side,
+                ours: Some(o.clone()),
+                theirs: Some(t.clone()),
+                receivable_change: Money::new(record.amount.currency, change),
+                resolution: Resolution::ManualQueue,
+            });
+        }
+        return;
+    }
     let currency = any.amount.currency;
     let change = ours.map_or(0, claim);
     let theirs_claim = theirs.map_or(0, claim);
@@ -380,7 +405,7 @@ pub fn resolution_command(
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ReconSummary {
     /// Per class, in [`BreakClass::ALL`] order: (count, absolute receivable change per currency).
-    pub classes: Vec<(BreakClass, u64, [i64; Currency::ALL.len()])>,
+    pub classes: Vec<(BreakClass, u64, [i128; Currency::ALL.len()])>,
 }
 
 impl ReconSummary {
@@ -389,12 +414,12 @@ impl ReconSummary {
         let classes = BreakClass::ALL
             .iter()
             .map(|&class| {
-                let mut amounts = [0i64; Currency::ALL.len()];
+                let mut amounts = [0i128; Currency::ALL.len()];
                 let mut count = 0;
                 for b in breaks.iter().filter(|b| b.class == class) {
                     count += 1;
                     amounts[b.receivable_change.currency.index()] +=
-                        b.receivable_change.minor.abs();
+                        i128::from(b.receivable_change.minor).abs();
                 }
                 (class, count, amounts)
             })
@@ -466,10 +491,10 @@ pub fn write_breaks(breaks: &[Break]) -> String {
 
 /// What the network's file claims from the switch per currency: approved purchases less approved
 /// reversals and refunds. After every break is resolved, the switch's receivable equals it.
-pub fn network_claim(theirs: &[ClearingRecord]) -> [i64; Currency::ALL.len()] {
-    let mut claims = [0i64; Currency::ALL.len()];
+pub fn network_claim(theirs: &[ClearingRecord]) -> [i128; Currency::ALL.len()] {
+    let mut claims = [0i128; Currency::ALL.len()];
     for r in theirs {
-        claims[r.amount.currency.index()] += claim(r);
+        claims[r.amount.currency.index()] += i128::from(claim(r));
     }
     claims
 }

@@ -272,7 +272,7 @@ fn check_day(plan: &[(Injection, i64)]) {
     books.ledger.check_invariants().expect("ledger invariants");
     let receivable = books.ledger.account(books.receivable).expect("account");
     let owed_by_network = -receivable.balance(); // A debit balance: what the network owes.
-    assert_eq!(owed_by_network, i128::from(network_claim(&d.theirs)[Currency::Khr.index()]));
+    assert_eq!(owed_by_network, network_claim(&d.theirs)[Currency::Khr.index()]);
     // Both files survive a round trip through CSV.
     for file in [&d.ours, &d.theirs] {
         assert_eq!(read_clearing_file(&write_clearing_file(file)).as_ref(), Ok(file));
@@ -343,11 +343,22 @@ fn clearing_files_refuse_damage_with_line_and_field() {
         kind(&miscounted),
         Err((4, None, ClearingFileErrorKind::CountMismatch { declared: 3, found: 2 }))
     );
-    let bad_amount = text.replacen(",KHR,5000,", ",KHR,5x00,", 1);
-    assert_eq!(
-        kind(&bad_amount),
-        Err((2, Some("amount_minor"), ClearingFileErrorKind::Value("5x00".into())))
-    );
+    // Amounts: not a number, negative, at the i64 extremes, above the largest payment.
+    for bad in ["5x00", "-5000", "9223372036854775807", "-9223372036854775808", "1000000000000"] {
+        let bad_amount = text.replacen(",KHR,5000,", &format!(",KHR,{bad},"), 1);
+        assert_eq!(
+            kind(&bad_amount),
+            Err((2, Some("amount_minor"), ClearingFileErrorKind::Amount(bad.into()))),
+            "{bad}"
+        );
+    }
+    let bad_fee = text.replacen(",KHR,50,approved", ",KHR,-1,approved", 1);
+    assert!(matches!(
+        kind(&bad_fee),
+        Err((2, Some("fee_minor"), ClearingFileErrorKind::Amount(_)))
+    ));
+    // Lines ended CRLF read as the same records.
+    assert_eq!(read_clearing_file(&text.replace('\n', "\r\n")), read_clearing_file(&text));
     let bad_rrn = text.replacen("600000000001", "60000000001", 1);
     assert!(matches!(kind(&bad_rrn), Err((3, Some("rrn"), _))));
     let bad_header = text.replacen("party,", "parti,", 1);
@@ -355,6 +366,38 @@ fn clearing_files_refuse_damage_with_line_and_field() {
     let short_row = text.replacen(",approved,", ",", 1);
     assert!(matches!(kind(&short_row), Err((2, None, ClearingFileErrorKind::Csv(_)))));
     assert_eq!(read_clearing_file(&write_clearing_file(&[])), Ok(vec![]));
+}
+
+#[test]
+fn a_currency_mismatch_is_its_own_class_and_never_a_rounding_adjustment() {
+    let ours = record(Party::Switch, 1, 40_000);
+    // One minor unit apart, well inside the rounding tolerance, but in another currency.
+    let theirs = ClearingRecord {
+        amount: Money::new(Currency::Usd, 40_001),
+        ..record(Party::Upi, 1, 40_000)
+    };
+    let breaks = reconcile(&[ours], &[theirs], &[], ReconConfig::default());
+    let found: Vec<(BreakClass, Side, Resolution, Money)> =
+        breaks.iter().map(|b| (b.class, b.side, b.resolution, b.receivable_change)).collect();
+    assert_eq!(
+        found,
+        [
+            (
+                BreakClass::CurrencyMismatch,
+                Side::Ours,
+                Resolution::ManualQueue,
+                Money::new(Currency::Khr, -40_000)
+            ),
+            (
+                BreakClass::CurrencyMismatch,
+                Side::Theirs,
+                Resolution::ManualQueue,
+                Money::new(Currency::Usd, 40_001)
+            ),
+        ]
+    );
+    let summary = ReconSummary::new(&breaks);
+    assert!(summary.to_string().contains("currency_mismatch,2,40000,40001,0"), "{summary}");
 }
 
 fn injection() -> impl Strategy<Value = Injection> {

@@ -20,6 +20,7 @@
 mod tests;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
 
 use rust_decimal::{Decimal, RoundingStrategy};
 
@@ -538,15 +539,48 @@ impl Fee {
     }
 }
 
-/// The columns of `settlement.csv`.
-pub const SETTLEMENT_COLUMNS: [&str; 5] = ["date", "cycle", "participant", "currency", "net_minor"];
+/// A cycle's settlement chain in one currency that the ledger refused (a member bank short of
+/// prefunding, say): nothing of it was applied, and its positions stay owed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SettlementRefusal {
+    /// The cycle.
+    pub cycle: CycleId,
+    /// The chain's currency.
+    pub currency: Currency,
+    /// Which command of the chain failed first.
+    pub command_index: usize,
+    /// Why.
+    pub reject: super::ledger::TransferReject,
+}
 
-/// Writes `settlement.csv`: every position of every batch, checking again that each batch sums
-/// to zero per currency before a single row leaves.
+impl fmt::Display for SettlementRefusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} cycle {} {}: command {} refused: {}",
+            self.cycle.date,
+            self.cycle.index,
+            self.currency,
+            self.command_index,
+            self.reject.name()
+        )
+    }
+}
+
+/// The columns of `settlement.csv`.
+pub const SETTLEMENT_COLUMNS: [&str; 6] =
+    ["date", "cycle", "participant", "currency", "net_minor", "status"];
+
+/// Writes `settlement.csv`: every position of every batch with whether its chain settled or
+/// was refused (`refused:<reason>`), checking again that each batch sums to zero per currency
+/// before a single row leaves.
 ///
 /// # Errors
 /// [`UnbalancedPositions`] for the first batch that does not balance; nothing is written then.
-pub fn write_settlement_csv(batches: &[NetPositions]) -> Result<String, UnbalancedPositions> {
+pub fn write_settlement_csv(
+    batches: &[NetPositions],
+    refused: &[SettlementRefusal],
+) -> Result<String, UnbalancedPositions> {
     for batch in batches {
         batch.check()?;
     }
@@ -555,12 +589,16 @@ pub fn write_settlement_csv(batches: &[NetPositions]) -> Result<String, Unbalanc
     w.write_record(SETTLEMENT_COLUMNS).expect("writing to memory");
     for batch in batches {
         for (participant, money) in batch.iter() {
+            let refusal =
+                refused.iter().find(|r| r.cycle == batch.cycle && r.currency == money.currency);
             let row = [
                 batch.cycle.date.to_string(),
                 batch.cycle.index.to_string(),
                 participant.0.to_string(),
                 money.currency.alpha().to_owned(),
                 money.minor.to_string(),
+                refusal
+                    .map_or_else(|| "settled".into(), |r| format!("refused:{}", r.reject.name())),
             ];
             w.write_record(&row).expect("writing to memory");
         }

@@ -309,15 +309,24 @@ fn settlement_csv_is_checked_before_it_is_written() {
     let usd = |m| Money::new(Currency::Usd, m);
     let net = net_positions(cycle(), &[Obligation { payer: A, payee: C, amount: usd(1_025) }])
         .expect("nets");
-    let csv = write_settlement_csv(std::slice::from_ref(&net)).expect("balanced");
+    let csv = write_settlement_csv(std::slice::from_ref(&net), &[]).expect("balanced");
     assert_eq!(
         csv,
-        "date,cycle,participant,currency,net_minor\n2026-02-16,0,1,USD,-1025\n2026-02-16,0,3,USD,1025\n"
+        "date,cycle,participant,currency,net_minor,status\n2026-02-16,0,1,USD,-1025,settled\n2026-02-16,0,3,USD,1025,settled\n"
     );
+    // A refused chain says so on each of its rows.
+    let refusal = SettlementRefusal {
+        cycle: cycle(),
+        currency: Currency::Usd,
+        command_index: 0,
+        reject: crate::payments::ledger::TransferReject::InsufficientFunds,
+    };
+    let csv = write_settlement_csv(std::slice::from_ref(&net), &[refusal]).expect("balanced");
+    assert!(csv.ends_with(",-1025,refused:insufficient_funds\n2026-02-16,0,3,USD,1025,refused:insufficient_funds\n"), "{csv}");
     let mut broken = net.clone();
     *broken.positions.get_mut(&(C, Currency::Usd)).expect("position") -= 1;
     assert_eq!(
-        write_settlement_csv(&[net, broken]),
+        write_settlement_csv(&[net, broken], &[]),
         Err(UnbalancedPositions { currency: Currency::Usd, sum: -1 })
     );
 }

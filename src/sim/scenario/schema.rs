@@ -6,6 +6,8 @@
 use serde::Deserialize;
 use toml::value::Datetime;
 
+pub use exact::StepShare;
+
 /// A whole scenario.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -93,6 +95,10 @@ pub struct Limits {
     /// Retries a payer makes for one purchase.
     #[serde(default = "defaults::retries_max")]
     pub retries_max: u32,
+    /// The most memory the run may need, in MiB, as estimated from the scenario before it
+    /// starts; a run estimated above it is refused.
+    #[serde(default = "defaults::memory_mb_max")]
+    pub memory_mb_max: u32,
 }
 
 impl Default for Limits {
@@ -102,6 +108,7 @@ impl Default for Limits {
             payments_in_flight_max: defaults::payments_in_flight_max(),
             event_queue_max: defaults::event_queue_max(),
             retries_max: defaults::retries_max(),
+            memory_mb_max: defaults::memory_mb_max(),
         }
     }
 }
@@ -283,6 +290,7 @@ pub struct NodeSpec {
     /// Requests waiting at most; one more is refused (overload).
     pub queue_max: u32,
     /// Service time `[median, p99]` in milliseconds.
+    #[serde(deserialize_with = "exact::array")]
     pub service_ms: [f64; 2],
 }
 
@@ -307,6 +315,7 @@ pub struct Links {
 #[serde(deny_unknown_fields)]
 pub struct LinkSpec {
     /// One-way latency `[median, p99]` in milliseconds.
+    #[serde(deserialize_with = "exact::array")]
     pub latency_ms: [f64; 2],
     /// Chance a message is lost, percent.
     #[serde(default)]
@@ -386,9 +395,10 @@ pub struct FlowSpec {
     #[serde(default = "defaults::day_multipliers")]
     pub day_multipliers: Vec<f64>,
     /// Time from scan to confirm, `[median, p99]` ms, for static codes (payer keys the amount).
+    #[serde(deserialize_with = "exact::array")]
     pub think_ms: [f64; 2],
     /// Time from scan to confirm for dynamic codes.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "exact::option_array")]
     pub think_dynamic_ms: Option<[f64; 2]>,
     /// Share of merchant codes that are dynamic (amount and expiry inside), percent.
     #[serde(default)]
@@ -400,7 +410,7 @@ pub struct FlowSpec {
     #[serde(default)]
     pub retry_pct: f64,
     /// How long before they do, `[min, max]` seconds, uniform.
-    #[serde(default = "defaults::retry_after_s")]
+    #[serde(default = "defaults::retry_after_s", deserialize_with = "exact::array")]
     pub retry_after_s: [f64; 2],
     /// Payers whose tap is sent twice, percent.
     #[serde(default)]
@@ -431,8 +441,10 @@ pub struct Bursts {
     /// Share of the flow's payments that come in groups, percent.
     pub share_pct: f64,
     /// Group size `[min, max]`, uniform.
+    #[serde(deserialize_with = "exact::array")]
     pub size: [u32; 2],
     /// Minutes over which a group pays, `[min, max]`, uniform.
+    #[serde(deserialize_with = "exact::array")]
     pub spread_minutes: [f64; 2],
 }
 
@@ -451,7 +463,7 @@ pub struct AmountSpec {
     pub max: String,
     /// `[[step_minor, share_pct], ...]`: amounts are rounded to a multiple of the step.
     #[serde(default)]
-    pub round_to: Vec<(i64, f64)>,
+    pub round_to: Vec<StepShare>,
     /// The mixture's components.
     pub components: Vec<Component>,
 }
@@ -598,6 +610,102 @@ pub struct MmcSpec {
     pub replications: u32,
 }
 
+/// Fixed-size arrays that refuse extra items: serde's own arrays read the first `N` items and
+/// ignore the rest, so `[median, p95, p99]` would silently take p95 as the p99.
+mod exact {
+    use std::fmt;
+    use std::marker::PhantomData;
+
+    use serde::de::{self, Deserialize, Deserializer, IgnoredAny, SeqAccess, Visitor};
+
+    /// Reads exactly `N` items, then refuses one more.
+    fn exactly<'de, A: SeqAccess<'de>, T: Deserialize<'de>, const N: usize>(
+        mut seq: A,
+        expected: &dyn de::Expected,
+    ) -> Result<[T; N], A::Error> {
+        let mut items = Vec::with_capacity(N);
+        for i in 0..N {
+            match seq.next_element::<T>()? {
+                Some(item) => items.push(item),
+                None => return Err(de::Error::invalid_length(i, expected)),
+            }
+        }
+        if seq.next_element::<IgnoredAny>()?.is_some() {
+            return Err(de::Error::invalid_length(N + 1, expected));
+        }
+        Ok(items.try_into().unwrap_or_else(|_| unreachable!("exactly N items were read")))
+    }
+
+    struct ArrayVisitor<T, const N: usize>(PhantomData<T>);
+
+    impl<'de, T: Deserialize<'de>, const N: usize> Visitor<'de> for ArrayVisitor<T, N> {
+        type Value = [T; N];
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write!(f, "an array of exactly {N} items")
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<[T; N], A::Error> {
+            exactly(seq, &self)
+        }
+    }
+
+    /// `[T; N]`, exactly.
+    pub(super) fn array<'de, D, T, const N: usize>(d: D) -> Result<[T; N], D::Error>
+    where
+        D: Deserializer<'de>,
+        T: Deserialize<'de>,
+    {
+        d.deserialize_seq(ArrayVisitor::<T, N>(PhantomData))
+    }
+
+    struct Exactly<T, const N: usize>([T; N]);
+
+    impl<'de, T: Deserialize<'de>, const N: usize> Deserialize<'de> for Exactly<T, N> {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            array(d).map(Exactly)
+        }
+    }
+
+    /// `Option<[T; N]>`, exactly.
+    pub(super) fn option_array<'de, D, T, const N: usize>(d: D) -> Result<Option<[T; N]>, D::Error>
+    where
+        D: Deserializer<'de>,
+        T: Deserialize<'de>,
+    {
+        Option::<Exactly<T, N>>::deserialize(d).map(|o| o.map(|e| e.0))
+    }
+
+    /// `[step_minor, share_pct]`: a rounding step and its share.
+    #[derive(Clone, Copy, Debug, PartialEq)]
+    pub struct StepShare(pub i64, pub f64);
+
+    struct StepShareVisitor;
+
+    impl<'de> Visitor<'de> for StepShareVisitor {
+        type Value = StepShare;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("[step_minor, share_pct]: exactly 2 items")
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<StepShare, A::Error> {
+            let step = seq.next_element()?.ok_or_else(|| de::Error::invalid_length(0, &self))?;
+            let share = seq.next_element()?.ok_or_else(|| de::Error::invalid_length(1, &self))?;
+            if seq.next_element::<IgnoredAny>()?.is_some() {
+                return Err(de::Error::invalid_length(3, &self));
+            }
+            Ok(StepShare(step, share))
+        }
+    }
+
+    impl<'de> Deserialize<'de> for StepShare {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_seq(StepShareVisitor)
+        }
+    }
+}
+
 mod defaults {
     pub(super) fn drain_minutes() -> u32 {
         30
@@ -613,6 +721,9 @@ mod defaults {
     }
     pub(super) fn retries_max() -> u32 {
         2
+    }
+    pub(super) fn memory_mb_max() -> u32 {
+        8192
     }
     pub(super) fn walk_step_minutes() -> u32 {
         60

@@ -5,9 +5,9 @@ use rust_decimal::Decimal;
 use toml::value::{Datetime, Offset};
 
 use super::locate::Step;
-use super::{AmountSpec, FlowSpec, Invalid, LinkSpec, MmcScenario, NodeSpec, Scenario};
-use crate::payments::money::{Currency, Money};
-use crate::payments::settlement::{Cutoff, NettingSchedule};
+use super::{FlowSpec, Invalid, LinkSpec, MmcScenario, NodeSpec, Scenario, StepShare};
+use crate::payments::money::{AMOUNT_MINOR_MAX, Currency, Money};
+use crate::payments::settlement::{Calendar, Cutoff, NettingSchedule};
 use crate::payments::time::{Date, Span, Timestamp, Zone};
 
 /// Longest run: 31 days of arrivals.
@@ -22,6 +22,27 @@ pub const POPULATION_MAX: u32 = 10_000_000;
 pub const PARTICIPANTS_MAX: usize = 64;
 /// Most payments a flow may have in one day.
 pub const DAILY_PAYMENTS_MAX: f64 = 1e9;
+/// The earliest instant a scenario may name. A dynamic KHQR writes its times as 13-digit epoch
+/// milliseconds, which begin on 2001-09-09; 2002-01-01T00:00Z leaves room for codes that
+/// expired before the run began.
+pub const INSTANT_MIN: Timestamp = Timestamp::from_nanos(1_009_843_200_000_000_000);
+/// The latest instant a scenario may name: 2286-01-01T00:00Z. 13-digit milliseconds end on
+/// 2286-11-20, and a run (31 days), its drain and the settlement days after it fit before.
+pub const INSTANT_MAX: Timestamp = Timestamp::from_nanos(9_972_028_800_000_000_000);
+/// Longest scenario name (it names the report folder).
+pub const NAME_CHARS_MAX: usize = 64;
+/// Most accounts the world's ledger opens: wallets, merchants and participants together.
+pub const LEDGER_ACCOUNTS_MAX: usize = 1 << 25;
+/// Smallest and largest mid rate (units of the quote currency per US dollar).
+pub const RATE_MIN: Decimal = Decimal::from_parts(1, 0, 0, false, 4);
+/// See [`RATE_MIN`].
+pub const RATE_MAX: Decimal = Decimal::from_parts(1_000_000, 0, 0, false, 0);
+/// The smallest memory limit a scenario may set, MiB: what a run holds however small it is.
+pub const MEMORY_MB_MIN: u32 = 64;
+/// The largest memory limit a scenario may set, MiB (1 TiB).
+pub const MEMORY_MB_MAX: u32 = 1 << 20;
+/// Longest wait before one reversal retry, seconds.
+pub const REVERSAL_BACKOFF_S_MAX: u32 = 86_400;
 
 type Check = Result<(), Invalid>;
 
@@ -38,7 +59,8 @@ fn at_index(path: &[&str], index: usize, message: impl Into<String>) -> Invalid 
     invalid
 }
 
-/// The instant of an offset date-time.
+/// The instant of an offset date-time, if it has a date, a time and an offset and lies between
+/// [`INSTANT_MIN`] and [`INSTANT_MAX`].
 pub fn instant(value: &Datetime) -> Option<Timestamp> {
     let (date, time, offset) = (value.date?, value.time?, value.offset?);
     let minutes = match offset {
@@ -47,10 +69,16 @@ pub fn instant(value: &Datetime) -> Option<Timestamp> {
     };
     let day = Date::new(i32::from(date.year), date.month, date.day)?;
     let zone = Zone { offset_minutes: minutes };
-    let midnight = Timestamp::at_local(day, time.hour, time.minute, zone);
-    let seconds = u64::from(time.second.unwrap_or(0)) * 1_000_000_000;
-    midnight.checked_add(Span::from_nanos(seconds + u64::from(time.nanosecond.unwrap_or(0))))
+    let midnight = Timestamp::try_at_local(day, time.hour, time.minute, zone)?;
+    let seconds = u64::from(time.second.unwrap_or(0).min(59)) * 1_000_000_000;
+    let at = midnight
+        .checked_add(Span::from_nanos(seconds + u64::from(time.nanosecond.unwrap_or(0))))?;
+    (INSTANT_MIN..=INSTANT_MAX).contains(&at).then_some(at)
 }
+
+/// What an instant must be, for messages.
+const INSTANT_RULE: &str =
+    "must be an offset date-time from 2002-01-01 to 2286-01-01, like 2026-02-16T00:00:00+07:00";
 
 /// The UTC offset of an offset date-time.
 pub fn zone_of(value: &Datetime) -> Option<Zone> {
@@ -91,10 +119,10 @@ pub fn cutoff(text: &str) -> Option<Cutoff> {
     Some(Cutoff { hour: h.parse().ok()?, minute: m.parse().ok()? })
 }
 
-/// A positive decimal rate.
+/// A decimal mid rate between [`RATE_MIN`] and [`RATE_MAX`].
 pub fn rate(text: &str) -> Option<Decimal> {
     let r: Decimal = text.parse().ok()?;
-    (r > Decimal::ZERO).then_some(r)
+    (RATE_MIN..=RATE_MAX).contains(&r).then_some(r)
 }
 
 /// A currency code this model carries.
@@ -104,6 +132,7 @@ pub fn currency(text: &str) -> Option<Currency> {
 
 /// Checks an M/M/c scenario: a stable node (λ < cμ) and bounded work.
 pub(super) fn check_mmc(s: &MmcScenario) -> Check {
+    check_name(&s.meta.name)?;
     let m = &s.mmc;
     if m.servers == 0 || m.servers > 4096 {
         return Err(at(&["mmc", "servers"], "must be 1 to 4096"));
@@ -148,7 +177,8 @@ pub(super) fn check(s: &Scenario) -> Check {
     }
     check_timeouts(s)?;
     for (name, flow) in flows(s) {
-        check_flow(name, flow)?;
+        check_flow(name, flow, s)?;
+        check_amounts(name, flow, s)?;
     }
     check_windows(s)?;
     check_slos(s)?;
@@ -199,21 +229,26 @@ pub fn flows(s: &Scenario) -> Vec<(&'static str, &FlowSpec)> {
     .collect()
 }
 
-fn check_meta(s: &Scenario) -> Check {
-    let m = &s.meta;
-    if m.name.is_empty()
-        || !m.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    {
+/// A name is one safe path segment: it names the report folder `reports/<name>/`.
+fn check_name(name: &str) -> Check {
+    let plain = name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if name.is_empty() || name.len() > NAME_CHARS_MAX || !plain {
         return Err(at(
             &["meta", "name"],
-            "must be letters, digits, '-' or '_' (it names the report folder)",
+            format!(
+                "{name:?} must be 1 to {NAME_CHARS_MAX} letters, digits, '-' or '_' \
+                 (it names the report folder reports/<name>/)"
+            ),
         ));
     }
+    Ok(())
+}
+
+fn check_meta(s: &Scenario) -> Check {
+    let m = &s.meta;
+    check_name(&m.name)?;
     if instant(&m.start).is_none() {
-        return Err(at(
-            &["meta", "start"],
-            "must be a date-time with an offset, like 2026-02-16T00:00:00+07:00",
-        ));
+        return Err(at(&["meta", "start"], INSTANT_RULE));
     }
     if m.duration_hours == 0 || m.duration_hours > DURATION_HOURS_MAX {
         return Err(at(&["meta", "duration_hours"], format!("must be 1 to {DURATION_HOURS_MAX}")));
@@ -234,6 +269,12 @@ fn check_meta(s: &Scenario) -> Check {
     if l.retries_max > 10 {
         return Err(at(&["limits", "retries_max"], "must be at most 10"));
     }
+    if !(MEMORY_MB_MIN..=MEMORY_MB_MAX).contains(&l.memory_mb_max) {
+        return Err(at(
+            &["limits", "memory_mb_max"],
+            format!("must be {MEMORY_MB_MIN} to {MEMORY_MB_MAX} (MiB)"),
+        ));
+    }
     Ok(())
 }
 
@@ -248,7 +289,10 @@ fn check_fx(s: &Scenario) -> Check {
     let fx = &s.fx;
     for (key, text) in [("usd_cny", &fx.usd_cny), ("usd_khr", &fx.usd_khr)] {
         if rate(text).is_none() {
-            return Err(at(&["fx", key], format!("{text:?} is not a positive decimal rate")));
+            return Err(at(
+                &["fx", key],
+                format!("{text:?} is not a decimal rate from {RATE_MIN} to {RATE_MAX}"),
+            ));
         }
     }
     if fx.walk_step_minutes == 0 || fx.walk_step_minutes > 24 * 60 {
@@ -283,10 +327,7 @@ fn check_fx(s: &Scenario) -> Check {
             message: String::new(),
         };
         if instant(&shock.at).is_none() {
-            return Err(Invalid {
-                message: "must be a date-time with an offset".into(),
-                ..path("at")
-            });
+            return Err(Invalid { message: INSTANT_RULE.into(), ..path("at") });
         }
         if shock.pair != "USD/CNY" && shock.pair != "USD/KHR" {
             return Err(Invalid {
@@ -305,9 +346,10 @@ fn check_fx(s: &Scenario) -> Check {
 }
 
 fn check_calendar(s: &Scenario) -> Check {
-    for (key, ranges) in
-        [("cn_holidays", &s.calendar.cn_holidays), ("kh_holidays", &s.calendar.kh_holidays)]
-    {
+    for (key, ranges, zone) in [
+        ("cn_holidays", &s.calendar.cn_holidays, Zone::BEIJING),
+        ("kh_holidays", &s.calendar.kh_holidays, Zone::PHNOM_PENH),
+    ] {
         for (i, r) in ranges.iter().enumerate() {
             let (Some(from), Some(to)) = (date(&r.from), date(&r.to)) else {
                 return Err(at_index(
@@ -324,8 +366,31 @@ fn check_calendar(s: &Scenario) -> Check {
                 ));
             }
         }
+        // The settlement core's own calendar decides what it can roll over.
+        if let Err(e) = Calendar::new(zone, holiday_dates(ranges)) {
+            return Err(at(
+                &["calendar", key],
+                format!("{e}: settlement could never roll over them"),
+            ));
+        }
     }
     Ok(())
+}
+
+/// Every date of some inclusive ranges (checked ones: local dates, at most 31 days each), in
+/// order, without repeats.
+pub fn holiday_dates(ranges: &[super::DateRange]) -> Vec<Date> {
+    let mut out = Vec::new();
+    for r in ranges {
+        let (Some(mut d), Some(to)) = (date(&r.from), date(&r.to)) else { continue };
+        while d <= to && out.len() < 366 * 8 {
+            out.push(d);
+            d = d.succ();
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
 }
 
 fn check_settlement(s: &Scenario) -> Check {
@@ -394,6 +459,17 @@ fn check_population(s: &Scenario) -> Check {
         ("domestic_payers", p.domestic_payers, s.flows.domestic.is_some()),
         ("domestic_merchants", p.domestic_merchants, s.flows.domestic.is_some()),
     ];
+    let accounts = accounts_needed(s);
+    if accounts > LEDGER_ACCOUNTS_MAX as u64 {
+        let biggest = counts.iter().max_by_key(|c| c.1).map_or("", |c| c.0);
+        return Err(at(
+            &["population", biggest],
+            format!(
+                "the populations need {accounts} ledger accounts, more than the ledger's \
+                 {LEDGER_ACCOUNTS_MAX}"
+            ),
+        ));
+    }
     for (key, n, needed) in counts {
         if n > POPULATION_MAX {
             return Err(at(
@@ -409,6 +485,26 @@ fn check_population(s: &Scenario) -> Check {
         return Err(at(&["population", "merchant_zipf_s"], "must be 0 to 5"));
     }
     Ok(())
+}
+
+/// The ledger accounts a world opens for its customers and participants: one wallet per
+/// currency a customer's role uses, and each participant's own accounts.
+pub fn accounts_needed(s: &Scenario) -> u64 {
+    let p = &s.population;
+    let customers = [
+        (p.inward_payers, 1),
+        (p.inward_merchants, 1),
+        (p.outward_payers, 1),
+        (p.outward_merchants, 1),
+        (p.remittance_senders, 2),
+        (p.remittance_recipients, 1),
+        (p.domestic_payers, 2),
+        (p.domestic_merchants, 2),
+    ];
+    let participants = (p.bank_shares_pct.len() + p.cn_issuer_shares_pct.len()) as u64;
+    customers.iter().map(|&(n, currencies)| u64::from(n) * currencies).sum::<u64>()
+        + participants * 12
+        + 64
 }
 
 fn median_p99(path: &[&str], pair: [f64; 2], what: &str) -> Check {
@@ -446,7 +542,7 @@ fn check_link(name: &str, link: &LinkSpec) -> Check {
                 return Err(at_index(
                     &["links", name, "outages"],
                     i,
-                    "from and to must be offset date-times, from before to",
+                    format!("from and to {INSTANT_RULE}, from before to"),
                 ));
             }
         }
@@ -474,13 +570,22 @@ fn check_timeouts(s: &Scenario) -> Check {
     if t.reversal_backoff_s.is_empty() || t.reversal_backoff_s.len() > 16 {
         return Err(at(&["timeouts", "reversal_backoff_s"], "needs 1 to 16 back-off steps"));
     }
+    if let Some(i) = t.reversal_backoff_s.iter().position(|&b| b == 0 || b > REVERSAL_BACKOFF_S_MAX)
+    {
+        return Err(at_index(
+            &["timeouts", "reversal_backoff_s"],
+            i,
+            format!("a back-off step must be 1 to {REVERSAL_BACKOFF_S_MAX} s"),
+        ));
+    }
     pct(&["timeouts", "reversal_attempt_fail_pct"], t.reversal_attempt_fail_pct)?;
     if t.reversals_per_second_max == 0 {
         return Err(at(&["timeouts", "reversals_per_second_max"], "must be positive"));
     }
-    let longest = t.issuer_to_upi_s.max(t.bank_to_bakong_s).max(t.domestic_s);
-    let recovery: u32 = t.inquiry_window_s + t.reversal_backoff_s.iter().sum::<u32>();
-    if u64::from(t.hold_minutes) * 60 <= u64::from(longest + recovery) {
+    let longest = u64::from(t.issuer_to_upi_s.max(t.bank_to_bakong_s).max(t.domestic_s));
+    let recovery = u64::from(t.inquiry_window_s)
+        + t.reversal_backoff_s.iter().map(|&b| u64::from(b)).sum::<u64>();
+    if u64::from(t.hold_minutes) * 60 <= longest + recovery {
         return Err(at(
             &["timeouts", "hold_minutes"],
             format!(
@@ -492,7 +597,7 @@ fn check_timeouts(s: &Scenario) -> Check {
     Ok(())
 }
 
-fn check_flow(name: &str, f: &FlowSpec) -> Check {
+fn check_flow(name: &str, f: &FlowSpec, s: &Scenario) -> Check {
     let p = |k: &'static str| ["flows", name, k];
     if !(f.daily_payments.is_finite() && (0.0..=DAILY_PAYMENTS_MAX).contains(&f.daily_payments)) {
         return Err(at(&p("daily_payments"), format!("must be 0 to {DAILY_PAYMENTS_MAX}")));
@@ -546,6 +651,24 @@ fn check_flow(name: &str, f: &FlowSpec) -> Check {
             "needs at least one positive amount when auspicious_pct > 0",
         ));
     }
+    if f.auspicious_cny.len() > 64 {
+        return Err(at(&p("auspicious_cny"), "at most 64 amounts"));
+    }
+    for (i, &yuan) in f.auspicious_cny.iter().enumerate().filter(|(_, a)| **a > 0) {
+        let fen = i64::from(yuan) * 100;
+        let fits = fen <= AMOUNT_MINOR_MAX
+            && [Currency::Khr, Currency::Usd].iter().all(|&to| {
+                let (smallest, largest) = conversion_envelope(fen, Currency::Cny, to, s);
+                smallest >= Decimal::ONE && largest <= Decimal::from(AMOUNT_MINOR_MAX)
+            });
+        if !fits {
+            return Err(at_index(
+                &p("auspicious_cny"),
+                i,
+                format!("{yuan} CNY cannot be paid from KHR and USD at the run's rates"),
+            ));
+        }
+    }
     if let Some(b) = &f.bursts {
         pct(&["flows", name, "bursts", "share_pct"], b.share_pct)?;
         if b.size[0] < 2 || b.size[1] < b.size[0] || b.size[1] > 1000 {
@@ -562,11 +685,130 @@ fn check_flow(name: &str, f: &FlowSpec) -> Check {
             ));
         }
     }
-    check_amounts(name, &f.amounts)?;
     check_failures(name, f)
 }
 
-fn check_amounts(flow: &str, amounts: &[AmountSpec]) -> Check {
+/// The currencies a flow's amounts may be in: the payee's (a merchant's price) or, for a
+/// remittance, the sender's.
+pub fn amount_currencies(flow: &str) -> &'static [Currency] {
+    match flow {
+        "inward" => &[Currency::Khr],
+        "outward" => &[Currency::Cny],
+        _ => &[Currency::Khr, Currency::Usd],
+    }
+}
+
+/// The currencies an amount of a flow is converted into (none for domestic).
+fn converted_into(flow: &str, from: Currency) -> &'static [Currency] {
+    match (flow, from) {
+        ("inward", _) | ("remittance", _) => &[Currency::Cny],
+        ("outward", _) => &[Currency::Khr],
+        _ => &[],
+    }
+}
+
+/// What `minor` units of `from` may become in `to` at any rate the run can see: the mids at
+/// the start, moved to either edge of the band, with the scheme margin and a member bank's
+/// spread (each at most 50 %) on either side. Returns (smallest, largest) in minor units.
+fn conversion_envelope(
+    minor: i64,
+    from: Currency,
+    to: Currency,
+    s: &Scenario,
+) -> (Decimal, Decimal) {
+    let usd_per = |c: Currency| match c {
+        Currency::Usd => Some(Decimal::ONE),
+        Currency::Cny => rate(&s.fx.usd_cny),
+        Currency::Khr => rate(&s.fx.usd_khr),
+    };
+    let (Some(from_rate), Some(to_rate)) = (usd_per(from), usd_per(to)) else {
+        return (Decimal::ZERO, Decimal::MAX);
+    };
+    let band = Decimal::from_f64_retain(s.fx.band_pct / 100.0).unwrap_or_default();
+    let (low, high) = (Decimal::ONE - band, Decimal::ONE + band);
+    let major = Decimal::new(minor, from.exponent());
+    let scale = Decimal::from(10_i64.pow(to.exponent()));
+    let middle = major * to_rate / from_rate * scale;
+    let four = Decimal::from(4);
+    let smallest = middle * low / high / four;
+    let largest = middle.checked_mul(high / low * four).unwrap_or(Decimal::MAX);
+    (smallest, largest)
+}
+
+/// The most payments a flow can create, retries included: its daily figure on its busiest day,
+/// on every day the run touches, each tried up to `retries_max` more times, plus bursts.
+pub fn payments_bound(f: &FlowSpec, s: &Scenario) -> f64 {
+    let days = f64::from(s.meta.duration_hours.div_ceil(24) + 1);
+    let busiest = f.day_multipliers.iter().copied().fold(0.0, f64::max);
+    f.daily_payments * busiest * days * f64::from(1 + s.limits.retries_max)
+}
+
+/// An amount range's bounds: the largest payment, what it converts to at the run's rates, and
+/// what the flow's payments could add up to.
+fn check_amount_range(
+    flow: &str,
+    f: &FlowSpec,
+    s: &Scenario,
+    (c, min_minor, max_minor): (Currency, i64, i64),
+    here: &dyn Fn(&str, String) -> Invalid,
+) -> Check {
+    let (min, max) = (Money::new(c, min_minor), Money::new(c, max_minor));
+    if max.minor > AMOUNT_MINOR_MAX {
+        return Err(here(
+            "max",
+            format!(
+                "{} is above the largest payment, {}",
+                max.to_decimal(),
+                Money::new(c, AMOUNT_MINOR_MAX).to_decimal()
+            ),
+        ));
+    }
+    for &to in converted_into(flow, c) {
+        let (smallest, _) = conversion_envelope(min.minor, c, to, s);
+        if smallest < Decimal::ONE {
+            return Err(here(
+                "min",
+                format!(
+                    "{} {c} can convert to less than one minor unit of {to} at the run's \
+                         rates (fx.usd_cny {}, fx.usd_khr {}): raise min or check the rates",
+                    min.to_decimal(),
+                    s.fx.usd_cny,
+                    s.fx.usd_khr
+                ),
+            ));
+        }
+        let (_, largest) = conversion_envelope(max.minor, c, to, s);
+        if largest > Decimal::from(AMOUNT_MINOR_MAX) {
+            return Err(here(
+                "max",
+                format!(
+                    "{} {c} can convert to more than the largest payment in {to} at the \
+                         run's rates (fx.usd_cny {}, fx.usd_khr {}): lower max or check the rates",
+                    max.to_decimal(),
+                    s.fx.usd_cny,
+                    s.fx.usd_khr
+                ),
+            ));
+        }
+    }
+    // Every ledger total is 64-bit: even if every payment were of the largest amount, the
+    // totals must fit.
+    let total = payments_bound(f, s) * max.minor as f64;
+    if total > (i64::MAX / 4) as f64 {
+        return Err(here(
+            "max",
+            format!(
+                "up to {:.0} payments of up to {} could overflow the ledger's 64-bit totals",
+                payments_bound(f, s),
+                max.to_decimal()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn check_amounts(flow: &str, f: &FlowSpec, s: &Scenario) -> Check {
+    let amounts = &f.amounts;
     let path = ["flows", flow, "amounts"];
     let currency_shares: Vec<f64> = amounts.iter().map(|a| a.share_pct).collect();
     shares(&path, &currency_shares, 3)?;
@@ -581,8 +823,13 @@ fn check_amounts(flow: &str, amounts: &[AmountSpec]) -> Check {
             ],
             message,
         };
-        let Some(c) = currency(&a.currency) else {
-            return Err(here("currency", format!("{:?} is not KHR, USD or CNY", a.currency)));
+        let allowed = amount_currencies(flow);
+        let Some(c) = currency(&a.currency).filter(|c| allowed.contains(c)) else {
+            let names: Vec<&str> = allowed.iter().map(|c| c.alpha()).collect();
+            return Err(here(
+                "currency",
+                format!("{:?}: {flow} amounts are in {}", a.currency, names.join(" or ")),
+            ));
         };
         let (min, max) = (Money::parse(&a.min, c), Money::parse(&a.max, c));
         let (Ok(min), Ok(max)) = (min, max) else {
@@ -598,12 +845,15 @@ fn check_amounts(flow: &str, amounts: &[AmountSpec]) -> Check {
         if min.minor <= 0 || max.minor < min.minor {
             return Err(here("max", format!("need 0 < min ≤ max, have {} and {}", a.min, a.max)));
         }
+        check_amount_range(flow, f, s, (c, min.minor, max.minor), &|k, m| here(k, m))?;
         if !a.round_to.is_empty() {
             let steps: Vec<f64> = a.round_to.iter().map(|r| r.1).collect();
             if let Err(e) = shares(&[], &steps, 16) {
                 return Err(here("round_to", e.message));
             }
-            if let Some((step, _)) = a.round_to.iter().find(|r| r.0 <= 0 || r.0 > max.minor) {
+            if let Some(StepShare(step, _)) =
+                a.round_to.iter().find(|r| r.0 <= 0 || r.0 > max.minor)
+            {
                 return Err(here(
                     "round_to",
                     format!("step {step} must be positive and at most max"),
@@ -668,10 +918,7 @@ fn check_windows(s: &Scenario) -> Check {
         match (instant(&w.from), instant(&w.to)) {
             (Some(from), Some(to)) if from < to => {}
             _ => {
-                return Err(here(
-                    "to",
-                    "from and to must be offset date-times, from before to".into(),
-                ));
+                return Err(here("to", format!("from and to {INSTANT_RULE}, from before to")));
             }
         }
         if let Some(t) = w.targets.iter().find(|t| !names.contains(&t.as_str())) {
@@ -733,6 +980,13 @@ fn check_slos(s: &Scenario) -> Check {
         }
         if slo.max.is_none() == slo.min.is_none() {
             return Err(here("name", "needs exactly one of max and min".into()));
+        }
+        for (key, bound) in [("max", slo.max), ("min", slo.min)] {
+            if let Some(v) = bound
+                && !v.is_finite()
+            {
+                return Err(here(key, format!("{v} is not a finite threshold")));
+            }
         }
     }
     Ok(())

@@ -16,6 +16,7 @@ use crate::payments::money::{Currency, Money};
 use crate::payments::party::ParticipantId;
 use crate::payments::settlement::{CycleId, Obligation, SettlementAccounts};
 use crate::payments::time::{Date, Timestamp};
+use crate::sim::scenario::validate::LEDGER_ACCOUNTS_MAX;
 
 /// NBC: the Bakong switch and gateway, and the settlement agent.
 pub(crate) const NBC: ParticipantId = ParticipantId(0);
@@ -107,8 +108,10 @@ fn currencies_of(role: Role) -> &'static [Currency] {
 
 impl Books {
     pub(crate) fn new(banks: usize, issuers: usize, hints: [usize; 3]) -> Books {
-        let mut ledger =
-            Ledger::new(LedgerLimits { accounts_max: 1 << 25, transfers_max: u32::MAX });
+        let mut ledger = Ledger::new(LedgerLimits {
+            accounts_max: LEDGER_ACCOUNTS_MAX as u32,
+            transfers_max: u32::MAX,
+        });
         ledger.reserve(hints[0], hints[1], hints[2]);
         let mut open = |p: ParticipantId,
                         c: Currency,

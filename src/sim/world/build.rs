@@ -210,7 +210,7 @@ fn rates(books: &mut Books, s: &Scenario, cfg: &Config) {
 }
 
 /// How much the ledger should reserve: accounts, records, pending transfers.
-fn ledger_hints(s: &Scenario, cfg: &Config) -> [usize; 3] {
+pub(super) fn ledger_hints(s: &Scenario, cfg: &Config) -> [usize; 3] {
     let p = &s.population;
     let expected: Vec<(Flow, f64)> =
         cfg.flows.iter().map(|f| (f.flow, f.per_minute.iter().sum::<f64>())).collect();
@@ -219,20 +219,7 @@ fn ledger_hints(s: &Scenario, cfg: &Config) -> [usize; 3] {
         .map(|(flow, n)| n * if *flow == Flow::Domestic { 1.05 } else { 6.0 })
         .sum::<f64>()
         * 1.02;
-    let accounts_hint = [
-        p.inward_payers,
-        p.inward_merchants,
-        p.outward_payers,
-        p.outward_merchants,
-        p.remittance_senders * 2,
-        p.remittance_recipients,
-        p.domestic_payers * 2,
-        p.domestic_merchants * 2,
-    ]
-    .iter()
-    .map(|&n| n as usize)
-    .sum::<usize>()
-        + 256;
+    let accounts_hint = validate::accounts_needed(s) as usize;
     let customers_funded =
         (p.inward_payers + p.outward_payers + p.remittance_senders * 2 + p.domestic_payers * 2)
             as f64;
@@ -377,7 +364,7 @@ pub(super) fn world(s: &Scenario, seed: u64, sabotage: Sabotage) -> World {
         exceptions_injected: 0,
         eventful: BTreeSet::new(),
         nettings: Vec::new(),
-        netting_failures: Vec::new(),
+        netting_refusals: Vec::new(),
         rounding_tolerance: s.settlement.recon_rounding_tolerance_minor,
         inward_mdr_bps: s.fx.inward_mdr_bps,
         cn_calendar: Calendar::new(Zone::BEIJING, cfg.cn_holidays.clone())
@@ -449,9 +436,14 @@ impl World {
     fn first_events(&mut self, walk_step_minutes: u32) {
         let start = self.cfg.start;
         for fi in 0..self.cfg.flows.len() {
-            self.schedule(start, Event::Arrival { flow: fi as u8, group: false });
-            if self.cfg.flows[fi].burst_share > 0.0 {
-                self.schedule(start, Event::Arrival { flow: fi as u8, group: true });
+            for group in [false, true] {
+                if group && self.cfg.flows[fi].burst_share <= 0.0 {
+                    continue;
+                }
+                // The first arrival is a draw like every other: a flow without traffic has none.
+                if let Some(at) = self.next_arrival(start, fi, group) {
+                    self.schedule(at, Event::Arrival { flow: fi as u8, group });
+                }
             }
         }
         let step = Span::from_minutes(u64::from(walk_step_minutes));

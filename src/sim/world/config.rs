@@ -289,23 +289,6 @@ pub(crate) struct Config {
     pub(crate) quote_ttl: Span,
 }
 
-fn dates(ranges: &[crate::sim::scenario::DateRange]) -> Vec<Date> {
-    let mut out = Vec::new();
-    for r in ranges {
-        let (mut d, to) = (
-            validate::date(&r.from).expect("validated"),
-            validate::date(&r.to).expect("validated"),
-        );
-        while d <= to {
-            out.push(d);
-            d = d.succ();
-        }
-    }
-    out.sort();
-    out.dedup();
-    out
-}
-
 impl Config {
     pub(crate) fn new(s: &Scenario, seed: u64) -> Config {
         let start = instant(&s.meta.start).expect("validated");
@@ -339,8 +322,8 @@ impl Config {
             usd_cny: validate::rate(&s.fx.usd_cny).expect("validated"),
             usd_khr: validate::rate(&s.fx.usd_khr).expect("validated"),
             netting: NettingSchedule::new(&cutoffs).expect("validated"),
-            cn_holidays: dates(&s.calendar.cn_holidays),
-            kh_holidays: dates(&s.calendar.kh_holidays),
+            cn_holidays: validate::holiday_dates(&s.calendar.cn_holidays),
+            kh_holidays: validate::holiday_dates(&s.calendar.kh_holidays),
             windows: s.windows.iter().map(Window::new).collect(),
             app_timeout: sec(t.app_s),
             inquiry_every: sec(t.inquiry_every_s),

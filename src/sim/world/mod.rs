@@ -22,6 +22,7 @@
 mod books;
 mod build;
 mod config;
+pub mod footprint;
 mod payment;
 mod periodic;
 pub mod stats;
@@ -34,7 +35,7 @@ use crate::payments::ledger::AccountId;
 use crate::payments::money::Money;
 use crate::payments::party::Flow;
 use crate::payments::recon::Break;
-use crate::payments::settlement::{Calendar, NetPositions, SchemeSettlement};
+use crate::payments::settlement::{Calendar, NetPositions, SchemeSettlement, SettlementRefusal};
 use crate::payments::time::{Span, Timestamp, Zone};
 use crate::sim::audit::{Auditor, Breach};
 use crate::sim::network::{Delivery, Latency, Link};
@@ -116,8 +117,8 @@ pub struct RunRecord {
     pub minutes: Vec<Vec<MinuteStats>>,
     /// Netting cycles settled.
     pub nettings: Vec<NetPositions>,
-    /// Netting cycles whose settlement the ledger refused (a bank short of prefunding).
-    pub netting_failures: Vec<String>,
+    /// Netting chains the ledger refused (a bank short of prefunding): findings.
+    pub netting_refusals: Vec<SettlementRefusal>,
     /// UPI ⇄ NBC settlements per trade date.
     pub scheme_settlements: Vec<SchemeSettlement>,
     /// Reconciliation breaks, all trade dates.
@@ -395,7 +396,7 @@ pub struct World {
     exceptions_injected: u64,
     eventful: BTreeSet<u64>,
     nettings: Vec<NetPositions>,
-    netting_failures: Vec<String>,
+    netting_refusals: Vec<SettlementRefusal>,
     rounding_tolerance: i64,
     inward_mdr_bps: u32,
     kh_calendar: Calendar,
@@ -405,16 +406,61 @@ pub struct World {
     stop: Option<Stop>,
 }
 
+/// A scenario whose run would need more memory than its `[limits] memory_mb_max` allows.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the run would need about {}, more than [limits] memory_mb_max = {limit_mb} MiB; the \
+     biggest parts: {parts}. Shorten the run, lower the traffic or the population, or raise \
+     the limit",
+    footprint::megabytes(*estimate_bytes)
+)]
+pub struct TooBig {
+    /// The estimate, bytes.
+    pub estimate_bytes: u64,
+    /// The limit, MiB.
+    pub limit_mb: u32,
+    /// The biggest parts and what drives them.
+    pub parts: String,
+}
+
+/// The memory a run of `scenario` is estimated to need, checked against its limit.
+///
+/// # Errors
+/// [`TooBig`] when the estimate is above `[limits] memory_mb_max`.
+pub fn check_memory(scenario: &Scenario) -> Result<footprint::Footprint, TooBig> {
+    let estimate = footprint::footprint(scenario);
+    let limit_mb = scenario.limits.memory_mb_max;
+    if estimate.total_bytes() > u64::from(limit_mb) << 20 {
+        return Err(TooBig {
+            estimate_bytes: estimate.total_bytes(),
+            limit_mb,
+            parts: estimate.biggest(3),
+        });
+    }
+    Ok(estimate)
+}
+
 impl World {
-    /// Builds the world of `scenario` for `seed`.
-    pub fn new(scenario: &Scenario, seed: u64) -> World {
-        build::world(scenario, seed, Sabotage::default())
+    /// Builds the world of `scenario` for `seed`, once its memory estimate is within its limit.
+    ///
+    /// # Errors
+    /// [`TooBig`]: nothing was allocated.
+    pub fn new(scenario: &Scenario, seed: u64) -> Result<World, TooBig> {
+        Self::with_sabotage(scenario, seed, Sabotage::default())
     }
 
     /// As [`World::new`], with deliberate faults for canary tests.
+    ///
+    /// # Errors
+    /// As [`World::new`].
     #[doc(hidden)]
-    pub fn with_sabotage(scenario: &Scenario, seed: u64, sabotage: Sabotage) -> World {
-        build::world(scenario, seed, sabotage)
+    pub fn with_sabotage(
+        scenario: &Scenario,
+        seed: u64,
+        sabotage: Sabotage,
+    ) -> Result<World, TooBig> {
+        check_memory(scenario)?;
+        Ok(build::world(scenario, seed, sabotage))
     }
 
     fn schedule(&mut self, at: Timestamp, event: Event) {
@@ -446,7 +492,7 @@ impl World {
                 self.stop = Some(Stop::Limit("events_max"));
                 break;
             }
-            if self.events_count % (1 << 20) == 0 {
+            if self.events_count.is_multiple_of(1 << 20) {
                 progress(Progress {
                     now,
                     done_fraction: now.saturating_since(self.cfg.start).as_nanos() as f64

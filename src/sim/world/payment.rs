@@ -64,7 +64,12 @@ impl World {
     /// The next arrival of a flow's (single or group) non-homogeneous Poisson process: rates
     /// are constant within a minute, and memorylessness lets a draw that crosses a minute's end
     /// restart there.
-    fn next_arrival(&mut self, now: Timestamp, fi: usize, group: bool) -> Option<Timestamp> {
+    pub(super) fn next_arrival(
+        &mut self,
+        now: Timestamp,
+        fi: usize,
+        group: bool,
+    ) -> Option<Timestamp> {
         let f = &self.cfg.flows[fi];
         let factor = if group {
             let mean_size = f64::from(f.burst_size[0] + f.burst_size[1]) / 2.0;

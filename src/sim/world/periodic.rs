@@ -7,17 +7,19 @@ use std::collections::BTreeMap;
 use rust_decimal::Decimal;
 
 use super::stats::{MinuteStats, NodeMinute, minute_of};
-use super::{Event, RunRecord, Stop, World};
+use super::{Event, Far, RunRecord, State, Stop, World};
 use crate::payments::clearing::ClearingRecord;
 use crate::payments::fx::Pair;
 use crate::payments::ledger::TransferId;
 use crate::payments::money::{Currency, Money};
+use crate::payments::party::Flow;
 use crate::payments::recon::{ReconConfig, reconcile};
 use crate::payments::settlement::{
-    CycleId, net_positions, scheme_settlement, scheme_settlement_command, settlement_commands,
+    CycleId, SettlementRefusal, net_positions, scheme_settlement, scheme_settlement_command,
+    settlement_commands,
 };
 use crate::payments::time::{Date, Span, Timestamp};
-use crate::sim::audit::Breach;
+use crate::sim::audit::{Breach, InFlight};
 use crate::sim::network::standard_normal;
 
 const PAIRS: [Pair; 2] =
@@ -83,16 +85,19 @@ impl World {
         let obligations = self.books.take_obligations(cycle);
         let positions =
             net_positions(cycle, &obligations).expect("aggregated obligations are positive");
-        let first = self.books.ids(64);
+        // One transfer per participant and currency with a position.
+        let legs = positions.iter().filter(|(_, m)| m.minor != 0).count() as u64;
+        let first = self.books.ids(legs);
         let chains = settlement_commands(&positions, &self.books, TransferId(first), 0)
             .expect("every participant has settlement accounts");
         for (currency, chain) in chains {
-            assert!(chain.len() <= 64, "at most 64 participants per currency");
-            if let Err((i, reject)) = self.books.ledger.execute_linked(&chain, now) {
-                self.netting_failures.push(format!(
-                    "{} cycle {} {}: command {i} refused: {reject:?}",
-                    cycle.date, cycle.index, currency
-                ));
+            if let Err((command_index, reject)) = self.books.ledger.execute_linked(&chain, now) {
+                self.netting_refusals.push(SettlementRefusal {
+                    cycle,
+                    currency,
+                    command_index,
+                    reject,
+                });
             }
         }
         self.nettings.push(positions);
@@ -132,12 +137,17 @@ impl World {
 
     /// Ends the run: nets what is left, settles UPI ⇄ NBC, reconciles, audits.
     pub(super) fn finish(mut self) -> Result<RunRecord, Breach> {
-        let now = self.queue.now().max(self.cfg.end);
         let stop = self.stop.clone().unwrap_or(if self.in_flight == 0 {
             Stop::Drained
         } else {
             Stop::DrainTimeUp { in_flight: self.in_flight }
         });
+        // A run stopped by a limit ends where it stopped; one that ran out of traffic ends no
+        // earlier than the end of its arrivals.
+        let now = match stop {
+            Stop::Limit(_) => self.queue.now(),
+            _ => self.queue.now().max(self.cfg.end),
+        };
         for n in 0..self.nodes.len() {
             self.advance(n, now);
         }
@@ -147,11 +157,8 @@ impl World {
         }
         let scheme_settlements = self.settle_scheme(now);
         let (breaks, unexplained) = self.reconcile();
-        if stop == Stop::Drained {
-            self.audit.finish(&self.books.ledger, now)?;
-        } else {
-            self.audit.check_ledger(&self.books.ledger, now)?;
-        }
+        let in_flight = self.in_flight_effects();
+        self.audit.finish(&self.books.ledger, now, &in_flight)?;
         let fx_end = [0, 1].map(|k| self.books.rates.mid(PAIRS[k], now).expect("set"));
         Ok(RunRecord {
             scenario: self.cfg.name.clone(),
@@ -166,7 +173,7 @@ impl World {
             nodes: self.nodes.into_iter().map(|n| n.stats).collect(),
             minutes: self.minutes,
             nettings: self.nettings,
-            netting_failures: self.netting_failures,
+            netting_refusals: self.netting_refusals,
             scheme_settlements,
             breaks_unexplained_count: unexplained,
             breaks,
@@ -178,6 +185,30 @@ impl World {
             audit_counts: self.audit.counts(),
             fx_mid: [(self.fx.start[0], fx_end[0]), (self.fx.start[1], fx_end[1])],
         })
+    }
+
+    /// What the books must show so far for every payment still in flight (none when the run
+    /// drained): the originator's hold, and a credit already booked at the far side.
+    fn in_flight_effects(&self) -> Vec<InFlight> {
+        let mut out = Vec::new();
+        for pay in &self.slots {
+            if pay.state == State::Final {
+                continue;
+            }
+            let mut effects = InFlight { payment: pay.seq, ..InFlight::default() };
+            if pay.held {
+                let held = pay.exchanged.minor + pay.spread.minor;
+                effects.held.push((pay.payer_wallet, held.unsigned_abs()));
+            }
+            if pay.far == Far::Credited {
+                effects.posted.push((pay.payee_wallet, pay.received.minor - pay.fee.minor));
+                if pay.flow == Flow::Domestic {
+                    effects.posted.push((pay.payer_wallet, -pay.amount.minor));
+                }
+            }
+            out.push(effects);
+        }
+        out
     }
 
     fn settle_scheme(

@@ -1,0 +1,159 @@
+//! What a world will hold in memory, estimated from the scenario before anything is allocated,
+//! so that a run too big for its `[limits] memory_mb_max` is refused up front with what drives it
+//! rather than failing after minutes (or asking the allocator for terabytes).
+//!
+//! Each part multiplies a count the scenario implies (accounts, transfers, clearing records,
+//! simulated minutes, merchants) by the size of the structure that holds it, taken from the
+//! types themselves with `size_of`, so the estimate follows the code. `benches/README.md`
+//! records how it compares with the measured peak of the shipped scenarios.
+
+use std::mem::size_of;
+
+use hdrhistogram::Histogram;
+
+use super::build::ledger_hints;
+use super::config::Config;
+use super::stats::{MinuteStats, NodeMinute, histogram, interval_histogram};
+use super::{Event, Payment, route};
+use crate::payments::clearing::ClearingRecord;
+use crate::payments::ledger::{Account, AccountKey, Record};
+use crate::payments::party::Flow;
+use crate::sim::scenario::Scenario;
+
+/// Bytes that every run holds whatever its size: the binary, the allocator, the plot canvases.
+const BASE_BYTES: u64 = 48 << 20;
+/// How many seconds of the busiest minute's arrivals are assumed in flight at once: a payment
+/// lives a few seconds, one that times out a minute or more.
+const IN_FLIGHT_SECONDS: f64 = 90.0;
+
+/// One part of the estimate.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FootprintPart {
+    /// What it is (`ledger transfer log`).
+    pub what: &'static str,
+    /// What in the scenario drives it.
+    pub driver: String,
+    /// Bytes.
+    pub bytes: u64,
+}
+
+/// The estimate, by part.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Footprint {
+    /// Every part, largest first.
+    pub parts: Vec<FootprintPart>,
+}
+
+impl Footprint {
+    /// The whole estimate, bytes.
+    pub fn total_bytes(&self) -> u64 {
+        self.parts.iter().map(|p| p.bytes).sum()
+    }
+
+    /// The largest parts, for a message: `ledger transfer log 1.2 GB (…), …`.
+    pub fn biggest(&self, count: usize) -> String {
+        let parts: Vec<String> = self
+            .parts
+            .iter()
+            .take(count)
+            .map(|p| format!("{} {} ({})", p.what, megabytes(p.bytes), p.driver))
+            .collect();
+        parts.join("; ")
+    }
+}
+
+/// `1234 MB`.
+pub fn megabytes(bytes: u64) -> String {
+    format!("{} MB", bytes.div_ceil(1 << 20))
+}
+
+fn histogram_bytes(h: &Histogram<u64>) -> u64 {
+    h.distinct_values() as u64 * size_of::<u64>() as u64
+}
+
+/// Estimates the memory a run of `s` holds at its peak.
+pub fn footprint(s: &Scenario) -> Footprint {
+    let cfg = Config::new(s, 0);
+    let [accounts, records, pending] = ledger_hints(s, &cfg).map(|n| n as u64);
+    let minutes = cfg.hard_end.saturating_since(cfg.start).as_nanos() / 60_000_000_000 + 1;
+    let p = &s.population;
+    let nodes = (p.bank_shares_pct.len() + p.cn_issuer_shares_pct.len() + 5) as u64;
+    let expected: Vec<(Flow, f64)> =
+        cfg.flows.iter().map(|f| (f.flow, f.per_minute.iter().sum::<f64>())).collect();
+    let cross_border: f64 =
+        expected.iter().filter(|(f, _)| *f != Flow::Domestic).map(|(_, n)| n).sum();
+    let peak_per_second = cfg
+        .flows
+        .iter()
+        .map(|f| f.per_minute.iter().copied().fold(0.0, f64::max) / 60.0)
+        .sum::<f64>();
+    let in_flight = (peak_per_second * IN_FLIGHT_SECONDS)
+        .min(f64::from(s.limits.payments_in_flight_max)) as u64;
+    let merchants =
+        [p.inward_merchants, p.outward_merchants, p.remittance_recipients, p.domestic_merchants]
+            .iter()
+            .map(|&n| u64::from(n))
+            .sum::<u64>();
+    let customers = u64::from(
+        p.inward_payers
+            + p.outward_payers
+            + p.remittance_senders
+            + p.domestic_payers
+            + p.inward_merchants
+            + p.outward_merchants
+            + p.remittance_recipients
+            + p.domestic_merchants,
+    );
+    let flow_count = cfg.flows.len() as u64;
+    let hops: u64 = cfg.flows.iter().map(|f| route(f.flow).len() as u64 + 2).sum();
+    let size = |n: usize| n as u64;
+    let key_entry = size(size_of::<AccountKey>() + size_of::<u32>()) * 2;
+    let clearing_record = size(size_of::<ClearingRecord>()) + 48;
+    let mut parts = vec![
+        FootprintPart {
+            what: "ledger transfer log",
+            driver: format!("{records} transfers from the flows' daily payments over the run"),
+            // The log, and its id index (a direct window of one slot per id issued, about two
+            // ids per transfer).
+            bytes: records * (size(size_of::<Record>()) + 8) + pending * 16,
+        },
+        FootprintPart {
+            what: "ledger accounts",
+            driver: format!("{accounts} accounts from the population"),
+            bytes: accounts * (size(size_of::<Account>()) + key_entry + 24),
+        },
+        FootprintPart {
+            what: "clearing records",
+            driver: format!("{cross_border:.0} cross-border payments, kept by the switch and UPI"),
+            // Both parties' files, and the copies reconciliation sorts by trade date.
+            bytes: (cross_border * 1.1) as u64 * 2 * clearing_record * 2,
+        },
+        FootprintPart {
+            what: "merchant codes and popularity",
+            driver: format!("{merchants} merchants and recipients"),
+            bytes: merchants * (2 * 200 + 8) + customers * 40,
+        },
+        FootprintPart {
+            what: "per-minute series",
+            driver: format!("{minutes} simulated minutes × {flow_count} flows and {nodes} nodes"),
+            // The series, and the CSV text the report renders from them.
+            bytes: minutes
+                * (flow_count * (size(size_of::<MinuteStats>()) + 160)
+                    + nodes * (size(size_of::<NodeMinute>()) + 60)),
+        },
+        FootprintPart {
+            what: "latency histograms",
+            driver: format!("{flow_count} flows, one interval histogram per 10 simulated minutes"),
+            bytes: hops * histogram_bytes(&histogram())
+                + flow_count * (minutes / 10 + 1) * histogram_bytes(&interval_histogram()),
+        },
+        FootprintPart {
+            what: "payments in flight",
+            driver: format!("{in_flight} payments at the busiest minute's rate"),
+            bytes: in_flight * (size(size_of::<Payment>()) + 4 * (size(size_of::<Event>()) + 24)),
+        },
+        FootprintPart { what: "program and plots", driver: "fixed".into(), bytes: BASE_BYTES },
+    ];
+    parts.sort_by(|a, b| b.bytes.cmp(&a.bytes).then(a.what.cmp(b.what)));
+    Footprint { parts }
+}
