@@ -10,6 +10,8 @@ pub mod cli;
 pub mod payments;
 pub mod report;
 pub mod sim;
+#[doc(hidden)]
+pub mod testkit;
 
 /// Helpers shared by the unit tests.
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! The one integration-test binary. Each module states its goal and method at its top.
 
+mod attacks;
 mod cli;
 mod golden;
 mod output;

@@ -41,6 +41,10 @@ pub const RATE_MAX: Decimal = Decimal::from_parts(1_000_000, 0, 0, false, 0);
 pub const MEMORY_MB_MIN: u32 = 64;
 /// The largest memory limit a scenario may set, MiB (1 TiB).
 pub const MEMORY_MB_MAX: u32 = 1 << 20;
+/// Most rate shocks a scenario may list.
+pub const SHOCKS_MAX: usize = 64;
+/// Most degraded windows a scenario may list.
+pub const WINDOWS_MAX: usize = 256;
 /// Longest wait before one reversal retry, seconds.
 pub const REVERSAL_BACKOFF_S_MAX: u32 = 86_400;
 
@@ -315,6 +319,9 @@ fn check_fx(s: &Scenario) -> Check {
     }
     if fx.quote_ttl_seconds == 0 {
         return Err(at(&["fx", "quote_ttl_seconds"], "must be positive"));
+    }
+    if fx.shocks.len() > SHOCKS_MAX {
+        return Err(at(&["fx", "shocks"], format!("at most {SHOCKS_MAX} shocks")));
     }
     for (i, shock) in fx.shocks.iter().enumerate() {
         let path = |k: &str| Invalid {
@@ -910,6 +917,9 @@ fn check_failures(flow: &str, f: &FlowSpec) -> Check {
 fn check_windows(s: &Scenario) -> Check {
     let names: Vec<&str> =
         nodes(s).iter().map(|n| n.0).chain(links(s).iter().map(|l| l.0)).collect();
+    if s.windows.len() > WINDOWS_MAX {
+        return Err(at(&["windows"], format!("at most {WINDOWS_MAX} windows")));
+    }
     for (i, w) in s.windows.iter().enumerate() {
         let here = |k: &str, message: String| Invalid {
             path: vec![Step::Key("windows".into()), Step::Index(i), Step::Key(k.into())],

@@ -107,7 +107,15 @@ fn currencies_of(role: Role) -> &'static [Currency] {
 }
 
 impl Books {
-    pub(crate) fn new(banks: usize, issuers: usize, hints: [usize; 3]) -> Books {
+    /// Books for `banks` member banks and `issuers` Chinese issuers, with room reserved for
+    /// `hints` (accounts, records, pending); `unfunded_bank` leaves bank 0 without prefunding
+    /// (a canary).
+    pub(crate) fn new(
+        banks: usize,
+        issuers: usize,
+        hints: [usize; 3],
+        unfunded_bank: bool,
+    ) -> Books {
         let mut ledger = Ledger::new(LedgerLimits {
             accounts_max: LEDGER_ACCOUNTS_MAX as u32,
             transfers_max: u32::MAX,
@@ -175,7 +183,7 @@ impl Books {
             clearing_switch: Vec::new(),
             clearing_upi: Vec::new(),
         };
-        for i in 0..banks {
+        for i in usize::from(unfunded_bank)..banks {
             for (k, c) in [Currency::Khr, Currency::Usd].into_iter().enumerate() {
                 let settlement = books.bank_settlement[i][k];
                 books.fund(settlement, Money::new(c, PREFUND[k]));

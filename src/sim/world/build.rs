@@ -293,7 +293,7 @@ pub(super) fn world(s: &Scenario, seed: u64, sabotage: Sabotage) -> World {
     let bank_cum = cumulative(p.bank_shares_pct.iter().copied());
     let issuer_cum = cumulative(p.cn_issuer_shares_pct.iter().copied());
     let hints = ledger_hints(s, &cfg);
-    let mut books = Books::new(banks, issuers, hints);
+    let mut books = Books::new(banks, issuers, hints, sabotage.unfunded_bank);
     open_customers(&mut books, s, seed, &bank_cum, &issuer_cum);
     rates(&mut books, s, &cfg);
     let audit = Auditor::new(&books.openings, books.ledger.accounts().len());

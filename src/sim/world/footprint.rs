@@ -21,7 +21,7 @@ use crate::payments::party::Flow;
 use crate::sim::scenario::Scenario;
 
 /// Bytes that every run holds whatever its size: the binary, the allocator, the plot canvases.
-const BASE_BYTES: u64 = 48 << 20;
+const BASE_BYTES: u64 = 24 << 20;
 /// How many seconds of the busiest minute's arrivals are assumed in flight at once: a payment
 /// lives a few seconds, one that times out a minute or more.
 const IN_FLIGHT_SECONDS: f64 = 90.0;

@@ -62,6 +62,9 @@ pub struct Sabotage {
     pub unbalanced_entry: bool,
     /// Declined holds are left to expire instead of being voided... and are then posted.
     pub post_declined_holds: bool,
+    /// The first member bank opens without prefunding at NBC, so its first net debit in a
+    /// netting cycle is refused (a finding, not a breach).
+    pub unfunded_bank: bool,
 }
 
 /// Why a run stopped before draining.
@@ -161,7 +164,7 @@ enum Event {
     Done { node: u32, p: PRef, hop: u8, dup: bool, arrived: Timestamp },
     Response(PRef, Answer),
     Timeout(PRef, u8),
-    Inquiry(PRef, u8),
+    Inquiry(PRef, u16),
     InquiryAtFar(PRef),
     InquiryAnswer(PRef, Option<Answer>),
     ReversalSend(PRef, u8),
@@ -227,6 +230,8 @@ struct Payment {
     hold_id: u64,
     credit_id: u64,
     confirmed_at: Timestamp,
+    /// When the originator placed its hold (its expiry counts from here).
+    held_at: Timestamp,
     hop: u8,
     state: State,
     far: Far,

@@ -198,6 +198,7 @@ impl World {
             hold_id: 0,
             credit_id: 0,
             confirmed_at: now,
+            held_at: now,
             hop: 0,
             state: State::Thinking,
             far: Far::NotArrived,
@@ -565,7 +566,7 @@ impl World {
     }
 
     fn hold_commands(&self, pay: &Payment, first: u64) -> Vec<Command> {
-        let until = Some(pay.confirmed_at.checked_add(self.cfg.hold).expect("in range"));
+        let until = Some(pay.held_at.checked_add(self.cfg.hold).expect("in range"));
         let position = self.books.upi_position[pay.exchanged.currency.index()];
         let mut commands = vec![Command::Transfer(Transfer {
             pending_until: until,
@@ -641,6 +642,8 @@ impl World {
         if flow != Flow::Domestic {
             self.quote(now, p);
             let first = self.books.ids(2);
+            // The hold lives from when it is placed (a duplicate request reuses the instant).
+            self.payment_mut(p).expect("alive").held_at = now;
             let pay = self.payment(p).expect("alive");
             let (commands, seq) = (self.hold_commands(pay, first), pay.seq);
             match self.books.ledger.execute_linked(&commands, now) {
@@ -1003,7 +1006,7 @@ impl World {
         Some(t)
     }
 
-    pub(super) fn on_inquiry(&mut self, now: Timestamp, p: PRef, n: u8) {
+    pub(super) fn on_inquiry(&mut self, now: Timestamp, p: PRef, n: u16) {
         if self.payment_in(p, State::Inquiring).is_none() {
             return;
         }
