@@ -8,6 +8,7 @@
 
 pub mod cli;
 pub mod payments;
+pub mod record;
 pub mod report;
 pub mod sim;
 #[doc(hidden)]

@@ -201,7 +201,7 @@ pub(super) fn run(args: RunArgs) -> anyhow::Result<Outcome> {
         .map_err(|e| anyhow::anyhow!("drawing plots: {e}"))?;
     let writer = Writer { command: "run", scenario: Some(s.meta.name.clone()), seed: Some(seed) };
     finish_writing(target, &writer, files, &out)?;
-    let payments: u64 = record.flows.iter().map(|(_, f)| f.payments_count).sum();
+    let payments: u64 = record.flows.iter().map(|f| f.payments_count).sum();
     let failed = verdicts.iter().filter(|v| !v.passed).count();
     let findings = report::findings(&record);
     for finding in &findings {

@@ -9,6 +9,7 @@
 //! * [`clearing`]: each party's clearing records and the CSV files they exchange.
 //! * [`settlement`]: business calendars, netting cycles, multilateral net positions.
 //! * [`recon`]: matching two parties' files, classifying breaks, resolving them in the ledger.
+//! * [`network`]: the payment protocol between participants, as pure state machines.
 //! * [`time`] and [`party`]: instants, dates, participants and flows.
 
 #![deny(clippy::float_arithmetic)]
@@ -17,6 +18,7 @@ pub mod clearing;
 pub mod fx;
 pub mod ledger;
 pub mod money;
+pub mod network;
 pub mod party;
 pub mod qr;
 pub mod recon;

@@ -14,11 +14,12 @@ use std::fmt::Write as _;
 use hdrhistogram::Histogram;
 use serde_json::{Value, json};
 
+use crate::payments::network::{Decline, Outcome};
 use crate::payments::recon::write_breaks;
 use crate::payments::settlement::write_settlement_csv;
 use crate::payments::time::{Span, Timestamp, Zone};
+use crate::record::{AuditCounts, HopLatency, INTERVAL_MINUTES, NodeMinute, RunRecord, Stop};
 use crate::sim::scenario::Slo;
-use crate::sim::world::{Decline, NodeMinute, Outcome, RunRecord, Stop};
 
 /// What the caller knows about the run besides the record.
 #[derive(Clone, Debug)]
@@ -103,7 +104,8 @@ fn ms(h: &Histogram<u64>, q: f64) -> f64 {
 /// refused.
 pub fn findings(record: &RunRecord) -> Vec<String> {
     let mut out = Vec::new();
-    let (created, finalized) = record.audit_counts;
+    let AuditCounts { payments_created_count: created, payments_final_count: finalized } =
+        record.audit_counts;
     let in_flight = created.saturating_sub(finalized);
     match &record.stop {
         Stop::Drained => {}
@@ -127,12 +129,12 @@ pub fn findings(record: &RunRecord) -> Vec<String> {
 pub fn verdicts(record: &RunRecord, slos: &[Slo]) -> Vec<Verdict> {
     slos.iter()
         .map(|slo| {
-            let flow = record.flows.iter().find(|(f, _)| Some(f.name()) == slo.flow.as_deref());
+            let flow = record.flows.iter().find(|s| Some(s.flow.name()) == slo.flow.as_deref());
             let value = match (slo.metric.as_str(), flow) {
-                ("latency_ms_p50", Some((_, s))) => ms(&s.latency_approved, 0.5),
-                ("latency_ms_p99", Some((_, s))) => ms(&s.latency_approved, 0.99),
-                ("latency_ms_p999", Some((_, s))) => ms(&s.latency_approved, 0.999),
-                ("approval_pct", Some((_, s))) => s.approval_ratio() * 100.0,
+                ("latency_ms_p50", Some(s)) => ms(&s.latency_approved, 0.5),
+                ("latency_ms_p99", Some(s)) => ms(&s.latency_approved, 0.99),
+                ("latency_ms_p999", Some(s)) => ms(&s.latency_approved, 0.999),
+                ("approval_pct", Some(s)) => s.approval_ratio() * 100.0,
                 ("unexplained_breaks", _) => record.breaks_unexplained_count as f64,
                 _ => f64::NAN,
             };
@@ -182,7 +184,7 @@ pub fn summary_json(
     verdicts: &[Verdict],
     steady: &steady::Steady,
 ) -> String {
-    let payments: u64 = record.flows.iter().map(|(_, s)| s.payments_count).sum();
+    let payments: u64 = record.flows.iter().map(|s| s.payments_count).sum();
     let flows = flows_json(record);
     let wall = meta.wall_seconds.max(1e-9);
     let value = json!({
@@ -207,8 +209,8 @@ pub fn summary_json(
             "breaks_count": record.breaks.len(),
             "breaks_unexplained_count": record.breaks_unexplained_count,
             "exceptions_injected_count": record.exceptions_injected_count,
-            "clearing_records_switch": record.clearing_counts.0,
-            "clearing_records_upi": record.clearing_counts.1,
+            "clearing_records_switch": record.clearing_counts.switch_records_count,
+            "clearing_records_upi": record.clearing_counts.upi_records_count,
         },
         "settlement": {
             "netting_cycles_count": record.nettings.len(),
@@ -221,11 +223,11 @@ pub fn summary_json(
         },
         "ledger": {
             "invariants_ok": record.invariants_ok,
-            "accounts_count": record.ledger_size.0,
-            "records_count": record.ledger_size.1,
+            "accounts_count": record.ledger_size.accounts_count,
+            "records_count": record.ledger_size.records_count,
             "audit_checks_count": record.audit_checks_count,
-            "payments_created": record.audit_counts.0,
-            "payments_final": record.audit_counts.1,
+            "payments_created": record.audit_counts.payments_created_count,
+            "payments_final": record.audit_counts.payments_final_count,
         },
         "steady_state": steady_json(steady),
         "slo": verdicts.iter().map(|v| json!({
@@ -249,7 +251,8 @@ fn flows_json(record: &RunRecord) -> serde_json::Map<String, Value> {
             }),
         );
     }
-    for (flow, s) in &record.flows {
+    for s in &record.flows {
+        let flow = s.flow;
         let approved: u64 = s.count(Outcome::Approved) + s.count(Outcome::ApprovedLate);
         let outcomes: serde_json::Map<String, Value> =
             s.outcomes.iter().map(|(o, n)| (o.name(), json!(n))).collect();
@@ -315,10 +318,11 @@ pub fn latency_csv(record: &RunRecord) -> String {
             h.max()
         );
     };
-    for (flow, s) in &record.flows {
+    for s in &record.flows {
+        let flow = s.flow;
         row(&mut out, flow.name(), "end_to_end_approved", &s.latency_approved);
         row(&mut out, flow.name(), "end_to_end_answered", &s.latency_answered);
-        for (i, (hop, h)) in s.hops.iter().enumerate() {
+        for (i, HopLatency { node: hop, latency_us: h }) in s.hops.iter().enumerate() {
             row(&mut out, flow.name(), &format!("{i}:{hop}"), h);
         }
     }
@@ -338,7 +342,7 @@ pub fn timeseries_csv(record: &RunRecord) -> String {
     for m in 0..minutes {
         let at = record.start.checked_add(Span::from_minutes(m as u64)).unwrap_or(record.start);
         let when = local_time(at, record.zone);
-        for (k, (flow, _)) in record.flows.iter().enumerate() {
+        for (k, flow) in record.flows.iter().map(|s| s.flow).enumerate() {
             let c = record.minutes[k][m];
             let _ = write!(
                 out,
@@ -449,7 +453,7 @@ pub fn summary_md(
 }
 
 fn md_header(out: &mut String, record: &RunRecord, meta: &RunMeta) {
-    let payments: u64 = record.flows.iter().map(|(_, s)| s.payments_count).sum();
+    let payments: u64 = record.flows.iter().map(|s| s.payments_count).sum();
     let _ = writeln!(out, "# {}: run report\n", record.scenario);
     let _ = writeln!(out, "| | |\n|---|---|");
     let _ =
@@ -494,7 +498,8 @@ fn md_flows(out: &mut String, record: &RunRecord) {
         "| flow | payments | approval % | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms |"
     );
     let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|");
-    for (flow, s) in &record.flows {
+    for s in &record.flows {
+        let flow = s.flow;
         let h = &s.latency_approved;
         let max = if h.is_empty() { 0.0 } else { h.max() as f64 / 1000.0 };
         let _ = writeln!(
@@ -535,16 +540,20 @@ fn md_hops(out: &mut String, record: &RunRecord) {
         out,
         "\n## Where the time goes\n\nTime at each node (queue wait + service), per hop of the route, p99 in ms; then the nodes ranked by their mean share of the mean end-to-end latency of answered payments (the rest is links — mostly the payer's mobile link — and waiting out timeouts).\n"
     );
-    for (flow, s) in &record.flows {
+    for s in &record.flows {
+        let flow = s.flow;
         let hops: Vec<String> =
-            s.hops.iter().map(|(name, h)| format!("{name} {:.0}", ms(h, 0.99))).collect();
+            s.hops.iter().map(|h| format!("{} {:.0}", h.node, ms(&h.latency_us, 0.99))).collect();
         let _ = writeln!(out, "- {}: {}", flow.name(), hops.join(" → "));
         let total = s.latency_answered.mean();
         if total > 0.0 {
             let mut ranked: Vec<(&str, f64)> = s
                 .hops
                 .iter()
-                .map(|(name, h)| (*name, if h.is_empty() { 0.0 } else { h.mean() }))
+                .map(|h| {
+                    let l = &h.latency_us;
+                    (h.node, if l.is_empty() { 0.0 } else { l.mean() })
+                })
                 .collect();
             ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
             let shares: Vec<String> = ranked
@@ -566,7 +575,8 @@ fn md_outcomes(out: &mut String, record: &RunRecord) {
         "| flow | approved | late | reversed | manual | abandoned | declined (by class) |"
     );
     let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---|");
-    for (flow, s) in &record.flows {
+    for s in &record.flows {
+        let flow = s.flow;
         let declines: Vec<String> = Decline::ALL
             .iter()
             .filter_map(|&d| {
@@ -593,11 +603,11 @@ fn md_books(out: &mut String, record: &RunRecord) {
     let _ = writeln!(
         out,
         "- Ledger: {} accounts, {} records; every invariant held at every netting cut-off and at the end, and every wallet agreed with its payments, holds of payments in flight included ({} auditor checks; {} payments created, {} final).",
-        record.ledger_size.0,
-        record.ledger_size.1,
+        record.ledger_size.accounts_count,
+        record.ledger_size.records_count,
         record.audit_checks_count,
-        record.audit_counts.0,
-        record.audit_counts.1
+        record.audit_counts.payments_created_count,
+        record.audit_counts.payments_final_count
     );
     let _ = writeln!(
         out,
@@ -620,13 +630,16 @@ fn md_books(out: &mut String, record: &RunRecord) {
         record.breaks.len(),
         record.breaks_unexplained_count,
         record.exceptions_injected_count,
-        record.clearing_counts.0,
-        record.clearing_counts.1
+        record.clearing_counts.switch_records_count,
+        record.clearing_counts.upi_records_count
     );
     let _ = writeln!(
         out,
         "- FX mid: USD/CNY {} → {}, USD/KHR {} → {}.",
-        record.fx_mid[0].0, record.fx_mid[0].1, record.fx_mid[1].0, record.fx_mid[1].1
+        record.fx_mid.usd_cny.start,
+        record.fx_mid.usd_cny.end,
+        record.fx_mid.usd_khr.start,
+        record.fx_mid.usd_khr.end
     );
 }
 
@@ -640,7 +653,7 @@ fn md_steady(out: &mut String, steady: &steady::Steady) {
         "\n## Steady state\n\nWarm-up cut: {} min ({source}; MSER-5 on payments in flight detects {} min). Latency after the cut uses whole {}-minute intervals from minute {} (2 significant digits).\n",
         steady.warmup_minutes,
         steady.detected_minutes,
-        crate::sim::world::stats::INTERVAL_MINUTES,
+        INTERVAL_MINUTES,
         steady.latency_cut_minutes
     );
     let _ = writeln!(
@@ -729,12 +742,13 @@ pub fn histogram_log(record: &RunRecord) -> Vec<u8> {
         .with_max_value_divisor(1000.0);
     let mut log = builder.begin_log_with(&mut out, &mut serializer).expect("writing to memory");
     let run = Duration::from_nanos(record.finished_at.saturating_since(record.start).as_nanos());
-    for (flow, s) in &record.flows {
+    for s in &record.flows {
+        let flow = s.flow;
         let mut whole: Vec<(String, &Histogram<u64>)> = vec![
             (format!("{}.end_to_end_approved", flow.name()), &s.latency_approved),
             (format!("{}.end_to_end_answered", flow.name()), &s.latency_answered),
         ];
-        for (i, (hop, h)) in s.hops.iter().enumerate() {
+        for (i, HopLatency { node: hop, latency_us: h }) in s.hops.iter().enumerate() {
             whole.push((format!("{}.hop{i}_{hop}", flow.name()), h));
         }
         for (tag, h) in whole {
@@ -742,7 +756,7 @@ pub fn histogram_log(record: &RunRecord) -> Vec<u8> {
             log.write_histogram(h, Duration::ZERO, run, Some(tag)).expect("writing to memory");
         }
         let tag = format!("{}.approved_interval", flow.name());
-        let interval = Duration::from_secs(crate::sim::world::stats::INTERVAL_MINUTES * 60);
+        let interval = Duration::from_secs(INTERVAL_MINUTES * 60);
         for (i, h) in s.intervals.iter().enumerate() {
             let tag = Tag::new(&tag).expect("tag");
             log.write_histogram(h, interval * i as u32, interval, Some(tag))

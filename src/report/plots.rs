@@ -11,9 +11,9 @@ use plotters::coord::ranged1d::ValueFormatter;
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
+use crate::payments::network::{Decline, Outcome};
 use crate::payments::time::{Span, Zone};
-use crate::sim::world::stats::INTERVAL_MINUTES;
-use crate::sim::world::{Decline, Outcome, RunRecord};
+use crate::record::{INTERVAL_MINUTES, RunRecord};
 
 const FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
 const FAMILY: &str = "dejavu";
@@ -135,7 +135,7 @@ fn latency_over_time<DB: DrawingBackend>(
 ) -> Drawn {
     // Per ten-minute interval, from the interval histograms: exact percentiles of every
     // approved payment answered in the interval, plotted at the interval's middle.
-    let intervals = &record.flows[k].1.intervals;
+    let intervals = &record.flows[k].intervals;
     let width_h = INTERVAL_MINUTES as f64 / 60.0;
     let at = |i: usize| (i as f64 + 0.5) * width_h;
     let line = |q: f64| -> Series {
@@ -152,7 +152,7 @@ fn latency_over_time<DB: DrawingBackend>(
     let hours = minutes.len() as f64 / 60.0;
     let top = series.iter().flat_map(|s| s.1.iter().map(|p| p.1)).fold(10.0, f64::max) * 1.5;
     let bottom = series[0].1.iter().map(|p| p.1).fold(top, f64::min).max(0.01) / 1.5;
-    let flow = record.flows[k].0.name();
+    let flow = record.flows[k].flow.name();
     let mut chart = ChartBuilder::on(root)
         .caption(caption(record, &format!("{flow}: end-to-end latency of approved payments, per {INTERVAL_MINUTES} minutes")), font(24))
         .margin(15)
@@ -257,7 +257,7 @@ fn throughput<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, record: &RunRec
             .caption(
                 format!(
                     "{} (payments per minute, averaged over {} min)",
-                    record.flows[k].0.name(),
+                    record.flows[k].flow.name(),
                     bucket_minutes(minutes.len())
                 ),
                 font(16),
@@ -287,7 +287,8 @@ fn spectrum<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, record: &RunRecor
     let lines: Vec<(&str, Vec<(f64, f64)>)> = record
         .flows
         .iter()
-        .map(|(flow, s)| {
+        .map(|s| {
+            let flow = s.flow;
             let h = &s.latency_approved;
             let points = if h.is_empty() {
                 Vec::new()
@@ -411,7 +412,7 @@ fn outcomes<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, record: &RunRecor
     let classes = classes();
     let flows = record.flows.len().max(1);
     let share = |k: usize, o: Outcome| {
-        let s = &record.flows[k].1;
+        let s = &record.flows[k];
         if s.payments_count == 0 {
             0.0
         } else {
@@ -461,7 +462,7 @@ fn outcomes<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, record: &RunRecor
         chart
             .draw_series(bars)
             .map_err(err)?
-            .label(record.flows[k].0.name())
+            .label(record.flows[k].flow.name())
             .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 15, y + 5)], color.filled()));
     }
     chart
@@ -479,7 +480,8 @@ pub fn names(record: &RunRecord) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = record
         .flows
         .iter()
-        .map(|(flow, _)| {
+        .map(|s| {
+            let flow = s.flow;
             (
                 format!("latency-{}", flow.name()),
                 format!("{} latency percentiles (p50, p99, p99.9) per minute", flow.name()),

@@ -9,8 +9,7 @@
 
 use hdrhistogram::Histogram;
 
-use crate::sim::world::stats::INTERVAL_MINUTES;
-use crate::sim::world::{NodeMinute, RunRecord};
+use crate::record::{INTERVAL_MINUTES, NodeMinute, RunRecord};
 
 /// Minutes per MSER batch.
 const BATCH_MINUTES: usize = 5;
@@ -128,7 +127,8 @@ pub fn steady(record: &RunRecord, fixed_minutes: Option<u64>) -> Steady {
     let flows = record
         .flows
         .iter()
-        .map(|(flow, s)| {
+        .map(|s| {
+            let flow = s.flow;
             let h = merged(&s.intervals, first_interval);
             let q = |q: f64| h.as_ref().map_or(0.0, |h| h.value_at_quantile(q) as f64 / 1000.0);
             SteadyFlow {

@@ -20,6 +20,7 @@
 
 use crate::payments::ledger::{AccountId, InvariantBreach, Ledger, Purpose};
 use crate::payments::time::Timestamp;
+use crate::record::AuditCounts;
 
 /// A broken invariant: always a bug in the core or the world.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -250,7 +251,10 @@ impl Auditor {
     }
 
     /// Payments created and finalized so far.
-    pub fn counts(&self) -> (u64, u64) {
-        (self.created_count, self.final_count)
+    pub fn counts(&self) -> AuditCounts {
+        AuditCounts {
+            payments_created_count: self.created_count,
+            payments_final_count: self.final_count,
+        }
     }
 }

@@ -326,7 +326,7 @@ fn no_traffic_means_no_payments() {
     let s = bakong_sim::sim::scenario::parse(&text).expect("valid");
     let record =
         bakong_sim::sim::world::World::new(&s, 1).expect("fits").run(&mut |_| {}).expect("runs");
-    let payments: u64 = record.flows.iter().map(|(_, f)| f.payments_count).sum();
+    let payments: u64 = record.flows.iter().map(|f| f.payments_count).sum();
     assert_eq!(payments, 0);
 }
 

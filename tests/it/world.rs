@@ -57,15 +57,20 @@ fn same_seed_same_bytes_other_seed_differs() {
 fn small_run_exercises_every_path_and_balances() {
     let r = run(&small(), 20260217, Sabotage::default()).expect("no breach");
     assert_eq!(r.stop, Stop::Drained);
-    assert_eq!(r.audit_counts.0, r.audit_counts.1, "every payment final");
-    let total = |o: Outcome| r.flows.iter().map(|(_, s)| s.count(o)).sum::<u64>();
+    assert_eq!(
+        r.audit_counts.payments_created_count, r.audit_counts.payments_final_count,
+        "every payment final"
+    );
+    let total = |o: Outcome| r.flows.iter().map(|s| s.count(o)).sum::<u64>();
     assert!(total(Outcome::Approved) > 5000);
     assert!(total(Outcome::ApprovedLate) > 0, "late approvals found by inquiry");
     assert!(total(Outcome::Reversed) > 0, "reversals after the WAN outage");
-    assert!(r.flows.iter().all(|(_, s)| s.payments_count > 0), "every flow has traffic");
+    assert!(r.flows.iter().all(|s| s.payments_count > 0), "every flow has traffic");
     assert!(!r.nettings.is_empty(), "the 24:00 cut-off falls inside the run");
     assert!(!r.scheme_settlements.is_empty());
-    assert!(r.clearing_counts.0 > 1000 && r.clearing_counts.1 > 1000);
+    assert!(
+        r.clearing_counts.switch_records_count > 1000 && r.clearing_counts.upi_records_count > 1000
+    );
     assert!(!r.breaks.is_empty(), "timeouts and the day cut make breaks");
     assert_eq!(r.breaks_unexplained_count, 0, "every break has a cause the world knows");
     // The Beijing day cut (23:00 ICT) falls inside the run: two trade dates.

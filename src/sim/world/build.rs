@@ -7,7 +7,6 @@ use rust_decimal::Decimal;
 
 use super::books::{self, Books, Role};
 use super::config::{Config, cumulative, draw_share, lognormal_ms, ppm};
-use super::stats::{FlowStats, MinuteStats, NodeStats, histogram};
 use super::{
     Codes, Event, FxWalk, LinkKind, LinkModel, Node, NodeKind, Sabotage, Stop, World, route,
 };
@@ -17,6 +16,8 @@ use crate::payments::party::Flow;
 use crate::payments::qr::{CodeKind, EncodeSpec, encode};
 use crate::payments::settlement::Calendar;
 use crate::payments::time::{Span, Timestamp, Zone};
+use crate::record::flow::histogram;
+use crate::record::{FlowStats, MinuteStats, NodeStats};
 use crate::sim::audit::Auditor;
 use crate::sim::network::{self, Link};
 use crate::sim::queue::EventQueue;
@@ -305,7 +306,10 @@ pub(super) fn world(s: &Scenario, seed: u64, sabotage: Sabotage) -> World {
     let stats = cfg
         .flows
         .iter()
-        .map(|f| FlowStats::new(&route(f.flow).iter().map(|h| h.node.name()).collect::<Vec<_>>()))
+        .map(|f| {
+            let hops: Vec<&str> = route(f.flow).iter().map(|h| h.node.name()).collect();
+            FlowStats::new(f.flow, &hops)
+        })
         .collect();
     let minutes_total =
         (cfg.hard_end.saturating_since(cfg.start).as_nanos() / 60_000_000_000) as usize + 1;

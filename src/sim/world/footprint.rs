@@ -13,11 +13,12 @@ use hdrhistogram::Histogram;
 
 use super::build::ledger_hints;
 use super::config::Config;
-use super::stats::{MinuteStats, NodeMinute, histogram, interval_histogram};
 use super::{Event, Payment, route};
 use crate::payments::clearing::ClearingRecord;
 use crate::payments::ledger::{Account, AccountKey, Record};
 use crate::payments::party::Flow;
+use crate::record::flow::{histogram, interval_histogram};
+use crate::record::{MinuteStats, NodeMinute};
 use crate::sim::scenario::Scenario;
 
 /// Bytes that every run holds whatever its size: the binary, the allocator, the plot canvases.
@@ -50,7 +51,7 @@ impl Footprint {
         self.parts.iter().map(|p| p.bytes).sum()
     }
 
-    /// The largest parts, for a message: `ledger transfer log 1.2 GB (…), …`.
+    /// The largest parts, for a message: `ledger transfer log 1204 MiB (…); …`.
     pub fn biggest(&self, count: usize) -> String {
         let parts: Vec<String> = self
             .parts
@@ -62,9 +63,9 @@ impl Footprint {
     }
 }
 
-/// `1234 MB`.
+/// `1234 MiB`.
 pub fn megabytes(bytes: u64) -> String {
-    format!("{} MB", bytes.div_ceil(1 << 20))
+    format!("{} MiB", bytes.div_ceil(1 << 20))
 }
 
 fn histogram_bytes(h: &Histogram<u64>) -> u64 {

@@ -34,18 +34,19 @@ use rust_decimal::Decimal;
 use crate::payments::ledger::AccountId;
 use crate::payments::money::Money;
 use crate::payments::party::Flow;
-use crate::payments::recon::Break;
-use crate::payments::settlement::{Calendar, NetPositions, SchemeSettlement, SettlementRefusal};
-use crate::payments::time::{Span, Timestamp, Zone};
+use crate::payments::settlement::{Calendar, NetPositions, SettlementRefusal};
+use crate::payments::time::{Span, Timestamp};
 use crate::sim::audit::{Auditor, Breach};
 use crate::sim::network::{Delivery, Latency, Link};
 use crate::sim::queue::EventQueue;
 use crate::sim::rng::Prng;
 use crate::sim::scenario::Scenario;
 
+pub use crate::payments::network::{Decline, Outcome};
+use crate::record::{FlowStats, MinuteStats, NodeStats};
+pub use crate::record::{RunRecord, Stop};
 use books::Books;
 use config::{Config, Ppm};
-pub use stats::{Decline, FlowStats, MinuteStats, NodeMinute, NodeStats, Outcome};
 
 /// Deliberate faults for the auditor's canary tests: each breaks the core or the world in one
 /// way, and a run with it must end in the matching [`Breach`].
@@ -67,20 +68,6 @@ pub struct Sabotage {
     pub unfunded_bank: bool,
 }
 
-/// Why a run stopped before draining.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Stop {
-    /// Everything finished.
-    Drained,
-    /// The drain period ended with payments still in flight.
-    DrainTimeUp {
-        /// How many.
-        in_flight: u32,
-    },
-    /// A limit was reached.
-    Limit(&'static str),
-}
-
 /// Progress, reported to the caller now and then.
 #[derive(Clone, Copy, Debug)]
 pub struct Progress {
@@ -92,56 +79,6 @@ pub struct Progress {
     pub events_count: u64,
     /// Payments created.
     pub payments_count: u64,
-}
-
-/// Everything a run produced, for the report.
-pub struct RunRecord {
-    /// Scenario name.
-    pub scenario: String,
-    /// The seed.
-    pub seed: u64,
-    /// Simulated start and end of arrivals.
-    pub start: Timestamp,
-    /// See above.
-    pub end: Timestamp,
-    /// When the last event happened.
-    pub finished_at: Timestamp,
-    /// The scenario's time zone.
-    pub zone: Zone,
-    /// Why it stopped.
-    pub stop: Stop,
-    /// Events processed.
-    pub events_count: u64,
-    /// Per flow present, in flow order.
-    pub flows: Vec<(Flow, FlowStats)>,
-    /// Per node.
-    pub nodes: Vec<NodeStats>,
-    /// Per minute, per flow present (same order as `flows`).
-    pub minutes: Vec<Vec<MinuteStats>>,
-    /// Netting cycles settled.
-    pub nettings: Vec<NetPositions>,
-    /// Netting chains the ledger refused (a bank short of prefunding): findings.
-    pub netting_refusals: Vec<SettlementRefusal>,
-    /// UPI ⇄ NBC settlements per trade date.
-    pub scheme_settlements: Vec<SchemeSettlement>,
-    /// Reconciliation breaks, all trade dates.
-    pub breaks: Vec<Break>,
-    /// Breaks not explained by an injected exception or a recorded timeout.
-    pub breaks_unexplained_count: u64,
-    /// Exceptions injected into UPI's file.
-    pub exceptions_injected_count: u64,
-    /// Clearing records: the switch's and UPI's.
-    pub clearing_counts: (usize, usize),
-    /// Ledger accounts and records at the end.
-    pub ledger_size: (usize, usize),
-    /// Whether every ledger invariant held at the end.
-    pub invariants_ok: bool,
-    /// Auditor checks made.
-    pub audit_checks_count: u64,
-    /// Payments created and finalized.
-    pub audit_counts: (u64, u64),
-    /// FX mid rates at the start and end (USD/CNY, USD/KHR).
-    pub fx_mid: [(Decimal, Decimal); 2],
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

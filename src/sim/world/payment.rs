@@ -6,7 +6,7 @@ use rust_decimal::Decimal;
 use super::books::{self, Role};
 use super::build::STREAM_PAYMENTS;
 use super::config;
-use super::stats::{INTERVAL_MINUTES, interval_histogram, minute_of};
+use super::stats::minute_of;
 use super::{
     Answer, Code, Decline, Event, Far, Hop, NodeKind, Outcome, PRef, Payment, State, World,
     credit_hop, route,
@@ -19,6 +19,8 @@ use crate::payments::party::Flow;
 use crate::payments::qr::{self, AmountInput, CodeKind, EncodeSpec, Mode, PayloadKind};
 use crate::payments::settlement::Fee;
 use crate::payments::time::{Span, Timestamp, Zone};
+use crate::record::INTERVAL_MINUTES;
+use crate::record::flow::interval_histogram;
 use crate::sim::audit::Breach;
 use crate::sim::network::Delivery;
 use crate::sim::rng::Prng;
@@ -467,7 +469,7 @@ impl World {
         }
         if let Some(pay) = self.payment(p) {
             let fi = pay.fi as usize;
-            self.stats[fi].hops[hop as usize].1.saturating_record((sojourn / 1000).max(1));
+            self.stats[fi].hops[hop as usize].latency_us.saturating_record((sojourn / 1000).max(1));
         }
         self.on_hop(now, node, p, hop, dup)
     }

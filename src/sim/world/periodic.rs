@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 
 use rust_decimal::Decimal;
 
-use super::stats::{MinuteStats, NodeMinute, minute_of};
-use super::{Event, Far, RunRecord, State, Stop, World};
+use super::stats::minute_of;
+use super::{Event, Far, State, World};
 use crate::payments::clearing::ClearingRecord;
 use crate::payments::fx::Pair;
 use crate::payments::ledger::TransferId;
@@ -19,6 +19,9 @@ use crate::payments::settlement::{
     settlement_commands,
 };
 use crate::payments::time::{Date, Span, Timestamp};
+use crate::record::{
+    ClearingCounts, FxMids, LedgerSize, MidMove, MinuteStats, NodeMinute, RunRecord, Stop,
+};
 use crate::sim::audit::{Breach, InFlight};
 use crate::sim::network::standard_normal;
 
@@ -169,7 +172,7 @@ impl World {
             zone: self.cfg.zone,
             stop,
             events_count: self.events_count,
-            flows: self.cfg.flows.iter().map(|f| f.flow).zip(self.stats).collect(),
+            flows: self.stats,
             nodes: self.nodes.into_iter().map(|n| n.stats).collect(),
             minutes: self.minutes,
             nettings: self.nettings,
@@ -178,12 +181,21 @@ impl World {
             breaks_unexplained_count: unexplained,
             breaks,
             exceptions_injected_count: self.exceptions_injected,
-            clearing_counts: (self.books.clearing_switch.len(), self.books.clearing_upi.len()),
-            ledger_size: (self.books.ledger.accounts().len(), self.books.ledger.records().len()),
+            clearing_counts: ClearingCounts {
+                switch_records_count: self.books.clearing_switch.len(),
+                upi_records_count: self.books.clearing_upi.len(),
+            },
+            ledger_size: LedgerSize {
+                accounts_count: self.books.ledger.accounts().len(),
+                records_count: self.books.ledger.records().len(),
+            },
             invariants_ok: true,
             audit_checks_count: self.audit.checks_count,
             audit_counts: self.audit.counts(),
-            fx_mid: [(self.fx.start[0], fx_end[0]), (self.fx.start[1], fx_end[1])],
+            fx_mid: FxMids {
+                usd_cny: MidMove { start: self.fx.start[0], end: fx_end[0] },
+                usd_khr: MidMove { start: self.fx.start[1], end: fx_end[1] },
+            },
         })
     }
 

@@ -1,0 +1,54 @@
+//! A node's figures: what it served and refused, its longest queue, and the integrals of busy
+//! servers and requests present that give utilisation and Little's law.
+
+/// A node's occupancy figures.
+#[derive(Clone, Debug)]
+pub struct NodeStats {
+    /// Its name (`upi`, `kh_bank[3]`).
+    pub name: String,
+    /// Its servers.
+    pub servers: u32,
+    /// Requests that finished service.
+    pub served_count: u64,
+    /// Requests refused because the queue was full.
+    pub refused_count: u64,
+    /// Longest queue seen.
+    pub queue_len_max: u64,
+    /// ∫ busy servers dt, in server-nanoseconds.
+    pub busy_ns: u128,
+    /// ∫ requests in the node (queued + in service) dt, in request-nanoseconds.
+    pub in_system_ns: u128,
+    /// Σ time in the node of the requests that finished service, ns.
+    pub sojourn_ns: u128,
+    /// At the end of each simulated minute.
+    pub minutes: Vec<NodeMinute>,
+}
+
+impl NodeStats {
+    /// The running totals now, as a minute snapshot.
+    pub fn totals(&self) -> NodeMinute {
+        NodeMinute {
+            queue_len_max: u32::try_from(self.queue_len_max).unwrap_or(u32::MAX),
+            busy_ns: self.busy_ns,
+            in_system_ns: self.in_system_ns,
+            served_count: self.served_count,
+            sojourn_ns: self.sojourn_ns,
+        }
+    }
+}
+
+/// A node at the end of one simulated minute: the longest queue in the minute, and the running
+/// totals (differences between minutes give per-minute figures).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NodeMinute {
+    /// Longest queue during the minute.
+    pub queue_len_max: u32,
+    /// ∫ busy servers dt so far, server-ns.
+    pub busy_ns: u128,
+    /// ∫ requests in the node dt so far, request-ns.
+    pub in_system_ns: u128,
+    /// Requests served so far.
+    pub served_count: u64,
+    /// Σ time in the node of the requests served so far, ns.
+    pub sojourn_ns: u128,
+}
