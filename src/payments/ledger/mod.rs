@@ -442,8 +442,40 @@ pub struct ConversionAccounts {
     pub payee: AccountId,
 }
 
-/// The linked commands that book a conversion: payer → FX position (the exchanged amount),
-/// payer → fee income (the spread, when not zero), FX position → payee (the amount received).
+/// The three legs of a conversion, as transfers: the payer pays the provider's FX position the
+/// exchanged amount (`first_id`), and its fee income the spread (`first_id + 1`, absent when
+/// the spread is zero), and the provider's position in the other currency pays the payee what it
+/// receives (`first_id + 2`). A payment network books them apart: the originator holds the first
+/// two (pending) when it authorises, and the far side posts the third when it credits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConversionLegs {
+    /// Payer → FX position, the exchanged amount.
+    pub exchanged: Transfer,
+    /// Payer → fee income, the spread (none when zero).
+    pub spread: Option<Transfer>,
+    /// FX position → payee, the amount received.
+    pub received: Transfer,
+}
+
+/// The legs of a conversion; see [`ConversionLegs`].
+pub fn conversion_legs(
+    conversion: &Conversion,
+    accounts: ConversionAccounts,
+    first_id: TransferId,
+    reference: u64,
+) -> ConversionLegs {
+    let leg = |offset: u64, debit, credit, money: Money| {
+        Transfer::posted(TransferId(first_id.0 + offset), debit, credit, money, reference)
+    };
+    ConversionLegs {
+        exchanged: leg(0, accounts.payer, accounts.position_from, conversion.exchanged),
+        spread: (conversion.spread.minor > 0)
+            .then(|| leg(1, accounts.payer, accounts.fee_income, conversion.spread)),
+        received: leg(2, accounts.position_to, accounts.payee, conversion.received),
+    }
+}
+
+/// The linked commands that book a conversion at once: its [`conversion_legs`] in order.
 /// Ids are `first_id`, `first_id + 1`, `first_id + 2` (the spread's id is used even when the
 /// spread is zero, so a retry always reuses the same ids).
 pub fn conversion_commands(
@@ -452,21 +484,12 @@ pub fn conversion_commands(
     first_id: TransferId,
     reference: u64,
 ) -> Vec<Command> {
-    let leg = |offset: u64, debit, credit, money: Money| {
-        Command::Transfer(Transfer::posted(
-            TransferId(first_id.0 + offset),
-            debit,
-            credit,
-            money,
-            reference,
-        ))
-    };
-    let mut commands = vec![leg(0, accounts.payer, accounts.position_from, conversion.exchanged)];
-    if conversion.spread.minor > 0 {
-        commands.push(leg(1, accounts.payer, accounts.fee_income, conversion.spread));
-    }
-    commands.push(leg(2, accounts.position_to, accounts.payee, conversion.received));
-    commands
+    let legs = conversion_legs(conversion, accounts, first_id, reference);
+    [Some(legs.exchanged), legs.spread, Some(legs.received)]
+        .into_iter()
+        .flatten()
+        .map(Command::Transfer)
+        .collect()
 }
 
 /// What applying one command changed, to undo it if its linked chain fails.

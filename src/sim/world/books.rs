@@ -13,6 +13,7 @@ use crate::payments::ledger::{
     AccountId, AccountKey, Command, Ledger, LedgerLimits, Limits, Purpose, Transfer, TransferId,
 };
 use crate::payments::money::{Currency, Money};
+use crate::payments::network::NetworkAccounts;
 use crate::payments::party::ParticipantId;
 use crate::payments::settlement::{CycleId, Obligation, SettlementAccounts};
 use crate::payments::time::{Date, Timestamp};
@@ -290,6 +291,17 @@ impl Books {
         let cell = self.scheme_owed.entry(date).or_insert(([0; 3], [0; 3]));
         let side = if to_nbc { &mut cell.0 } else { &mut cell.1 };
         side[amount.currency.index()] += amount.minor;
+    }
+}
+
+impl NetworkAccounts for Books {
+    fn scheme_position(&self, currency: Currency) -> AccountId {
+        self.upi_position[currency.index()]
+    }
+
+    fn fee_income(&self, participant: ParticipantId, currency: Currency) -> Option<AccountId> {
+        let i = participant.0.checked_sub(10)? as usize;
+        self.bank_fee.get(i).filter(|_| participant.0 < 100).map(|a| a[currency.index()])
     }
 }
 

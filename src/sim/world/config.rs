@@ -4,6 +4,7 @@
 use rust_decimal::Decimal;
 
 use crate::payments::money::{Currency, Money};
+use crate::payments::network::originator::OriginatorPolicy;
 use crate::payments::party::Flow;
 use crate::payments::settlement::{Cutoff, NettingSchedule};
 use crate::payments::time::{Date, Span, Timestamp, Zone};
@@ -94,8 +95,8 @@ pub(crate) struct FlowConfig {
     pub(crate) amounts: Vec<AmountSampler>,
     amounts_cum: Vec<u32>,
     pub(crate) failures: FailureRates,
-    /// How long the originator waits for the answer before it inquires.
-    pub(crate) originator_timeout: Span,
+    /// How the flow's originator waits, inquires and reverses.
+    pub(crate) policy: OriginatorPolicy,
 }
 
 /// Failure rates in parts per million.
@@ -241,7 +242,17 @@ impl FlowConfig {
                 malformed_qr: ppm(r.malformed_qr),
                 late_approval: ppm(r.late_approval),
             },
-            originator_timeout: Span::from_secs(u64::from(originator_s)),
+            policy: OriginatorPolicy {
+                timeout: Span::from_secs(u64::from(originator_s)),
+                inquiry_every: Span::from_secs(u64::from(t.inquiry_every_s)),
+                inquiries_max: u16::try_from(t.inquiry_window_s / t.inquiry_every_s)
+                    .expect("validated: at most 3600 inquiries"),
+                reversal_backoff: t
+                    .reversal_backoff_s
+                    .iter()
+                    .map(|&b| Span::from_secs(u64::from(b)))
+                    .collect(),
+            },
         }
     }
 
@@ -280,9 +291,6 @@ pub(crate) struct Config {
     pub(crate) kh_holidays: Vec<Date>,
     pub(crate) windows: Vec<Window>,
     pub(crate) app_timeout: Span,
-    pub(crate) inquiry_every: Span,
-    pub(crate) inquiries_max: u32,
-    pub(crate) reversal_backoff: Vec<Span>,
     pub(crate) reversal_fail: Ppm,
     pub(crate) reversal_gap: Span,
     pub(crate) hold: Span,
@@ -326,9 +334,6 @@ impl Config {
             kh_holidays: validate::holiday_dates(&s.calendar.kh_holidays),
             windows: s.windows.iter().map(Window::new).collect(),
             app_timeout: sec(t.app_s),
-            inquiry_every: sec(t.inquiry_every_s),
-            inquiries_max: t.inquiry_window_s / t.inquiry_every_s,
-            reversal_backoff: t.reversal_backoff_s.iter().map(|&b| sec(b)).collect(),
             reversal_fail: ppm(t.reversal_attempt_fail_pct),
             reversal_gap: Span::from_nanos(1_000_000_000 / u64::from(t.reversals_per_second_max)),
             hold: Span::from_minutes(u64::from(t.hold_minutes)),

@@ -31,8 +31,9 @@ use std::collections::{BTreeSet, VecDeque};
 
 use rust_decimal::Decimal;
 
-use crate::payments::ledger::AccountId;
-use crate::payments::money::Money;
+use crate::payments::network::far_side::FarSide;
+use crate::payments::network::originator::{Originator, Timer};
+use crate::payments::network::{ResponseCode, Terms};
 use crate::payments::party::Flow;
 use crate::payments::settlement::{Calendar, NetPositions, SettlementRefusal};
 use crate::payments::time::{Span, Timestamp};
@@ -87,27 +88,37 @@ pub(crate) struct PRef {
     generation: u32,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Answer {
-    Approved,
-    Declined(Decline),
-}
-
 #[derive(Clone, Copy, Debug)]
 enum Event {
-    Arrival { flow: u8, group: bool },
+    Arrival {
+        flow: u8,
+        group: bool,
+    },
     Confirm(PRef),
-    Arrive { p: PRef, hop: u8, dup: bool },
-    Done { node: u32, p: PRef, hop: u8, dup: bool, arrived: Timestamp },
-    Response(PRef, Answer),
-    Timeout(PRef, u8),
-    Inquiry(PRef, u16),
+    Arrive {
+        p: PRef,
+        hop: u8,
+        dup: bool,
+    },
+    Done {
+        node: u32,
+        p: PRef,
+        hop: u8,
+        dup: bool,
+        arrived: Timestamp,
+    },
+    /// The 0210 reaches the originator.
+    Response(PRef, ResponseCode),
+    /// One of the originator's timers.
+    Originator(PRef, Timer),
+    /// A 0600 reaches the far side.
     InquiryAtFar(PRef),
-    InquiryAnswer(PRef, Option<Answer>),
-    ReversalSend(PRef, u8),
+    /// Its 0610 reaches the originator.
+    InquiryAnswer(PRef, ResponseCode),
+    /// A 0420 reaches the far side.
     ReversalAtFar(PRef),
-    ReversalAck(PRef),
-    ReversalRetry(PRef, u8),
+    /// Its 0430 reaches the originator.
+    ReversalAck(PRef, ResponseCode),
     FxStep,
     FxShock(u8),
     SchemePublish(u16),
@@ -115,21 +126,13 @@ enum Event {
     Minute,
 }
 
+/// Where a payment is, as the world sees it: the payer still deciding, then in the network
+/// (the originator's and far side's own phases say more), then final.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum State {
+enum Stage {
     Thinking,
-    Waiting,
-    Inquiring,
-    Reversing,
+    InNetwork,
     Final,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Far {
-    NotArrived,
-    Credited,
-    Declined(Decline),
-    Reversed,
 }
 
 /// Which merchant code the payer scans.
@@ -141,39 +144,37 @@ enum Code {
     Malformed,
 }
 
+/// One payment: its terms, the originator's and far side's state machines, and what the
+/// simulator needs to move it (its stream, where it is on its route).
 #[derive(Clone, Debug)]
 struct Payment {
     generation: u32,
     seq: u64,
     fi: u8,
-    flow: Flow,
     intent: u64,
     attempt: u8,
     rng: Prng,
+    /// The payer's and payee's customer numbers.
     payer: u32,
     payee: u32,
-    payer_wallet: AccountId,
-    payee_wallet: AccountId,
+    /// The payer's and payee's participants, as node indexes of their kind.
     payer_at: u16,
     payee_at: u16,
     code: Code,
-    amount: Money,
-    exchanged: Money,
-    spread: Money,
-    fee: Money,
-    received: Money,
-    rate: Decimal,
-    quote: u64,
-    hold_id: u64,
-    credit_id: u64,
+    terms: Terms,
+    originator: Originator,
+    far: FarSide,
     confirmed_at: Timestamp,
     /// When the originator placed its hold (its expiry counts from here).
     held_at: Timestamp,
     hop: u8,
-    state: State,
-    far: Far,
-    held: bool,
-    epoch: u8,
+    stage: Stage,
+}
+
+impl Payment {
+    fn flow(&self) -> Flow {
+        self.terms.flow
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -459,15 +460,12 @@ impl World {
             Event::Done { node, p, hop, dup, arrived } => {
                 self.on_done(now, node as usize, p, hop, dup, arrived)?
             }
-            Event::Response(p, answer) => self.on_response(now, p, answer)?,
-            Event::Timeout(p, epoch) => self.on_timeout(p, epoch),
-            Event::Inquiry(p, n) => self.on_inquiry(now, p, n),
+            Event::Response(p, code) => self.on_answer(now, p, code)?,
+            Event::Originator(p, timer) => self.on_originator_timer(now, p, timer)?,
             Event::InquiryAtFar(p) => self.on_inquiry_at_far(now, p),
-            Event::InquiryAnswer(p, answer) => self.on_inquiry_answer(now, p, answer)?,
-            Event::ReversalSend(p, attempt) => self.on_reversal_send(now, p, attempt),
+            Event::InquiryAnswer(p, code) => self.on_answer(now, p, code)?,
             Event::ReversalAtFar(p) => self.on_reversal_at_far(now, p)?,
-            Event::ReversalAck(p) => self.on_reversal_ack(now, p)?,
-            Event::ReversalRetry(p, attempt) => self.on_reversal_retry(now, p, attempt)?,
+            Event::ReversalAck(p, code) => self.on_reversal_ack(now, p, code)?,
             Event::FxStep => self.on_fx_step(now),
             Event::FxShock(i) => self.on_fx_shock(now, i as usize),
             Event::SchemePublish(i) => self.on_scheme_publish(now, i as usize),
@@ -477,22 +475,17 @@ impl World {
         Ok(())
     }
 
+    /// The payment, if it is alive (a message or timer for a finished payment is stale).
     fn payment(&self, p: PRef) -> Option<&Payment> {
         self.slots
             .get(p.slot as usize)
-            .filter(|x| x.generation == p.generation && x.state != State::Final)
-    }
-
-    /// The payment, if it is alive and in `state` (a timer or message for another state is
-    /// stale).
-    fn payment_in(&self, p: PRef, state: State) -> Option<&Payment> {
-        self.payment(p).filter(|x| x.state == state)
+            .filter(|x| x.generation == p.generation && x.stage != Stage::Final)
     }
 
     fn payment_mut(&mut self, p: PRef) -> Option<&mut Payment> {
         self.slots
             .get_mut(p.slot as usize)
-            .filter(|x| x.generation == p.generation && x.state != State::Final)
+            .filter(|x| x.generation == p.generation && x.stage != Stage::Final)
     }
 
     /// The node a hop of a payment's route runs on.

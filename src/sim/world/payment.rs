@@ -8,15 +8,20 @@ use super::build::STREAM_PAYMENTS;
 use super::config;
 use super::stats::minute_of;
 use super::{
-    Answer, Code, Decline, Event, Far, Hop, NodeKind, Outcome, PRef, Payment, State, World,
-    credit_hop, route,
+    Code, Decline, Event, Hop, NodeKind, Outcome, PRef, Payment, Stage, World, credit_hop, route,
 };
-use crate::payments::clearing::{ClearingRecord, MessageKind, Party, Rrn, Status};
-use crate::payments::fx::{QuoteRequest, RateSource, RoundingRule};
-use crate::payments::ledger::{Command, Transfer, TransferId, TransferReject};
+use crate::payments::clearing::{MessageKind, Party, Status};
+use crate::payments::ledger::TransferId;
 use crate::payments::money::{Currency, Money};
+use crate::payments::network::far_side::{
+    FarPhase, FarSide, RequestStep, ReversalStep as FarReversal,
+};
+use crate::payments::network::originator::{
+    Conclusion, InquiryStep, Originator, ReversalStep as ReversalTimerStep, Timer,
+};
+use crate::payments::network::{ResponseCode, Terms, app};
 use crate::payments::party::Flow;
-use crate::payments::qr::{self, AmountInput, CodeKind, EncodeSpec, Mode, PayloadKind};
+use crate::payments::qr::{self, AmountInput, CodeKind, EncodeSpec};
 use crate::payments::settlement::Fee;
 use crate::payments::time::{Span, Timestamp, Zone};
 use crate::record::INTERVAL_MINUTES;
@@ -174,38 +179,29 @@ impl World {
         } else {
             Span::from_nanos(f.think.sample_ns(&mut rng))
         };
-        let zero = |c| Money::zero(c);
+        let payee_wallet = payee.wallet(payee_currency);
+        let parties =
+            Parties { payer_at: payer.at, payee_at: payee.at, payer_wallet, payee_wallet };
+        let terms = payment_terms(flow, seq, parties, &carry, payer_currency, payee_currency);
         let payment = Payment {
             generation: 0,
             seq,
             fi: fi as u8,
-            flow,
             intent: carry.intent,
             attempt: carry.attempt,
             rng,
             payer: carry.payer,
             payee: carry.payee,
-            payer_wallet,
-            payee_wallet: payee.wallet(payee_currency),
             payer_at: payer.at,
             payee_at: payee.at,
             code,
-            amount: carry.amount,
-            exchanged: zero(payer_currency),
-            spread: zero(payer_currency),
-            fee: zero(payee_currency),
-            received: if flow == Flow::Domestic { carry.amount } else { zero(payee_currency) },
-            rate: Decimal::ONE,
-            quote: 0,
-            hold_id: 0,
-            credit_id: 0,
+            terms,
+            originator: Originator::default(),
+            far: FarSide::default(),
             confirmed_at: now,
             held_at: now,
             hop: 0,
-            state: State::Thinking,
-            far: Far::NotArrived,
-            held: false,
-            epoch: 0,
+            stage: Stage::Thinking,
         };
         let p = self.allocate(payment);
         let stats = &mut self.stats[fi];
@@ -252,11 +248,11 @@ impl World {
     /// The merchant's static code.
     fn static_code(&self, pay: &Payment) -> &str {
         let i = pay.payee as usize;
-        match pay.flow {
+        match pay.flow() {
             Flow::Inward => &self.codes.inward_static[i],
             Flow::Outward => &self.codes.outward[i],
             Flow::Domestic => {
-                &self.codes.domestic[i][usize::from(pay.amount.currency == Currency::Usd)]
+                &self.codes.domestic[i][usize::from(pay.terms.amount.currency == Currency::Usd)]
             }
             Flow::Remittance => "",
         }
@@ -269,7 +265,7 @@ impl World {
         match pay.code {
             Code::Static => base,
             Code::Dynamic | Code::Expired
-                if base.starts_with("000201") && pay.flow != Flow::Outward =>
+                if base.starts_with("000201") && pay.flow() != Flow::Outward =>
             {
                 let (created, expires) = if pay.code == Code::Expired {
                     (now_ms - 600_000, now_ms - 300_000)
@@ -277,7 +273,7 @@ impl World {
                     (now_ms, now_ms + 300_000)
                 };
                 let decoded = qr::decode(&base).expect("our own codes decode");
-                let currency = if pay.amount.currency == Currency::Usd { 840 } else { 116 };
+                let currency = if pay.terms.amount.currency == Currency::Usd { 840 } else { 116 };
                 let spec = EncodeSpec {
                     kind: CodeKind::Merchant,
                     account_id: decoded.account_id().map(str::to_string),
@@ -286,7 +282,7 @@ impl World {
                     merchant_id: decoded.merchant_id().map(str::to_string),
                     acquiring_bank: decoded.acquiring_bank().map(str::to_string),
                     currency_numeric: Some(currency),
-                    amount: Some(AmountInput::Text(pay.amount.to_decimal().to_string())),
+                    amount: Some(AmountInput::Text(pay.terms.amount.to_decimal().to_string())),
                     upi_account: decoded.upi_account().map(str::to_string),
                     created_at_ms: Some(created),
                     expires_at_ms: Some(expires),
@@ -307,7 +303,7 @@ impl World {
 
     /// What the payer's app makes of the code: `None` to go ahead, or why it refuses.
     fn scan(&self, pay: &Payment, now: Timestamp) -> Option<Decline> {
-        if pay.flow == Flow::Remittance {
+        if pay.flow() == Flow::Remittance {
             return None;
         }
         let owned;
@@ -317,32 +313,7 @@ impl World {
             owned = self.payload(pay, now);
             &owned
         };
-        // One decode serves the classification, the verification and the UnionPay check.
-        let now_ms = now.as_millis();
-        let (kind, decoded) = qr::classify_decoded(payload);
-        let accepted = match pay.flow {
-            // A UnionPay wallet pays KHQR codes that carry a UnionPay account (tag 15).
-            Flow::Inward => kind == PayloadKind::Khqr,
-            // A Bakong app in China pays WeChat Pay and UnionPay codes.
-            Flow::Outward => matches!(kind, PayloadKind::WechatUrl | PayloadKind::Emvco),
-            Flow::Domestic => kind == PayloadKind::Khqr,
-            Flow::Remittance => true,
-        };
-        if !accepted {
-            return Some(Decline::MalformedQr);
-        }
-        let decoded = decoded?;
-        match decoded.verify(now_ms, Mode::Strict) {
-            Ok(()) => {}
-            Err(v) if v.rule.sdk_code() == Some(qr::ErrorCode::KhqrExpired) => {
-                return Some(Decline::ExpiredQr);
-            }
-            Err(_) => return Some(Decline::MalformedQr),
-        }
-        if pay.flow == Flow::Inward && decoded.upi_account().is_none() {
-            return Some(Decline::MalformedQr);
-        }
-        None
+        app::scan(pay.flow(), payload, now.as_millis())
     }
 
     pub(super) fn on_confirm(&mut self, now: Timestamp, p: PRef) {
@@ -356,7 +327,7 @@ impl World {
             return;
         }
         pay.confirmed_at = now;
-        pay.state = State::Waiting;
+        pay.stage = Stage::InNetwork;
         let m = minute_of(now, self.cfg.start);
         let last = self.minutes[fi].len() - 1;
         self.minutes[fi][m.min(last)].offered += 1;
@@ -378,7 +349,8 @@ impl World {
             None => {
                 // The app never reached its bank: it gives up after its timeout.
                 let at = now.checked_add(self.cfg.app_timeout).expect("in range");
-                self.schedule(at, Event::Response(p, Answer::Declined(Decline::IssuerUnavailable)));
+                let code = ResponseCode::Declined(Decline::IssuerUnavailable);
+                self.schedule(at, Event::Response(p, code));
             }
         }
     }
@@ -398,7 +370,7 @@ impl World {
 
     pub(super) fn on_arrive(&mut self, now: Timestamp, p: PRef, hop: u8, dup: bool) {
         let Some(pay) = self.payment(p) else { return };
-        let h = route(pay.flow)[hop as usize];
+        let h = route(pay.flow())[hop as usize];
         let node = self.node_of(h, pay);
         self.node_arrive(now, node, p, hop, dup);
     }
@@ -434,7 +406,8 @@ impl World {
         } else {
             n.stats.refused_count += 1;
             if !dup {
-                self.respond(now, p, hop, Answer::Declined(Decline::NodeOverloaded), Span::ZERO);
+                let code = ResponseCode::Declined(Decline::NodeOverloaded);
+                self.respond(now, p, hop, code, Span::ZERO);
             }
         }
     }
@@ -490,7 +463,7 @@ impl World {
         dup: bool,
     ) -> Result<(), Breach> {
         let Some(pay) = self.payment(p) else { return Ok(()) };
-        let (flow, fi) = (pay.flow, pay.fi as usize);
+        let (flow, fi) = (pay.flow(), pay.fi as usize);
         if dup || pay.hop > hop {
             self.absorb_duplicate(now, p, hop);
             return Ok(());
@@ -499,136 +472,65 @@ impl World {
         let r = self.cfg.flows[fi].failures;
         let h: Hop = route(flow)[hop as usize];
         if hop == 0 {
-            if let Some(decline) = self.originate(now, node, p) {
-                self.respond(now, p, 0, Answer::Declined(decline), Span::ZERO);
+            if let Err(decline) = self.originate(now, node, p) {
+                self.respond(now, p, 0, ResponseCode::Declined(decline), Span::ZERO);
                 return Ok(());
             }
         } else if (h.node == NodeKind::Upi
             || (flow == Flow::Domestic && h.node == NodeKind::Switch))
             && self.draw(p, r.switch_error, node, now)
         {
-            self.respond(now, p, hop, Answer::Declined(Decline::SwitchError), Span::ZERO);
+            let code = ResponseCode::Declined(Decline::SwitchError);
+            self.respond(now, p, hop, code, Span::ZERO);
             return Ok(());
         }
         let mut extra = Span::ZERO;
         if hop == credit_hop(flow) {
-            let pay = self.payment(p).expect("alive");
-            if pay.far == Far::Reversed {
-                self.respond(now, p, hop, Answer::Declined(Decline::Reversed), Span::ZERO);
+            if let Err(decline) = self.far_side_request(now, node, p) {
+                self.respond(now, p, hop, ResponseCode::Declined(decline), Span::ZERO);
                 return Ok(());
             }
-            let decline = if self.draw(p, r.merchant_invalid, node, now) {
-                Some(Decline::MerchantInvalid)
-            } else if self.draw(p, r.acquirer_error, node, now) && flow != Flow::Domestic {
-                Some(Decline::AcquirerError)
-            } else {
-                self.credit(now, p).err()
-            };
-            if let Some(d) = decline {
-                self.payment_mut(p).expect("alive").far = Far::Declined(d);
-                self.respond(now, p, hop, Answer::Declined(d), Span::ZERO);
-                return Ok(());
-            }
-            let late_rate = self
-                .node_window(node, now)
-                .and_then(|w| w.late_approval)
-                .unwrap_or(r.late_approval);
-            let timeout = self.cfg.flows[fi].originator_timeout;
-            let pay = self.payment_mut(p).expect("alive");
-            if pay.rng.chance_ppm(late_rate) {
-                extra = Span::from_nanos(
-                    timeout.as_nanos() + 1_000_000_000 + pay.rng.below(9_000_000_000),
-                );
-            }
+            extra = self.late_answer(now, node, p);
         }
         if (hop as usize) + 1 < route(flow).len() {
             let next = route(flow)[hop as usize + 1];
             let delivery = self.send(next.link, now);
             self.deliver(p, hop + 1, delivery);
         } else {
-            self.respond(now, p, hop, Answer::Approved, extra);
+            self.respond(now, p, hop, ResponseCode::Approved, extra);
         }
         Ok(())
     }
 
-    /// A duplicate request: the core must absorb it (the ledger's idempotency does).
+    /// A duplicate request: the core absorbs it, booking the hold or the credit again under the
+    /// same ids (the ledger's idempotency returns the first outcome).
     fn absorb_duplicate(&mut self, now: Timestamp, p: PRef, hop: u8) {
         let pay = self.payment(p).expect("alive").clone();
         self.stats[pay.fi as usize].duplicates_absorbed_count += 1;
-        if hop == 0 && pay.held {
-            let commands = self.hold_commands(&pay, pay.hold_id);
+        if hop == 0
+            && let Some(hold) = pay.originator.on_duplicate()
+        {
+            let until = pay.held_at.checked_add(self.cfg.hold).expect("in range");
+            let commands = pay.terms.hold_commands(&self.books, hold, until);
             let _ = self.books.ledger.execute_linked(&commands, now);
         }
-        if hop == credit_hop(pay.flow) && pay.far == Far::Credited {
-            let id =
-                if self.sabotage.rebook_duplicates { self.books.ids(2) } else { pay.credit_id };
-            let commands = self.credit_commands(&pay, id);
+        if hop == credit_hop(pay.flow())
+            && let Some(credit) = pay.far.on_duplicate()
+        {
+            let id = if self.sabotage.rebook_duplicates {
+                TransferId(self.books.ids(2))
+            } else {
+                credit
+            };
+            let commands = pay.terms.credit_commands(&self.books, id);
             let _ = self.books.ledger.execute_linked(&commands, now);
         }
     }
 
-    fn hold_commands(&self, pay: &Payment, first: u64) -> Vec<Command> {
-        let until = Some(pay.held_at.checked_add(self.cfg.hold).expect("in range"));
-        let position = self.books.upi_position[pay.exchanged.currency.index()];
-        let mut commands = vec![Command::Transfer(Transfer {
-            pending_until: until,
-            ..Transfer::posted(
-                TransferId(first),
-                pay.payer_wallet,
-                position,
-                pay.exchanged,
-                pay.seq,
-            )
-        })];
-        if pay.spread.minor > 0 {
-            let fee = self.books.bank_fee[pay.payer_at as usize][pay.spread.currency.index()];
-            commands.push(Command::Transfer(Transfer {
-                pending_until: until,
-                ..Transfer::posted(
-                    TransferId(first + 1),
-                    pay.payer_wallet,
-                    fee,
-                    pay.spread,
-                    pay.seq,
-                )
-            }));
-        }
-        commands
-    }
-
-    fn credit_commands(&self, pay: &Payment, first: u64) -> Vec<Command> {
-        let t = |offset: u64, debit, credit, amount| {
-            Command::Transfer(Transfer::posted(
-                TransferId(first + offset),
-                debit,
-                credit,
-                amount,
-                pay.seq,
-            ))
-        };
-        match pay.flow {
-            Flow::Domestic => vec![t(0, pay.payer_wallet, pay.payee_wallet, pay.amount)],
-            Flow::Inward => {
-                let position = self.books.upi_position[Currency::Khr.index()];
-                let mut c = vec![t(0, position, pay.payee_wallet, pay.received)];
-                if pay.fee.minor > 0 {
-                    let fee = self.books.bank_fee[pay.payee_at as usize][Currency::Khr.index()];
-                    c.push(t(1, pay.payee_wallet, fee, pay.fee));
-                }
-                c
-            }
-            Flow::Outward | Flow::Remittance => {
-                let position = self.books.upi_position[Currency::Cny.index()];
-                vec![t(0, position, pay.payee_wallet, pay.received)]
-            }
-        }
-    }
-
-    /// The originator: its own declines, the FX quote, and the hold on the payer's funds.
-    fn originate(&mut self, now: Timestamp, node: usize, p: PRef) -> Option<Decline> {
-        let pay = self.payment(p).expect("alive");
-        let (flow, fi) = (pay.flow, pay.fi as usize);
-        let r = self.cfg.flows[fi].failures;
+    /// The originator's own decision: PIN, limit and risk declines drawn from the payment's
+    /// stream in that order, then the host's availability (scaled by a degraded window).
+    fn originator_decision(&mut self, now: Timestamp, node: usize, p: PRef) -> Option<Decline> {
+        let r = self.cfg.flows[self.payment(p).expect("alive").fi as usize].failures;
         for (rate, decline) in [
             (r.pin_failure, Decline::PinFailure),
             (r.limit_exceeded, Decline::LimitExceeded),
@@ -638,131 +540,109 @@ impl World {
                 return Some(decline);
             }
         }
-        if self.draw(p, r.issuer_unavailable, node, now) {
-            return Some(Decline::IssuerUnavailable);
-        }
-        if flow != Flow::Domestic {
-            self.quote(now, p);
-            let first = self.books.ids(2);
-            // The hold lives from when it is placed (a duplicate request reuses the instant).
-            self.payment_mut(p).expect("alive").held_at = now;
-            let pay = self.payment(p).expect("alive");
-            let (commands, seq) = (self.hold_commands(pay, first), pay.seq);
-            match self.books.ledger.execute_linked(&commands, now) {
-                Ok(()) => {}
-                Err((_, TransferReject::InsufficientFunds)) => {
-                    return Some(Decline::InsufficientBalance);
-                }
-                Err((i, reject)) => {
-                    panic!("hold refused at command {i}: {reject:?} for payment {seq}")
-                }
-            }
-            let pay = self.payment_mut(p).expect("alive");
-            pay.hold_id = first;
-            pay.held = true;
-        }
-        let pay = self.payment(p).expect("alive");
-        let at = now.checked_add(self.cfg.flows[fi].originator_timeout).expect("in range");
-        self.schedule(at, Event::Timeout(p, pay.epoch));
-        None
+        self.draw(p, r.issuer_unavailable, node, now).then_some(Decline::IssuerUnavailable)
     }
 
+    /// The originator authorises: its decision, then for a cross-border payment the FX quote
+    /// and the hold on the payer's funds; then it waits, with its timeout set.
+    fn originate(&mut self, now: Timestamp, node: usize, p: PRef) -> Result<(), Decline> {
+        let decision = self.originator_decision(now, node, p);
+        let fi = self.payment(p).expect("alive").fi as usize;
+        self.payment_mut(p).expect("alive").originator.on_request(decision)?;
+        let (timer, after) = if self.payment(p).expect("alive").flow() == Flow::Domestic {
+            let policy = &self.cfg.flows[fi].policy;
+            alive_mut(&mut self.slots, p).originator.on_authorised(policy)
+        } else {
+            self.quote(now, p);
+            let first = TransferId(self.books.ids(2));
+            let until = now.checked_add(self.cfg.hold).expect("in range");
+            let pay = alive_mut(&mut self.slots, p);
+            // The hold lives from when it is placed (a duplicate request reuses the instant).
+            pay.held_at = now;
+            let commands = pay.terms.hold_commands(&self.books, first, until);
+            let result = self.books.ledger.execute_linked(&commands, now).map_err(|(_, r)| r);
+            let policy = &self.cfg.flows[fi].policy;
+            alive_mut(&mut self.slots, p).originator.on_hold(result, first, policy)?
+        };
+        self.after(after, Event::Originator(p, timer));
+        Ok(())
+    }
+
+    /// The originator's FX quote at UPI's rate, locked into the payment's terms.
     fn quote(&mut self, now: Timestamp, p: PRef) {
-        let pay = self.payment(p).expect("alive");
-        let (from, to, participant, fixed_payee) = match pay.flow {
-            Flow::Inward => (Currency::Cny, Currency::Khr, books::issuer(pay.payer_at), true),
-            Flow::Outward => (Currency::Khr, Currency::Cny, books::bank(pay.payer_at), true),
-            _ => (
-                pay.exchanged.currency,
-                Currency::Cny,
-                books::bank(pay.payer_at),
-                pay.amount.currency == Currency::Cny,
-            ),
-        };
-        let request = QuoteRequest {
-            from,
-            to,
-            source: RateSource::Scheme,
-            participant,
-            flow: pay.flow,
-            rounding: RoundingRule::TOWARD_PROVIDER,
-            now,
-            ttl: self.cfg.quote_ttl,
-        };
-        let amount = pay.amount;
+        let terms = self.payment(p).expect("alive").terms;
+        let request = terms.quote_request(now, self.cfg.quote_ttl).expect("a cross-border flow");
         let quote =
             self.books.rates.quote(request).expect("UPI publishes every pair from the start");
-        let conversion = if fixed_payee {
-            quote.convert_for_payee(amount, now)
+        let converted = terms.converted(&quote, now).expect("amounts are positive and in range");
+        self.payment_mut(p).expect("alive").terms = converted;
+    }
+
+    /// The far side's decision: the payee's account invalid, then a technical error (not
+    /// domestic), each drawn only when the one before did not decline.
+    fn far_side_decision(&mut self, now: Timestamp, node: usize, p: PRef) -> Option<Decline> {
+        let pay = self.payment(p).expect("alive");
+        let (flow, r) = (pay.flow(), self.cfg.flows[pay.fi as usize].failures);
+        if self.draw(p, r.merchant_invalid, node, now) {
+            Some(Decline::MerchantInvalid)
+        } else if self.draw(p, r.acquirer_error, node, now) && flow != Flow::Domestic {
+            Some(Decline::AcquirerError)
         } else {
-            quote.convert_from_payer(amount, now)
+            None
         }
-        .expect("amounts are positive and in range");
+    }
+
+    /// The request at the far side: declined there, or the payee credited.
+    fn far_side_request(&mut self, now: Timestamp, node: usize, p: PRef) -> Result<(), Decline> {
+        let mut far = self.payment(p).expect("alive").far;
+        let step = far.on_request_with(|| self.far_side_decision(now, node, p));
+        self.payment_mut(p).expect("alive").far = far;
+        match step {
+            RequestStep::Decline(d) => Err(d),
+            RequestStep::Credit => self.credit(now, p),
+        }
+    }
+
+    /// A late approval: the far side answers after the originator's timeout (drawn after the
+    /// credit, with a degraded window's rate when there is one).
+    fn late_answer(&mut self, now: Timestamp, node: usize, p: PRef) -> Span {
+        let fi = self.payment(p).expect("alive").fi as usize;
+        let r = self.cfg.flows[fi].failures;
+        let late_rate =
+            self.node_window(node, now).and_then(|w| w.late_approval).unwrap_or(r.late_approval);
+        let timeout = self.cfg.flows[fi].policy.timeout;
         let pay = self.payment_mut(p).expect("alive");
-        pay.exchanged = conversion.exchanged;
-        pay.spread = conversion.spread;
-        pay.received = conversion.received;
-        pay.rate = quote.rate;
-        pay.quote = quote.id.0;
+        if pay.rng.chance_ppm(late_rate) {
+            Span::from_nanos(timeout.as_nanos() + 1_000_000_000 + pay.rng.below(9_000_000_000))
+        } else {
+            Span::ZERO
+        }
     }
 
     /// The far side books the payee's credit (and, inward, the merchant discount).
     fn credit(&mut self, now: Timestamp, p: PRef) -> Result<(), Decline> {
-        let first = self.books.ids(2);
+        let first = TransferId(self.books.ids(2));
         let mdr = Fee { bps: self.inward_mdr_bps };
+        let pay = alive_mut(&mut self.slots, p);
+        pay.terms = pay.terms.with_merchant_discount(mdr).expect("in range");
+        let commands = pay.terms.credit_commands(&self.books, first);
+        let result = self.books.ledger.execute_linked(&commands, now).map_err(|(_, r)| r);
         let pay = self.payment_mut(p).expect("alive");
-        if pay.flow == Flow::Inward {
-            pay.received = pay.amount;
-            pay.fee = mdr.on(pay.amount).expect("in range");
-        }
-        let pay = self.payment(p).expect("alive");
-        let commands = self.credit_commands(pay, first);
-        let (seq, received, flow) = (pay.seq, pay.received.minor, pay.flow);
-        match self.books.ledger.execute_linked(&commands, now) {
-            Ok(()) => {}
-            Err((_, TransferReject::InsufficientFunds)) if flow == Flow::Domestic => {
-                return Err(Decline::InsufficientBalance);
-            }
-            Err((i, reject)) => {
-                panic!("credit refused at command {i}: {reject:?} for payment {seq}")
-            }
-        }
+        pay.far.on_credit(result, first)?;
+        let (seq, received) = (pay.seq, pay.terms.received().minor);
         self.obligations(now, p, false);
-        let pay = self.payment_mut(p).expect("alive");
-        pay.credit_id = first;
-        pay.far = Far::Credited;
         self.audit.credited(seq, received);
         Ok(())
     }
 
     /// Netting obligations and UPI ⇄ NBC amounts of a credit (or, `undo`, of its reversal).
     fn obligations(&mut self, now: Timestamp, p: PRef, undo: bool) {
-        let pay = self.payment(p).expect("alive");
+        let terms = self.payment(p).expect("alive").terms;
         let cycle = self.cfg.netting.cycle_of(now, &self.kh_calendar);
-        let date = now.date_at(Zone::BEIJING);
-        let (payer, payee, amount) = match pay.flow {
-            Flow::Domestic => (books::bank(pay.payer_at), books::bank(pay.payee_at), pay.amount),
-            Flow::Inward => (books::NBC, books::bank(pay.payee_at), pay.received),
-            Flow::Outward | Flow::Remittance => {
-                (books::bank(pay.payer_at), books::NBC, pay.exchanged)
-            }
-        };
-        let (flow, received, exchanged) = (pay.flow, pay.received, pay.exchanged);
-        let (payer, payee) = if undo { (payee, payer) } else { (payer, payee) };
-        self.books.oblige(cycle, payer, payee, amount);
-        let sign = if undo { -1 } else { 1 };
-        match flow {
-            Flow::Inward => {
-                self.books.scheme(date, Money::new(received.currency, sign * received.minor), true)
-            }
-            Flow::Outward | Flow::Remittance => {
-                self.books.scheme(
-                    date,
-                    Money::new(exchanged.currency, sign * exchanged.minor),
-                    false,
-                );
-            }
-            Flow::Domestic => {}
+        let o = terms.obligations(books::NBC, undo);
+        self.books.oblige(cycle, o.netting.payer, o.netting.payee, o.netting.amount);
+        if let Some(s) = o.scheme {
+            self.books.scheme(now.date_at(Zone::BEIJING), s.amount, s.to_nbc);
         }
     }
 
@@ -773,11 +653,11 @@ impl World {
         now: Timestamp,
         p: PRef,
         from_hop: u8,
-        answer: Answer,
+        code: ResponseCode,
         extra: Span,
     ) {
         let Some(pay) = self.payment(p) else { return };
-        let flow = pay.flow;
+        let flow = pay.flow();
         let hops = route(flow);
         let mut t = now.checked_add(extra).expect("in range");
         let (mut at_switch, mut at_upi) = (None, None);
@@ -804,10 +684,8 @@ impl World {
         let both = matches!(flow, Flow::Inward | Flow::Outward | Flow::Remittance)
             && from_hop >= if flow == Flow::Inward { 2 } else { 3 };
         if both {
-            let status = match answer {
-                Answer::Approved => Status::Approved,
-                Answer::Declined(_) => Status::Declined,
-            };
+            let status =
+                if code == ResponseCode::Approved { Status::Approved } else { Status::Declined };
             let loss_time = t;
             self.record(
                 p,
@@ -817,7 +695,18 @@ impl World {
             );
         }
         if !lost {
-            self.schedule(t, Event::Response(p, answer));
+            self.schedule(t, Event::Response(p, code));
+        }
+    }
+
+    /// The merchant code's md5, the key Bakong looks payments up by (none for URL codes).
+    fn qr_md5(&self, pay: &Payment) -> String {
+        match pay.flow() {
+            Flow::Inward => qr::md5_hex(&self.codes.inward_static[pay.payee as usize]),
+            Flow::Outward if self.codes.outward[pay.payee as usize].starts_with("000201") => {
+                qr::md5_hex(&self.codes.outward[pay.payee as usize])
+            }
+            _ => String::new(),
         }
     }
 
@@ -831,37 +720,13 @@ impl World {
         upi: (Timestamp, Status),
     ) {
         let pay = self.payment(p).expect("alive");
-        let rrn = Rrn::new(pay.seq % (Rrn::MAX + 1)).expect("in range");
-        let md5 = match pay.flow {
-            Flow::Inward => qr::md5_hex(&self.codes.inward_static[pay.payee as usize]),
-            Flow::Outward if self.codes.outward[pay.payee as usize].starts_with("000201") => {
-                qr::md5_hex(&self.codes.outward[pay.payee as usize])
-            }
-            _ => String::new(),
+        let md5 = self.qr_md5(pay);
+        let credit = match pay.far.phase() {
+            FarPhase::Credited { credit } => credit,
+            _ => TransferId(0),
         };
-        let (amount, billed) =
-            (pay.received, pay.exchanged.checked_add(pay.spread).expect("in range"));
-        let fee = if pay.flow == Flow::Inward { pay.fee } else { pay.spread };
-        let make = |party, (at, status): (Timestamp, Status)| ClearingRecord {
-            party,
-            business_date: at.date_at(Zone::BEIJING),
-            kind,
-            rrn,
-            trace_number: (pay.seq % 1_000_000) as u32,
-            original_rrn: (kind != MessageKind::Purchase).then_some(rrn),
-            payment_id: pay.seq,
-            transfer_id: pay.credit_id,
-            quote_id: pay.quote,
-            qr_md5: md5.clone(),
-            amount,
-            billed,
-            fx_rate: pay.rate,
-            fee,
-            status,
-            at,
-        };
-        let ours = make(Party::Switch, switch);
-        let mut theirs = make(Party::Upi, upi);
+        let ours = pay.terms.clearing_record(Party::Switch, kind, switch, credit, md5.clone());
+        let mut theirs = pay.terms.clearing_record(Party::Upi, kind, upi, credit, md5);
         let seq = pay.seq;
         if switch.1 != upi.1 || switch.0.date_at(Zone::BEIJING) != upi.0.date_at(Zone::BEIJING) {
             self.eventful.insert(seq);
@@ -904,32 +769,23 @@ impl World {
         }
     }
 
-    pub(super) fn on_response(
+    /// An answer (the 0210, or a 0610 with the original's outcome) reaches the originator.
+    pub(super) fn on_answer(
         &mut self,
         now: Timestamp,
         p: PRef,
-        answer: Answer,
+        code: ResponseCode,
     ) -> Result<(), Breach> {
-        let Some(pay) = self.payment(p) else { return Ok(()) };
-        match pay.state {
-            State::Waiting => self.conclude(now, p, answer, false),
-            State::Inquiring => self.conclude(now, p, answer, true),
-            _ => Ok(()),
-        }
+        let Some(pay) = self.payment_mut(p) else { return Ok(()) };
+        let Some(conclusion) = pay.originator.on_answer(code) else { return Ok(()) };
+        self.conclude(now, p, conclusion)
     }
 
     /// The originator has its answer: post or void the hold, tell the payer.
-    fn conclude(
-        &mut self,
-        now: Timestamp,
-        p: PRef,
-        answer: Answer,
-        late: bool,
-    ) -> Result<(), Breach> {
-        let pay = self.payment(p).expect("alive");
-        let post = answer == Answer::Approved || (self.sabotage.post_declined_holds && pay.held);
-        if pay.held {
-            self.settle_hold(now, p, post);
+    fn conclude(&mut self, now: Timestamp, p: PRef, c: Conclusion) -> Result<(), Breach> {
+        if let Some(hold) = c.hold {
+            let post = c.post || self.sabotage.post_declined_holds;
+            self.settle_hold(now, p, hold, post);
         }
         let pay = self.payment(p).expect("alive");
         let (fi, confirmed_at) = (pay.fi as usize, pay.confirmed_at);
@@ -940,7 +796,7 @@ impl World {
             stats.payer_timeouts_count += 1;
         }
         stats.latency_answered.saturating_record(latency_us);
-        if answer == Answer::Approved {
+        if c.outcome.is_approved() {
             stats.latency_approved.saturating_record(latency_us);
             let interval = (minute_of(now, self.cfg.start) as u64 / INTERVAL_MINUTES) as usize;
             if stats.intervals.len() <= interval {
@@ -949,49 +805,74 @@ impl World {
             stats.intervals[interval].saturating_record(latency_us);
         }
         self.minute_latency[fi].saturating_record(latency_us);
-        let outcome = match (answer, late) {
-            (Answer::Approved, false) => Outcome::Approved,
-            (Answer::Approved, true) => Outcome::ApprovedLate,
-            (Answer::Declined(d), _) => Outcome::Declined(d),
-        };
-        self.finalize(now, p, outcome)
+        self.finalize(now, p, c.outcome)
     }
 
-    fn settle_hold(&mut self, now: Timestamp, p: PRef, post: bool) {
-        let first = self.books.ids(2);
+    /// Posts or voids the hold whose first id is `hold`.
+    fn settle_hold(&mut self, now: Timestamp, p: PRef, hold: TransferId, post: bool) {
+        let first = TransferId(self.books.ids(2));
         let pay = self.payment(p).expect("alive");
-        let mut commands = vec![];
-        for (i, held) in [(0, true), (1, pay.spread.minor > 0)] {
-            if held {
-                let (id, pending) = (TransferId(first + i), TransferId(pay.hold_id + i));
-                commands.push(if post {
-                    Command::Post { id, pending, amount: None }
-                } else {
-                    Command::Void { id, pending }
-                });
-            }
-        }
+        let commands = pay.terms.settle_hold_commands(hold, first, post);
         let seq = pay.seq;
         if let Err((i, reject)) = self.books.ledger.execute_linked(&commands, now) {
             panic!("hold settlement refused at {i}: {reject:?} for payment {seq}");
         }
-        self.payment_mut(p).expect("alive").held = false;
     }
 
-    pub(super) fn on_timeout(&mut self, p: PRef, epoch: u8) {
-        let Some(pay) = self.payment_mut(p) else { return };
-        if pay.state != State::Waiting || pay.epoch != epoch {
-            return;
+    /// One of the originator's timers fired.
+    pub(super) fn on_originator_timer(
+        &mut self,
+        now: Timestamp,
+        p: PRef,
+        timer: Timer,
+    ) -> Result<(), Breach> {
+        let Some(pay) = self.payment(p) else { return Ok(()) };
+        let fi = pay.fi as usize;
+        match timer {
+            Timer::Timeout { epoch } => {
+                let pay = self.payment_mut(p).expect("alive");
+                if let Some(first) = pay.originator.on_timeout(epoch) {
+                    let seq = pay.seq;
+                    self.eventful.insert(seq);
+                    self.after(Span::ZERO, Event::Originator(p, first));
+                }
+            }
+            Timer::Inquiry { n } => {
+                let policy = &self.cfg.flows[fi].policy;
+                let step = alive_mut(&mut self.slots, p).originator.on_inquiry_timer(n, policy);
+                match step {
+                    InquiryStep::Stale => {}
+                    InquiryStep::Reverse { void } => self.start_reversal(now, p, void),
+                    InquiryStep::Send { next, after } => {
+                        if let Some(at) = self.toward_far(p, now) {
+                            self.schedule(at, Event::InquiryAtFar(p));
+                        }
+                        self.after(after, Event::Originator(p, next));
+                    }
+                }
+            }
+            Timer::Reversal { attempt } => {
+                let policy = &self.cfg.flows[fi].policy;
+                let step =
+                    alive_mut(&mut self.slots, p).originator.on_reversal_timer(attempt, policy);
+                match step {
+                    ReversalTimerStep::Stale => {}
+                    ReversalTimerStep::Manual => return self.finalize(now, p, Outcome::Manual),
+                    ReversalTimerStep::Send { next, after } => {
+                        if let Some(at) = self.toward_far(p, now) {
+                            self.schedule(at, Event::ReversalAtFar(p));
+                        }
+                        self.after(after, Event::Originator(p, next));
+                    }
+                }
+            }
         }
-        pay.state = State::Inquiring;
-        let seq = pay.seq;
-        self.eventful.insert(seq);
-        self.after(Span::ZERO, Event::Inquiry(p, 1));
+        Ok(())
     }
 
     /// Sends a message from the originator to the credit hop: when it arrives, if it does.
     fn toward_far(&mut self, p: PRef, now: Timestamp) -> Option<Timestamp> {
-        let flow = self.payment(p)?.flow;
+        let flow = self.payment(p)?.flow();
         let mut t = now;
         for h in 1..=credit_hop(flow) as usize {
             t = self.send(route(flow)[h].link, t).first()?;
@@ -1000,7 +881,7 @@ impl World {
     }
 
     fn back_from_far(&mut self, p: PRef, now: Timestamp) -> Option<Timestamp> {
-        let flow = self.payment(p)?.flow;
+        let flow = self.payment(p)?.flow();
         let mut t = now;
         for h in (1..=credit_hop(flow) as usize).rev() {
             t = self.send(route(flow)[h].link, t).first()?;
@@ -1008,145 +889,79 @@ impl World {
         Some(t)
     }
 
-    pub(super) fn on_inquiry(&mut self, now: Timestamp, p: PRef, n: u16) {
-        if self.payment_in(p, State::Inquiring).is_none() {
-            return;
-        }
-        if u32::from(n) > self.cfg.inquiries_max {
-            self.start_reversal(now, p);
-            return;
-        }
-        if let Some(at) = self.toward_far(p, now) {
-            self.schedule(at, Event::InquiryAtFar(p));
-        }
-        self.after(self.cfg.inquiry_every, Event::Inquiry(p, n.saturating_add(1)));
-    }
-
+    /// A 0600 reaches the far side: it answers with what it did.
     pub(super) fn on_inquiry_at_far(&mut self, now: Timestamp, p: PRef) {
         let Some(pay) = self.payment(p) else { return };
-        let answer = match pay.far {
-            Far::Credited => Some(Answer::Approved),
-            Far::Declined(d) => Some(Answer::Declined(d)),
-            Far::NotArrived | Far::Reversed => None,
-        };
+        let code = pay.far.on_inquiry();
         if let Some(at) = self.back_from_far(p, now) {
-            self.schedule(at, Event::InquiryAnswer(p, answer));
+            self.schedule(at, Event::InquiryAnswer(p, code));
         }
     }
 
-    pub(super) fn on_inquiry_answer(
-        &mut self,
-        now: Timestamp,
-        p: PRef,
-        answer: Option<Answer>,
-    ) -> Result<(), Breach> {
-        let Some(pay) = self.payment(p) else { return Ok(()) };
-        match (pay.state, answer) {
-            (State::Inquiring, Some(a)) => self.conclude(now, p, a, true),
-            _ => Ok(()),
+    /// Inquiries are over: void the hold, and send the first reversal advice at the next free
+    /// slot of the reversal drain rate.
+    fn start_reversal(&mut self, now: Timestamp, p: PRef, void: Option<TransferId>) {
+        if let Some(hold) = void {
+            self.settle_hold(now, p, hold, false);
         }
-    }
-
-    fn start_reversal(&mut self, now: Timestamp, p: PRef) {
-        if self.payment(p).expect("alive").held {
-            self.settle_hold(now, p, false);
-        }
-        let pay = self.payment_mut(p).expect("alive");
-        pay.state = State::Reversing;
-        pay.epoch = pay.epoch.wrapping_add(1);
         let at = now.max(self.reversal_slot);
         self.reversal_slot = at.checked_add(self.cfg.reversal_gap).expect("in range");
-        self.schedule(at, Event::ReversalSend(p, 0));
+        let first = self.payment(p).expect("alive").originator.first_reversal();
+        self.schedule(at, Event::Originator(p, first));
     }
 
-    pub(super) fn on_reversal_send(&mut self, now: Timestamp, p: PRef, attempt: u8) {
-        if self.payment_in(p, State::Reversing).is_none() {
-            return;
-        }
-        if let Some(at) = self.toward_far(p, now) {
-            self.schedule(at, Event::ReversalAtFar(p));
-        }
-        let backoff = self.cfg.reversal_backoff[attempt as usize];
-        self.after(backoff, Event::ReversalRetry(p, attempt + 1));
-    }
-
+    /// A 0420 reaches the far side: refused (a technical failure drawn from the payment's
+    /// stream), or it reverses a credit it booked and acknowledges.
     pub(super) fn on_reversal_at_far(&mut self, now: Timestamp, p: PRef) -> Result<(), Breach> {
-        if self.payment_in(p, State::Reversing).is_none() {
-            return Ok(());
-        }
         let refuse = self.cfg.reversal_fail;
-        if self.payment_mut(p).expect("alive").rng.chance_ppm(refuse) {
-            return Ok(());
-        }
-        let pay = self.payment(p).expect("alive");
-        match pay.far {
-            Far::Credited => {
+        let Some(pay) = self.payment_mut(p) else { return Ok(()) };
+        let refused = pay.rng.chance_ppm(refuse);
+        let code = match pay.far.on_reversal(refused) {
+            FarReversal::Ignore => return Ok(()),
+            FarReversal::Acknowledge(code) => code,
+            FarReversal::ReverseCredit { .. } => {
                 self.reverse_credit(now, p)?;
                 if self.sabotage.reverse_twice {
                     self.reverse_credit(now, p)?;
                 }
+                self.payment_mut(p).expect("alive").far.on_credit_reversed()
             }
-            Far::NotArrived => self.payment_mut(p).expect("alive").far = Far::Reversed,
-            Far::Declined(_) | Far::Reversed => {}
-        }
+        };
         if let Some(at) = self.back_from_far(p, now) {
-            self.schedule(at, Event::ReversalAck(p));
+            self.schedule(at, Event::ReversalAck(p, code));
         }
         Ok(())
     }
 
+    /// Books the reversal of the payee's credit, its obligations and its clearing records.
     fn reverse_credit(&mut self, now: Timestamp, p: PRef) -> Result<(), Breach> {
         let pay = self.payment(p).expect("alive");
-        self.audit.reversing(pay.seq, pay.received.minor)?;
-        let first = self.books.ids(2);
+        self.audit.reversing(pay.seq, pay.terms.received().minor)?;
+        let first = TransferId(self.books.ids(2));
         let pay = self.payment(p).expect("alive");
-        // The credit's legs the other way round, fee first so the merchant never dips below 0.
-        let mut commands: Vec<Command> = self
-            .credit_commands(pay, first)
-            .into_iter()
-            .map(|c| match c {
-                Command::Transfer(t) => {
-                    Command::Transfer(Transfer { debit: t.credit, credit: t.debit, ..t })
-                }
-                other => other,
-            })
-            .collect();
-        commands.reverse();
+        let commands = pay.terms.credit_reversal_commands(&self.books, first);
         let seq = pay.seq;
         if let Err((i, reject)) = self.books.ledger.execute_linked(&commands, now) {
             panic!("reversal refused at {i}: {reject:?} for payment {seq}");
         }
         self.obligations(now, p, true);
-        if self.payment(p).expect("alive").flow != Flow::Domestic {
+        if self.payment(p).expect("alive").flow() != Flow::Domestic {
             self.record(p, MessageKind::Reversal, (now, Status::Approved), (now, Status::Approved));
         }
-        self.payment_mut(p).expect("alive").far = Far::Reversed;
         Ok(())
     }
 
-    pub(super) fn on_reversal_ack(&mut self, now: Timestamp, p: PRef) -> Result<(), Breach> {
-        let Some(pay) = self.payment_in(p, State::Reversing) else { return Ok(()) };
-        let outcome = match pay.far {
-            Far::Declined(d) => Outcome::Declined(d),
-            _ => Outcome::Reversed,
-        };
-        self.finalize(now, p, outcome)
-    }
-
-    pub(super) fn on_reversal_retry(
+    /// The 0430 reaches the originator.
+    pub(super) fn on_reversal_ack(
         &mut self,
         now: Timestamp,
         p: PRef,
-        attempt: u8,
+        code: ResponseCode,
     ) -> Result<(), Breach> {
-        if self.payment_in(p, State::Reversing).is_none() {
-            return Ok(());
-        }
-        if (attempt as usize) < self.cfg.reversal_backoff.len() {
-            self.on_reversal_send(now, p, attempt);
-            Ok(())
-        } else {
-            self.finalize(now, p, Outcome::Manual)
+        let Some(pay) = self.payment_mut(p) else { return Ok(()) };
+        match pay.originator.on_reversal_ack(code) {
+            Some(outcome) => self.finalize(now, p, outcome),
+            None => Ok(()),
         }
     }
 
@@ -1159,13 +974,14 @@ impl World {
         outcome: Outcome,
     ) -> Result<(), Breach> {
         let pay = self.payment(p).expect("alive");
-        let paid = pay.exchanged.checked_add(pay.spread).expect("in range").minor;
-        let payee_gets = pay.received.minor - pay.fee.minor;
-        let domestic = pay.flow == Flow::Domestic;
-        let mut effects = [(pay.payer_wallet, 0), (pay.payee_wallet, 0)];
-        let credited = pay.far == Far::Credited;
+        let t = &pay.terms;
+        let paid = t.exchanged().checked_add(t.spread()).expect("in range").minor;
+        let payee_gets = t.received().minor - t.fee.minor;
+        let domestic = t.flow == Flow::Domestic;
+        let mut effects = [(t.payer_wallet, 0), (t.payee_wallet, 0)];
+        let credited = matches!(pay.far.phase(), FarPhase::Credited { .. });
         if outcome.is_approved() || (outcome == Outcome::Manual && credited) {
-            let debit = if domestic { pay.amount.minor } else { paid };
+            let debit = if domestic { t.amount.minor } else { paid };
             if outcome.is_approved() || domestic {
                 effects[0].1 = -debit;
             }
@@ -1195,7 +1011,7 @@ impl World {
             Outcome::Abandoned => {}
         }
         let retry = self.retry_of(now, p, outcome);
-        self.payment_mut(p).expect("alive").state = State::Final;
+        self.payment_mut(p).expect("alive").stage = Stage::Final;
         self.free.push(p.slot);
         self.in_flight -= 1;
         self.in_flight_by_flow[fi] -= 1;
@@ -1228,9 +1044,62 @@ impl World {
             attempt: pay.attempt + 1,
             payer: pay.payer,
             payee: pay.payee,
-            amount: pay.amount,
-            fixed_payee: pay.flow == Flow::Remittance && pay.amount.currency == Currency::Cny,
+            amount: pay.terms.amount,
+            fixed_payee: pay.flow() == Flow::Remittance
+                && pay.terms.amount.currency == Currency::Cny,
         })
+    }
+}
+
+/// The live payment `p` among `slots`, for borrowing it beside the world's configuration.
+///
+/// # Panics
+/// If the payment is not alive: callers have just checked it is.
+fn alive_mut(slots: &mut [Payment], p: PRef) -> &mut Payment {
+    slots
+        .get_mut(p.slot as usize)
+        .filter(|x| x.generation == p.generation && x.stage != Stage::Final)
+        .expect("alive")
+}
+
+/// Where a payment's two customers are.
+#[derive(Clone, Copy, Debug)]
+struct Parties {
+    payer_at: u16,
+    payee_at: u16,
+    payer_wallet: crate::payments::ledger::AccountId,
+    payee_wallet: crate::payments::ledger::AccountId,
+}
+
+/// A new payment's terms, before the originator quotes any conversion.
+fn payment_terms(
+    flow: Flow,
+    seq: u64,
+    parties: Parties,
+    carry: &Carry,
+    payer_currency: Currency,
+    payee_currency: Currency,
+) -> Terms {
+    let Parties { payer_at, payee_at, payer_wallet, payee_wallet } = parties;
+    let (payer_participant, payee_participant) = match flow {
+        Flow::Inward => (books::issuer(payer_at), books::bank(payee_at)),
+        Flow::Outward => (books::bank(payer_at), books::CN_ACQUIRERS[payee_at as usize]),
+        Flow::Remittance => (books::bank(payer_at), books::issuer(payee_at)),
+        Flow::Domestic => (books::bank(payer_at), books::bank(payee_at)),
+    };
+    Terms {
+        flow,
+        reference: seq,
+        payer_wallet,
+        payee_wallet,
+        payer_participant,
+        payee_participant,
+        amount: carry.amount,
+        payer_currency,
+        payee_amount_fixed: flow != Flow::Remittance || carry.fixed_payee,
+        conversion: None,
+        rate: Decimal::ONE,
+        fee: Money::zero(payee_currency),
     }
 }
 

@@ -7,11 +7,12 @@ use std::collections::BTreeMap;
 use rust_decimal::Decimal;
 
 use super::stats::minute_of;
-use super::{Event, Far, State, World};
+use super::{Event, Stage, World};
 use crate::payments::clearing::ClearingRecord;
 use crate::payments::fx::Pair;
 use crate::payments::ledger::TransferId;
 use crate::payments::money::{Currency, Money};
+use crate::payments::network::far_side::FarPhase;
 use crate::payments::party::Flow;
 use crate::payments::recon::{ReconConfig, reconcile};
 use crate::payments::settlement::{
@@ -204,18 +205,19 @@ impl World {
     fn in_flight_effects(&self) -> Vec<InFlight> {
         let mut out = Vec::new();
         for pay in &self.slots {
-            if pay.state == State::Final {
+            if pay.stage == Stage::Final {
                 continue;
             }
+            let t = &pay.terms;
             let mut effects = InFlight { payment: pay.seq, ..InFlight::default() };
-            if pay.held {
-                let held = pay.exchanged.minor + pay.spread.minor;
-                effects.held.push((pay.payer_wallet, held.unsigned_abs()));
+            if pay.originator.hold().is_some() {
+                let held = t.exchanged().minor + t.spread().minor;
+                effects.held.push((t.payer_wallet, held.unsigned_abs()));
             }
-            if pay.far == Far::Credited {
-                effects.posted.push((pay.payee_wallet, pay.received.minor - pay.fee.minor));
-                if pay.flow == Flow::Domestic {
-                    effects.posted.push((pay.payer_wallet, -pay.amount.minor));
+            if matches!(pay.far.phase(), FarPhase::Credited { .. }) {
+                effects.posted.push((t.payee_wallet, t.received().minor - t.fee.minor));
+                if t.flow == Flow::Domestic {
+                    effects.posted.push((t.payer_wallet, -t.amount.minor));
                 }
             }
             out.push(effects);
