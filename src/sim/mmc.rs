@@ -1,4 +1,6 @@
-//! An M/M/c node on the event queue: Poisson arrivals, `c` servers, exponential service, FIFO.
+//! An M/M/c node on the event queue: Poisson arrivals, `c` servers, exponential service, FIFO,
+//! on the same [`Station`] the payment world's nodes are, so the Erlang-C check validates the
+//! code the world runs.
 //!
 //! It is the engine's yardstick (its throughput is benchmarked against a bare binary-heap loop
 //! and SimPy) and its check: the measured mean wait must agree with Erlang-C, and Little's law
@@ -6,10 +8,9 @@
 //! under the number-in-system curve equals the sum of sojourn times to the nanosecond; any
 //! difference means a lost, duplicated or mistimed customer.
 
-use std::collections::VecDeque;
-
 use super::queue::{EventQueue, QueueFull};
 use super::rng::Prng;
+use super::station::{Arrival, Station};
 use crate::payments::time::Timestamp;
 
 /// An M/M/c experiment.
@@ -141,64 +142,52 @@ pub fn run_mmc(config: MmcConfig) -> Result<MmcReport, MmcError> {
     let mut queue = EventQueue::new(start, servers as usize + 2);
     let after = |now: Timestamp, ns: u64| Timestamp::from_nanos(now.as_nanos() + ns);
     queue.schedule(after(start, arrivals.exponential_ns(mean_gap_ns)), Event::Arrival)?;
-    let mut waiting: VecDeque<Timestamp> = VecDeque::new();
-    let (mut arrived, mut busy, mut in_system, mut last) = (0u64, 0u32, 0u64, start);
-    let mut report = MmcReport {
-        customers_count: 0,
-        events_count: 0,
-        wait_ns_sum: 0,
-        sojourn_ns_sum: 0,
-        area_ns: 0,
-        end_ns: 0,
-        waiting_max_seen: 0,
-    };
+    let queue_max = u32::try_from(waiting_max).unwrap_or(u32::MAX);
+    let mut station: Station<()> = Station::new(servers, queue_max, start);
+    let (mut arrived, mut last) = (0u64, start);
+    let (mut customers_count, mut events_count) = (0u64, 0u64);
     while let Some((now, event)) = queue.pop() {
-        report.events_count += 1;
-        report.area_ns += u128::from(in_system) * u128::from(now.as_nanos() - last.as_nanos());
+        events_count += 1;
         last = now;
         match event {
             Event::Arrival => {
                 arrived += 1;
-                in_system += 1;
                 if arrived < customers {
                     queue.schedule(
                         after(now, arrivals.exponential_ns(mean_gap_ns)),
                         Event::Arrival,
                     )?;
                 }
-                if busy < servers {
-                    busy += 1;
-                    let done = after(now, services.exponential_ns(mean_service_ns));
-                    queue.schedule(done, Event::Departure { arrived_at: now })?;
-                } else {
-                    if waiting.len() >= waiting_max {
-                        return Err(MmcError::WaitingLimit(waiting_max));
+                match station.arrive(now, ()) {
+                    Arrival::Started => {
+                        let done = after(now, services.exponential_ns(mean_service_ns));
+                        queue.schedule(done, Event::Departure { arrived_at: now })?;
                     }
-                    waiting.push_back(now);
-                    report.waiting_max_seen = report.waiting_max_seen.max(waiting.len());
+                    Arrival::Queued => {}
+                    Arrival::Refused(()) => return Err(MmcError::WaitingLimit(waiting_max)),
                 }
             }
             Event::Departure { arrived_at } => {
-                in_system -= 1;
-                report.customers_count += 1;
-                report.sojourn_ns_sum += u128::from(now.as_nanos() - arrived_at.as_nanos());
-                match waiting.pop_front() {
-                    Some(waited_since) => {
-                        report.wait_ns_sum += u128::from(now.as_nanos() - waited_since.as_nanos());
-                        let done = after(now, services.exponential_ns(mean_service_ns));
-                        queue.schedule(done, Event::Departure { arrived_at: waited_since })?;
-                    }
-                    None => busy -= 1,
+                customers_count += 1;
+                if let Some(next) = station.finish(now, arrived_at) {
+                    let done = after(now, services.exponential_ns(mean_service_ns));
+                    queue.schedule(done, Event::Departure { arrived_at: next.arrived })?;
                 }
             }
         }
     }
-    assert_eq!(
-        (in_system, report.customers_count),
-        (0, customers),
-        "every customer leaves exactly once"
-    );
-    report.end_ns = last.as_nanos();
+    assert!(station.is_idle(), "every customer leaves");
+    assert_eq!(customers_count, customers, "every customer leaves exactly once");
+    let s = station.stats();
+    let report = MmcReport {
+        customers_count,
+        events_count,
+        wait_ns_sum: s.wait_ns,
+        sojourn_ns_sum: s.sojourn_ns,
+        area_ns: s.in_system_ns,
+        end_ns: last.as_nanos(),
+        waiting_max_seen: s.queue_len_max as usize,
+    };
     Ok(report)
 }
 

@@ -6,6 +6,7 @@
 //! * [`queue`]: events in (time, insertion sequence) order, bounded.
 //! * [`mmc`]: an M/M/c node, the engine's yardstick and its Erlang-C / Little's-law check.
 //! * [`network`]: latency distributions and links with loss, duplication, outages and degradation.
+//! * [`station`]: servers in front of a bounded FIFO queue: every node, and the M/M/c model.
 //!
 //! Floating point is allowed here only to shape random delays and to report statistics; time
 //! and money stay integers.
@@ -16,4 +17,5 @@ pub mod network;
 pub mod queue;
 pub mod rng;
 pub mod scenario;
+pub mod station;
 pub mod world;

@@ -1,7 +1,7 @@
 //! Building a world from a scenario: participants, customers and their wallets, merchant codes
 //! (made by the QR core), nodes, links, rates, and the first events.
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::BTreeSet;
 
 use rust_decimal::Decimal;
 
@@ -17,13 +17,14 @@ use crate::payments::qr::{CodeKind, EncodeSpec, encode};
 use crate::payments::settlement::Calendar;
 use crate::payments::time::{Span, Timestamp, Zone};
 use crate::record::flow::histogram;
-use crate::record::{FlowStats, MinuteStats, NodeStats};
+use crate::record::{FlowStats, MinuteStats};
 use crate::sim::audit::Auditor;
 use crate::sim::network::{self, Link};
 use crate::sim::queue::EventQueue;
 use crate::sim::rng::Prng;
 use crate::sim::scenario::validate::{self, instant};
 use crate::sim::scenario::{NodeSpec, Scenario};
+use crate::sim::station::Station;
 
 /// Stream namespaces: each entity's stream is `Prng::stream(seed, namespace | index)`.
 pub(super) const STREAM_ARRIVALS: u64 = 1 << 56;
@@ -66,26 +67,12 @@ fn node(
     start: Timestamp,
 ) -> Node {
     Node {
-        stats: NodeStats {
-            name: name.clone(),
-            servers: spec.servers,
-            served_count: 0,
-            refused_count: 0,
-            queue_len_max: 0,
-            busy_ns: 0,
-            in_system_ns: 0,
-            sojourn_ns: 0,
-            minutes: Vec::new(),
-        },
-        servers: spec.servers,
-        queue_max: spec.queue_max,
+        name,
+        station: Station::new(spec.servers, spec.queue_max, start),
         service: lognormal_ms(spec.service_ms),
         windows,
         rng: Prng::stream(seed, STREAM_NODES | index as u64),
-        busy: 0,
-        queue: VecDeque::new(),
-        minute_queue_max: 0,
-        last_change: start,
+        minutes: Vec::new(),
     }
 }
 

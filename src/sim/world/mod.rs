@@ -23,11 +23,12 @@ mod books;
 mod build;
 mod config;
 pub mod footprint;
+mod nodes;
 mod payment;
 mod periodic;
 pub mod stats;
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::BTreeSet;
 
 use rust_decimal::Decimal;
 
@@ -42,9 +43,10 @@ use crate::sim::network::{Delivery, Latency, Link};
 use crate::sim::queue::EventQueue;
 use crate::sim::rng::Prng;
 use crate::sim::scenario::Scenario;
+use crate::sim::station::Station;
 
 pub use crate::payments::network::{Decline, Outcome};
-use crate::record::{FlowStats, MinuteStats, NodeStats};
+use crate::record::{FlowStats, MinuteStats, NodeMinute};
 pub use crate::record::{RunRecord, Stop};
 use books::Books;
 use config::{Config, Ppm};
@@ -265,18 +267,15 @@ fn credit_hop(flow: Flow) -> u8 {
     }
 }
 
+/// A processing node: a station with its service times, degraded windows and stream.
 struct Node {
-    servers: u32,
-    queue_max: u32,
+    name: String,
+    station: Station<nodes::Request>,
     service: Latency,
     windows: Vec<usize>,
     rng: Prng,
-    busy: u32,
-    queue: VecDeque<(PRef, u8, bool, Timestamp)>,
-    /// Longest queue since the last minute tick.
-    minute_queue_max: u32,
-    last_change: Timestamp,
-    stats: NodeStats,
+    /// At the end of each simulated minute.
+    minutes: Vec<NodeMinute>,
 }
 
 /// A link and its own random stream.
@@ -458,7 +457,7 @@ impl World {
             Event::Confirm(p) => self.on_confirm(now, p),
             Event::Arrive { p, hop, dup } => self.on_arrive(now, p, hop, dup),
             Event::Done { node, p, hop, dup, arrived } => {
-                self.on_done(now, node as usize, p, hop, dup, arrived)?
+                self.on_done(now, node as usize, (p, hop, dup), arrived)?
             }
             Event::Response(p, code) => self.on_answer(now, p, code)?,
             Event::Originator(p, timer) => self.on_originator_timer(now, p, timer)?,

@@ -375,78 +375,6 @@ impl World {
         self.node_arrive(now, node, p, hop, dup);
     }
 
-    pub(super) fn advance(&mut self, node: usize, now: Timestamp) {
-        let n = &mut self.nodes[node];
-        let dt = u128::from(now.saturating_since(n.last_change).as_nanos());
-        n.stats.busy_ns += dt * u128::from(n.busy);
-        n.stats.in_system_ns += dt * (u128::from(n.busy) + n.queue.len() as u128);
-        n.last_change = now;
-    }
-
-    fn service_ns(&mut self, node: usize, now: Timestamp) -> u64 {
-        let slowed = self
-            .node_window(node, now)
-            .map(|w| self.nodes[node].service.slowed(w.median_permille, w.p99_permille));
-        let n = &mut self.nodes[node];
-        slowed.as_ref().unwrap_or(&n.service).sample_ns(&mut n.rng)
-    }
-
-    fn node_arrive(&mut self, now: Timestamp, node: usize, p: PRef, hop: u8, dup: bool) {
-        self.advance(node, now);
-        let n = &mut self.nodes[node];
-        if n.busy < n.servers {
-            n.busy += 1;
-            let ns = self.service_ns(node, now);
-            let at = now.checked_add(Span::from_nanos(ns)).expect("in range");
-            self.schedule(at, Event::Done { node: node as u32, p, hop, dup, arrived: now });
-        } else if n.queue.len() < n.queue_max as usize {
-            n.queue.push_back((p, hop, dup, now));
-            n.stats.queue_len_max = n.stats.queue_len_max.max(n.queue.len() as u64);
-            n.minute_queue_max = n.minute_queue_max.max(n.queue.len() as u32);
-        } else {
-            n.stats.refused_count += 1;
-            if !dup {
-                let code = ResponseCode::Declined(Decline::NodeOverloaded);
-                self.respond(now, p, hop, code, Span::ZERO);
-            }
-        }
-    }
-
-    pub(super) fn on_done(
-        &mut self,
-        now: Timestamp,
-        node: usize,
-        p: PRef,
-        hop: u8,
-        dup: bool,
-        arrived: Timestamp,
-    ) -> Result<(), Breach> {
-        self.advance(node, now);
-        let sojourn = now.saturating_since(arrived).as_nanos();
-        let n = &mut self.nodes[node];
-        n.stats.served_count += 1;
-        n.stats.sojourn_ns += u128::from(sojourn);
-        if let Some((next, next_hop, next_dup, next_arrived)) = n.queue.pop_front() {
-            let ns = self.service_ns(node, now);
-            let at = now.checked_add(Span::from_nanos(ns)).expect("in range");
-            let event = Event::Done {
-                node: node as u32,
-                p: next,
-                hop: next_hop,
-                dup: next_dup,
-                arrived: next_arrived,
-            };
-            self.schedule(at, event);
-        } else {
-            n.busy -= 1;
-        }
-        if let Some(pay) = self.payment(p) {
-            let fi = pay.fi as usize;
-            self.stats[fi].hops[hop as usize].latency_us.saturating_record((sojourn / 1000).max(1));
-        }
-        self.on_hop(now, node, p, hop, dup)
-    }
-
     /// Draws a technical failure at a node: `rate` scaled by the node's degraded window.
     fn draw(&mut self, p: PRef, rate: config::Ppm, node: usize, now: Timestamp) -> bool {
         let rate = self.node_window(node, now).map_or(rate, |w| w.scale(rate));
@@ -454,7 +382,7 @@ impl World {
     }
 
     /// A request finished service at `hop` on `node`: the hop's part of the payment.
-    fn on_hop(
+    pub(super) fn on_hop(
         &mut self,
         now: Timestamp,
         node: usize,

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use rust_decimal::Decimal;
 
 use super::stats::minute_of;
-use super::{Event, Stage, World};
+use super::{Event, Node, Stage, World};
 use crate::payments::clearing::ClearingRecord;
 use crate::payments::fx::Pair;
 use crate::payments::ledger::TransferId;
@@ -20,9 +20,7 @@ use crate::payments::settlement::{
     settlement_commands,
 };
 use crate::payments::time::{Date, Span, Timestamp};
-use crate::record::{
-    ClearingCounts, FxMids, LedgerSize, MidMove, MinuteStats, NodeMinute, RunRecord, Stop,
-};
+use crate::record::{ClearingCounts, FxMids, LedgerSize, MidMove, MinuteStats, RunRecord, Stop};
 use crate::sim::audit::{Breach, InFlight};
 use crate::sim::network::standard_normal;
 
@@ -125,14 +123,8 @@ impl World {
         for i in 0..self.nodes.len() {
             self.advance(i, now);
             let n = &mut self.nodes[i];
-            n.stats.minutes.push(NodeMinute {
-                queue_len_max: n.minute_queue_max,
-                busy_ns: n.stats.busy_ns,
-                in_system_ns: n.stats.in_system_ns,
-                served_count: n.stats.served_count,
-                sojourn_ns: n.stats.sojourn_ns,
-            });
-            n.minute_queue_max = n.queue.len() as u32;
+            let snapshot = n.snapshot();
+            n.minutes.push(snapshot);
         }
         if now < self.cfg.hard_end {
             self.after(Span::from_minutes(1), Event::Minute);
@@ -174,7 +166,7 @@ impl World {
             stop,
             events_count: self.events_count,
             flows: self.stats,
-            nodes: self.nodes.into_iter().map(|n| n.stats).collect(),
+            nodes: self.nodes.into_iter().map(Node::into_stats).collect(),
             minutes: self.minutes,
             nettings: self.nettings,
             netting_refusals: self.netting_refusals,
