@@ -19,14 +19,18 @@
 //! | remittance | kh_bank → bakong_switch → bakong_gateway → upi → cn_issuer | cn_issuer |
 //! | domestic | kh_bank → bakong_switch → kh_bank | bakong_switch |
 
+mod arrivals;
 mod books;
 mod build;
+mod clearing;
+mod codes;
 mod config;
 pub mod footprint;
 mod nodes;
 mod payment;
 mod periodic;
 pub mod stats;
+mod transport;
 
 use std::collections::BTreeSet;
 

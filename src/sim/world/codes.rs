@@ -1,0 +1,94 @@
+//! What the payer scans: each merchant's code as the QR core made it, a dynamic or expired code
+//! made for the payment, or a damaged print; the payer's app checks it with the protocol's
+//! [`app::scan`].
+
+use super::{Code, Decline, Payment, World};
+use crate::payments::money::Currency;
+use crate::payments::network::app;
+use crate::payments::party::Flow;
+use crate::payments::qr::{self, AmountInput, CodeKind, EncodeSpec};
+use crate::payments::time::Timestamp;
+
+impl World {
+    /// The merchant's static code.
+    pub(super) fn static_code(&self, pay: &Payment) -> &str {
+        let i = pay.payee as usize;
+        match pay.flow() {
+            Flow::Inward => &self.codes.inward_static[i],
+            Flow::Outward => &self.codes.outward[i],
+            Flow::Domestic => {
+                &self.codes.domestic[i][usize::from(pay.terms.amount.currency == Currency::Usd)]
+            }
+            Flow::Remittance => "",
+        }
+    }
+
+    /// The payload the payer's app scans when it is not the static code, made by the QR core.
+    pub(super) fn payload(&self, pay: &Payment, now: Timestamp) -> String {
+        let base = self.static_code(pay).to_string();
+        let now_ms = now.as_millis();
+        match pay.code {
+            Code::Static => base,
+            Code::Dynamic | Code::Expired
+                if base.starts_with("000201") && pay.flow() != Flow::Outward =>
+            {
+                let (created, expires) = if pay.code == Code::Expired {
+                    (now_ms - 600_000, now_ms - 300_000)
+                } else {
+                    (now_ms, now_ms + 300_000)
+                };
+                let decoded = qr::decode(&base).expect("our own codes decode");
+                let currency = if pay.terms.amount.currency == Currency::Usd { 840 } else { 116 };
+                let spec = EncodeSpec {
+                    kind: CodeKind::Merchant,
+                    account_id: decoded.account_id().map(str::to_string),
+                    merchant_name: decoded.get(59).map(str::to_string),
+                    merchant_city: decoded.get(60).map(str::to_string),
+                    merchant_id: decoded.merchant_id().map(str::to_string),
+                    acquiring_bank: decoded.acquiring_bank().map(str::to_string),
+                    currency_numeric: Some(currency),
+                    amount: Some(AmountInput::Text(pay.terms.amount.to_decimal().to_string())),
+                    upi_account: decoded.upi_account().map(str::to_string),
+                    created_at_ms: Some(created),
+                    expires_at_ms: Some(expires),
+                    ..EncodeSpec::default()
+                };
+                qr::encode(&spec).expect("dynamic specs are valid")
+            }
+            Code::Dynamic | Code::Expired => base,
+            Code::Malformed => {
+                // A damaged print: one character of the merchant name changed, CRC left alone.
+                let mut bytes = base.into_bytes();
+                let at = bytes.len() / 2;
+                bytes[at] = if bytes[at] == b'#' { b'%' } else { b'#' };
+                String::from_utf8(bytes).expect("ASCII")
+            }
+        }
+    }
+
+    /// What the payer's app makes of the code: `None` to go ahead, or why it refuses.
+    pub(super) fn scan(&self, pay: &Payment, now: Timestamp) -> Option<Decline> {
+        if pay.flow() == Flow::Remittance {
+            return None;
+        }
+        let owned;
+        let payload: &str = if pay.code == Code::Static {
+            self.static_code(pay)
+        } else {
+            owned = self.payload(pay, now);
+            &owned
+        };
+        app::scan(pay.flow(), payload, now.as_millis())
+    }
+
+    /// The merchant code's md5, the key Bakong looks payments up by (none for URL codes).
+    pub(super) fn qr_md5(&self, pay: &Payment) -> String {
+        match pay.flow() {
+            Flow::Inward => qr::md5_hex(&self.codes.inward_static[pay.payee as usize]),
+            Flow::Outward if self.codes.outward[pay.payee as usize].starts_with("000201") => {
+                qr::md5_hex(&self.codes.outward[pay.payee as usize])
+            }
+            _ => String::new(),
+        }
+    }
+}
