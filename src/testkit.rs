@@ -66,12 +66,8 @@ pub fn exercise(text: &str, seed: u64, bounds: Bounds) -> Result<Ending, String>
         ScenarioFile::Mmc(mut m) => {
             m.mmc.customers = m.mmc.customers.min(2_000);
             m.mmc.replications = m.mmc.replications.min(3);
-            let v = report::mmc::validate(&m, seed).map_err(|e| format!("M/M/c: {e}"))?;
-            let files = [
-                report::mmc::summary_md(&m, &v),
-                report::mmc::summary_json(&m, &v),
-                report::mmc::replications_csv(&v),
-            ];
+            let v = crate::sim::mmc::replicate(&m, seed).map_err(|e| format!("M/M/c: {e}"))?;
+            let files = report::mmc::files(&v);
             return Ok(Ending::Ran { files_count: files.len(), complete: true, findings: vec![] });
         }
     };
@@ -89,10 +85,7 @@ pub fn exercise(text: &str, seed: u64, bounds: Bounds) -> Result<Ending, String>
         wall_seconds: 1.0,
         peak_rss_bytes: None,
     };
-    let verdicts = report::verdicts(&record, &s.slo);
-    let steady = report::steady::steady(&record, s.report.warmup_minutes.map(u64::from));
-    let files =
-        report::files(&record, &meta, &verdicts, &steady).map_err(|e| format!("plots: {e}"))?;
+    let files = report::files(&record, &meta).map_err(|e| format!("plots: {e}"))?;
     Ok(Ending::Ran {
         files_count: files.len(),
         complete: record.stop == crate::sim::world::Stop::Drained,

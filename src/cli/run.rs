@@ -85,13 +85,9 @@ fn run_mmc(args: &RunArgs, s: &MmcScenario) -> anyhow::Result<Outcome> {
     let out = args.out.clone().unwrap_or_else(|| Path::new("reports").join(&s.meta.name));
     let target = prepare(&out)?;
     let started = Instant::now();
-    let v = report::mmc::validate(s, seed).context("running the M/M/c model")?;
+    let v = crate::sim::mmc::replicate(s, seed).context("running the M/M/c model")?;
     let wall = started.elapsed().as_secs_f64();
-    let files = vec![
-        ReportFile::new("summary.md", report::mmc::summary_md(s, &v)),
-        ReportFile::new("summary.json", report::mmc::summary_json(s, &v)),
-        ReportFile::new("replications.csv", report::mmc::replications_csv(&v)),
-    ];
+    let files = report::mmc::files(&v);
     let writer = Writer { command: "run", scenario: Some(s.meta.name.clone()), seed: Some(seed) };
     finish_writing(target, &writer, files, &out)?;
     let events: u64 = v.replications.iter().map(|r| r.events_count).sum();
@@ -195,10 +191,8 @@ pub(super) fn run(args: RunArgs) -> anyhow::Result<Outcome> {
         wall_seconds,
         peak_rss_bytes: peak_rss_bytes(),
     };
-    let verdicts = report::verdicts(&record, &s.slo);
-    let steady = report::steady::steady(&record, s.report.warmup_minutes.map(u64::from));
-    let files = report::files(&record, &meta, &verdicts, &steady)
-        .map_err(|e| anyhow::anyhow!("drawing plots: {e}"))?;
+    let verdicts = report::verdicts(&record);
+    let files = report::files(&record, &meta).map_err(|e| anyhow::anyhow!("drawing plots: {e}"))?;
     let writer = Writer { command: "run", scenario: Some(s.meta.name.clone()), seed: Some(seed) };
     finish_writing(target, &writer, files, &out)?;
     let payments: u64 = record.flows.iter().map(|f| f.payments_count).sum();

@@ -8,10 +8,12 @@
 //! Named structs throughout, never tuples: a field says what it holds and in which unit.
 
 pub mod flow;
+pub mod mmc;
 pub mod node;
 
 use rust_decimal::Decimal;
 
+use crate::payments::party::Flow;
 use crate::payments::recon::Break;
 use crate::payments::settlement::{NetPositions, SchemeSettlement, SettlementRefusal};
 use crate::payments::time::{Timestamp, Zone};
@@ -81,6 +83,79 @@ pub struct RunRecord {
     pub audit_counts: AuditCounts,
     /// The mid rates at the start and at the end.
     pub fx_mid: FxMids,
+    /// The SLOs the run is judged against.
+    pub slos: Vec<SloSpec>,
+    /// Minutes the scenario cuts from the start for steady-state figures (detected when none).
+    pub warmup_minutes: Option<u64>,
+}
+
+/// A service-level objective the run is judged against (from the scenario's `[[slo]]`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SloSpec {
+    /// Its name.
+    pub name: String,
+    /// What it measures.
+    pub metric: SloMetric,
+    /// The flow, for per-flow metrics.
+    pub flow: Option<Flow>,
+    /// The bound the metric must keep.
+    pub bound: SloBound,
+}
+
+/// What an SLO measures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SloMetric {
+    /// A flow's approved payments, end to end, median, ms.
+    LatencyMsP50,
+    /// Their 99th percentile, ms.
+    LatencyMsP99,
+    /// Their 99.9th percentile, ms.
+    LatencyMsP999,
+    /// A flow's approval rate, percent.
+    ApprovalPct,
+    /// Reconciliation breaks no cause explains.
+    UnexplainedBreaks,
+}
+
+impl SloMetric {
+    /// Every metric, in the format's order.
+    pub const ALL: [SloMetric; 5] = [
+        SloMetric::LatencyMsP50,
+        SloMetric::LatencyMsP99,
+        SloMetric::LatencyMsP999,
+        SloMetric::ApprovalPct,
+        SloMetric::UnexplainedBreaks,
+    ];
+
+    /// The name in scenario files.
+    pub fn name(self) -> &'static str {
+        match self {
+            SloMetric::LatencyMsP50 => "latency_ms_p50",
+            SloMetric::LatencyMsP99 => "latency_ms_p99",
+            SloMetric::LatencyMsP999 => "latency_ms_p999",
+            SloMetric::ApprovalPct => "approval_pct",
+            SloMetric::UnexplainedBreaks => "unexplained_breaks",
+        }
+    }
+
+    /// The metric named `name`.
+    pub fn from_name(name: &str) -> Option<SloMetric> {
+        SloMetric::ALL.into_iter().find(|m| m.name() == name)
+    }
+
+    /// Whether it is measured per flow.
+    pub fn per_flow(self) -> bool {
+        self != SloMetric::UnexplainedBreaks
+    }
+}
+
+/// The bound an SLO's metric must keep.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum SloBound {
+    /// At most this.
+    Max(f64),
+    /// At least this.
+    Min(f64),
 }
 
 /// How many clearing records each party kept.

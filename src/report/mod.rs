@@ -18,8 +18,9 @@ use crate::payments::network::{Decline, Outcome};
 use crate::payments::recon::write_breaks;
 use crate::payments::settlement::write_settlement_csv;
 use crate::payments::time::{Span, Timestamp, Zone};
-use crate::record::{AuditCounts, HopLatency, INTERVAL_MINUTES, NodeMinute, RunRecord, Stop};
-use crate::sim::scenario::Slo;
+use crate::record::{
+    AuditCounts, HopLatency, INTERVAL_MINUTES, NodeMinute, RunRecord, SloBound, SloMetric, Stop,
+};
 
 /// What the caller knows about the run besides the record.
 #[derive(Clone, Debug)]
@@ -57,12 +58,9 @@ impl ReportFile {
 ///
 /// # Errors
 /// A plot that cannot be drawn.
-pub fn files(
-    record: &RunRecord,
-    meta: &RunMeta,
-    verdicts: &[Verdict],
-    steady: &steady::Steady,
-) -> Result<Vec<ReportFile>, String> {
+pub fn files(record: &RunRecord, meta: &RunMeta) -> Result<Vec<ReportFile>, String> {
+    let verdicts = &verdicts(record);
+    let steady = &steady::steady(record, record.warmup_minutes);
     let mut files = vec![
         ReportFile::new("summary.json", summary_json(record, meta, verdicts, steady)),
         ReportFile::new("summary.md", summary_md(record, meta, verdicts, steady)),
@@ -126,22 +124,23 @@ pub fn findings(record: &RunRecord) -> Vec<String> {
 }
 
 /// Evaluates the scenario's SLOs against a record.
-pub fn verdicts(record: &RunRecord, slos: &[Slo]) -> Vec<Verdict> {
-    slos.iter()
+pub fn verdicts(record: &RunRecord) -> Vec<Verdict> {
+    record
+        .slos
+        .iter()
         .map(|slo| {
-            let flow = record.flows.iter().find(|s| Some(s.flow.name()) == slo.flow.as_deref());
-            let value = match (slo.metric.as_str(), flow) {
-                ("latency_ms_p50", Some(s)) => ms(&s.latency_approved, 0.5),
-                ("latency_ms_p99", Some(s)) => ms(&s.latency_approved, 0.99),
-                ("latency_ms_p999", Some(s)) => ms(&s.latency_approved, 0.999),
-                ("approval_pct", Some(s)) => s.approval_ratio() * 100.0,
-                ("unexplained_breaks", _) => record.breaks_unexplained_count as f64,
-                _ => f64::NAN,
+            let flow = record.flows.iter().find(|s| Some(s.flow) == slo.flow);
+            let value = match (slo.metric, flow) {
+                (SloMetric::LatencyMsP50, Some(s)) => ms(&s.latency_approved, 0.5),
+                (SloMetric::LatencyMsP99, Some(s)) => ms(&s.latency_approved, 0.99),
+                (SloMetric::LatencyMsP999, Some(s)) => ms(&s.latency_approved, 0.999),
+                (SloMetric::ApprovalPct, Some(s)) => s.approval_ratio() * 100.0,
+                (SloMetric::UnexplainedBreaks, _) => record.breaks_unexplained_count as f64,
+                (_, None) => f64::NAN,
             };
-            let (threshold, passed) = match (slo.max, slo.min) {
-                (Some(max), _) => (format!("max {max}"), value <= max),
-                (_, Some(min)) => (format!("min {min}"), value >= min),
-                _ => (String::new(), false),
+            let (threshold, passed) = match slo.bound {
+                SloBound::Max(max) => (format!("max {max}"), value <= max),
+                SloBound::Min(min) => (format!("min {min}"), value >= min),
             };
             Verdict { name: slo.name.clone(), threshold, value: round3(value), passed }
         })

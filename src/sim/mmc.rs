@@ -10,8 +10,10 @@
 
 use super::queue::{EventQueue, QueueFull};
 use super::rng::Prng;
+use super::scenario::MmcScenario;
 use super::station::{Arrival, Station};
 use crate::payments::time::Timestamp;
+pub use crate::record::mmc::{MmcReport, MmcValidation};
 
 /// An M/M/c experiment.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -53,42 +55,6 @@ pub enum MmcError {
     /// The event queue was full.
     #[error(transparent)]
     Queue(#[from] QueueFull),
-}
-
-/// What a run measured, in integer nanoseconds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct MmcReport {
-    /// Customers served.
-    pub customers_count: u64,
-    /// Events handled.
-    pub events_count: u64,
-    /// Σ time waiting for a server.
-    pub wait_ns_sum: u128,
-    /// Σ time in the system.
-    pub sojourn_ns_sum: u128,
-    /// ∫ number in system dt.
-    pub area_ns: u128,
-    /// The instant the last customer left, from the start.
-    pub end_ns: u64,
-    /// The most customers waiting at once.
-    pub waiting_max_seen: usize,
-}
-
-impl MmcReport {
-    /// Mean wait for a server, seconds.
-    pub fn mean_wait_s(&self) -> f64 {
-        self.wait_ns_sum as f64 / self.customers_count as f64 / 1e9
-    }
-
-    /// Mean time in the system, seconds.
-    pub fn mean_sojourn_s(&self) -> f64 {
-        self.sojourn_ns_sum as f64 / self.customers_count as f64 / 1e9
-    }
-
-    /// Time-average number in the system.
-    pub fn mean_in_system(&self) -> f64 {
-        self.area_ns as f64 / self.end_ns as f64
-    }
 }
 
 /// Erlang-C for M/M/c: (probability of waiting, mean wait Wq, mean sojourn W), in seconds.
@@ -189,6 +155,58 @@ pub fn run_mmc(config: MmcConfig) -> Result<MmcReport, MmcError> {
         waiting_max_seen: s.queue_len_max as usize,
     };
     Ok(report)
+}
+
+/// Student's t at 0.975 for `df` degrees of freedom (table to 30, then the normal value).
+fn t_975(df: usize) -> f64 {
+    const TABLE: [f64; 30] = [
+        12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160,
+        2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056,
+        2.052, 2.048, 2.045, 2.042,
+    ];
+    TABLE.get(df.saturating_sub(1)).copied().unwrap_or(1.960)
+}
+
+/// Runs the scenario's replications with seeds `seed`, `seed + 1`, … and compares their mean
+/// wait with Erlang-C.
+///
+/// # Errors
+/// [`MmcError`] from the engine.
+pub fn replicate(s: &MmcScenario, seed: u64) -> Result<MmcValidation, MmcError> {
+    let m = &s.mmc;
+    let service_rate = 1000.0 / m.service_mean_ms;
+    let replications = (0..u64::from(m.replications))
+        .map(|i| {
+            run_mmc(MmcConfig {
+                servers: m.servers,
+                arrival_rate_per_s: m.arrival_per_second,
+                service_rate_per_s: service_rate,
+                customers: m.customers,
+                seed: seed.wrapping_add(i),
+                waiting_max: 10_000_000,
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let waits: Vec<f64> = replications.iter().map(MmcReport::mean_wait_s).collect();
+    let n = waits.len() as f64;
+    let mean = waits.iter().sum::<f64>() / n;
+    let variance = waits.iter().map(|w| (w - mean).powi(2)).sum::<f64>() / (n - 1.0);
+    let half = t_975(waits.len() - 1) * (variance / n).sqrt();
+    Ok(MmcValidation {
+        name: s.meta.name.clone(),
+        description: s.meta.description.clone(),
+        servers: m.servers,
+        arrival_per_second: m.arrival_per_second,
+        service_mean_ms: m.service_mean_ms,
+        customers: m.customers,
+        seed,
+        seeds: (0..u64::from(m.replications)).map(|i| seed.wrapping_add(i)).collect(),
+        replications,
+        erlang_c: erlang_c(m.servers, m.arrival_per_second, service_rate)
+            .expect("validated: the node is stable"),
+        wait_s_mean: mean,
+        wait_s_half_width: half,
+    })
 }
 
 #[cfg(test)]

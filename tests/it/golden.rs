@@ -47,9 +47,7 @@ fn small_report_matches_the_golden_files_and_its_plots_decode() {
         wall_seconds: 1.0,
         peak_rss_bytes: None,
     };
-    let verdicts = report::verdicts(&record, &s.slo);
-    let steady = report::steady::steady(&record, s.report.warmup_minutes.map(u64::from));
-    let files = report::files(&record, &meta, &verdicts, &steady).expect("plots draw");
+    let files = report::files(&record, &meta).expect("plots draw");
     let bless = std::env::var("BLESS").is_ok_and(|v| v == "1");
     let mut plots = Vec::new();
     for file in &files {

@@ -1,8 +1,9 @@
 //! Goal: the layering and house rules in ARCHITECTURE.md hold, so that they cannot drift.
 //!
 //! Method: scan `src/` as text. `payments` imports no other layer, does no I/O, reads no clock
-//! and uses no floats; `sim` reads no clock, does no I/O and uses no threads or tokio; `report`
-//! does no I/O and reads no clock; only `cli` uses anyhow; every module starts with a `//!` doc.
+//! and uses no floats; `sim` reads no clock, does no I/O and uses no threads or tokio; `record`
+//! imports only `payments`; `report` reads only the record (not `sim`), does no I/O and reads no
+//! clock; only `cli` uses anyhow; every module starts with a `//!` doc.
 
 use std::path::{Path, PathBuf};
 
@@ -109,6 +110,8 @@ fn report_renders_without_io() {
         "tokio",
         "std::thread",
         "crate::cli",
+        "crate::sim",
+        "crate::load",
         "println!",
         "eprintln!",
         "HashMap",
@@ -118,6 +121,25 @@ fn report_renders_without_io() {
         assert_layer_avoids("report", "the report layer", &banned) >= 4,
         "report sources found"
     );
+}
+
+#[test]
+fn the_record_is_data_that_any_layer_can_write() {
+    let banned = [
+        "crate::sim",
+        "crate::report",
+        "crate::cli",
+        "crate::load",
+        "std::fs",
+        "std::net",
+        "SystemTime",
+        "Instant",
+        "tokio",
+        "println!",
+        "HashMap",
+        "HashSet",
+    ];
+    assert!(assert_layer_avoids("record", "the run record", &banned) >= 3, "record sources found");
 }
 
 #[test]

@@ -29,8 +29,7 @@ fn csvs(r: &RunRecord) -> Vec<(String, Vec<u8>)> {
         wall_seconds: 1.0,
         peak_rss_bytes: None,
     };
-    let steady = report::steady::steady(r, None);
-    report::files(r, &meta, &[], &steady)
+    report::files(r, &meta)
         .expect("plots draw")
         .into_iter()
         .filter(|f| !f.path.starts_with("summary."))
@@ -178,7 +177,7 @@ fn mmc_validation_agrees_with_erlang_c_over_several_seeds() {
         panic!("mmc-validation.toml is an M/M/c scenario");
     };
     for seed in [1, 1001, 2001] {
-        let v = report::mmc::validate(&s, seed).expect("runs");
+        let v = bakong_sim::sim::mmc::replicate(&s, seed).expect("runs");
         assert_eq!(v.replications.len(), 8);
         assert!(
             v.agrees(),

@@ -9,6 +9,7 @@ use super::{FlowSpec, Invalid, LinkSpec, MmcScenario, NodeSpec, Scenario, StepSh
 use crate::payments::money::{AMOUNT_MINOR_MAX, Currency, Money};
 use crate::payments::settlement::{Calendar, Cutoff, NettingSchedule};
 use crate::payments::time::{Date, Span, Timestamp, Zone};
+use crate::record::SloMetric;
 
 /// Longest run: 31 days of arrivals.
 pub const DURATION_HOURS_MAX: u32 = 31 * 24;
@@ -960,10 +961,6 @@ fn check_windows(s: &Scenario) -> Check {
     Ok(())
 }
 
-/// The metrics an SLO may name.
-pub const SLO_METRICS: [&str; 5] =
-    ["latency_ms_p50", "latency_ms_p99", "latency_ms_p999", "approval_pct", "unexplained_breaks"];
-
 fn check_slos(s: &Scenario) -> Check {
     let present: Vec<&str> = flows(s).iter().map(|f| f.0).collect();
     for (i, slo) in s.slo.iter().enumerate() {
@@ -971,13 +968,14 @@ fn check_slos(s: &Scenario) -> Check {
             path: vec![Step::Key("slo".into()), Step::Index(i), Step::Key(k.into())],
             message,
         };
-        if !SLO_METRICS.contains(&slo.metric.as_str()) {
+        let Some(metric) = SloMetric::from_name(&slo.metric) else {
+            let names: Vec<&str> = SloMetric::ALL.iter().map(|m| m.name()).collect();
             return Err(here(
                 "metric",
-                format!("{:?} is not one of {}", slo.metric, SLO_METRICS.join(", ")),
+                format!("{:?} is not one of {}", slo.metric, names.join(", ")),
             ));
-        }
-        let per_flow = slo.metric != "unexplained_breaks";
+        };
+        let per_flow = metric.per_flow();
         match (&slo.flow, per_flow) {
             (None, true) => return Err(here("metric", "this metric needs a flow".into())),
             (Some(f), true) if !present.contains(&f.as_str()) => {

@@ -8,6 +8,7 @@ use crate::payments::network::originator::OriginatorPolicy;
 use crate::payments::party::Flow;
 use crate::payments::settlement::{Cutoff, NettingSchedule};
 use crate::payments::time::{Date, Span, Timestamp, Zone};
+use crate::record::{SloBound, SloMetric, SloSpec};
 use crate::sim::network::{self, Latency, standard_normal};
 use crate::sim::rng::Prng;
 use crate::sim::scenario::validate::{self, instant};
@@ -295,6 +296,21 @@ pub(crate) struct Config {
     pub(crate) reversal_gap: Span,
     pub(crate) hold: Span,
     pub(crate) quote_ttl: Span,
+    pub(crate) slos: Vec<SloSpec>,
+    pub(crate) warmup_minutes: Option<u64>,
+}
+
+fn slo(s: &crate::sim::scenario::Slo) -> SloSpec {
+    SloSpec {
+        name: s.name.clone(),
+        metric: SloMetric::from_name(&s.metric).expect("validated"),
+        flow: s.flow.as_deref().and_then(|f| Flow::ALL.into_iter().find(|x| x.name() == f)),
+        bound: match (s.max, s.min) {
+            (Some(max), _) => SloBound::Max(max),
+            (_, Some(min)) => SloBound::Min(min),
+            (None, None) => unreachable!("validated: exactly one of max and min"),
+        },
+    }
 }
 
 impl Config {
@@ -338,6 +354,8 @@ impl Config {
             reversal_gap: Span::from_nanos(1_000_000_000 / u64::from(t.reversals_per_second_max)),
             hold: Span::from_minutes(u64::from(t.hold_minutes)),
             quote_ttl: sec(s.fx.quote_ttl_seconds),
+            slos: s.slo.iter().map(slo).collect(),
+            warmup_minutes: s.report.warmup_minutes.map(u64::from),
         }
     }
 }

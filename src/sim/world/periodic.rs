@@ -185,6 +185,8 @@ impl World {
             invariants_ok: true,
             audit_checks_count: self.audit.checks_count,
             audit_counts: self.audit.counts(),
+            slos: self.cfg.slos.clone(),
+            warmup_minutes: self.cfg.warmup_minutes,
             fx_mid: FxMids {
                 usd_cny: MidMove { start: self.fx.start[0], end: fx_end[0] },
                 usd_khr: MidMove { start: self.fx.start[1], end: fx_end[1] },
