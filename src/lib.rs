@@ -10,6 +10,7 @@ pub mod cli;
 pub mod payments;
 pub mod record;
 pub mod report;
+pub mod scenario;
 pub mod sim;
 #[doc(hidden)]
 pub mod testkit;

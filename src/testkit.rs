@@ -6,7 +6,7 @@
 //! costs milliseconds, and renders the report in memory without writing it.
 
 use crate::report;
-use crate::sim::scenario::{self, ScenarioError, ScenarioFile};
+use crate::scenario::{self, ScenarioError, ScenarioFile};
 use crate::sim::world::{TooBig, World};
 
 /// How far a run driven by [`exercise`] may go.

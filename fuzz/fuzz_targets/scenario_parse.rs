@@ -3,7 +3,7 @@
 //! to real files (typos, cut lines, wrong types, impossible values).
 #![no_main]
 
-use bakong_sim::sim::scenario;
+use bakong_sim::scenario;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -15,7 +15,7 @@ use super::output::{Target, Writer, sha256_hex};
 use super::{Outcome, SMALL_INPUT_BYTES_MAX, read_text};
 use crate::payments::time::Zone;
 use crate::report::{self, ReportFile, RunMeta};
-use crate::sim::scenario::{self, MmcScenario, ScenarioFile};
+use crate::scenario::{self, MmcScenario, ScenarioFile};
 use crate::sim::world::footprint::megabytes;
 use crate::sim::world::{Progress, World, check_memory};
 

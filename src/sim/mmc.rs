@@ -10,10 +10,10 @@
 
 use super::queue::{EventQueue, QueueFull};
 use super::rng::Prng;
-use super::scenario::MmcScenario;
 use super::station::{Arrival, Station};
 use crate::payments::time::Timestamp;
 pub use crate::record::mmc::{MmcReport, MmcValidation};
+use crate::scenario::MmcScenario;
 
 /// An M/M/c experiment.
 #[derive(Clone, Copy, Debug, PartialEq)]

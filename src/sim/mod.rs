@@ -16,6 +16,5 @@ pub mod mmc;
 pub mod network;
 pub mod queue;
 pub mod rng;
-pub mod scenario;
 pub mod station;
 pub mod world;

@@ -323,7 +323,7 @@ fn no_traffic_means_no_payments() {
             ("daily_payments = 60_000", "daily_payments = 0"),
         ],
     );
-    let s = bakong_sim::sim::scenario::parse(&text).expect("valid");
+    let s = bakong_sim::scenario::parse(&text).expect("valid");
     let record =
         bakong_sim::sim::world::World::new(&s, 1).expect("fits").run(&mut |_| {}).expect("runs");
     let payments: u64 = record.flows.iter().map(|f| f.payments_count).sum();
@@ -365,7 +365,7 @@ fn runs_too_big_for_memory_are_refused_before_they_allocate() {
 fn a_refused_settlement_is_a_finding_in_the_summary_and_settlement_csv() {
     use bakong_sim::report;
     use bakong_sim::sim::world::{Sabotage, World};
-    let s = bakong_sim::sim::scenario::parse(SMALL).expect("valid");
+    let s = bakong_sim::scenario::parse(SMALL).expect("valid");
     let sabotage = Sabotage { unfunded_bank: true, ..Sabotage::default() };
     let record =
         World::with_sabotage(&s, 1, sabotage).expect("fits").run(&mut |_| {}).expect("no breach");

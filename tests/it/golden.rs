@@ -6,7 +6,7 @@
 //! plots are decoded (PNG) or checked for their root element and seed (SVG).
 
 use bakong_sim::report::{self, RunMeta};
-use bakong_sim::sim::scenario;
+use bakong_sim::scenario;
 use bakong_sim::sim::world::World;
 
 const SMALL: &str = include_str!("../data/small.toml");

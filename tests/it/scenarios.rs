@@ -5,7 +5,7 @@
 //! them when refusing an unknown one) compared with the keys the reference sets and the
 //! README documents.
 
-use bakong_sim::sim::scenario::{self, ScenarioError};
+use bakong_sim::scenario::{self, ScenarioError};
 
 const REFERENCE: &str = include_str!("../../scenarios/reference.toml");
 const README: &str = include_str!("../../scenarios/README.md");

@@ -5,8 +5,8 @@
 //! deliberate fault ([`Sabotage`]) expecting the matching breach.
 
 use bakong_sim::report;
+use bakong_sim::scenario::{self, Scenario};
 use bakong_sim::sim::audit::Breach;
-use bakong_sim::sim::scenario::{self, Scenario};
 use bakong_sim::sim::world::{Outcome, RunRecord, Sabotage, Stop, World};
 
 const SMALL: &str = include_str!("../data/small.toml");

@@ -17,7 +17,7 @@ use crate::payments::network::NetworkAccounts;
 use crate::payments::party::ParticipantId;
 use crate::payments::settlement::{CycleId, Obligation, SettlementAccounts};
 use crate::payments::time::{Date, Timestamp};
-use crate::sim::scenario::validate::LEDGER_ACCOUNTS_MAX;
+use crate::scenario::validate::LEDGER_ACCOUNTS_MAX;
 
 /// NBC: the Bakong switch and gateway, and the settlement agent.
 pub(crate) const NBC: ParticipantId = ParticipantId(0);

@@ -18,12 +18,12 @@ use crate::payments::settlement::Calendar;
 use crate::payments::time::{Span, Timestamp, Zone};
 use crate::record::flow::histogram;
 use crate::record::{FlowStats, MinuteStats};
+use crate::scenario::validate::{self, instant};
+use crate::scenario::{NodeSpec, Scenario};
 use crate::sim::audit::Auditor;
 use crate::sim::network::{self, Link};
 use crate::sim::queue::EventQueue;
 use crate::sim::rng::Prng;
-use crate::sim::scenario::validate::{self, instant};
-use crate::sim::scenario::{NodeSpec, Scenario};
 use crate::sim::station::Station;
 
 /// Stream namespaces: each entity's stream is `Prng::stream(seed, namespace | index)`.

@@ -9,10 +9,10 @@ use crate::payments::party::Flow;
 use crate::payments::settlement::{Cutoff, NettingSchedule};
 use crate::payments::time::{Date, Span, Timestamp, Zone};
 use crate::record::{SloBound, SloMetric, SloSpec};
+use crate::scenario::validate::{self, instant};
+use crate::scenario::{AmountSpec, FlowSpec, Scenario, WindowSpec};
 use crate::sim::network::{self, Latency, standard_normal};
 use crate::sim::rng::Prng;
-use crate::sim::scenario::validate::{self, instant};
-use crate::sim::scenario::{AmountSpec, FlowSpec, Scenario, WindowSpec};
 
 /// Parts per million.
 pub(crate) type Ppm = u32;
@@ -300,7 +300,7 @@ pub(crate) struct Config {
     pub(crate) warmup_minutes: Option<u64>,
 }
 
-fn slo(s: &crate::sim::scenario::Slo) -> SloSpec {
+fn slo(s: &crate::scenario::Slo) -> SloSpec {
     SloSpec {
         name: s.name.clone(),
         metric: SloMetric::from_name(&s.metric).expect("validated"),

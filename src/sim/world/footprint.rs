@@ -19,7 +19,7 @@ use crate::payments::ledger::{Account, AccountKey, Record};
 use crate::payments::party::Flow;
 use crate::record::flow::{histogram, interval_histogram};
 use crate::record::{MinuteStats, NodeMinute};
-use crate::sim::scenario::Scenario;
+use crate::scenario::Scenario;
 
 /// Bytes that every run holds whatever its size: the binary, the allocator, the plot canvases.
 const BASE_BYTES: u64 = 24 << 20;

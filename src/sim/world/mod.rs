@@ -42,11 +42,11 @@ use crate::payments::network::{ResponseCode, Terms};
 use crate::payments::party::Flow;
 use crate::payments::settlement::{Calendar, NetPositions, SettlementRefusal};
 use crate::payments::time::{Span, Timestamp};
+use crate::scenario::Scenario;
 use crate::sim::audit::{Auditor, Breach};
 use crate::sim::network::{Delivery, Latency, Link};
 use crate::sim::queue::EventQueue;
 use crate::sim::rng::Prng;
-use crate::sim::scenario::Scenario;
 use crate::sim::station::Station;
 
 pub use crate::payments::network::{Decline, Outcome};

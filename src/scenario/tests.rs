@@ -36,9 +36,9 @@ mod mutations {
 
     use proptest::prelude::*;
 
-    use crate::sim::scenario::parse_file;
+    use crate::scenario::parse_file;
 
-    const REFERENCE: &str = include_str!("../../../scenarios/reference.toml");
+    const REFERENCE: &str = include_str!("../../scenarios/reference.toml");
 
     fn check(text: &str) {
         if let Err(e) = parse_file(text) {
