@@ -4,7 +4,6 @@
 //! `cli::output`): a reader never sees half a report, an interrupted run leaves the previous
 //! report intact, and a folder that holds anything but a report of ours is refused.
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -137,21 +136,67 @@ fn peak_rss_bytes() -> Option<u64> {
     Some(kb * 1024)
 }
 
-fn progress_bar(p: &Progress, started: Instant, zone: Zone) {
-    let width = 30;
-    let filled = ((p.done_fraction.clamp(0.0, 1.0)) * width as f64) as usize;
-    let wall = started.elapsed().as_secs_f64().max(1e-9);
-    let local = crate::report::local_time(p.now, zone);
-    eprint!(
-        "\r[{}{}] {:>3.0}%  sim {local}  payments {}  events {:.1} M  {:.1} M events/s ",
-        "=".repeat(filled),
-        " ".repeat(width - filled),
-        p.done_fraction * 100.0,
-        p.payments_count,
-        p.events_count as f64 / 1e6,
-        p.events_count as f64 / wall / 1e6
-    );
-    let _ = std::io::stderr().flush();
+/// The progress of a run on stderr: a bar with an ETA on a terminal; otherwise (a log, a CI
+/// job) a plain line at every tenth of the simulated span, without carriage returns.
+struct ProgressView {
+    bar: Option<indicatif::ProgressBar>,
+    zone: Zone,
+    started: Instant,
+    tenths_shown: u64,
+}
+
+/// Steps of the bar: thousandths of the simulated span.
+const PROGRESS_STEPS: u64 = 1000;
+
+impl ProgressView {
+    fn new(quiet: bool, zone: Zone) -> ProgressView {
+        use std::io::IsTerminal;
+        let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
+            let bar = indicatif::ProgressBar::new(PROGRESS_STEPS);
+            let style = indicatif::ProgressStyle::with_template(
+                "[{bar:30}] {percent:>3}%  {msg}  ETA {eta}",
+            )
+            .expect("a valid template")
+            .progress_chars("=> ");
+            bar.set_style(style);
+            bar
+        });
+        // A quiet run shows nothing; a run without a terminal shows its tenths.
+        let tenths_shown = if quiet { u64::MAX } else { 0 };
+        ProgressView { bar, zone, started: Instant::now(), tenths_shown }
+    }
+
+    fn text(&self, p: &Progress) -> String {
+        let wall = self.started.elapsed().as_secs_f64().max(1e-9);
+        format!(
+            "sim {}  payments {}  events {:.1} M  {:.1} M events/s",
+            crate::report::local_time(p.now, self.zone),
+            p.payments_count,
+            p.events_count as f64 / 1e6,
+            p.events_count as f64 / wall / 1e6
+        )
+    }
+
+    fn update(&mut self, p: &Progress) {
+        let steps = (p.done_fraction.clamp(0.0, 1.0) * PROGRESS_STEPS as f64) as u64;
+        if let Some(bar) = &self.bar {
+            bar.set_position(steps);
+            bar.set_message(self.text(p));
+        } else if steps / 100 > self.tenths_shown && self.tenths_shown != u64::MAX {
+            self.tenths_shown = steps / 100;
+            eprintln!("{:>3} %  {}", self.tenths_shown * 10, self.text(p));
+        }
+    }
+
+    /// The run is over: the bar (or the log) ends at 100 %.
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.set_position(PROGRESS_STEPS);
+            bar.finish();
+        } else if self.tenths_shown != u64::MAX {
+            eprintln!("100 %  simulated; writing the report");
+        }
+    }
 }
 
 pub(super) fn run(args: RunArgs) -> anyhow::Result<Outcome> {
@@ -166,16 +211,9 @@ pub(super) fn run(args: RunArgs) -> anyhow::Result<Outcome> {
     let started = Instant::now();
     let world = World::new(&s, seed)?;
     let zone = scenario::validate::zone_of(&s.meta.start).unwrap_or(Zone::UTC);
-    let quiet = args.quiet;
-    let mut on_progress = |p: Progress| {
-        if !quiet {
-            progress_bar(&p, started, zone);
-        }
-    };
-    let result = world.run(&mut on_progress);
-    if !quiet {
-        eprintln!();
-    }
+    let mut view = ProgressView::new(args.quiet, zone);
+    let result = world.run(&mut |p: Progress| view.update(&p));
+    view.finish();
     let record = match result {
         Ok(record) => record,
         Err(breach) => bail!(

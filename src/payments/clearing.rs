@@ -15,6 +15,7 @@ use std::str::FromStr;
 
 use rust_decimal::Decimal;
 
+use super::csv_text::CsvText;
 use super::money::{AMOUNT_MINOR_MAX, Currency, Money};
 use super::party::ParticipantId;
 use super::time::{Date, Timestamp};
@@ -204,9 +205,7 @@ const TRAILER_PREFIX: &str = "#end,records=";
 
 /// Writes a clearing file: header, one row per record in the given order, trailer.
 pub fn write_clearing_file(records: &[ClearingRecord]) -> String {
-    let mut writer =
-        csv::WriterBuilder::new().terminator(csv::Terminator::Any(b'\n')).from_writer(Vec::new());
-    writer.write_record(COLUMNS).expect("writing to memory");
+    let mut writer = CsvText::new(COLUMNS);
     for r in records {
         let row = [
             r.party.to_string(),
@@ -229,10 +228,9 @@ pub fn write_clearing_file(records: &[ClearingRecord]) -> String {
             r.status.name().to_owned(),
             r.at.as_nanos().to_string(),
         ];
-        writer.write_record(&row).expect("writing to memory");
+        writer.row(&row);
     }
-    let mut text =
-        String::from_utf8(writer.into_inner().expect("flushing to memory")).expect("UTF-8 fields");
+    let mut text = writer.finish();
     text.push_str(&format!("{TRAILER_PREFIX}{}\n", records.len()));
     text
 }

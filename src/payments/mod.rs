@@ -7,6 +7,7 @@
 //! * [`fx`]: the rate book (mid and scheme rates over time, markups), quotes, conversions.
 //! * [`ledger`]: the double-entry ledger with two-phase transfers and its invariants.
 //! * [`clearing`]: each party's clearing records and the CSV files they exchange.
+//! * [`csv_text`]: the one CSV writer.
 //! * [`settlement`]: business calendars, netting cycles, multilateral net positions.
 //! * [`recon`]: matching two parties' files, classifying breaks, resolving them in the ledger.
 //! * [`network`]: the payment protocol between participants, as pure state machines.
@@ -15,6 +16,7 @@
 #![deny(clippy::float_arithmetic)]
 
 pub mod clearing;
+pub mod csv_text;
 pub mod fx;
 pub mod ledger;
 pub mod money;

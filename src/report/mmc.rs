@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 
 use serde_json::json;
 
+use crate::payments::csv_text::CsvText;
 use crate::record::mmc::{MmcReport, MmcValidation};
 
 /// Every file of an M/M/c report folder.
@@ -25,22 +26,27 @@ fn little_error_pct(r: &MmcReport) -> f64 {
 
 /// `replications.csv`.
 pub fn replications_csv(v: &MmcValidation) -> String {
-    let mut out = String::from(
-        "replication,seed,customers,mean_wait_ms,mean_sojourn_ms,mean_in_system,littles_law_error_pct\n",
-    );
+    let mut out = CsvText::new([
+        "replication",
+        "seed",
+        "customers",
+        "mean_wait_ms",
+        "mean_sojourn_ms",
+        "mean_in_system",
+        "littles_law_error_pct",
+    ]);
     for (i, r) in v.replications.iter().enumerate() {
-        let _ = writeln!(
-            out,
-            "{i},{},{},{:.6},{:.6},{:.6},{:.9}",
-            v.seeds[i],
-            r.customers_count,
-            r.mean_wait_s() * 1000.0,
-            r.mean_sojourn_s() * 1000.0,
-            r.mean_in_system(),
-            little_error_pct(r)
-        );
+        out.row([
+            i.to_string(),
+            v.seeds[i].to_string(),
+            r.customers_count.to_string(),
+            format!("{:.6}", r.mean_wait_s() * 1000.0),
+            format!("{:.6}", r.mean_sojourn_s() * 1000.0),
+            format!("{:.6}", r.mean_in_system()),
+            format!("{:.9}", little_error_pct(r)),
+        ]);
     }
-    out
+    out.finish()
 }
 
 /// `summary.json`.

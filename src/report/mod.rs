@@ -14,6 +14,7 @@ use std::fmt::Write as _;
 use hdrhistogram::Histogram;
 use serde_json::{Value, json};
 
+use crate::payments::csv_text::CsvText;
 use crate::payments::network::{Decline, Outcome};
 use crate::payments::recon::write_breaks;
 use crate::payments::settlement::write_settlement_csv;
@@ -299,100 +300,114 @@ fn steady_json(steady: &steady::Steady) -> Value {
 
 /// `latency.csv`: per flow and hop, µs from HdrHistogram (3 significant digits).
 pub fn latency_csv(record: &RunRecord) -> String {
-    let mut out = String::from("flow,hop,count,mean_us,p50_us,p90_us,p99_us,p999_us,max_us\n");
-    let row = |out: &mut String, flow: &str, hop: &str, h: &Histogram<u64>| {
-        if h.is_empty() {
-            let _ = writeln!(out, "{flow},{hop},0,0,0,0,0,0,0");
-            return;
-        }
-        let _ = writeln!(
-            out,
-            "{flow},{hop},{},{:.0},{},{},{},{},{}",
-            h.len(),
-            h.mean(),
-            h.value_at_quantile(0.5),
-            h.value_at_quantile(0.9),
-            h.value_at_quantile(0.99),
-            h.value_at_quantile(0.999),
-            h.max()
-        );
+    let mut out = CsvText::new([
+        "flow", "hop", "count", "mean_us", "p50_us", "p90_us", "p99_us", "p999_us", "max_us",
+    ]);
+    let mut row = |flow: &str, hop: &str, h: &Histogram<u64>| {
+        let figures = if h.is_empty() {
+            vec!["0".to_string(); 7]
+        } else {
+            vec![
+                h.len().to_string(),
+                format!("{:.0}", h.mean()),
+                h.value_at_quantile(0.5).to_string(),
+                h.value_at_quantile(0.9).to_string(),
+                h.value_at_quantile(0.99).to_string(),
+                h.value_at_quantile(0.999).to_string(),
+                h.max().to_string(),
+            ]
+        };
+        out.row([flow.to_string(), hop.to_string()].into_iter().chain(figures));
     };
     for s in &record.flows {
-        let flow = s.flow;
-        row(&mut out, flow.name(), "end_to_end_approved", &s.latency_approved);
-        row(&mut out, flow.name(), "end_to_end_answered", &s.latency_answered);
+        let flow = s.flow.name();
+        row(flow, "end_to_end_approved", &s.latency_approved);
+        row(flow, "end_to_end_answered", &s.latency_answered);
         for (i, HopLatency { node: hop, latency_us: h }) in s.hops.iter().enumerate() {
-            row(&mut out, flow.name(), &format!("{i}:{hop}"), h);
+            row(flow, &format!("{i}:{hop}"), h);
         }
     }
-    out
+    out.finish()
 }
 
 /// `timeseries.csv`: per simulated minute and flow (declines also by class).
 pub fn timeseries_csv(record: &RunRecord) -> String {
-    let mut out = String::from(
-        "minute,local_time,flow,offered,completed,approved,declined,timed_out,in_flight,p50_us,p99_us,p999_us",
-    );
-    for d in Decline::ALL {
-        let _ = write!(out, ",declined_{}", d.name());
-    }
-    out.push('\n');
+    let header = [
+        "minute",
+        "local_time",
+        "flow",
+        "offered",
+        "completed",
+        "approved",
+        "declined",
+        "timed_out",
+        "in_flight",
+        "p50_us",
+        "p99_us",
+        "p999_us",
+    ]
+    .map(String::from)
+    .into_iter()
+    .chain(Decline::ALL.iter().map(|d| format!("declined_{}", d.name())));
+    let mut out = CsvText::new(header);
     let minutes = record.minutes.first().map_or(0, Vec::len);
     for m in 0..minutes {
         let at = record.start.checked_add(Span::from_minutes(m as u64)).unwrap_or(record.start);
         let when = local_time(at, record.zone);
         for (k, flow) in record.flows.iter().map(|s| s.flow).enumerate() {
             let c = record.minutes[k][m];
-            let _ = write!(
-                out,
-                "{m},{when},{},{},{},{},{},{},{},{},{},{}",
-                flow.name(),
-                c.offered,
-                c.completed,
-                c.approved,
-                c.declined,
-                c.timed_out,
-                c.in_flight,
-                c.latency_us_p50,
-                c.latency_us_p99,
-                c.latency_us_p999
-            );
-            for n in c.declined_by_class {
-                let _ = write!(out, ",{n}");
-            }
-            out.push('\n');
+            let fields = [
+                m.to_string(),
+                when.clone(),
+                flow.name().to_string(),
+                c.offered.to_string(),
+                c.completed.to_string(),
+                c.approved.to_string(),
+                c.declined.to_string(),
+                c.timed_out.to_string(),
+                c.in_flight.to_string(),
+                c.latency_us_p50.to_string(),
+                c.latency_us_p99.to_string(),
+                c.latency_us_p999.to_string(),
+            ];
+            out.row(fields.into_iter().chain(c.declined_by_class.iter().map(|n| n.to_string())));
         }
     }
-    out
+    out.finish()
 }
 
 /// `nodes.csv`: per node, utilisation and Little's law (L = λW) with its relative error.
 pub fn nodes_csv(record: &RunRecord) -> String {
-    let mut out = String::from(
-        "node,servers,served,refused,queue_len_max,utilisation_pct,mean_in_system,throughput_per_s,mean_time_in_system_ms,littles_law_error_pct\n",
-    );
+    let mut out = CsvText::new([
+        "node",
+        "servers",
+        "served",
+        "refused",
+        "queue_len_max",
+        "utilisation_pct",
+        "mean_in_system",
+        "throughput_per_s",
+        "mean_time_in_system_ms",
+        "littles_law_error_pct",
+    ]);
     let span_ns = record.finished_at.saturating_since(record.start).as_nanos().max(1) as f64;
     for n in &record.nodes {
         let util = n.busy_ns as f64 / (span_ns * f64::from(n.servers)) * 100.0;
         let law = steady::little(NodeMinute::default(), n.totals(), span_ns / 1e9);
-        let (l, lambda, w, error) =
-            (law.mean_in_system, law.throughput_per_s, law.mean_time_in_system_s, law.error_pct);
-        let _ = writeln!(
-            out,
-            "{},{},{},{},{},{:.3},{:.3},{:.3},{:.3},{:.4}",
-            n.name,
-            n.servers,
-            n.served_count,
-            n.refused_count,
-            n.queue_len_max,
-            util,
-            l,
-            lambda,
-            w * 1000.0,
-            error
-        );
+        out.row([
+            n.name.clone(),
+            n.servers.to_string(),
+            n.served_count.to_string(),
+            n.refused_count.to_string(),
+            n.queue_len_max.to_string(),
+            format!("{util:.3}"),
+            format!("{:.3}", law.mean_in_system),
+            format!("{:.3}", law.throughput_per_s),
+            format!("{:.3}", law.mean_time_in_system_s * 1000.0),
+            format!("{:.4}", law.error_pct),
+        ]);
     }
-    out
+    out.finish()
 }
 
 /// `settlement.csv`: Bakong net positions per cycle.
@@ -403,22 +418,29 @@ pub fn settlement_csv(record: &RunRecord) -> String {
 
 /// `scheme-settlement.csv`: UPI ⇄ NBC per trade date.
 pub fn scheme_settlement_csv(record: &RunRecord) -> String {
-    let mut out = String::from(
-        "trade_date,value_date,currency,owed_to_nbc_minor,owed_to_upi_minor,rate_to_usd,net_usd\n",
-    );
+    let mut out = CsvText::new([
+        "trade_date",
+        "value_date",
+        "currency",
+        "owed_to_nbc_minor",
+        "owed_to_upi_minor",
+        "rate_to_usd",
+        "net_usd",
+    ]);
     for s in &record.scheme_settlements {
         for (currency, to_nbc, to_upi, rate) in &s.legs {
-            let _ = writeln!(
-                out,
-                "{},{},{},{to_nbc},{to_upi},{rate},{}",
-                s.trade_date,
-                s.value_date,
-                currency.alpha(),
-                s.net_usd.to_decimal()
-            );
+            out.row([
+                s.trade_date.to_string(),
+                s.value_date.to_string(),
+                currency.alpha().to_string(),
+                to_nbc.to_string(),
+                to_upi.to_string(),
+                rate.to_string(),
+                s.net_usd.to_decimal().to_string(),
+            ]);
         }
     }
-    out
+    out.finish()
 }
 
 /// `reconciliation.csv`: every break.
@@ -697,7 +719,14 @@ fn md_plots(out: &mut String, record: &RunRecord) {
 
 /// `timeseries-nodes.csv`: per simulated minute and node, the longest queue and utilisation.
 pub fn timeseries_nodes_csv(record: &RunRecord) -> String {
-    let mut out = String::from("minute,local_time,node,queue_len_max,utilisation_pct,served\n");
+    let mut out = CsvText::new([
+        "minute",
+        "local_time",
+        "node",
+        "queue_len_max",
+        "utilisation_pct",
+        "served",
+    ]);
     let minutes = record.nodes.first().map_or(0, |n| n.minutes.len());
     for m in 0..minutes {
         let at = record.start.checked_add(Span::from_minutes(m as u64)).unwrap_or(record.start);
@@ -707,16 +736,17 @@ pub fn timeseries_nodes_csv(record: &RunRecord) -> String {
             let before = if m == 0 { NodeMinute::default() } else { n.minutes[m - 1] };
             let busy = (cell.busy_ns - before.busy_ns) as f64;
             let utilisation = busy / (60e9 * f64::from(n.servers)) * 100.0;
-            let _ = writeln!(
-                out,
-                "{m},{when},{},{},{utilisation:.3},{}",
-                n.name,
-                cell.queue_len_max,
-                cell.served_count - before.served_count
-            );
+            out.row([
+                m.to_string(),
+                when.clone(),
+                n.name.clone(),
+                cell.queue_len_max.to_string(),
+                format!("{utilisation:.3}"),
+                (cell.served_count - before.served_count).to_string(),
+            ]);
         }
     }
-    out
+    out.finish()
 }
 
 /// `histograms.hlog`: every latency histogram in HdrHistogram's interval-log format (V2,

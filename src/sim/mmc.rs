@@ -13,6 +13,8 @@ use super::rng::Prng;
 use super::station::{Arrival, Station};
 use crate::payments::time::Timestamp;
 pub use crate::record::mmc::{MmcReport, MmcValidation};
+use statrs::distribution::{ContinuousCDF, StudentsT};
+
 use crate::scenario::MmcScenario;
 
 /// An M/M/c experiment.
@@ -157,14 +159,13 @@ pub fn run_mmc(config: MmcConfig) -> Result<MmcReport, MmcError> {
     Ok(report)
 }
 
-/// Student's t at 0.975 for `df` degrees of freedom (table to 30, then the normal value).
-fn t_975(df: usize) -> f64 {
-    const TABLE: [f64; 30] = [
-        12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160,
-        2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056,
-        2.052, 2.048, 2.045, 2.042,
-    ];
-    TABLE.get(df.saturating_sub(1)).copied().unwrap_or(1.960)
+/// Student's t at 0.975 for `df` degrees of freedom: the two-sided 95 % quantile.
+///
+/// # Panics
+/// If `df` is zero (an interval needs two replications; validation requires them).
+pub fn t_975(df: usize) -> f64 {
+    assert!(df > 0, "an interval needs at least two replications");
+    StudentsT::new(0.0, 1.0, df as f64).expect("positive degrees of freedom").inverse_cdf(0.975)
 }
 
 /// Runs the scenario's replications with seeds `seed`, `seed + 1`, … and compares their mean
@@ -240,6 +241,13 @@ mod tests {
     }
 
     #[test]
+    fn students_t_matches_the_tables() {
+        for (df, t) in [(1, 12.706), (7, 2.365), (30, 2.042), (100, 1.984)] {
+            assert!((t_975(df) - t).abs() < 5e-4, "t({df}) = {}", t_975(df));
+        }
+    }
+
+    #[test]
     fn runs_are_pure_functions_of_the_seed() {
         assert_eq!(run_mmc(config(42)), run_mmc(config(42)));
         assert_ne!(run_mmc(config(42)), run_mmc(config(43)));
@@ -262,7 +270,7 @@ mod tests {
         let n = means.len() as f64;
         let mean = means.iter().sum::<f64>() / n;
         let sd = (means.iter().map(|m| (m - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
-        let half_width = 2.365 * sd / n.sqrt(); // t(0.975, 7)
+        let half_width = t_975(7) * sd / n.sqrt();
         assert!((mean - wq).abs() <= half_width, "Wq {mean} ± {half_width} vs Erlang-C {wq}");
     }
 

@@ -30,6 +30,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 
 use super::clearing::{ClearingRecord, MessageKind, Rrn, Status};
+use super::csv_text::CsvText;
 use super::ledger::{AccountId, Command, Transfer, TransferId};
 use super::money::{Currency, Money};
 
@@ -433,13 +434,25 @@ impl ReconSummary {
     }
 }
 
+impl ReconSummary {
+    /// `recon-summary.csv`: per class, the count and the absolute receivable change per
+    /// currency.
+    pub fn to_csv(&self) -> String {
+        let mut out = CsvText::new(["class", "count", "khr_minor", "usd_minor", "cny_minor"]);
+        for (class, count, amounts) in &self.classes {
+            out.row(
+                [class.name().to_string(), count.to_string()]
+                    .into_iter()
+                    .chain(amounts.iter().map(|a| a.to_string())),
+            );
+        }
+        out.finish()
+    }
+}
+
 impl fmt::Display for ReconSummary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "class,count,khr_minor,usd_minor,cny_minor")?;
-        for (class, count, amounts) in &self.classes {
-            writeln!(f, "{},{count},{},{},{}", class.name(), amounts[0], amounts[1], amounts[2])?;
-        }
-        Ok(())
+        f.write_str(&self.to_csv())
     }
 }
 
@@ -461,9 +474,7 @@ pub const BREAK_COLUMNS: [&str; 12] = [
 
 /// Writes `reconciliation.csv`: one row per break, in the order given.
 pub fn write_breaks(breaks: &[Break]) -> String {
-    let mut w =
-        csv::WriterBuilder::new().terminator(csv::Terminator::Any(b'\n')).from_writer(Vec::new());
-    w.write_record(BREAK_COLUMNS).expect("writing to memory");
+    let mut w = CsvText::new(BREAK_COLUMNS);
     let status = |r: &Option<ClearingRecord>| r.as_ref().map_or("", |r| r.status.name());
     for b in breaks {
         let record = b.ours.as_ref().or(b.theirs.as_ref()).expect("a break has a record");
@@ -484,9 +495,9 @@ pub fn write_breaks(breaks: &[Break]) -> String {
             b.receivable_change.minor.to_string(),
             b.resolution.name().to_owned(),
         ];
-        w.write_record(&row).expect("writing to memory");
+        w.row(&row);
     }
-    String::from_utf8(w.into_inner().expect("flushing to memory")).expect("UTF-8 fields")
+    w.finish()
 }
 
 /// What the network's file claims from the switch per currency: approved purchases less approved

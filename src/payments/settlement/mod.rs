@@ -24,6 +24,7 @@ use std::fmt;
 
 use rust_decimal::{Decimal, RoundingStrategy};
 
+use super::csv_text::CsvText;
 use super::fx::{Pair, RateBook};
 use super::ledger::{AccountId, Command, Transfer, TransferId};
 use super::money::{Currency, Money};
@@ -584,9 +585,7 @@ pub fn write_settlement_csv(
     for batch in batches {
         batch.check()?;
     }
-    let mut w =
-        csv::WriterBuilder::new().terminator(csv::Terminator::Any(b'\n')).from_writer(Vec::new());
-    w.write_record(SETTLEMENT_COLUMNS).expect("writing to memory");
+    let mut w = CsvText::new(SETTLEMENT_COLUMNS);
     for batch in batches {
         for (participant, money) in batch.iter() {
             let refusal =
@@ -600,8 +599,8 @@ pub fn write_settlement_csv(
                 refusal
                     .map_or_else(|| "settled".into(), |r| format!("refused:{}", r.reject.name())),
             ];
-            w.write_record(&row).expect("writing to memory");
+            w.row(&row);
         }
     }
-    Ok(String::from_utf8(w.into_inner().expect("flushing to memory")).expect("UTF-8 fields"))
+    Ok(w.finish())
 }
