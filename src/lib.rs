@@ -1,9 +1,14 @@
 //! bakong-sim: a deterministic simulator of the Bakong ⇄ UnionPay ⇄ WeChat Pay cross-border QR
 //! payment network that drives the real payments core.
 //!
-//! Layers, from the bottom (see ARCHITECTURE.md):
-//! * [`payments`]: the pure core (QR codecs; money, FX, ledger, settlement to come).
-//! * [`sim`]: virtual-time simulation (today: the event queue, the PRNG, an M/M/c model).
+//! Layers, from the bottom (see ARCHITECTURE.md); each imports only those below it:
+//! * [`payments`]: the pure core: QR codecs, money, FX, the ledger, clearing, settlement,
+//!   reconciliation, and the payment protocol as state machines ([`payments::network`]).
+//! * [`scenario`]: the scenario file format, parsed and validated with located errors.
+//! * [`record`]: what a run produced, as data.
+//! * [`sim`]: virtual-time simulation: the event queue, the PRNG, stations, links, the payment
+//!   world that drives the protocol, the auditor.
+//! * [`report`]: renders a record (summaries, CSVs, plots); it reads only [`record`].
 //! * [`cli`]: the `sim` command line; the only place for file I/O, the wall clock and `anyhow`.
 
 pub mod cli;

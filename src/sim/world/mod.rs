@@ -352,6 +352,9 @@ pub struct World {
     stop: Option<Stop>,
 }
 
+/// How often a run reports its progress: every 2²⁰ events.
+const PROGRESS_EVERY_EVENTS: u64 = 1 << 20;
+
 /// A scenario whose run would need more memory than its `[limits] memory_mb_max` allows.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error(
@@ -438,7 +441,7 @@ impl World {
                 self.stop = Some(Stop::Limit("events_max"));
                 break;
             }
-            if self.events_count.is_multiple_of(1 << 20) {
+            if self.events_count.is_multiple_of(PROGRESS_EVERY_EVENTS) {
                 progress(Progress {
                     now,
                     done_fraction: now.saturating_since(self.cfg.start).as_nanos() as f64
