@@ -404,6 +404,33 @@ fn scratch(name: &str) -> std::path::PathBuf {
 }
 
 #[test]
+fn an_incomplete_run_says_so_and_exits_1() {
+    let dir = scratch("incomplete");
+    let file = dir.join("no-drain.toml");
+    std::fs::write(&file, edited(SMALL, &[("drain_minutes = 30", "drain_minutes = 0")]))
+        .expect("write");
+    let out = dir.join("report");
+    let o = sim(
+        &["run", file.to_str().expect("utf-8"), "--quiet", "--out", out.to_str().expect("utf-8")],
+        "",
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stderr));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("finding: incomplete: the drain time ended with"), "{stdout}");
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).expect("written"))
+            .expect("JSON");
+    assert_eq!(summary["complete"], false);
+    assert_eq!(
+        summary["ledger"]["invariants_ok"], true,
+        "audited whole, payments in flight included"
+    );
+    let md = std::fs::read_to_string(out.join("summary.md")).expect("written");
+    assert!(md.contains("## Findings"), "{md}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn endless_and_oversized_inputs_are_refused_by_size() {
     for command in ["validate", "run"] {
         let o = sim(&[command, "/dev/zero"], "");
