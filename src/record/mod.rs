@@ -19,7 +19,7 @@ use crate::payments::settlement::{NetPositions, SchemeSettlement, SettlementRefu
 use crate::payments::time::{Timestamp, Zone};
 
 pub use flow::{FlowStats, HopLatency, INTERVAL_MINUTES, LATENCY_US_MAX, MinuteStats};
-pub use node::{NodeMinute, NodeStats};
+pub use node::{NodeMinute, NodeStats, Occupancy};
 
 /// Why a run stopped before draining.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,38 +1,48 @@
 //! A node's figures: what it served and refused, its longest queue, and the integrals of busy
 //! servers and requests present that give utilisation and Little's law.
 
-/// A node's occupancy figures.
-#[derive(Clone, Debug)]
-pub struct NodeStats {
-    /// Its name (`upi`, `kh_bank[3]`).
-    pub name: String,
-    /// Its servers.
-    pub servers: u32,
+/// What a station (a node, or the M/M/c model's one) has measured.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Occupancy {
     /// Requests that finished service.
     pub served_count: u64,
     /// Requests refused because the queue was full.
     pub refused_count: u64,
     /// Longest queue seen.
     pub queue_len_max: u64,
-    /// ∫ busy servers dt, in server-nanoseconds.
+    /// ∫ busy servers dt, server-nanoseconds.
     pub busy_ns: u128,
-    /// ∫ requests in the node (queued + in service) dt, in request-nanoseconds.
+    /// ∫ requests present (waiting or in service) dt, request-nanoseconds.
     pub in_system_ns: u128,
-    /// Σ time in the node of the requests that finished service, ns.
+    /// Σ time from arrival to end of service of the requests served, ns.
     pub sojourn_ns: u128,
+    /// Σ time waiting for a server of the requests that started service, ns.
+    pub wait_ns: u128,
+}
+
+/// A node's figures.
+#[derive(Clone, Debug)]
+pub struct NodeStats {
+    /// Its name (`upi`, `kh_bank[3]`).
+    pub name: String,
+    /// Its servers.
+    pub servers: u32,
+    /// Its occupancy over the run.
+    pub occupancy: Occupancy,
     /// At the end of each simulated minute.
     pub minutes: Vec<NodeMinute>,
 }
 
 impl NodeStats {
-    /// The running totals now, as a minute snapshot.
+    /// The running totals at the end, as a minute snapshot.
     pub fn totals(&self) -> NodeMinute {
+        let o = &self.occupancy;
         NodeMinute {
-            queue_len_max: u32::try_from(self.queue_len_max).unwrap_or(u32::MAX),
-            busy_ns: self.busy_ns,
-            in_system_ns: self.in_system_ns,
-            served_count: self.served_count,
-            sojourn_ns: self.sojourn_ns,
+            queue_len_max: u32::try_from(o.queue_len_max).unwrap_or(u32::MAX),
+            busy_ns: o.busy_ns,
+            in_system_ns: o.in_system_ns,
+            served_count: o.served_count,
+            sojourn_ns: o.sojourn_ns,
         }
     }
 }

@@ -392,14 +392,14 @@ pub fn nodes_csv(record: &RunRecord) -> String {
     ]);
     let span_ns = record.finished_at.saturating_since(record.start).as_nanos().max(1) as f64;
     for n in &record.nodes {
-        let util = n.busy_ns as f64 / (span_ns * f64::from(n.servers)) * 100.0;
+        let util = n.occupancy.busy_ns as f64 / (span_ns * f64::from(n.servers)) * 100.0;
         let law = steady::little(NodeMinute::default(), n.totals(), span_ns / 1e9);
         out.row([
             n.name.clone(),
             n.servers.to_string(),
-            n.served_count.to_string(),
-            n.refused_count.to_string(),
-            n.queue_len_max.to_string(),
+            n.occupancy.served_count.to_string(),
+            n.occupancy.refused_count.to_string(),
+            n.occupancy.queue_len_max.to_string(),
             format!("{util:.3}"),
             format!("{:.3}", law.mean_in_system),
             format!("{:.3}", law.throughput_per_s),

@@ -339,7 +339,9 @@ fn spectrum<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, record: &RunRecor
 fn busiest_nodes(record: &RunRecord) -> Vec<usize> {
     let mut order: Vec<usize> = (0..record.nodes.len()).collect();
     order.sort_by(|&a, &b| {
-        let util = |i: usize| record.nodes[i].busy_ns as f64 / f64::from(record.nodes[i].servers);
+        let util = |i: usize| {
+            record.nodes[i].occupancy.busy_ns as f64 / f64::from(record.nodes[i].servers)
+        };
         util(b).total_cmp(&util(a)).then(a.cmp(&b))
     });
     order.truncate(6);

@@ -10,25 +10,7 @@
 use std::collections::VecDeque;
 
 use crate::payments::time::Timestamp;
-
-/// What a station has measured so far.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct StationStats {
-    /// Requests that finished service.
-    pub served_count: u64,
-    /// Requests refused because the queue was full.
-    pub refused_count: u64,
-    /// Longest queue seen.
-    pub queue_len_max: u64,
-    /// ∫ busy servers dt, server-nanoseconds.
-    pub busy_ns: u128,
-    /// ∫ requests present (waiting or in service) dt, request-nanoseconds.
-    pub in_system_ns: u128,
-    /// Σ time from arrival to end of service of the requests served, ns.
-    pub sojourn_ns: u128,
-    /// Σ time waiting for a server of the requests that started service, ns.
-    pub wait_ns: u128,
-}
+use crate::record::node::Occupancy;
 
 /// What became of an arriving request.
 #[derive(Debug, PartialEq, Eq)]
@@ -60,7 +42,7 @@ pub struct Station<T> {
     last_change: Timestamp,
     /// Longest queue since [`Station::take_interval_queue_max`] was last called.
     interval_queue_max: u32,
-    stats: StationStats,
+    stats: Occupancy,
 }
 
 impl<T> Station<T> {
@@ -77,7 +59,7 @@ impl<T> Station<T> {
             queue: VecDeque::new(),
             last_change: start,
             interval_queue_max: 0,
-            stats: StationStats::default(),
+            stats: Occupancy::default(),
         }
     }
 
@@ -87,7 +69,7 @@ impl<T> Station<T> {
     }
 
     /// What it has measured, up to the last change.
-    pub fn stats(&self) -> StationStats {
+    pub fn stats(&self) -> Occupancy {
         self.stats
     }
 

@@ -15,16 +15,10 @@ pub(super) type Request = (PRef, u8, bool);
 impl Node {
     /// Its figures at the end of the run.
     pub(super) fn into_stats(self) -> NodeStats {
-        let s = self.station.stats();
         NodeStats {
             name: self.name,
             servers: self.station.servers(),
-            served_count: s.served_count,
-            refused_count: s.refused_count,
-            queue_len_max: s.queue_len_max,
-            busy_ns: s.busy_ns,
-            in_system_ns: s.in_system_ns,
-            sojourn_ns: s.sojourn_ns,
+            occupancy: self.station.stats(),
             minutes: self.minutes,
         }
     }
