@@ -9,10 +9,10 @@
 //! the built binary. Then a property test mutates the tiny scenario at random (any key set to an
 //! extreme value, deleted, or its array grown) and requires one of the defined endings.
 
-use std::process::{Command, Stdio};
-
 use bakong_sim::testkit::{Bounds, Ending, exercise};
 use proptest::prelude::*;
+
+use crate::support::{scratch, sim};
 
 const SMALL: &str = include_str!("../data/small.toml");
 const TINY: &str = include_str!("../data/tiny.toml");
@@ -381,28 +381,6 @@ fn a_refused_settlement_is_a_finding_in_the_summary_and_settlement_csv() {
     assert!(report::findings(&clean).is_empty());
 }
 
-fn sim(args: &[&str], stdin: &str) -> std::process::Output {
-    use std::io::Write;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sim"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("sim runs");
-    let mut input = child.stdin.take().expect("stdin");
-    let _ = input.write_all(stdin.as_bytes());
-    drop(input);
-    child.wait_with_output().expect("sim finishes")
-}
-
-fn scratch(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("bakong-sim-attack-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("scratch");
-    dir
-}
-
 #[test]
 fn an_incomplete_run_says_so_and_exits_1() {
     let dir = scratch("incomplete");
@@ -412,7 +390,7 @@ fn an_incomplete_run_says_so_and_exits_1() {
     let out = dir.join("report");
     let o = sim(
         &["run", file.to_str().expect("utf-8"), "--quiet", "--out", out.to_str().expect("utf-8")],
-        "",
+        None,
     );
     assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stderr));
     let stdout = String::from_utf8_lossy(&o.stdout);
@@ -433,17 +411,17 @@ fn an_incomplete_run_says_so_and_exits_1() {
 #[test]
 fn endless_and_oversized_inputs_are_refused_by_size() {
     for command in ["validate", "run"] {
-        let o = sim(&[command, "/dev/zero"], "");
+        let o = sim(&[command, "/dev/zero"], None);
         assert_eq!(o.status.code(), Some(2), "{command}");
         let err = String::from_utf8_lossy(&o.stderr);
         assert!(err.contains("/dev/zero is more than the 4194304 bytes"), "{command}: {err}");
     }
-    let o = sim(&["qr", "encode", "/dev/zero"], "");
+    let o = sim(&["qr", "encode", "/dev/zero"], None);
     assert_eq!(o.status.code(), Some(2));
     let dir = scratch("big");
     let big = dir.join("big.toml");
     std::fs::write(&big, "#".repeat(5 << 20)).expect("write");
-    let o = sim(&["validate", big.to_str().expect("utf-8")], "");
+    let o = sim(&["validate", big.to_str().expect("utf-8")], None);
     assert!(String::from_utf8_lossy(&o.stderr).contains("is 5242880 bytes, more than the 4194304"));
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -496,7 +474,7 @@ fn hostile_clearing_files_are_located_errors_or_their_own_break_class() {
                 "--out",
                 &path(&format!("out-{name}")),
             ],
-            "",
+            None,
         );
         assert_eq!(o.status.code(), Some(2), "{name}");
         let err = String::from_utf8_lossy(&o.stderr);
@@ -518,7 +496,7 @@ fn hostile_clearing_files_are_located_errors_or_their_own_break_class() {
             "--out",
             &path("out-crlf"),
         ],
-        "",
+        None,
     );
     assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
     // Another currency on their side is its own class, sent to the manual queue.
@@ -534,7 +512,7 @@ fn hostile_clearing_files_are_located_errors_or_their_own_break_class() {
             "--out",
             &path("out-usd"),
         ],
-        "",
+        None,
     );
     assert_eq!(o.status.code(), Some(1));
     let breaks = std::fs::read_to_string(dir.join("out-usd/reconciliation.csv")).expect("written");
@@ -553,7 +531,7 @@ fn encode_refuses_control_characters_by_field() {
         let name =
             if key == "merchant_name" { String::new() } else { r#""merchant_name":"A","#.into() };
         let spec = format!(r#"{{"kind":"individual","account_id":"a@b",{name}"{key}":"{text}"}}"#);
-        let o = sim(&["qr", "encode", "-"], &spec);
+        let o = sim(&["qr", "encode", "-"], Some(&spec));
         assert_eq!(o.status.code(), Some(2), "{key}");
         let err = String::from_utf8_lossy(&o.stderr);
         assert!(err.contains(&format!("key `{key}`")) && err.contains("control"), "{key}: {err}");

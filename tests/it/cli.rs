@@ -3,26 +3,13 @@
 //!
 //! Method: run the built binary on vectors and broken inputs, parse its stdout as JSON.
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 use serde_json::Value;
 
-const G09: &str = "00020101021230370011coffee@devb01061234560208Dev Bank520458125303840540510.255802KH5912Coffee Klang6010Phnom Penh62630105#00010211855875758570310Klang BKK10709Counter 20808Latte x2993400131735689600000011317356905000006304C13F";
+use crate::support::{scratch, sim};
 
-fn sim(args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sim"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("sim runs");
-    let mut input = child.stdin.take().expect("stdin");
-    input.write_all(stdin.unwrap_or("").as_bytes()).expect("stdin written");
-    drop(input);
-    child.wait_with_output().expect("sim finishes")
-}
+const G09: &str = "00020101021230370011coffee@devb01061234560208Dev Bank520458125303840540510.255802KH5912Coffee Klang6010Phnom Penh62630105#00010211855875758570310Klang BKK10709Counter 20808Latte x2993400131735689600000011317356905000006304C13F";
 
 fn json(output: &Output) -> Value {
     serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
@@ -142,14 +129,6 @@ fn encode_reads_a_spec_and_reports_bad_keys_with_their_place() {
     assert!(String::from_utf8_lossy(&missing.stderr).contains("/nonexistent/spec.json"));
 }
 
-/// A fresh directory under the system temp dir for one test.
-fn scratch_dir(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("bakong-sim-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("scratch dir");
-    dir
-}
-
 fn clearing_record(
     party: bakong_sim::payments::clearing::Party,
     i: u64,
@@ -180,7 +159,7 @@ fn clearing_record(
 #[test]
 fn recon_writes_its_outputs_and_exits_1_on_breaks() {
     use bakong_sim::payments::clearing::{Party, write_clearing_file};
-    let dir = scratch_dir("recon");
+    let dir = scratch("recon");
     let ours: Vec<_> = (0..3).map(|i| clearing_record(Party::Switch, i)).collect();
     let theirs: Vec<_> = (0..2).map(|i| clearing_record(Party::Upi, i)).collect();
     std::fs::write(dir.join("switch.csv"), write_clearing_file(&ours)).expect("write");
@@ -245,16 +224,9 @@ fn recon_writes_its_outputs_and_exits_1_on_breaks() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-fn temp_dir(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("bakong-sim-it-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
-}
-
 #[test]
 fn run_writes_the_report_folder_and_exits_by_its_slos() {
-    let dir = temp_dir("run");
+    let dir = scratch("run");
     let out_dir = dir.join("report");
     let small = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/small.toml");
     let out = sim(
@@ -303,7 +275,7 @@ fn run_writes_the_report_folder_and_exits_by_its_slos() {
 
 #[test]
 fn run_and_validate_refuse_bad_scenarios_with_file_line_and_key() {
-    let dir = temp_dir("bad");
+    let dir = scratch("bad");
     let text =
         include_str!("../data/small.toml").replace("seed = 20260217", "seed = 20260217\nsed = 1");
     let file = dir.join("typo.toml");

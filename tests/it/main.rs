@@ -6,5 +6,6 @@ mod golden;
 mod output;
 mod qr_vectors;
 mod scenarios;
+mod support;
 mod tidy;
 mod world;
