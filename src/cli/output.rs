@@ -625,10 +625,14 @@ fn exchange(_: &Path, _: &Path) -> io::Result<()> {
     Err(io::ErrorKind::Unsupported.into())
 }
 
+/// Linux's EINVAL, ENOSYS and EOPNOTSUPP: what `renameat2` answers where a kernel or a file
+/// system has no `RENAME_EXCHANGE`.
+const EXCHANGE_UNSUPPORTED_ERRNOS: [i32; 3] = [22, 38, 95];
+
 /// Whether an exchange failed because the system or the file system lacks it.
 fn exchange_unsupported(e: &io::Error) -> bool {
     e.kind() == io::ErrorKind::Unsupported
-        || matches!(e.raw_os_error(), Some(code) if code == 22 || code == 38 || code == 95)
+        || e.raw_os_error().is_some_and(|code| EXCHANGE_UNSUPPORTED_ERRNOS.contains(&code))
 }
 
 /// The crash tests' fault points: abort at the `N`th step.

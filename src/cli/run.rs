@@ -142,6 +142,8 @@ struct ProgressView {
     bar: Option<indicatif::ProgressBar>,
     zone: Zone,
     started: Instant,
+    /// Shows nothing at all.
+    quiet: bool,
     tenths_shown: u64,
 }
 
@@ -161,9 +163,7 @@ impl ProgressView {
             bar.set_style(style);
             bar
         });
-        // A quiet run shows nothing; a run without a terminal shows its tenths.
-        let tenths_shown = if quiet { u64::MAX } else { 0 };
-        ProgressView { bar, zone, started: Instant::now(), tenths_shown }
+        ProgressView { bar, zone, started: Instant::now(), quiet, tenths_shown: 0 }
     }
 
     fn text(&self, p: &Progress) -> String {
@@ -182,7 +182,7 @@ impl ProgressView {
         if let Some(bar) = &self.bar {
             bar.set_position(steps);
             bar.set_message(self.text(p));
-        } else if steps / 100 > self.tenths_shown && self.tenths_shown != u64::MAX {
+        } else if !self.quiet && steps / 100 > self.tenths_shown {
             self.tenths_shown = steps / 100;
             eprintln!("{:>3} %  {}", self.tenths_shown * 10, self.text(p));
         }
@@ -193,7 +193,7 @@ impl ProgressView {
         if let Some(bar) = &self.bar {
             bar.set_position(PROGRESS_STEPS);
             bar.finish();
-        } else if self.tenths_shown != u64::MAX {
+        } else if !self.quiet {
             eprintln!("100 %  simulated; writing the report");
         }
     }

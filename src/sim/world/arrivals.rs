@@ -6,7 +6,7 @@ use rust_decimal::Decimal;
 
 use super::books::{self, Role};
 use super::build::STREAM_PAYMENTS;
-use super::stats::minute_of;
+use super::minute_of;
 use super::{Code, Event, PRef, Payment, Stage, World};
 use crate::payments::money::{Currency, Money};
 use crate::payments::network::Terms;

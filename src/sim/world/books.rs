@@ -30,6 +30,12 @@ pub(crate) fn bank(i: u16) -> ParticipantId {
     ParticipantId(10 + i)
 }
 
+/// The member bank a participant is, as an index into the banks' accounts (the inverse of
+/// [`bank`]; other participants have none, or an index past the banks).
+fn bank_index(participant: ParticipantId) -> Option<usize> {
+    participant.0.checked_sub(10).map(usize::from)
+}
+
 pub(crate) fn issuer(i: u16) -> ParticipantId {
     ParticipantId(100 + i)
 }
@@ -300,8 +306,7 @@ impl NetworkAccounts for Books {
     }
 
     fn fee_income(&self, participant: ParticipantId, currency: Currency) -> Option<AccountId> {
-        let i = participant.0.checked_sub(10)? as usize;
-        self.bank_fee.get(i).filter(|_| participant.0 < 100).map(|a| a[currency.index()])
+        self.bank_fee.get(bank_index(participant)?).map(|a| a[currency.index()])
     }
 }
 
@@ -319,8 +324,7 @@ impl SettlementAccounts for Books {
         if participant == NBC {
             return Some(self.nbc_settlement[k]);
         }
-        let i = participant.0.checked_sub(10)? as usize;
-        self.bank_settlement.get(i).map(|a| a[k])
+        self.bank_settlement.get(bank_index(participant)?).map(|a| a[k])
     }
 
     fn transit_account(&self, currency: Currency) -> Option<AccountId> {

@@ -29,7 +29,6 @@ pub mod footprint;
 mod nodes;
 mod payment;
 mod periodic;
-pub mod stats;
 mod transport;
 
 use std::collections::BTreeSet;
@@ -350,6 +349,11 @@ pub struct World {
     sabotage: Sabotage,
     events_count: u64,
     stop: Option<Stop>,
+}
+
+/// The minute index of `at` in a run starting at `start`.
+fn minute_of(at: Timestamp, start: Timestamp) -> usize {
+    (at.saturating_since(start).as_nanos() / Span::from_minutes(1).as_nanos()) as usize
 }
 
 /// How often a run reports its progress: every 2²⁰ events.

@@ -7,13 +7,12 @@
 use super::arrivals::Carry;
 use super::books;
 use super::config;
-use super::stats::minute_of;
+use super::minute_of;
 use super::{
     Decline, Event, Hop, NodeKind, Outcome, PRef, Payment, Stage, World, credit_hop, route,
 };
 use crate::payments::clearing::{MessageKind, Status};
 use crate::payments::ledger::TransferId;
-use crate::payments::money::Currency;
 use crate::payments::network::ResponseCode;
 use crate::payments::network::far_side::{FarPhase, RequestStep, ReversalStep as FarReversal};
 use crate::payments::network::originator::{
@@ -554,8 +553,7 @@ impl World {
             payer: pay.payer,
             payee: pay.payee,
             amount: pay.terms.amount,
-            fixed_payee: pay.flow() == Flow::Remittance
-                && pay.terms.amount.currency == Currency::Cny,
+            fixed_payee: pay.flow() == Flow::Remittance && pay.terms.payee_amount_fixed,
         })
     }
 }

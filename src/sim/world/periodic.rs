@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use rust_decimal::Decimal;
 
-use super::stats::minute_of;
+use super::minute_of;
 use super::{Event, Node, Stage, World};
 use crate::payments::clearing::ClearingRecord;
 use crate::payments::fx::Pair;
