@@ -51,7 +51,7 @@ pub struct FlowStats {
 
 impl FlowStats {
     /// Empty figures for `flow`, whose route crosses nodes of these kinds.
-    pub fn new(flow: Flow, hops: &[&'static str]) -> FlowStats {
+    pub fn new(flow: Flow, hops: &[&str]) -> FlowStats {
         FlowStats {
             flow,
             payments_count: 0,
@@ -61,7 +61,10 @@ impl FlowStats {
             latency_answered: histogram(),
             payer_timeouts_count: 0,
             duplicates_absorbed_count: 0,
-            hops: hops.iter().map(|&node| HopLatency { node, latency_us: histogram() }).collect(),
+            hops: hops
+                .iter()
+                .map(|&node| HopLatency { node: node.to_string(), latency_us: histogram() })
+                .collect(),
             intervals: Vec::new(),
         }
     }
@@ -90,7 +93,7 @@ impl FlowStats {
 #[derive(Clone, Debug)]
 pub struct HopLatency {
     /// The node kind (`upi`, `kh_bank`).
-    pub node: &'static str,
+    pub node: String,
     /// Arrival at the node to end of service, µs.
     pub latency_us: Histogram<u64>,
 }

@@ -573,7 +573,7 @@ fn md_hops(out: &mut String, record: &RunRecord) {
                 .iter()
                 .map(|h| {
                     let l = &h.latency_us;
-                    (h.node, if l.is_empty() { 0.0 } else { l.mean() })
+                    (h.node.as_str(), if l.is_empty() { 0.0 } else { l.mean() })
                 })
                 .collect();
             ranked.sort_by(|a, b| b.1.total_cmp(&a.1));

@@ -88,7 +88,8 @@ fn header_at(text: &str, offset: usize) -> Vec<Step> {
         if position > offset {
             break;
         }
-        let trimmed = line.trim();
+        // A comment after a header is not part of it (nor is one after a broken header).
+        let trimmed = line.split('#').next().unwrap_or("").trim();
         let (inner, array) = if let Some(inner) = trimmed.strip_prefix("[[") {
             (inner.split("]]").next().unwrap_or(""), true)
         } else if let Some(inner) = trimmed.strip_prefix('[') {

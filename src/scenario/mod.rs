@@ -12,6 +12,7 @@
 
 pub mod locate;
 mod schema;
+pub mod topology;
 pub mod validate;
 
 pub use schema::*;

@@ -3,10 +3,15 @@
 //! Field documentation here is the format's reference; `scenarios/README.md` explains it and
 //! `scenarios/reference.toml` sets every key.
 
+use std::collections::BTreeMap;
+
 use serde::Deserialize;
 use toml::value::Datetime;
 
-pub use exact::StepShare;
+pub use exact::Two;
+
+/// `[step_minor, share_pct]`: a rounding step and its share.
+pub type StepShare = Two<i64, f64>;
 
 /// A whole scenario.
 #[derive(Clone, Debug, Deserialize)]
@@ -30,10 +35,16 @@ pub struct Scenario {
     pub exceptions: Exceptions,
     /// Participants, payers and merchants.
     pub population: Population,
-    /// The processing nodes.
-    pub nodes: Nodes,
-    /// The links between nodes.
-    pub links: Links,
+    /// The processing nodes, by name: the standard six (see [`topology::NODES`]) and any the
+    /// scenario adds.
+    ///
+    /// [`topology::NODES`]: super::topology::NODES
+    pub nodes: BTreeMap<String, NodeSpec>,
+    /// The links between nodes, by name: the standard five and any the scenario adds.
+    pub links: BTreeMap<String, LinkSpec>,
+    /// Each flow's route; a flow left out takes its default.
+    #[serde(default)]
+    pub routes: Routes,
     /// Timeouts, inquiries and reversals.
     pub timeouts: Timeouts,
     /// Traffic per flow; a flow left out carries none.
@@ -263,25 +274,8 @@ pub struct Population {
     pub merchant_zipf_s: f64,
 }
 
-/// `[nodes]`: every processing node.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Nodes {
-    /// A Chinese issuer's host (one per issuer): authorises inward, credits remittances.
-    pub cn_issuer: NodeSpec,
-    /// The UPI switch.
-    pub upi: NodeSpec,
-    /// The Bakong cross-border gateway.
-    pub bakong_gateway: NodeSpec,
-    /// The Bakong switch, shared by every flow.
-    pub bakong_switch: NodeSpec,
-    /// A Bakong member bank's host (one per bank): issuer and acquirer.
-    pub kh_bank: NodeSpec,
-    /// A Chinese acquirer's host (WeChat Pay and UnionPay acquirers, one each).
-    pub cn_acquirer: NodeSpec,
-}
-
-/// A node: `servers` in parallel, a FIFO queue of at most `queue_max`, log-normal service.
+/// A node: `servers` in parallel, a FIFO queue of at most `queue_max`, and its service time:
+/// `service_ms` (log-normal) or `service` (any distribution), exactly one of them.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NodeSpec {
@@ -289,34 +283,86 @@ pub struct NodeSpec {
     pub servers: u32,
     /// Requests waiting at most; one more is refused (overload).
     pub queue_max: u32,
-    /// Service time `[median, p99]` in milliseconds.
-    #[serde(deserialize_with = "exact::array")]
-    pub service_ms: [f64; 2],
+    /// Service time `[median, p99]` in milliseconds, log-normal.
+    #[serde(default, deserialize_with = "exact::option_array")]
+    pub service_ms: Option<[f64; 2]>,
+    /// Service time, any distribution.
+    #[serde(default)]
+    pub service: Option<DelaySpec>,
 }
 
-/// `[links]`: every hop between nodes.
+/// A distribution of delays in milliseconds: `{ dist = "exponential", mean_ms = 5 }`.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(tag = "dist", rename_all = "snake_case", deny_unknown_fields)]
+pub enum DelaySpec {
+    /// Log-normal, given by its median and 99th percentile.
+    LogNormal {
+        /// Median.
+        median_ms: f64,
+        /// 99th percentile, at least the median.
+        p99_ms: f64,
+    },
+    /// Exponential (memoryless), given by its mean.
+    Exponential {
+        /// Mean.
+        mean_ms: f64,
+    },
+    /// Always the same.
+    Constant {
+        /// The delay.
+        ms: f64,
+    },
+    /// Piecewise linear between points `[cumulative_pct, ms]`, the shares rising to 100 and
+    /// the delays not falling (a measured distribution).
+    Empirical {
+        /// The points.
+        points: Vec<PctMs>,
+    },
+}
+
+/// `[cumulative_pct, ms]`: a point of an empirical distribution.
+pub type PctMs = Two<f64, f64>;
+
+/// `[[routes]]`: a flow's route, when not the default (see [`topology`]).
+///
+/// [`topology`]: super::topology
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Routes {
+    /// Chinese visitors pay KHQR.
+    pub inward: Option<RouteSpec>,
+    /// Bakong users pay in China.
+    pub outward: Option<RouteSpec>,
+    /// Remittances.
+    pub remittance: Option<RouteSpec>,
+    /// Inside Cambodia.
+    pub domestic: Option<RouteSpec>,
+}
+
+/// A route: hop `i` crosses `links[i]` to reach `nodes[i]`.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Links {
-    /// Payer's phone to its bank or wallet (mobile data).
-    pub payer_app: LinkSpec,
-    /// Inside China (issuer ⇄ UPI, UPI ⇄ acquirers).
-    pub cn_backbone: LinkSpec,
-    /// UPI ⇄ Bakong gateway, Shanghai to Phnom Penh.
-    pub wan: LinkSpec,
-    /// Inside Cambodia (banks ⇄ Bakong).
-    pub kh_backbone: LinkSpec,
-    /// Merchant's notification (app or soundbox).
-    pub merchant_notify: LinkSpec,
+pub struct RouteSpec {
+    /// The nodes in order: first the payer's institution, last the payee's.
+    pub nodes: Vec<String>,
+    /// The link crossed to reach each node (the first is the payer's app link).
+    pub links: Vec<String>,
+    /// The node where the scheme's technical error (`switch_error`) may strike.
+    pub scheme: String,
+    /// The node that books the payee's side.
+    pub credit: String,
 }
 
 /// A link: log-normal latency, loss, duplication, outages.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LinkSpec {
-    /// One-way latency `[median, p99]` in milliseconds.
-    #[serde(deserialize_with = "exact::array")]
-    pub latency_ms: [f64; 2],
+    /// One-way latency `[median, p99]` in milliseconds, log-normal.
+    #[serde(default, deserialize_with = "exact::option_array")]
+    pub latency_ms: Option<[f64; 2]>,
+    /// One-way latency, any distribution (exactly one of this and `latency_ms`).
+    #[serde(default)]
+    pub latency: Option<DelaySpec>,
     /// Chance a message is lost, percent.
     #[serde(default)]
     pub loss_pct: f64,
@@ -676,32 +722,33 @@ mod exact {
         Option::<Exactly<T, N>>::deserialize(d).map(|o| o.map(|e| e.0))
     }
 
-    /// `[step_minor, share_pct]`: a rounding step and its share.
+    /// Exactly two items of an array, of these types: `[step_minor, share_pct]`,
+    /// `[cumulative_pct, ms]`.
     #[derive(Clone, Copy, Debug, PartialEq)]
-    pub struct StepShare(pub i64, pub f64);
+    pub struct Two<A, B>(pub A, pub B);
 
-    struct StepShareVisitor;
+    struct TwoVisitor<A, B>(PhantomData<(A, B)>);
 
-    impl<'de> Visitor<'de> for StepShareVisitor {
-        type Value = StepShare;
+    impl<'de, A: Deserialize<'de>, B: Deserialize<'de>> Visitor<'de> for TwoVisitor<A, B> {
+        type Value = Two<A, B>;
 
         fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("[step_minor, share_pct]: exactly 2 items")
+            f.write_str("an array of exactly 2 items")
         }
 
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<StepShare, A::Error> {
-            let step = seq.next_element()?.ok_or_else(|| de::Error::invalid_length(0, &self))?;
-            let share = seq.next_element()?.ok_or_else(|| de::Error::invalid_length(1, &self))?;
+        fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<Two<A, B>, S::Error> {
+            let a = seq.next_element()?.ok_or_else(|| de::Error::invalid_length(0, &self))?;
+            let b = seq.next_element()?.ok_or_else(|| de::Error::invalid_length(1, &self))?;
             if seq.next_element::<IgnoredAny>()?.is_some() {
                 return Err(de::Error::invalid_length(3, &self));
             }
-            Ok(StepShare(step, share))
+            Ok(Two(a, b))
         }
     }
 
-    impl<'de> Deserialize<'de> for StepShare {
+    impl<'de, A: Deserialize<'de>, B: Deserialize<'de>> Deserialize<'de> for Two<A, B> {
         fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            d.deserialize_seq(StepShareVisitor)
+            d.deserialize_seq(TwoVisitor(PhantomData))
         }
     }
 }

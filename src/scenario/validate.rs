@@ -1,12 +1,18 @@
 //! Impossible values: each check names its key path. Also the conversions from the file's
 //! types (TOML date-times, offsets, cut-offs, decimal strings) that the world builder uses.
 
+use std::collections::BTreeMap;
+
 use rust_decimal::Decimal;
 use toml::value::{Datetime, Offset};
 
 use super::locate::Step;
-use super::{FlowSpec, Invalid, LinkSpec, MmcScenario, NodeSpec, Scenario, StepShare};
+use super::topology::{self, RouteNames};
+use super::{
+    DelaySpec, FlowSpec, Invalid, LinkSpec, MmcScenario, NodeSpec, RouteSpec, Scenario, Two,
+};
 use crate::payments::money::{AMOUNT_MINOR_MAX, Currency, Money};
+use crate::payments::party::Flow;
 use crate::payments::settlement::{Calendar, Cutoff, NettingSchedule};
 use crate::payments::time::{Date, Span, Timestamp, Zone};
 use crate::record::SloMetric;
@@ -174,12 +180,14 @@ pub(super) fn check(s: &Scenario) -> Check {
     check_calendar(s)?;
     check_settlement(s)?;
     check_population(s)?;
+    check_standard(s)?;
     for (name, node) in nodes(s) {
         check_node(name, node)?;
     }
     for (name, link) in links(s) {
         check_link(name, link)?;
     }
+    check_routes(s)?;
     check_timeouts(s)?;
     for (name, flow) in flows(s) {
         check_flow(name, flow, s)?;
@@ -195,29 +203,40 @@ pub(super) fn check(s: &Scenario) -> Check {
     Ok(())
 }
 
-/// The nodes by name, in the format's order.
-pub fn nodes(s: &Scenario) -> [(&'static str, &NodeSpec); 6] {
-    let n = &s.nodes;
-    [
-        ("cn_issuer", &n.cn_issuer),
-        ("upi", &n.upi),
-        ("bakong_gateway", &n.bakong_gateway),
-        ("bakong_switch", &n.bakong_switch),
-        ("kh_bank", &n.kh_bank),
-        ("cn_acquirer", &n.cn_acquirer),
-    ]
+/// The nodes by name: the standard ones in [`topology::NODES`] order, then those the scenario
+/// adds, by name. Standard nodes the file lacks are left out (validation refuses that).
+pub fn nodes(s: &Scenario) -> Vec<(&str, &NodeSpec)> {
+    ordered(&s.nodes, &topology::NODES)
 }
 
-/// The links by name, in the format's order.
-pub fn links(s: &Scenario) -> [(&'static str, &LinkSpec); 5] {
-    let l = &s.links;
-    [
-        ("payer_app", &l.payer_app),
-        ("cn_backbone", &l.cn_backbone),
-        ("wan", &l.wan),
-        ("kh_backbone", &l.kh_backbone),
-        ("merchant_notify", &l.merchant_notify),
-    ]
+/// The links by name: the standard ones in [`topology::LINKS`] order, then added ones by name.
+pub fn links(s: &Scenario) -> Vec<(&str, &LinkSpec)> {
+    ordered(&s.links, &topology::LINKS)
+}
+
+fn ordered<'a, T>(map: &'a BTreeMap<String, T>, standard: &[&str]) -> Vec<(&'a str, &'a T)> {
+    let known = standard.iter().filter_map(|&n| map.get_key_value(n));
+    let added = map.iter().filter(|(n, _)| !standard.contains(&n.as_str()));
+    known.chain(added).map(|(n, v)| (n.as_str(), v)).collect()
+}
+
+/// Each flow's route, resolved: the scenario's `[routes.FLOW]` or the default.
+pub fn route(s: &Scenario, flow: Flow) -> RouteNames {
+    let spec = match flow {
+        Flow::Inward => &s.routes.inward,
+        Flow::Outward => &s.routes.outward,
+        Flow::Remittance => &s.routes.remittance,
+        Flow::Domestic => &s.routes.domestic,
+    };
+    spec.as_ref().map_or_else(
+        || topology::default_route(flow),
+        |r| RouteNames {
+            nodes: r.nodes.clone(),
+            links: r.links.clone(),
+            scheme: r.scheme.clone(),
+            credit: r.credit.clone(),
+        },
+    )
 }
 
 /// The flows present, by name, in the format's order.
@@ -529,18 +548,227 @@ fn median_p99(path: &[&str], pair: [f64; 2], what: &str) -> Check {
     Ok(())
 }
 
+/// Longest delay a distribution may give, milliseconds (one hour).
+pub const DELAY_MS_MAX: f64 = 3_600_000.0;
+/// Most points an empirical distribution may have.
+pub const EMPIRICAL_POINTS_MAX: usize = 1000;
+
+/// A cumulative share in percent as the engine's basis points.
+pub fn share_bps(pct: f64) -> u32 {
+    (pct * 100.0).round() as u32
+}
+
+/// A delay given either as `[median, p99]` (`pair_key`) or as a distribution (`dist_key`):
+/// exactly one, and possible.
+fn check_delay(
+    path: [&str; 2],
+    (pair_key, pair): (&str, Option<[f64; 2]>),
+    (dist_key, dist): (&str, Option<&DelaySpec>),
+    what: &str,
+) -> Check {
+    let [table, name] = path;
+    let dist = match (pair, dist) {
+        (Some(pair), None) => return median_p99(&[table, name, pair_key], pair, what),
+        (None, Some(dist)) => dist,
+        _ => {
+            return Err(at(&path, format!("needs exactly one of {pair_key} and {dist_key}")));
+        }
+    };
+    let here = |key: &'static str| [table, name, dist_key, key];
+    let ms_ok = |v: f64, zero_ok: bool| {
+        v.is_finite() && (v > 0.0 || (zero_ok && v == 0.0)) && v <= DELAY_MS_MAX
+    };
+    match dist {
+        DelaySpec::LogNormal { median_ms, p99_ms } => {
+            median_p99(&[table, name, dist_key], [*median_ms, *p99_ms], what)
+        }
+        DelaySpec::Exponential { mean_ms } if !ms_ok(*mean_ms, false) => {
+            Err(at(&here("mean_ms"), format!("{mean_ms} ms must be above 0 and at most one hour")))
+        }
+        DelaySpec::Constant { ms } if !ms_ok(*ms, true) => {
+            Err(at(&here("ms"), format!("{ms} ms must be 0 to one hour")))
+        }
+        DelaySpec::Exponential { .. } | DelaySpec::Constant { .. } => Ok(()),
+        DelaySpec::Empirical { points } => {
+            let key = here("points");
+            if points.is_empty() || points.len() > EMPIRICAL_POINTS_MAX {
+                return Err(at(&key, format!("needs 1 to {EMPIRICAL_POINTS_MAX} points")));
+            }
+            let (mut share_before, mut delay_before) = (0, 0.0);
+            for (i, &Two(share, delay)) in points.iter().enumerate() {
+                if !ms_ok(delay, true) {
+                    return Err(at_index(&key, i, format!("{delay} ms must be 0 to one hour")));
+                }
+                let bps = share_bps(share);
+                let rises = share.is_finite()
+                    && (1..=10_000).contains(&bps)
+                    && bps > share_before
+                    && (i == 0 || delay >= delay_before);
+                if !rises {
+                    return Err(at_index(
+                        &key,
+                        i,
+                        "points are [cumulative_pct, ms]: the shares rise (by 0.01 or more) to \
+                         100 and the delays do not fall",
+                    ));
+                }
+                (share_before, delay_before) = (bps, delay);
+            }
+            if share_before != 10_000 {
+                return Err(at(&key, "the last point's cumulative share must be 100"));
+            }
+            Ok(())
+        }
+    }
+}
+
 fn check_node(name: &str, node: &NodeSpec) -> Check {
+    check_node_name(&["nodes", name], name)?;
     if node.servers == 0 || node.servers > SERVERS_MAX {
         return Err(at(&["nodes", name, "servers"], format!("must be 1 to {SERVERS_MAX}")));
     }
     if node.queue_max > QUEUE_MAX {
         return Err(at(&["nodes", name, "queue_max"], format!("must be at most {QUEUE_MAX}")));
     }
-    median_p99(&["nodes", name, "service_ms"], node.service_ms, "service")
+    check_delay(
+        ["nodes", name],
+        ("service_ms", node.service_ms),
+        ("service", node.service.as_ref()),
+        "service",
+    )
+}
+
+/// Most nodes, and most links, a scenario may add to the standard ones.
+pub const ADDED_MAX: usize = 64;
+
+fn check_standard(s: &Scenario) -> Check {
+    for (table, names, present) in [
+        ("nodes", topology::NODES.as_slice(), s.nodes.keys().collect::<Vec<_>>()),
+        ("links", topology::LINKS.as_slice(), s.links.keys().collect()),
+    ] {
+        if let Some(missing) = names.iter().find(|n| !present.iter().any(|p| p == *n)) {
+            return Err(at(
+                &[table],
+                format!("needs [{table}.{missing}] (every standard one: {})", names.join(", ")),
+            ));
+        }
+        if present.len() - names.len() > ADDED_MAX {
+            return Err(at(&[table], format!("at most {ADDED_MAX} {table} beyond the standard")));
+        }
+    }
+    Ok(())
+}
+
+fn check_routes(s: &Scenario) -> Check {
+    let given = [&s.routes.inward, &s.routes.outward, &s.routes.remittance, &s.routes.domestic];
+    for (flow, spec) in Flow::ALL.into_iter().zip(given) {
+        if let Some(spec) = spec {
+            check_route(s, flow, spec)?;
+        }
+    }
+    let routes: Vec<RouteNames> = Flow::ALL.iter().map(|&f| route(s, f)).collect();
+    for (table, names) in [
+        ("nodes", nodes(s).iter().map(|n| n.0).collect::<Vec<_>>()),
+        ("links", links(s).iter().map(|l| l.0).collect()),
+    ] {
+        let standard = if table == "nodes" { &topology::NODES[..] } else { &topology::LINKS[..] };
+        for name in names.into_iter().filter(|n| !standard.contains(n)) {
+            let used = routes.iter().any(|r| {
+                let on = if table == "nodes" { &r.nodes } else { &r.links };
+                on.iter().any(|x| x == name)
+            });
+            if !used {
+                return Err(at(&[table, name], "is on no flow's route (see [routes])"));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn check_route(s: &Scenario, flow: Flow, r: &RouteSpec) -> Check {
+    let path = |key: &'static str| ["routes", flow.name(), key];
+    let hops = r.nodes.len();
+    if !(2..=topology::ROUTE_HOPS_MAX).contains(&hops) {
+        let max = topology::ROUTE_HOPS_MAX;
+        return Err(at(&path("nodes"), format!("a route has 2 to {max} nodes")));
+    }
+    if r.links.len() != hops {
+        return Err(at(&path("links"), format!("needs one link per node: {hops}")));
+    }
+    for (i, n) in r.nodes.iter().enumerate() {
+        if !s.nodes.contains_key(n) {
+            return Err(at_index(&path("nodes"), i, format!("{n:?} is not in [nodes]")));
+        }
+    }
+    for (i, l) in r.links.iter().enumerate() {
+        if !s.links.contains_key(l) {
+            return Err(at_index(&path("links"), i, format!("{l:?} is not in [links]")));
+        }
+    }
+    let [payer, payee] = topology::ends(flow).map(topology::Participants::node);
+    if r.nodes[0] != payer || r.nodes[hops - 1] != payee {
+        return Err(at(
+            &path("nodes"),
+            format!("a {} route starts at {payer} and ends at {payee}", flow.name()),
+        ));
+    }
+    if let Some(i) = (1..hops - 1).find(|&i| topology::Participants::of_node(&r.nodes[i]).is_some())
+    {
+        return Err(at_index(
+            &path("nodes"),
+            i,
+            "only the first and last nodes may be participants' (banks', issuers', acquirers')",
+        ));
+    }
+    if flow != Flow::Domestic {
+        for tap in [topology::UPI, topology::BAKONG_GATEWAY] {
+            if r.nodes.iter().filter(|n| *n == tap).count() != 1 {
+                return Err(at(
+                    &path("nodes"),
+                    format!(
+                        "a cross-border route passes {tap} exactly once (its clearing file is \
+                         reconciled and settled)"
+                    ),
+                ));
+            }
+        }
+    }
+    let hop_of = |name: &str| r.nodes.iter().skip(1).position(|n| n == name).map(|i| i + 1);
+    let Some(scheme) = hop_of(&r.scheme) else {
+        return Err(at(&path("scheme"), format!("{:?} is not a node after the first", r.scheme)));
+    };
+    let Some(credit) = hop_of(&r.credit) else {
+        return Err(at(&path("credit"), format!("{:?} is not a node after the first", r.credit)));
+    };
+    if scheme > credit {
+        return Err(at(&path("scheme"), "the scheme's node comes no later than the credit's"));
+    }
+    Ok(())
+}
+
+/// Node and link names are identifiers: they name columns, plots and windows' targets.
+fn check_node_name(path: &[&str], name: &str) -> Check {
+    let ok = !name.is_empty()
+        && name.len() <= NAME_CHARS_MAX
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(at(
+            path,
+            format!("names are 1 to {NAME_CHARS_MAX} lower-case letters, digits and underscores"),
+        ))
+    }
 }
 
 fn check_link(name: &str, link: &LinkSpec) -> Check {
-    median_p99(&["links", name, "latency_ms"], link.latency_ms, "latency")?;
+    check_node_name(&["links", name], name)?;
+    check_delay(
+        ["links", name],
+        ("latency_ms", link.latency_ms),
+        ("latency", link.latency.as_ref()),
+        "latency",
+    )?;
     pct(&["links", name, "loss_pct"], link.loss_pct)?;
     pct(&["links", name, "duplicate_pct"], link.duplicate_pct)?;
     for (i, o) in link.outages.iter().enumerate() {
@@ -859,9 +1087,7 @@ fn check_amounts(flow: &str, f: &FlowSpec, s: &Scenario) -> Check {
             if let Err(e) = shares(&[], &steps, 16) {
                 return Err(here("round_to", e.message));
             }
-            if let Some(StepShare(step, _)) =
-                a.round_to.iter().find(|r| r.0 <= 0 || r.0 > max.minor)
-            {
+            if let Some(Two(step, _)) = a.round_to.iter().find(|r| r.0 <= 0 || r.0 > max.minor) {
                 return Err(here(
                     "round_to",
                     format!("step {step} must be positive and at most max"),

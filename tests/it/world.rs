@@ -160,6 +160,7 @@ fn shipped_scenarios_are_valid() {
     names.sort();
     for expected in [
         "chinese-new-year",
+        "corridor-hub",
         "fx-shock",
         "growth-10x",
         "normal-weekday",
@@ -191,4 +192,98 @@ fn mmc_validation_agrees_with_erlang_c_over_several_seeds() {
             "the interval is tight enough to mean something"
         );
     }
+}
+
+const TINY: &str = include_str!("../data/tiny.toml");
+
+fn tiny_with(edits: &[(&str, &str)]) -> Scenario {
+    let mut text = TINY.to_string();
+    for (from, to) in edits {
+        assert!(text.contains(from), "{from:?} not in tiny.toml");
+        text = text.replacen(from, to, 1);
+    }
+    scenario::parse(&text).unwrap_or_else(|e| panic!("edited tiny.toml: {e}"))
+}
+
+const DEFAULT_ROUTES: &str = r#"
+[routes.inward]
+nodes  = ["cn_issuer", "upi", "bakong_gateway", "bakong_switch", "kh_bank"]
+links  = ["payer_app", "cn_backbone", "wan", "kh_backbone", "kh_backbone"]
+scheme = "upi"
+credit = "kh_bank"
+
+[routes.outward]
+nodes  = ["kh_bank", "bakong_switch", "bakong_gateway", "upi", "cn_acquirer"]
+links  = ["payer_app", "kh_backbone", "kh_backbone", "wan", "cn_backbone"]
+scheme = "upi"
+credit = "cn_acquirer"
+
+[routes.remittance]
+nodes  = ["kh_bank", "bakong_switch", "bakong_gateway", "upi", "cn_issuer"]
+links  = ["payer_app", "kh_backbone", "kh_backbone", "wan", "cn_backbone"]
+scheme = "upi"
+credit = "cn_issuer"
+
+[routes.domestic]
+nodes  = ["kh_bank", "bakong_switch", "kh_bank"]
+links  = ["payer_app", "kh_backbone", "kh_backbone"]
+scheme = "bakong_switch"
+credit = "bakong_switch"
+
+[timeouts]"#;
+
+#[test]
+fn the_default_network_written_out_is_the_same_run() {
+    let implicit = tiny_with(&[]);
+    let explicit = tiny_with(&[("\n[timeouts]", DEFAULT_ROUTES)]);
+    let a = run(&implicit, 3, Sabotage::default()).expect("no breach");
+    let b = run(&explicit, 3, Sabotage::default()).expect("no breach");
+    for ((name, x), (_, y)) in csvs(&a).into_iter().zip(csvs(&b)) {
+        assert_eq!(x, y, "{name}: the written-out default routes changed the run");
+    }
+}
+
+#[test]
+fn an_added_node_on_a_route_serves_its_traffic_with_its_own_distribution() {
+    let hub_route = r#"
+[routes.inward]
+nodes  = ["cn_issuer", "upi", "regional_hub", "bakong_gateway", "bakong_switch", "kh_bank"]
+links  = ["payer_app", "cn_backbone", "hub_link", "hub_link", "kh_backbone", "kh_backbone"]
+scheme = "upi"
+credit = "kh_bank"
+
+[timeouts]"#;
+    let s = tiny_with(&[
+        (
+            "bakong_switch  = { servers = 128, queue_max = 20_000, service_ms = [15, 80] }",
+            "bakong_switch  = { servers = 128, queue_max = 20_000, service = { dist = \"constant\", ms = 7 } }\n\
+             regional_hub = { servers = 8, queue_max = 1_000, service = { dist = \"constant\", ms = 3 } }",
+        ),
+        (
+            "kh_backbone     = { latency_ms = [5, 20] }",
+            "kh_backbone     = { latency_ms = [5, 20] }\n\
+             hub_link = { latency = { dist = \"exponential\", mean_ms = 11 } }",
+        ),
+        ("\n[timeouts]", hub_route),
+    ]);
+    let r = run(&s, 5, Sabotage::default()).expect("no breach");
+    let node = |name: &str| {
+        r.nodes.iter().find(|n| n.name == name).unwrap_or_else(|| panic!("no node {name}"))
+    };
+    let (hub, switch) = (&node("regional_hub").occupancy, &node("bakong_switch").occupancy);
+    assert!(hub.served_count > 100, "the hub served {}", hub.served_count);
+    // Constant service: every request busies a server for exactly that long.
+    assert_eq!(hub.busy_ns, u128::from(hub.served_count) * 3_000_000);
+    assert_eq!(switch.busy_ns, u128::from(switch.served_count) * 7_000_000);
+    let inward = r.flows.iter().find(|f| f.flow.name() == "inward").expect("inward");
+    let hops: Vec<&str> = inward.hops.iter().map(|h| h.node.as_str()).collect();
+    assert_eq!(
+        hops,
+        ["cn_issuer", "upi", "regional_hub", "bakong_gateway", "bakong_switch", "kh_bank"]
+    );
+    // Only inward crosses the hub; every inward request that got past UPI reached it once,
+    // plus the network's duplicates.
+    let upi = node("upi").occupancy.served_count;
+    assert!(hub.served_count < upi, "hub {} vs upi {upi}", hub.served_count);
+    assert!(inward.hops[2].latency_us.min() >= 3_000, "a hub visit takes at least 3 ms");
 }

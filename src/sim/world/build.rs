@@ -6,10 +6,8 @@ use std::collections::BTreeSet;
 use rust_decimal::Decimal;
 
 use super::books::{self, Books, Role};
-use super::config::{Config, cumulative, draw_share, lognormal_ms, ppm};
-use super::{
-    Codes, Event, FxWalk, LinkKind, LinkModel, Node, NodeKind, Sabotage, Stop, World, route,
-};
+use super::config::{Config, cumulative, draw_share};
+use super::{Codes, Event, FxWalk, LinkModel, Node, Sabotage, Stop, World};
 use crate::payments::fx::{Pair, scheme_publication_instants};
 use crate::payments::money::Currency;
 use crate::payments::party::Flow;
@@ -18,10 +16,7 @@ use crate::payments::settlement::Calendar;
 use crate::payments::time::{Span, Timestamp, Zone};
 use crate::record::flow::histogram;
 use crate::record::{FlowStats, MinuteStats};
-use crate::scenario::validate::{self, instant};
-use crate::scenario::{NodeSpec, Scenario};
 use crate::sim::audit::Auditor;
-use crate::sim::network::{self, Link};
 use crate::sim::queue::EventQueue;
 use crate::sim::rng::Prng;
 use crate::sim::station::Station;
@@ -58,37 +53,11 @@ fn customer_at(seed: u64, role: Role, i: u32, cum: &[u32]) -> u16 {
     draw_share(cum, &mut rng) as u16
 }
 
-fn node(
-    name: String,
-    spec: &NodeSpec,
-    seed: u64,
-    index: usize,
-    windows: Vec<usize>,
-    start: Timestamp,
-) -> Node {
-    Node {
-        name,
-        station: Station::new(spec.servers, spec.queue_max, start),
-        service: lognormal_ms(spec.service_ms),
-        windows,
-        rng: Prng::stream(seed, STREAM_NODES | index as u64),
-        minutes: Vec::new(),
-    }
-}
-
-fn windows_for(cfg: &Config, name: &str) -> Vec<usize> {
-    cfg.windows
-        .iter()
-        .enumerate()
-        .filter(|(_, w)| w.targets.iter().any(|t| t == name))
-        .map(|(i, _)| i)
-        .collect()
-}
-
 /// Merchants' codes, made by the QR encoder; each merchant's bank or acquirer is the one
 /// `books` opened its account at.
-fn codes(s: &Scenario, seed: u64, books: &Books) -> Codes {
-    let p = &s.population;
+fn codes(cfg: &Config, books: &Books) -> Codes {
+    let (p, seed) = (&cfg.population, cfg.seed);
+    let has = |flow: Flow| cfg.flows.iter().any(|f| f.flow == flow);
     let city = |rng: &mut Prng| CITIES[draw_share(&CITIES_CUM, rng)].to_string();
     let khqr = |i: u32, role: Role, currency: u16, upi: bool| {
         let b = books.customer(role, i).at;
@@ -109,10 +78,10 @@ fn codes(s: &Scenario, seed: u64, books: &Books) -> Codes {
         };
         encode(&spec).expect("merchant specs are valid")
     };
-    let inward_static = (0..if s.flows.inward.is_some() { p.inward_merchants } else { 0 })
+    let inward_static = (0..if has(Flow::Inward) { p.inward_merchants } else { 0 })
         .map(|i| khqr(i, Role::InwardMerchant, 116, true))
         .collect();
-    let domestic = (0..if s.flows.domestic.is_some() { p.domestic_merchants } else { 0 })
+    let domestic = (0..if has(Flow::Domestic) { p.domestic_merchants } else { 0 })
         .map(|i| {
             [
                 khqr(i, Role::DomesticMerchant, 116, false),
@@ -120,7 +89,7 @@ fn codes(s: &Scenario, seed: u64, books: &Books) -> Codes {
             ]
         })
         .collect();
-    let outward = (0..if s.flows.outward.is_some() { p.outward_merchants } else { 0 })
+    let outward = (0..if has(Flow::Outward) { p.outward_merchants } else { 0 })
         .map(|i| {
             if books.customer(Role::OutwardMerchant, i).at == 0 {
                 format!("wxp://f2f0{i:010}")
@@ -146,15 +115,8 @@ fn outward_acquirer(seed: u64, i: u32, wechat: u32) -> u16 {
     u16::from(rng.below(1_000_000) as u32 >= wechat)
 }
 
-fn open_customers(
-    books: &mut Books,
-    s: &Scenario,
-    seed: u64,
-    bank_cum: &[u32],
-    issuer_cum: &[u32],
-) {
-    let p = &s.population;
-    let wechat = s.flows.outward.as_ref().map_or(0, |f| ppm(f.wechat_share_pct));
+fn open_customers(books: &mut Books, cfg: &Config, bank_cum: &[u32], issuer_cum: &[u32]) {
+    let (p, seed, wechat) = (&cfg.population, cfg.seed, cfg.wechat);
     let kh = |role| {
         move |i| {
             let b = customer_at(seed, role, i, bank_cum);
@@ -184,22 +146,22 @@ fn open_customers(
     books.open_customers(Role::DomesticMerchant, p.domestic_merchants, kh(Role::DomesticMerchant));
 }
 
-fn rates(books: &mut Books, s: &Scenario, cfg: &Config) {
+fn rates(books: &mut Books, cfg: &Config) {
     let (cny, khr) = (cfg.usd_cny, cfg.usd_khr);
     let r = &mut books.rates;
     r.set_mid(Pair::new(Currency::Usd, Currency::Cny), Timestamp::EPOCH, cny).expect("positive");
     r.set_mid(Pair::new(Currency::Usd, Currency::Khr), Timestamp::EPOCH, khr).expect("positive");
-    let banks = s.population.bank_shares_pct.len() as u16;
+    let banks = cfg.population.bank_shares_pct.len() as u16;
     for b in 0..banks {
-        r.set_markup(books::bank(b), Flow::Outward, s.fx.outward_spread_bps).expect("validated");
-        r.set_markup(books::bank(b), Flow::Remittance, s.fx.remittance_spread_bps)
+        r.set_markup(books::bank(b), Flow::Outward, cfg.fx.outward_spread_bps).expect("validated");
+        r.set_markup(books::bank(b), Flow::Remittance, cfg.fx.remittance_spread_bps)
             .expect("validated");
     }
 }
 
 /// How much the ledger should reserve: accounts, records, pending transfers.
-pub(super) fn ledger_hints(s: &Scenario, cfg: &Config) -> [usize; 3] {
-    let p = &s.population;
+pub(super) fn ledger_hints(cfg: &Config) -> [usize; 3] {
+    let p = &cfg.population;
     let expected: Vec<(Flow, f64)> =
         cfg.flows.iter().map(|f| (f.flow, f.per_minute.iter().sum::<f64>())).collect();
     let transfers_hint: f64 = expected
@@ -207,7 +169,7 @@ pub(super) fn ledger_hints(s: &Scenario, cfg: &Config) -> [usize; 3] {
         .map(|(flow, n)| n * if *flow == Flow::Domestic { 1.05 } else { 6.0 })
         .sum::<f64>()
         * 1.02;
-    let accounts_hint = validate::accounts_needed(s) as usize;
+    let accounts_hint = cfg.accounts_needed as usize;
     let customers_funded =
         (p.inward_payers + p.outward_payers + p.remittance_senders * 2 + p.domestic_payers * 2)
             as f64;
@@ -220,84 +182,56 @@ pub(super) fn ledger_hints(s: &Scenario, cfg: &Config) -> [usize; 3] {
     ]
 }
 
-/// Every node, and where each kind's nodes start.
-fn nodes(s: &Scenario, cfg: &Config, seed: u64) -> (Vec<Node>, [u32; 6]) {
-    let (banks, issuers) =
-        (s.population.bank_shares_pct.len(), s.population.cn_issuer_shares_pct.len());
+/// Every node's instances, numbered in `cfg.nodes` order, and where each entry's first
+/// instance is.
+fn nodes(cfg: &Config) -> (Vec<Node>, Vec<u32>) {
     let mut nodes = Vec::new();
-    let mut node_base = [0u32; 6];
-    let kinds = [
-        (NodeKind::CnIssuer, &s.nodes.cn_issuer, issuers),
-        (NodeKind::Upi, &s.nodes.upi, 1),
-        (NodeKind::Gateway, &s.nodes.bakong_gateway, 1),
-        (NodeKind::Switch, &s.nodes.bakong_switch, 1),
-        (NodeKind::KhBank, &s.nodes.kh_bank, banks),
-        (NodeKind::CnAcquirer, &s.nodes.cn_acquirer, 2),
-    ];
-    for (kind, spec, count) in kinds {
-        node_base[kind as usize] = nodes.len() as u32;
-        let windows = windows_for(cfg, kind.name());
-        for i in 0..count {
+    let mut node_base = Vec::with_capacity(cfg.nodes.len());
+    for spec in &cfg.nodes {
+        node_base.push(nodes.len() as u32);
+        for i in 0..spec.count {
             let name =
-                if count == 1 { kind.name().to_string() } else { format!("{}[{i}]", kind.name()) };
-            let index = nodes.len();
-            nodes.push(node(name, spec, seed, index, windows.clone(), cfg.start));
+                if spec.count == 1 { spec.name.clone() } else { format!("{}[{i}]", spec.name) };
+            let index = nodes.len() as u64;
+            nodes.push(Node {
+                name,
+                station: Station::new(spec.servers, spec.queue_max, cfg.start),
+                service: spec.service.clone(),
+                windows: spec.windows.clone(),
+                rng: Prng::stream(cfg.seed, STREAM_NODES | index),
+                minutes: Vec::new(),
+            });
         }
     }
     (nodes, node_base)
 }
 
-fn links(s: &Scenario, cfg: &Config, seed: u64) -> Vec<LinkModel> {
-    validate::links(s)
+fn links(cfg: &Config) -> Vec<LinkModel> {
+    cfg.links
         .iter()
         .enumerate()
-        .map(|(i, (name, l))| LinkModel {
-            link: Link {
-                latency: lognormal_ms(l.latency_ms),
-                loss_ppm: ppm(l.loss_pct),
-                duplicate_ppm: ppm(l.duplicate_pct),
-                outages: l
-                    .outages
-                    .iter()
-                    .map(|o| network::Window {
-                        from: instant(&o.from).expect("validated"),
-                        until: instant(&o.to).expect("validated"),
-                    })
-                    .collect(),
-                degraded: windows_for(cfg, name)
-                    .iter()
-                    .map(|&w| cfg.windows[w].degraded())
-                    .collect(),
-            },
-            rng: Prng::stream(seed, STREAM_LINKS | i as u64),
+        .map(|(i, l)| LinkModel {
+            link: l.link.clone(),
+            rng: Prng::stream(cfg.seed, STREAM_LINKS | i as u64),
         })
         .collect()
 }
 
-pub(super) fn world(s: &Scenario, seed: u64, sabotage: Sabotage) -> World {
-    let cfg = Config::new(s, seed);
-    let p = &s.population;
+pub(super) fn world(cfg: Config, sabotage: Sabotage) -> World {
+    let (p, seed) = (&cfg.population, cfg.seed);
     let (banks, issuers) = (p.bank_shares_pct.len(), p.cn_issuer_shares_pct.len());
     let bank_cum = cumulative(p.bank_shares_pct.iter().copied());
     let issuer_cum = cumulative(p.cn_issuer_shares_pct.iter().copied());
-    let hints = ledger_hints(s, &cfg);
+    let hints = ledger_hints(&cfg);
     let mut books = Books::new(banks, issuers, hints, sabotage.unfunded_bank);
-    open_customers(&mut books, s, seed, &bank_cum, &issuer_cum);
-    rates(&mut books, s, &cfg);
+    open_customers(&mut books, &cfg, &bank_cum, &issuer_cum);
+    rates(&mut books, &cfg);
     let audit = Auditor::new(&books.openings, books.ledger.accounts().len());
 
-    let (nodes, node_base) = nodes(s, &cfg, seed);
-    let links = links(s, &cfg, seed);
-    debug_assert_eq!(LinkKind::MerchantNotify as usize, 4);
-
-    let stats = cfg
-        .flows
-        .iter()
-        .map(|f| {
-            let hops: Vec<&str> = route(f.flow).iter().map(|h| h.node.name()).collect();
-            FlowStats::new(f.flow, &hops)
-        })
-        .collect();
+    let (nodes, node_base) = nodes(&cfg);
+    let links = links(&cfg);
+    let stats =
+        cfg.flows.iter().map(|f| FlowStats::new(f.flow, &f.route.names(&cfg.nodes))).collect();
     let minutes_total =
         (cfg.hard_end.saturating_since(cfg.start).as_nanos() / 60_000_000_000) as usize + 1;
     let minutes = cfg.flows.iter().map(|_| vec![MinuteStats::default(); minutes_total]).collect();
@@ -308,33 +242,25 @@ pub(super) fn world(s: &Scenario, seed: u64, sabotage: Sabotage) -> World {
             .map(|&n| if n > 0 { zipf(n, p.merchant_zipf_s) } else { Vec::new() })
             .collect();
 
-    let fx = fx_walk(s, &cfg, seed);
+    let fx = fx_walk(&cfg);
     let kh_calendar =
         Calendar::new(Zone::PHNOM_PENH, cfg.kh_holidays.clone()).expect("validated holidays");
     let cutoffs = cutoff_instants(&cfg, &kh_calendar);
-    let exceptions = [
-        s.exceptions.missing_at_network,
-        s.exceptions.missing_at_switch,
-        s.exceptions.duplicate,
-        s.exceptions.amount_mismatch,
-        s.exceptions.status_mismatch,
-    ]
-    .map(|per_10k| (per_10k * 100.0).round() as u32);
-    let codes = codes(s, seed, &books);
+    let codes = codes(&cfg, &books);
     let arrival_rng = (0..cfg.flows.len())
         .map(|i| [0, 1].map(|g| Prng::stream(seed, STREAM_ARRIVALS | (i as u64) << 1 | g)))
         .collect();
     let mut world = World {
-        queue: EventQueue::new(cfg.start, s.limits.event_queue_max as usize),
+        queue: EventQueue::new(cfg.start, cfg.limits.event_queue_max as usize),
         nodes,
         node_base,
         links,
         slots: Vec::new(),
         free: Vec::new(),
         in_flight: 0,
-        in_flight_max: s.limits.payments_in_flight_max,
-        events_max: s.limits.events_max,
-        retries_max: s.limits.retries_max,
+        in_flight_max: cfg.limits.payments_in_flight_max,
+        events_max: cfg.limits.events_max,
+        retries_max: cfg.limits.retries_max,
         books,
         audit,
         stats,
@@ -350,14 +276,11 @@ pub(super) fn world(s: &Scenario, seed: u64, sabotage: Sabotage) -> World {
         fx,
         cutoffs,
         reversal_slot: cfg.start,
-        exceptions,
         exceptions_rng: Prng::stream(seed, STREAM_EXCEPTIONS),
         exceptions_injected: 0,
         eventful: BTreeSet::new(),
         nettings: Vec::new(),
         netting_refusals: Vec::new(),
-        rounding_tolerance: s.settlement.recon_rounding_tolerance_minor,
-        inward_mdr_bps: s.fx.inward_mdr_bps,
         cn_calendar: Calendar::new(Zone::BEIJING, cfg.cn_holidays.clone())
             .expect("validated holidays"),
         kh_calendar,
@@ -366,13 +289,13 @@ pub(super) fn world(s: &Scenario, seed: u64, sabotage: Sabotage) -> World {
         stop: None::<Stop>,
         cfg,
     };
-    world.first_events(s.fx.walk_step_minutes);
+    world.first_events();
     world
 }
 
-fn fx_walk(s: &Scenario, cfg: &Config, seed: u64) -> FxWalk {
-    let walk_steps_per_day = 1440.0 / f64::from(s.fx.walk_step_minutes);
-    let band = Decimal::from_f64_retain(s.fx.band_pct / 100.0).unwrap_or_default().round_dp(6);
+fn fx_walk(cfg: &Config) -> FxWalk {
+    let fx = &cfg.fx;
+    let walk_steps_per_day = 1440.0 / (fx.walk_step.as_nanos() as f64 / 60e9);
     let first_date = cfg.start.date_at(Zone::BEIJING).pred();
     let last_date = cfg.hard_end.date_at(Zone::BEIJING).succ().succ();
     let mut publications = vec![cfg.start];
@@ -382,22 +305,14 @@ fn fx_walk(s: &Scenario, cfg: &Config, seed: u64) -> FxWalk {
             .filter(|&t| t > cfg.start),
     );
     FxWalk {
-        rng: Prng::stream(seed, STREAM_FX),
-        step: Span::from_minutes(u64::from(s.fx.walk_step_minutes)),
+        rng: Prng::stream(cfg.seed, STREAM_FX),
+        step: fx.walk_step,
         band: [cfg.usd_cny, cfg.usd_khr]
-            .map(|r| (r * (Decimal::ONE - band), r * (Decimal::ONE + band))),
-        sigma_bps_per_step: [s.fx.usd_cny_daily_sigma_pct, s.fx.usd_khr_daily_sigma_pct]
-            .map(|pct| pct * 100.0 / walk_steps_per_day.sqrt()),
-        shocks: s
-            .fx
-            .shocks
-            .iter()
-            .map(|x| {
-                (instant(&x.at).expect("validated"), usize::from(x.pair == "USD/KHR"), x.move_bps)
-            })
-            .collect(),
+            .map(|r| (r * (Decimal::ONE - fx.band), r * (Decimal::ONE + fx.band))),
+        sigma_bps_per_step: fx.daily_sigma_pct.map(|pct| pct * 100.0 / walk_steps_per_day.sqrt()),
+        shocks: fx.shocks.clone(),
         start: [cfg.usd_cny, cfg.usd_khr],
-        scheme_margin_bps: s.fx.scheme_margin_bps,
+        scheme_margin_bps: fx.scheme_margin_bps,
         publications,
     }
 }
@@ -424,7 +339,7 @@ fn cutoff_instants(cfg: &Config, calendar: &Calendar) -> Vec<Timestamp> {
 }
 
 impl World {
-    fn first_events(&mut self, walk_step_minutes: u32) {
+    fn first_events(&mut self) {
         let start = self.cfg.start;
         for fi in 0..self.cfg.flows.len() {
             for group in [false, true] {
@@ -437,9 +352,10 @@ impl World {
                 }
             }
         }
-        let step = Span::from_minutes(u64::from(walk_step_minutes));
-        self.after(step, Event::FxStep);
-        for (i, &(at, _, _)) in self.fx.shocks.clone().iter().enumerate() {
+        self.after(self.fx.step, Event::FxStep);
+        for (i, at) in
+            self.fx.shocks.iter().map(|x| x.at).collect::<Vec<_>>().into_iter().enumerate()
+        {
             if at >= start {
                 self.schedule(at, Event::FxShock(i as u8));
             }

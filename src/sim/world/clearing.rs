@@ -32,7 +32,7 @@ impl World {
         if switch.1 != upi.1 || switch.0.date_at(Zone::BEIJING) != upi.0.date_at(Zone::BEIJING) {
             self.eventful.insert(seq);
         }
-        let [missing_network, missing_switch, duplicate, mismatch, status] = self.exceptions;
+        let [missing_network, missing_switch, duplicate, mismatch, status] = self.cfg.exceptions;
         let rng = &mut self.exceptions_rng;
         let mut injected = false;
         let mut push_ours = true;

@@ -9,8 +9,9 @@ use crate::payments::party::Flow;
 use crate::payments::settlement::{Cutoff, NettingSchedule};
 use crate::payments::time::{Date, Span, Timestamp, Zone};
 use crate::record::{SloBound, SloMetric, SloSpec};
+use crate::scenario::topology::{self, Participants, RouteNames};
 use crate::scenario::validate::{self, instant};
-use crate::scenario::{AmountSpec, FlowSpec, Scenario, WindowSpec};
+use crate::scenario::{AmountSpec, DelaySpec, FlowSpec, Limits, Population, Scenario, WindowSpec};
 use crate::sim::network::{self, Latency, standard_normal};
 use crate::sim::rng::Prng;
 
@@ -21,9 +22,191 @@ pub(crate) fn ppm(pct: f64) -> Ppm {
     (pct * 10_000.0).round().clamp(0.0, 1e6) as Ppm
 }
 
+fn ns(ms: f64) -> u64 {
+    (ms * 1e6).round() as u64
+}
+
 pub(crate) fn lognormal_ms(pair: [f64; 2]) -> Latency {
-    let ns = |ms: f64| (ms * 1e6).round().max(1.0) as u64;
+    let ns = |ms: f64| ns(ms).max(1);
     Latency::LogNormal { median_ns: ns(pair[0]), p99_ns: ns(pair[1]).max(ns(pair[0])) }
+}
+
+/// A delay as the engine draws it: `[median, p99]` is log-normal.
+fn delay(pair: Option<[f64; 2]>, dist: Option<&DelaySpec>) -> Latency {
+    let latency = match (pair, dist) {
+        (Some(pair), _) => lognormal_ms(pair),
+        (None, Some(DelaySpec::LogNormal { median_ms, p99_ms })) => {
+            lognormal_ms([*median_ms, *p99_ms])
+        }
+        (None, Some(DelaySpec::Exponential { mean_ms })) => {
+            Latency::Exponential { mean_ns: ns(*mean_ms).max(1) }
+        }
+        (None, Some(DelaySpec::Constant { ms })) => Latency::Constant { ns: ns(*ms) },
+        (None, Some(DelaySpec::Empirical { points })) => Latency::Empirical {
+            points: points.iter().map(|p| (validate::share_bps(p.0), ns(p.1))).collect(),
+        },
+        (None, None) => unreachable!("validated: a delay is given"),
+    };
+    assert_eq!(latency.validate(), Ok(()), "validated delays are possible");
+    latency
+}
+
+/// A node as the run sees it: its parameters, and how many instances it has (one per
+/// participant for a participants' node).
+#[derive(Clone, Debug)]
+pub(crate) struct NodeConfig {
+    pub(crate) name: String,
+    pub(crate) count: u32,
+    pub(crate) servers: u32,
+    pub(crate) queue_max: u32,
+    pub(crate) service: Latency,
+    /// The degraded windows that name it.
+    pub(crate) windows: Vec<usize>,
+}
+
+/// A link as the run sees it.
+#[derive(Clone, Debug)]
+pub(crate) struct LinkConfig {
+    pub(crate) name: String,
+    pub(crate) link: network::Link,
+}
+
+/// Which instance of a node a hop uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Place {
+    /// The node has one instance.
+    Only,
+    /// The payer's participant's.
+    Payer,
+    /// The payee's participant's.
+    Payee,
+}
+
+/// One hop of a route: the link crossed to reach a node, and the node.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Hop {
+    /// Index into [`Config::links`].
+    pub(crate) link: u16,
+    /// Index into [`Config::nodes`].
+    pub(crate) node: u16,
+    pub(crate) place: Place,
+}
+
+/// A flow's route, resolved to indexes.
+#[derive(Clone, Debug)]
+pub(crate) struct Route {
+    pub(crate) hops: Vec<Hop>,
+    /// The hop where the scheme's technical error may strike.
+    pub(crate) scheme: u8,
+    /// The hop that books the payee's side.
+    pub(crate) credit: u8,
+    /// Where the switch's and the scheme's clearing files are kept (cross-border flows).
+    pub(crate) taps: Option<Taps>,
+}
+
+/// The hops where an answer passing by is written to a clearing file.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Taps {
+    /// The switch's file, kept at the Bakong gateway.
+    pub(crate) switch: u8,
+    /// The scheme's file, kept at UPI.
+    pub(crate) scheme: u8,
+}
+
+impl Route {
+    fn new(names: &RouteNames, flow: Flow, nodes: &[NodeConfig], links: &[LinkConfig]) -> Route {
+        let node_index = |n: &str| nodes.iter().position(|x| x.name == n).expect("validated");
+        let link_index = |l: &str| links.iter().position(|x| x.name == l).expect("validated");
+        let last = names.nodes.len() - 1;
+        let hops = names
+            .nodes
+            .iter()
+            .zip(&names.links)
+            .enumerate()
+            .map(|(i, (n, l))| Hop {
+                link: link_index(l) as u16,
+                node: node_index(n) as u16,
+                place: match (Participants::of_node(n), i) {
+                    (None, _) => Place::Only,
+                    (Some(_), 0) => Place::Payer,
+                    (Some(_), _) => {
+                        assert_eq!(i, last, "validated: participants only at the ends");
+                        Place::Payee
+                    }
+                },
+            })
+            .collect();
+        let hop_of = |name: &str| {
+            let i = names.nodes.iter().skip(1).position(|n| n == name).expect("validated");
+            (i + 1) as u8
+        };
+        let taps = (flow != Flow::Domestic).then(|| Taps {
+            switch: hop_of(topology::BAKONG_GATEWAY),
+            scheme: hop_of(topology::UPI),
+        });
+        Route { hops, scheme: hop_of(&names.scheme), credit: hop_of(&names.credit), taps }
+    }
+
+    /// The node names along the route.
+    pub(crate) fn names<'a>(&self, nodes: &'a [NodeConfig]) -> Vec<&'a str> {
+        self.hops.iter().map(|h| nodes[h.node as usize].name.as_str()).collect()
+    }
+}
+
+/// Windows (by index) that name `target`.
+fn windows_for(windows: &[Window], target: &str) -> Vec<usize> {
+    windows
+        .iter()
+        .enumerate()
+        .filter(|(_, w)| w.targets.iter().any(|t| t == target))
+        .map(|(i, _)| i)
+        .collect()
+}
+
+fn nodes(s: &Scenario, windows: &[Window]) -> Vec<NodeConfig> {
+    let p = &s.population;
+    validate::nodes(s)
+        .into_iter()
+        .map(|(name, spec)| NodeConfig {
+            name: name.to_string(),
+            count: match Participants::of_node(name) {
+                Some(Participants::KhBanks) => p.bank_shares_pct.len() as u32,
+                Some(Participants::CnIssuers) => p.cn_issuer_shares_pct.len() as u32,
+                Some(Participants::CnAcquirers) => topology::CN_ACQUIRERS_COUNT,
+                None => 1,
+            },
+            servers: spec.servers,
+            queue_max: spec.queue_max,
+            service: delay(spec.service_ms, spec.service.as_ref()),
+            windows: windows_for(windows, name),
+        })
+        .collect()
+}
+
+fn links(s: &Scenario, windows: &[Window]) -> Vec<LinkConfig> {
+    validate::links(s)
+        .into_iter()
+        .map(|(name, l)| LinkConfig {
+            name: name.to_string(),
+            link: network::Link {
+                latency: delay(l.latency_ms, l.latency.as_ref()),
+                loss_ppm: ppm(l.loss_pct),
+                duplicate_ppm: ppm(l.duplicate_pct),
+                outages: l.outages.iter().map(span).collect(),
+                degraded: windows_for(windows, name)
+                    .iter()
+                    .map(|&w| windows[w].degraded())
+                    .collect(),
+            },
+        })
+        .collect()
+}
+
+fn span(o: &crate::scenario::Span) -> network::Window {
+    network::Window {
+        from: instant(&o.from).expect("validated"),
+        until: instant(&o.to).expect("validated"),
+    }
 }
 
 /// A degraded window, resolved: multipliers in thousandths, rates in parts per million.
@@ -98,6 +281,7 @@ pub(crate) struct FlowConfig {
     pub(crate) failures: FailureRates,
     /// How the flow's originator waits, inquires and reverses.
     pub(crate) policy: OriginatorPolicy,
+    pub(crate) route: Route,
 }
 
 /// Failure rates in parts per million.
@@ -188,7 +372,8 @@ fn secs(s: f64) -> u64 {
 }
 
 impl FlowConfig {
-    fn new(flow: Flow, f: &FlowSpec, s: &Scenario, start: Timestamp, minutes: u64) -> FlowConfig {
+    fn new(flow: Flow, f: &FlowSpec, s: &Scenario, start: Timestamp, route: Route) -> FlowConfig {
+        let minutes = u64::from(s.meta.duration_hours) * 60;
         let t = &s.timeouts;
         let originator_s = match flow {
             Flow::Inward => t.issuer_to_upi_s,
@@ -254,6 +439,7 @@ impl FlowConfig {
                     .map(|&b| Span::from_secs(u64::from(b)))
                     .collect(),
             },
+            route,
         }
     }
 
@@ -298,6 +484,69 @@ pub(crate) struct Config {
     pub(crate) quote_ttl: Span,
     pub(crate) slos: Vec<SloSpec>,
     pub(crate) warmup_minutes: Option<u64>,
+    /// Every node, standard ones first ([`topology::NODES`]), then added ones by name.
+    pub(crate) nodes: Vec<NodeConfig>,
+    /// Every link, in the same order ([`topology::LINKS`], then added ones).
+    pub(crate) links: Vec<LinkConfig>,
+    /// Participants and customers (counts and shares: already numbers).
+    pub(crate) population: Population,
+    pub(crate) limits: Limits,
+    pub(crate) fx: FxConfig,
+    /// Exceptions injected into UPI's file, parts per million: missing at the network, missing
+    /// at the switch, duplicated, amount mismatch, status mismatch.
+    pub(crate) exceptions: [Ppm; 5],
+    pub(crate) rounding_tolerance_minor: i64,
+    /// Share of outward merchants whose code is WeChat Pay's.
+    pub(crate) wechat: Ppm,
+    /// Ledger accounts the population and participants open.
+    pub(crate) accounts_needed: u64,
+}
+
+/// The rates' movement, the scheme's margin, and the spreads and fees.
+#[derive(Clone, Debug)]
+pub(crate) struct FxConfig {
+    pub(crate) walk_step: Span,
+    /// How far the walk may drift from the starting mid, as a fraction.
+    pub(crate) band: Decimal,
+    /// Per pair (USD/CNY, USD/KHR).
+    pub(crate) daily_sigma_pct: [f64; 2],
+    pub(crate) shocks: Vec<Shock>,
+    pub(crate) scheme_margin_bps: u32,
+    pub(crate) outward_spread_bps: u32,
+    pub(crate) remittance_spread_bps: u32,
+    pub(crate) inward_mdr_bps: u32,
+}
+
+/// A step change of one mid rate.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Shock {
+    pub(crate) at: Timestamp,
+    /// 0: USD/CNY, 1: USD/KHR.
+    pub(crate) pair: usize,
+    pub(crate) move_bps: i32,
+}
+
+impl FxConfig {
+    fn new(fx: &crate::scenario::Fx) -> FxConfig {
+        FxConfig {
+            walk_step: Span::from_minutes(u64::from(fx.walk_step_minutes)),
+            band: Decimal::from_f64_retain(fx.band_pct / 100.0).unwrap_or_default().round_dp(6),
+            daily_sigma_pct: [fx.usd_cny_daily_sigma_pct, fx.usd_khr_daily_sigma_pct],
+            shocks: fx
+                .shocks
+                .iter()
+                .map(|x| Shock {
+                    at: instant(&x.at).expect("validated"),
+                    pair: usize::from(x.pair == "USD/KHR"),
+                    move_bps: x.move_bps,
+                })
+                .collect(),
+            scheme_margin_bps: fx.scheme_margin_bps,
+            outward_spread_bps: fx.outward_spread_bps,
+            remittance_spread_bps: fx.remittance_spread_bps,
+            inward_mdr_bps: fx.inward_mdr_bps,
+        }
+    }
 }
 
 fn slo(s: &crate::scenario::Slo) -> SloSpec {
@@ -320,13 +569,18 @@ impl Config {
         let end = start.checked_add(Span::from_minutes(minutes)).expect("in range");
         let hard_end =
             end.checked_add(Span::from_minutes(u64::from(s.meta.drain_minutes))).expect("range");
+        let windows: Vec<Window> = s.windows.iter().map(Window::new).collect();
+        let nodes = nodes(s, &windows);
+        let links = links(s, &windows);
         let flows = Flow::ALL
             .into_iter()
             .zip([&s.flows.inward, &s.flows.outward, &s.flows.remittance, &s.flows.domestic])
             .filter_map(|(flow, spec)| {
-                spec.as_ref().map(|f| FlowConfig::new(flow, f, s, start, minutes))
+                let route = Route::new(&validate::route(s, flow), flow, &nodes, &links);
+                spec.as_ref().map(|f| FlowConfig::new(flow, f, s, start, route))
             })
             .collect();
+        let e = &s.exceptions;
         let cutoffs: Vec<Cutoff> = s
             .settlement
             .bakong_cutoffs
@@ -348,7 +602,7 @@ impl Config {
             netting: NettingSchedule::new(&cutoffs).expect("validated"),
             cn_holidays: validate::holiday_dates(&s.calendar.cn_holidays),
             kh_holidays: validate::holiday_dates(&s.calendar.kh_holidays),
-            windows: s.windows.iter().map(Window::new).collect(),
+            windows,
             app_timeout: sec(t.app_s),
             reversal_fail: ppm(t.reversal_attempt_fail_pct),
             reversal_gap: Span::from_nanos(1_000_000_000 / u64::from(t.reversals_per_second_max)),
@@ -356,6 +610,22 @@ impl Config {
             quote_ttl: sec(s.fx.quote_ttl_seconds),
             slos: s.slo.iter().map(slo).collect(),
             warmup_minutes: s.report.warmup_minutes.map(u64::from),
+            nodes,
+            links,
+            population: s.population.clone(),
+            limits: s.limits.clone(),
+            fx: FxConfig::new(&s.fx),
+            exceptions: [
+                e.missing_at_network,
+                e.missing_at_switch,
+                e.duplicate,
+                e.amount_mismatch,
+                e.status_mismatch,
+            ]
+            .map(|per_10k| (per_10k * 100.0).round() as Ppm),
+            rounding_tolerance_minor: s.settlement.recon_rounding_tolerance_minor,
+            wechat: s.flows.outward.as_ref().map_or(0, |f| ppm(f.wechat_share_pct)),
+            accounts_needed: validate::accounts_needed(s),
         }
     }
 }

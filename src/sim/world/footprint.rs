@@ -13,13 +13,12 @@ use hdrhistogram::Histogram;
 
 use super::build::ledger_hints;
 use super::config::Config;
-use super::{Event, Payment, route};
+use super::{Event, Payment};
 use crate::payments::clearing::ClearingRecord;
 use crate::payments::ledger::{Account, AccountKey, Record};
 use crate::payments::party::Flow;
 use crate::record::flow::{histogram, interval_histogram};
 use crate::record::{MinuteStats, NodeMinute};
-use crate::scenario::Scenario;
 
 /// Bytes that every run holds whatever its size: the binary, the allocator, the plot canvases.
 const BASE_BYTES: u64 = 24 << 20;
@@ -72,13 +71,12 @@ fn histogram_bytes(h: &Histogram<u64>) -> u64 {
     h.distinct_values() as u64 * size_of::<u64>() as u64
 }
 
-/// Estimates the memory a run of `s` holds at its peak.
-pub fn footprint(s: &Scenario) -> Footprint {
-    let cfg = Config::new(s, 0);
-    let [accounts, records, pending] = ledger_hints(s, &cfg).map(|n| n as u64);
+/// Estimates the memory a run of `cfg` holds at its peak.
+pub(crate) fn footprint(cfg: &Config) -> Footprint {
+    let [accounts, records, pending] = ledger_hints(cfg).map(|n| n as u64);
     let minutes = cfg.hard_end.saturating_since(cfg.start).as_nanos() / 60_000_000_000 + 1;
-    let p = &s.population;
-    let nodes = (p.bank_shares_pct.len() + p.cn_issuer_shares_pct.len() + 5) as u64;
+    let p = &cfg.population;
+    let nodes = cfg.nodes.iter().map(|n| u64::from(n.count)).sum::<u64>();
     let expected: Vec<(Flow, f64)> =
         cfg.flows.iter().map(|f| (f.flow, f.per_minute.iter().sum::<f64>())).collect();
     let cross_border: f64 =
@@ -89,7 +87,7 @@ pub fn footprint(s: &Scenario) -> Footprint {
         .map(|f| f.per_minute.iter().copied().fold(0.0, f64::max) / 60.0)
         .sum::<f64>();
     let in_flight = (peak_per_second * IN_FLIGHT_SECONDS)
-        .min(f64::from(s.limits.payments_in_flight_max)) as u64;
+        .min(f64::from(cfg.limits.payments_in_flight_max)) as u64;
     let merchants =
         [p.inward_merchants, p.outward_merchants, p.remittance_recipients, p.domestic_merchants]
             .iter()
@@ -106,7 +104,7 @@ pub fn footprint(s: &Scenario) -> Footprint {
             + p.domestic_merchants,
     );
     let flow_count = cfg.flows.len() as u64;
-    let hops: u64 = cfg.flows.iter().map(|f| route(f.flow).len() as u64 + 2).sum();
+    let hops: u64 = cfg.flows.iter().map(|f| f.route.hops.len() as u64 + 2).sum();
     let size = |n: usize| n as u64;
     let key_entry = size(size_of::<AccountKey>() + size_of::<u32>()) * 2;
     let clearing_record = size(size_of::<ClearingRecord>()) + 48;

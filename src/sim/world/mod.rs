@@ -10,14 +10,8 @@
 //! When no answer comes in time the originator inquires, then reverses with back-off. Every
 //! final state is reported to the [auditor](crate::sim::audit).
 //!
-//! Routes (hop 0 is the originator; the credit hop books the payee's side):
-//!
-//! | flow | route | credit hop |
-//! |---|---|---|
-//! | inward | cn_issuer → upi → bakong_gateway → bakong_switch → kh_bank | kh_bank |
-//! | outward | kh_bank → bakong_switch → bakong_gateway → upi → cn_acquirer | cn_acquirer |
-//! | remittance | kh_bank → bakong_switch → bakong_gateway → upi → cn_issuer | cn_issuer |
-//! | domestic | kh_bank → bakong_switch → kh_bank | bakong_switch |
+//! Each flow's route (hop 0 is the originator; the credit hop books the payee's side) comes
+//! from the scenario, by default the network in [`crate::scenario::topology`].
 
 mod arrivals;
 mod books;
@@ -52,7 +46,7 @@ pub use crate::payments::network::{Decline, Outcome};
 use crate::record::{FlowStats, MinuteStats, NodeMinute};
 pub use crate::record::{RunRecord, Stop};
 use books::Books;
-use config::{Config, Ppm};
+use config::Config;
 
 /// Deliberate faults for the auditor's canary tests: each breaks the core or the world in one
 /// way, and a run with it must end in the matching [`Breach`].
@@ -182,94 +176,6 @@ impl Payment {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum NodeKind {
-    CnIssuer,
-    Upi,
-    Gateway,
-    Switch,
-    KhBank,
-    CnAcquirer,
-}
-
-impl NodeKind {
-    fn name(self) -> &'static str {
-        match self {
-            NodeKind::CnIssuer => "cn_issuer",
-            NodeKind::Upi => "upi",
-            NodeKind::Gateway => "bakong_gateway",
-            NodeKind::Switch => "bakong_switch",
-            NodeKind::KhBank => "kh_bank",
-            NodeKind::CnAcquirer => "cn_acquirer",
-        }
-    }
-}
-
-#[derive(Clone, Copy, Debug)]
-enum LinkKind {
-    PayerApp = 0,
-    CnBackbone = 1,
-    Wan = 2,
-    KhBackbone = 3,
-    MerchantNotify = 4,
-}
-
-#[derive(Clone, Copy, Debug)]
-struct Hop {
-    /// The link the request crosses to reach the node.
-    link: LinkKind,
-    node: NodeKind,
-    /// The node belongs to the payee's side (acquirer, recipient bank).
-    payee_side: bool,
-}
-
-const fn hop(link: LinkKind, node: NodeKind, payee_side: bool) -> Hop {
-    Hop { link, node, payee_side }
-}
-
-const INWARD: [Hop; 5] = [
-    hop(LinkKind::PayerApp, NodeKind::CnIssuer, false),
-    hop(LinkKind::CnBackbone, NodeKind::Upi, false),
-    hop(LinkKind::Wan, NodeKind::Gateway, false),
-    hop(LinkKind::KhBackbone, NodeKind::Switch, false),
-    hop(LinkKind::KhBackbone, NodeKind::KhBank, true),
-];
-const OUTWARD: [Hop; 5] = [
-    hop(LinkKind::PayerApp, NodeKind::KhBank, false),
-    hop(LinkKind::KhBackbone, NodeKind::Switch, false),
-    hop(LinkKind::KhBackbone, NodeKind::Gateway, false),
-    hop(LinkKind::Wan, NodeKind::Upi, false),
-    hop(LinkKind::CnBackbone, NodeKind::CnAcquirer, true),
-];
-const REMITTANCE: [Hop; 5] = [
-    hop(LinkKind::PayerApp, NodeKind::KhBank, false),
-    hop(LinkKind::KhBackbone, NodeKind::Switch, false),
-    hop(LinkKind::KhBackbone, NodeKind::Gateway, false),
-    hop(LinkKind::Wan, NodeKind::Upi, false),
-    hop(LinkKind::CnBackbone, NodeKind::CnIssuer, true),
-];
-const DOMESTIC: [Hop; 3] = [
-    hop(LinkKind::PayerApp, NodeKind::KhBank, false),
-    hop(LinkKind::KhBackbone, NodeKind::Switch, false),
-    hop(LinkKind::KhBackbone, NodeKind::KhBank, true),
-];
-
-fn route(flow: Flow) -> &'static [Hop] {
-    match flow {
-        Flow::Inward => &INWARD,
-        Flow::Outward => &OUTWARD,
-        Flow::Remittance => &REMITTANCE,
-        Flow::Domestic => &DOMESTIC,
-    }
-}
-
-fn credit_hop(flow: Flow) -> u8 {
-    match flow {
-        Flow::Domestic => 1,
-        _ => 4,
-    }
-}
-
 /// A processing node: a station with its service times, degraded windows and stream.
 struct Node {
     name: String,
@@ -294,8 +200,7 @@ struct FxWalk {
     /// Per pair (USD/CNY, USD/KHR): the walk's floor and ceiling.
     band: [(Decimal, Decimal); 2],
     sigma_bps_per_step: [f64; 2],
-    /// (when, pair index, move in basis points).
-    shocks: Vec<(Timestamp, usize, i32)>,
+    shocks: Vec<config::Shock>,
     start: [Decimal; 2],
     scheme_margin_bps: u32,
     publications: Vec<Timestamp>,
@@ -313,7 +218,8 @@ pub struct World {
     cfg: Config,
     queue: EventQueue<Event>,
     nodes: Vec<Node>,
-    node_base: [u32; 6],
+    /// Per entry of `cfg.nodes`: the index of its first instance in `nodes`.
+    node_base: Vec<u32>,
     links: Vec<LinkModel>,
     slots: Vec<Payment>,
     free: Vec<u32>,
@@ -336,14 +242,11 @@ pub struct World {
     fx: FxWalk,
     cutoffs: Vec<Timestamp>,
     reversal_slot: Timestamp,
-    exceptions: [Ppm; 5],
     exceptions_rng: Prng,
     exceptions_injected: u64,
     eventful: BTreeSet<u64>,
     nettings: Vec<NetPositions>,
     netting_refusals: Vec<SettlementRefusal>,
-    rounding_tolerance: i64,
-    inward_mdr_bps: u32,
     kh_calendar: Calendar,
     cn_calendar: Calendar,
     sabotage: Sabotage,
@@ -381,8 +284,12 @@ pub struct TooBig {
 /// # Errors
 /// [`TooBig`] when the estimate is above `[limits] memory_mb_max`.
 pub fn check_memory(scenario: &Scenario) -> Result<footprint::Footprint, TooBig> {
-    let estimate = footprint::footprint(scenario);
-    let limit_mb = scenario.limits.memory_mb_max;
+    check_config(&Config::new(scenario, 0))
+}
+
+fn check_config(cfg: &Config) -> Result<footprint::Footprint, TooBig> {
+    let estimate = footprint::footprint(cfg);
+    let limit_mb = cfg.limits.memory_mb_max;
     if estimate.total_bytes() > u64::from(limit_mb) << 20 {
         return Err(TooBig {
             estimate_bytes: estimate.total_bytes(),
@@ -412,8 +319,9 @@ impl World {
         seed: u64,
         sabotage: Sabotage,
     ) -> Result<World, TooBig> {
-        check_memory(scenario)?;
-        Ok(build::world(scenario, seed, sabotage))
+        let cfg = Config::new(scenario, seed);
+        check_config(&cfg)?;
+        Ok(build::world(cfg, sabotage))
     }
 
     fn schedule(&mut self, at: Timestamp, event: Event) {
@@ -498,18 +406,23 @@ impl World {
             .filter(|x| x.generation == p.generation && x.stage != Stage::Final)
     }
 
+    /// The route of a payment's flow.
+    fn route(&self, fi: u8) -> &config::Route {
+        &self.cfg.flows[fi as usize].route
+    }
+
     /// The node a hop of a payment's route runs on.
-    fn node_of(&self, hop: Hop, payment: &Payment) -> usize {
+    fn node_of(&self, hop: config::Hop, payment: &Payment) -> usize {
         let base = self.node_base[hop.node as usize] as usize;
-        let at = if hop.payee_side { payment.payee_at } else { payment.payer_at };
-        match hop.node {
-            NodeKind::CnIssuer | NodeKind::KhBank | NodeKind::CnAcquirer => base + at as usize,
-            _ => base,
+        match hop.place {
+            config::Place::Only => base,
+            config::Place::Payer => base + payment.payer_at as usize,
+            config::Place::Payee => base + payment.payee_at as usize,
         }
     }
 
     /// Sends a message over a link (loss, latency, duplication, outages, degraded windows).
-    fn send(&mut self, link: LinkKind, now: Timestamp) -> Delivery {
+    fn send(&mut self, link: u16, now: Timestamp) -> Delivery {
         let l = &mut self.links[link as usize];
         l.link.send(now, &mut l.rng)
     }

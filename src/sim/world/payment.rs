@@ -8,9 +8,7 @@ use super::arrivals::Carry;
 use super::books;
 use super::config;
 use super::minute_of;
-use super::{
-    Decline, Event, Hop, NodeKind, Outcome, PRef, Payment, Stage, World, credit_hop, route,
-};
+use super::{Decline, Event, Outcome, PRef, Payment, Stage, World};
 use crate::payments::clearing::{MessageKind, Status};
 use crate::payments::ledger::TransferId;
 use crate::payments::network::ResponseCode;
@@ -47,7 +45,7 @@ impl World {
         }
         let dup_rate = self.cfg.flows[fi].duplicate_tap;
         let dup_tap = self.payment_mut(p).expect("alive").rng.chance_ppm(dup_rate);
-        let delivery = self.send(super::LinkKind::PayerApp, now);
+        let delivery = self.send(self.route(fi as u8).hops[0].link, now);
         match delivery.first() {
             Some(at) => {
                 self.deliver(p, 0, delivery);
@@ -67,7 +65,7 @@ impl World {
 
     pub(super) fn on_arrive(&mut self, now: Timestamp, p: PRef, hop: u8, dup: bool) {
         let Some(pay) = self.payment(p) else { return };
-        let h = route(pay.flow())[hop as usize];
+        let h = self.route(pay.fi).hops[hop as usize];
         let node = self.node_of(h, pay);
         self.node_arrive(now, node, p, hop, dup);
     }
@@ -88,37 +86,35 @@ impl World {
         dup: bool,
     ) -> Result<(), Breach> {
         let Some(pay) = self.payment(p) else { return Ok(()) };
-        let (flow, fi) = (pay.flow(), pay.fi as usize);
+        let fi = pay.fi as usize;
         if dup || pay.hop > hop {
             self.absorb_duplicate(now, p, hop);
             return Ok(());
         }
         self.payment_mut(p).expect("alive").hop = hop;
         let r = self.cfg.flows[fi].failures;
-        let h: Hop = route(flow)[hop as usize];
+        let route = &self.cfg.flows[fi].route;
+        let (scheme, credit, last) = (route.scheme, route.credit, route.hops.len() - 1);
         if hop == 0 {
             if let Err(decline) = self.originate(now, node, p) {
                 self.respond(now, p, 0, ResponseCode::Declined(decline), Span::ZERO);
                 return Ok(());
             }
-        } else if (h.node == NodeKind::Upi
-            || (flow == Flow::Domestic && h.node == NodeKind::Switch))
-            && self.draw(p, r.switch_error, node, now)
-        {
+        } else if hop == scheme && self.draw(p, r.switch_error, node, now) {
             let code = ResponseCode::Declined(Decline::SwitchError);
             self.respond(now, p, hop, code, Span::ZERO);
             return Ok(());
         }
         let mut extra = Span::ZERO;
-        if hop == credit_hop(flow) {
+        if hop == credit {
             if let Err(decline) = self.far_side_request(now, node, p) {
                 self.respond(now, p, hop, ResponseCode::Declined(decline), Span::ZERO);
                 return Ok(());
             }
             extra = self.late_answer(now, node, p);
         }
-        if (hop as usize) + 1 < route(flow).len() {
-            let next = route(flow)[hop as usize + 1];
+        if (hop as usize) < last {
+            let next = self.cfg.flows[fi].route.hops[hop as usize + 1];
             let delivery = self.send(next.link, now);
             self.deliver(p, hop + 1, delivery);
         } else {
@@ -139,7 +135,7 @@ impl World {
             let commands = pay.terms.hold_commands(&self.books, hold, until);
             let _ = self.books.ledger.execute_linked(&commands, now);
         }
-        if hop == credit_hop(pay.flow())
+        if hop == self.route(pay.fi).credit
             && let Some(credit) = pay.far.on_duplicate()
         {
             let id = if self.sabotage.rebook_duplicates {
@@ -267,7 +263,7 @@ impl World {
     /// The far side books the payee's credit (and, inward, the merchant discount).
     pub(super) fn credit(&mut self, now: Timestamp, p: PRef) -> Result<(), Decline> {
         let first = TransferId(self.books.ids(2));
-        let mdr = Fee { bps: self.inward_mdr_bps };
+        let mdr = Fee { bps: self.cfg.fx.inward_mdr_bps };
         let pay = alive_mut(&mut self.slots, p);
         pay.terms = pay.terms.with_merchant_discount(mdr).expect("in range");
         let commands = pay.terms.credit_commands(&self.books, first);
@@ -316,7 +312,7 @@ impl World {
         }
         let pay = self.payment(p).expect("alive");
         let (fi, confirmed_at) = (pay.fi as usize, pay.confirmed_at);
-        let app = self.send(super::LinkKind::PayerApp, now).first().unwrap_or(now);
+        let app = self.send(self.route(fi as u8).hops[0].link, now).first().unwrap_or(now);
         let latency_us = (app.saturating_since(confirmed_at).as_nanos() / 1000).max(1);
         let stats = &mut self.stats[fi];
         if Span::from_nanos(latency_us * 1000) > self.cfg.app_timeout {

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use rust_decimal::Decimal;
 
 use super::minute_of;
-use super::{Event, Node, Stage, World};
+use super::{Event, Node, Stage, World, config};
 use crate::payments::clearing::ClearingRecord;
 use crate::payments::fx::Pair;
 use crate::payments::ledger::TransferId;
@@ -45,7 +45,7 @@ impl World {
     }
 
     pub(super) fn on_fx_shock(&mut self, now: Timestamp, i: usize) {
-        let (_, k, bps) = self.fx.shocks[i];
+        let config::Shock { pair: k, move_bps: bps, .. } = self.fx.shocks[i];
         let (floor, ceiling) = self.fx.band[k];
         self.books.rates.shock_mid(PAIRS[k], now, bps, floor, ceiling).expect("the pair has a mid");
     }
@@ -269,7 +269,7 @@ impl World {
         let theirs = by_date(&self.books.clearing_upi);
         let dates: std::collections::BTreeSet<Date> =
             ours.keys().chain(theirs.keys()).copied().collect();
-        let config = ReconConfig { rounding_tolerance_minor: self.rounding_tolerance };
+        let config = ReconConfig { rounding_tolerance_minor: self.cfg.rounding_tolerance_minor };
         let empty = Vec::new();
         let mut breaks = Vec::new();
         for d in dates {

@@ -2,10 +2,9 @@
 //! an answer travels back hop by hop over the links, and the switch and UPI record it as it
 //! passes them; inquiries and reversals cross the links to the far side and back.
 
-use super::{Event, NodeKind, PRef, World, credit_hop, route};
+use super::{Event, PRef, World};
 use crate::payments::clearing::{MessageKind, Status};
 use crate::payments::network::ResponseCode;
-use crate::payments::party::Flow;
 use crate::payments::time::{Span, Timestamp};
 use crate::sim::network::Delivery;
 
@@ -34,33 +33,38 @@ impl World {
         extra: Span,
     ) {
         let Some(pay) = self.payment(p) else { return };
-        let flow = pay.flow();
-        let hops = route(flow);
+        let fi = pay.fi;
+        let taps = self.route(fi).taps;
         let mut t = now.checked_add(extra).expect("in range");
         let (mut at_switch, mut at_upi) = (None, None);
-        let mut lost = false;
-        let mark = |kind: NodeKind,
-                    t: Timestamp,
-                    s: &mut Option<Timestamp>,
-                    u: &mut Option<Timestamp>| match kind {
-            NodeKind::Gateway => *s = Some(t),
-            NodeKind::Upi => *u = Some(t),
-            _ => {}
+        let mut mark = |hop: usize, t: Timestamp| {
+            if let Some(taps) = taps {
+                if hop == usize::from(taps.switch) {
+                    at_switch = Some(t);
+                }
+                if hop == usize::from(taps.scheme) {
+                    at_upi = Some(t);
+                }
+            }
         };
-        mark(hops[from_hop as usize].node, t, &mut at_switch, &mut at_upi);
+        let mut lost = false;
+        mark(from_hop as usize, t);
         for h in (1..=from_hop as usize).rev() {
-            match self.send(hops[h].link, t).first() {
+            let link = self.route(fi).hops[h].link;
+            match self.send(link, t).first() {
                 Some(at) => t = at,
                 None => {
                     lost = true;
                     break;
                 }
             }
-            mark(hops[h - 1].node, t, &mut at_switch, &mut at_upi);
+            mark(h - 1, t);
         }
-        let both = matches!(flow, Flow::Inward | Flow::Outward | Flow::Remittance)
-            && from_hop >= if flow == Flow::Inward { 2 } else { 3 };
-        if both {
+        // An answer from beyond both taps passed both (or was lost on the way: then each
+        // party that did not see it records a time-out).
+        if let Some(taps) = taps
+            && from_hop >= taps.switch.max(taps.scheme)
+        {
             let status =
                 if code == ResponseCode::Approved { Status::Approved } else { Status::Declined };
             let loss_time = t;
@@ -78,19 +82,21 @@ impl World {
 
     /// Sends a message from the originator to the credit hop: when it arrives, if it does.
     pub(super) fn toward_far(&mut self, p: PRef, now: Timestamp) -> Option<Timestamp> {
-        let flow = self.payment(p)?.flow();
+        let fi = self.payment(p)?.fi;
         let mut t = now;
-        for h in 1..=credit_hop(flow) as usize {
-            t = self.send(route(flow)[h].link, t).first()?;
+        for h in 1..=self.route(fi).credit as usize {
+            let link = self.route(fi).hops[h].link;
+            t = self.send(link, t).first()?;
         }
         Some(t)
     }
 
     pub(super) fn back_from_far(&mut self, p: PRef, now: Timestamp) -> Option<Timestamp> {
-        let flow = self.payment(p)?.flow();
+        let fi = self.payment(p)?.fi;
         let mut t = now;
-        for h in (1..=credit_hop(flow) as usize).rev() {
-            t = self.send(route(flow)[h].link, t).first()?;
+        for h in (1..=self.route(fi).credit as usize).rev() {
+            let link = self.route(fi).hops[h].link;
+            t = self.send(link, t).first()?;
         }
         Some(t)
     }
