@@ -54,8 +54,24 @@ impl ReportFile {
     }
 }
 
+/// The report folder's files besides the plots, in the order [`files`] renders them; the
+/// summary's list of files is this one.
+pub const FILE_NAMES: [&str; 10] = [
+    "summary.json",
+    "summary.md",
+    "latency.csv",
+    "timeseries.csv",
+    "timeseries-nodes.csv",
+    "nodes.csv",
+    "settlement.csv",
+    "scheme-settlement.csv",
+    "reconciliation.csv",
+    "histograms.hlog",
+];
+
 /// Every file of a run's report folder, in the one list that `sim run` writes and the golden
-/// and determinism tests compare: the summaries, the CSVs, the interval log, then the plots.
+/// and determinism tests compare: the summaries, the CSVs, the interval log ([`FILE_NAMES`]),
+/// then the plots.
 ///
 /// # Errors
 /// A plot that cannot be drawn.
@@ -74,6 +90,7 @@ pub fn files(record: &RunRecord, meta: &RunMeta) -> Result<Vec<ReportFile>, Stri
         ReportFile::new("reconciliation.csv", reconciliation_csv(record)),
         ReportFile::new("histograms.hlog", histogram_log(record)),
     ];
+    assert!(files.iter().map(|f| f.path.as_str()).eq(FILE_NAMES), "FILE_NAMES lists the files");
     for plot in plots::plots(record)? {
         files.push(ReportFile::new(format!("plots/{}.png", plot.name), plot.png));
         files.push(ReportFile::new(format!("plots/{}.svg", plot.name), plot.svg));
@@ -466,10 +483,8 @@ pub fn summary_md(
     md_books(&mut out, record);
     md_steady(&mut out, steady);
     md_plots(&mut out, record);
-    let _ = writeln!(
-        out,
-        "\n## Files\n\n`summary.json`, `latency.csv`, `histograms.hlog`, `timeseries.csv`, `timeseries-nodes.csv`, `nodes.csv`, `settlement.csv`, `scheme-settlement.csv`, `reconciliation.csv`, `plots/`."
-    );
+    let names: Vec<String> = FILE_NAMES.iter().map(|n| format!("`{n}`")).collect();
+    let _ = writeln!(out, "\n## Files\n\n{}, `plots/`.", names.join(", "));
     out
 }
 
