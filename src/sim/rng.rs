@@ -1,10 +1,12 @@
 //! The simulator's one source of randomness: a pinned algorithm and per-entity streams.
 //!
-//! [`Prng`] is xoshiro256++ (Blackman and Vigna, 2019), written out here rather than taken from
-//! a crate so that the algorithm, and therefore every run's draws, can never change under a
-//! dependency update. Each entity draws from its own stream, [`Prng::stream`]`(seed, id)`, seeded
-//! by mixing the run's seed with the entity's id through SplitMix64: adding a merchant does not
-//! change another merchant's draws, and a run is a pure function of (scenario, seed, commit).
+//! [`Prng`] is xoshiro256++ (Blackman and Vigna, 2019), `rand_xoshiro`'s `Xoshiro256PlusPlus`,
+//! pinned to one exact version in `Cargo.toml`; the known-answer tests below fail if a version
+//! ever draws differently. Each entity draws from its own stream, [`Prng::stream`]`(seed, id)`,
+//! seeded by mixing the run's seed with the entity's id through SplitMix64 (our own derivation,
+//! not the crate's `seed_from_u64`): adding a merchant does not change another merchant's draws,
+//! and a run is a pure function of (scenario, seed, commit). `Prng` is a `rand_core` generator,
+//! so `rand_distr`'s distributions draw from it.
 //!
 //! Floating point appears only here and in distributions, to shape delays; every draw that leaves
 //! this module as time is an integer number of nanoseconds.
@@ -18,10 +20,13 @@ fn splitmix64(state: &mut u64) -> u64 {
     z ^ (z >> 31)
 }
 
+use rand_xoshiro::Xoshiro256PlusPlus;
+use rand_xoshiro::rand_core::{Rng, SeedableRng, TryRng};
+
 /// xoshiro256++: 256 bits of state, period 2^256 − 1, passes BigCrush.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Prng {
-    s: [u64; 4],
+    inner: Xoshiro256PlusPlus,
 }
 
 impl Prng {
@@ -38,20 +43,21 @@ impl Prng {
             splitmix64(&mut state),
         ];
         assert!(s != [0; 4], "xoshiro's state is never all zero");
-        Prng { s }
+        Prng::from_state(s)
+    }
+
+    /// The generator in exactly this state (the words little-endian, as the crate reads them).
+    fn from_state(s: [u64; 4]) -> Prng {
+        let mut seed = [0u8; 32];
+        for (chunk, word) in seed.chunks_exact_mut(8).zip(s) {
+            chunk.copy_from_slice(&word.to_le_bytes());
+        }
+        Prng { inner: Xoshiro256PlusPlus::from_seed(seed) }
     }
 
     /// The next 64 random bits.
     pub fn next_u64(&mut self) -> u64 {
-        let result = self.s[0].wrapping_add(self.s[3]).rotate_left(23).wrapping_add(self.s[0]);
-        let t = self.s[1] << 17;
-        self.s[2] ^= self.s[0];
-        self.s[3] ^= self.s[1];
-        self.s[1] ^= self.s[2];
-        self.s[0] ^= self.s[3];
-        self.s[2] ^= t;
-        self.s[3] = self.s[3].rotate_left(45);
-        result
+        self.inner.next_u64()
     }
 
     /// A uniform draw in `[0, 1)` with 53 bits of precision.
@@ -88,6 +94,23 @@ impl Prng {
     }
 }
 
+/// `Prng` as a `rand_core` generator: what `rand_distr`'s distributions draw from.
+impl TryRng for Prng {
+    type Error = std::convert::Infallible;
+
+    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+        self.inner.try_next_u32()
+    }
+
+    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+        self.inner.try_next_u64()
+    }
+
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+        self.inner.try_fill_bytes(dst)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     //! Goal: the generator is the published xoshiro256++, streams are independent and stable,
@@ -98,7 +121,7 @@ mod tests {
     #[test]
     fn xoshiro256pp_known_answer() {
         // State [1, 2, 3, 4]: the first outputs of the reference C implementation.
-        let mut p = Prng { s: [1, 2, 3, 4] };
+        let mut p = Prng::from_state([1, 2, 3, 4]);
         let first: Vec<u64> = (0..4).map(|_| p.next_u64()).collect();
         assert_eq!(
             first,
