@@ -136,11 +136,9 @@ impl Latency {
     }
 }
 
-/// A standard normal draw by Box–Muller (one of the pair; simple and deterministic).
+/// A standard normal draw ([`Prng::standard_normal`]).
 pub fn standard_normal(rng: &mut Prng) -> f64 {
-    let u1 = 1.0 - rng.unit(); // (0, 1]
-    let u2 = rng.unit();
-    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+    rng.standard_normal()
 }
 
 fn empirical(points: &[(u32, u64)], rng: &mut Prng) -> u64 {

@@ -179,7 +179,7 @@ fn mmc_validation_agrees_with_erlang_c_over_several_seeds() {
     };
     for seed in [1, 1001, 2001] {
         let v = bakong_sim::sim::mmc::replicate(&s, seed).expect("runs");
-        assert_eq!(v.replications.len(), 8);
+        assert_eq!(v.replications.len(), 32);
         assert!(
             v.agrees(),
             "seed {seed}: Erlang-C Wq {} s outside {} ± {} s",

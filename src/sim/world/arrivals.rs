@@ -2,6 +2,7 @@
 //! and tour-group bursts, who pays whom how much, the payer's think time, and the payment's
 //! terms before the originator quotes them.
 
+use rand_distr::Distribution;
 use rust_decimal::Decimal;
 
 use super::books::{self, Role};
@@ -87,15 +88,17 @@ impl World {
         }
     }
 
+    /// A payee by popularity: rank k (from 1) with weight 1/k^s, as a merchant index from 0.
     pub(super) fn draw_payee(&self, fi: usize, rng: &mut Prng) -> u32 {
         let table = match self.cfg.flows[fi].flow {
-            Flow::Inward => &self.zipf[0],
-            Flow::Outward => &self.zipf[1],
-            Flow::Remittance => &self.zipf[2],
-            Flow::Domestic => &self.zipf[3],
+            Flow::Inward => 0,
+            Flow::Outward => 1,
+            Flow::Remittance => 2,
+            Flow::Domestic => 3,
         };
-        let u = rng.unit();
-        table.partition_point(|&c| c <= u).min(table.len() - 1) as u32
+        let zipf = self.zipf[table].as_ref().expect("a flow with traffic has payees");
+        let rank: f64 = zipf.sample(rng);
+        (rank as u32).saturating_sub(1)
     }
 
     pub(super) fn population(&self, flow: Flow) -> (Role, Role) {

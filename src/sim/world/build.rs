@@ -3,6 +3,7 @@
 
 use std::collections::BTreeSet;
 
+use rand_distr::Zipf;
 use rust_decimal::Decimal;
 
 use super::books::{self, Books, Role};
@@ -34,18 +35,9 @@ pub(super) const STREAM_CUSTOMERS: u64 = 7 << 56;
 const CITIES: [&str; 4] = ["Phnom Penh", "Siem Reap", "Sihanoukville", "Battambang"];
 const CITIES_CUM: [u32; 4] = [450_000, 800_000, 950_000, 1_000_000];
 
-fn zipf(n: u32, s: f64) -> Vec<f64> {
-    let mut total = 0.0;
-    let mut cum: Vec<f64> = (1..=n)
-        .map(|k| {
-            total += 1.0 / f64::from(k).powf(s);
-            total
-        })
-        .collect();
-    for c in &mut cum {
-        *c /= total;
-    }
-    cum
+/// Merchants' popularity: rank k (from 1) drawn with weight 1/k^s, in constant memory.
+fn zipf(n: u32, s: f64) -> Option<Zipf<f64>> {
+    (n > 0).then(|| Zipf::new(f64::from(n), s).expect("validated: n ≥ 1, s ≥ 0"))
 }
 
 fn customer_at(seed: u64, role: Role, i: u32, cum: &[u32]) -> u16 {
@@ -239,7 +231,7 @@ pub(super) fn world(cfg: Config, sabotage: Sabotage) -> World {
     let zipf_tables =
         [p.inward_merchants, p.outward_merchants, p.remittance_recipients, p.domestic_merchants]
             .iter()
-            .map(|&n| if n > 0 { zipf(n, p.merchant_zipf_s) } else { Vec::new() })
+            .map(|&n| zipf(n, p.merchant_zipf_s))
             .collect();
 
     let fx = fx_walk(&cfg);

@@ -130,7 +130,7 @@ pub(crate) fn footprint(cfg: &Config) -> Footprint {
         FootprintPart {
             what: "merchant codes and popularity",
             driver: format!("{merchants} merchants and recipients"),
-            bytes: merchants * (2 * 200 + 8) + customers * 40,
+            bytes: merchants * 2 * 200 + customers * 40,
         },
         FootprintPart {
             what: "per-minute series",

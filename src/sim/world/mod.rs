@@ -237,7 +237,8 @@ pub struct World {
     payment_seed: u64,
     next_seq: u64,
     next_intent: u64,
-    zipf: Vec<Vec<f64>>,
+    /// Per flow (inward, outward, remittance, domestic): the payees' popularity.
+    zipf: Vec<Option<rand_distr::Zipf<f64>>>,
     codes: Codes,
     fx: FxWalk,
     cutoffs: Vec<Timestamp>,
