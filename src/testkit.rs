@@ -81,6 +81,7 @@ pub fn exercise(text: &str, seed: u64, bounds: Bounds) -> Result<Ending, String>
     let meta = report::RunMeta {
         scenario_path: "exercise.toml".into(),
         scenario_hash: "sha256:exercise".into(),
+        overrides: Vec::new(),
         commit: "exercise".into(),
         wall_seconds: 1.0,
         peak_rss_bytes: None,

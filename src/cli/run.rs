@@ -14,6 +14,7 @@ use super::output::{Target, Writer, sha256_hex};
 use super::{Outcome, SMALL_INPUT_BYTES_MAX, read_text};
 use crate::payments::time::Zone;
 use crate::report::{self, ReportFile, RunMeta};
+use crate::scenario::overrides::{self, Override};
 use crate::scenario::{self, MmcScenario, ScenarioFile};
 use crate::sim::world::footprint::megabytes;
 use crate::sim::world::{Progress, World, check_memory};
@@ -32,6 +33,10 @@ pub(super) struct RunArgs {
     /// No progress bar.
     #[arg(long)]
     quiet: bool,
+    /// Replaces one key of the scenario for this run: KEY=VALUE, KEY a dotted TOML path
+    /// (`nodes.bakong_switch.servers=8`, `load.multiplier=2.5`). Repeatable.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
 }
 
 /// `sim validate`.
@@ -39,18 +44,25 @@ pub(super) struct RunArgs {
 pub(super) struct ValidateArgs {
     /// The scenario file (TOML).
     file: PathBuf,
+    /// As for `sim run`.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
 }
 
-fn load(path: &Path) -> anyhow::Result<(ScenarioFile, String)> {
+/// Reads and checks a scenario file with its `--set` overrides.
+pub(super) fn load(path: &Path, set: &[String]) -> anyhow::Result<(ScenarioFile, String)> {
+    let overrides: Vec<Override> =
+        set.iter().map(|a| Override::parse(a)).collect::<Result<_, _>>()?;
     let text = read_text(path, SMALL_INPUT_BYTES_MAX, "scenario")?;
-    match scenario::parse_file(&text) {
+    match overrides::parse_file_with(&text, &overrides) {
         Ok(s) => Ok((s, text)),
+        Err(e) if e.set.is_some() => bail!("{}: {e}", path.display()),
         Err(e) => bail!("{}:{e}", path.display()),
     }
 }
 
 pub(super) fn validate(args: ValidateArgs) -> anyhow::Result<Outcome> {
-    match load(&args.file)?.0 {
+    match load(&args.file, &args.set)?.0 {
         ScenarioFile::Network(s) => {
             let estimate = check_memory(&s)
                 .with_context(|| format!("{} is valid but cannot run", args.file.display()))?;
@@ -200,7 +212,7 @@ impl ProgressView {
 }
 
 pub(super) fn run(args: RunArgs) -> anyhow::Result<Outcome> {
-    let (file, text) = load(&args.file)?;
+    let (file, text) = load(&args.file, &args.set)?;
     let s = match file {
         ScenarioFile::Network(s) => s,
         ScenarioFile::Mmc(s) => return run_mmc(&args, &s),
@@ -217,14 +229,16 @@ pub(super) fn run(args: RunArgs) -> anyhow::Result<Outcome> {
     let record = match result {
         Ok(record) => record,
         Err(breach) => bail!(
-            "invariant breach: {breach}\nreproduce with: sim run {} --seed {seed}",
-            args.file.display()
+            "invariant breach: {breach}\nreproduce with: sim run {} --seed {seed}{}",
+            args.file.display(),
+            args.set.iter().map(|a| format!(" --set '{a}'")).collect::<String>()
         ),
     };
     let wall_seconds = started.elapsed().as_secs_f64();
     let meta = RunMeta {
         scenario_path: args.file.display().to_string(),
         scenario_hash: format!("sha256:{}", sha256_hex(text.as_bytes())),
+        overrides: args.set.clone(),
         commit: option_env!("BAKONG_SIM_COMMIT").unwrap_or("unknown").to_string(),
         wall_seconds,
         peak_rss_bytes: peak_rss_bytes(),

@@ -28,8 +28,10 @@ use crate::record::{
 pub struct RunMeta {
     /// The scenario file as given.
     pub scenario_path: String,
-    /// Lower-case hex SHA-256... or any stable hash of the scenario's bytes.
+    /// `sha256:` and the lower-case hex SHA-256 of the scenario file's bytes.
     pub scenario_hash: String,
+    /// The `--set KEY=VALUE` arguments applied to it, in order.
+    pub overrides: Vec<String>,
     /// The commit the binary was built from (or "unknown").
     pub commit: String,
     /// Wall-clock seconds the run took.
@@ -208,6 +210,7 @@ pub fn summary_json(
         "scenario": record.scenario,
         "scenario_path": meta.scenario_path,
         "scenario_hash": meta.scenario_hash,
+        "overrides": meta.overrides,
         "seed": record.seed,
         "commit": meta.commit,
         "start": local_time(record.start, record.zone),
@@ -494,6 +497,10 @@ fn md_header(out: &mut String, record: &RunRecord, meta: &RunMeta) {
     let _ = writeln!(out, "| | |\n|---|---|");
     let _ =
         writeln!(out, "| scenario | `{}` (hash `{}`) |", meta.scenario_path, meta.scenario_hash);
+    if !meta.overrides.is_empty() {
+        let set: Vec<String> = meta.overrides.iter().map(|o| format!("`--set {o}`")).collect();
+        let _ = writeln!(out, "| overrides | {} |", set.join(" "));
+    }
     let _ = writeln!(out, "| seed | {} |", record.seed);
     let _ = writeln!(out, "| commit | `{}` |", meta.commit);
     let _ = writeln!(

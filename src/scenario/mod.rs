@@ -11,6 +11,7 @@
 //! distribution shapes are numbers: they only shape random draws.
 
 pub mod locate;
+pub mod overrides;
 mod schema;
 pub mod topology;
 pub mod validate;
@@ -21,16 +22,25 @@ use locate::{Position, Step};
 
 /// A scenario that cannot be used: where and what.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{line}:{column}: {}{message}", key_prefix(key))]
+#[error("{}{}{message}", place(*line, *column, set.as_deref()), key_prefix(key))]
 pub struct ScenarioError {
-    /// Line, from 1.
+    /// Line, from 1 (0 when the problem is in a `--set` argument).
     pub line: usize,
-    /// Column, from 1.
+    /// Column, from 1 (0 when the problem is in a `--set` argument).
     pub column: usize,
+    /// The `--set KEY=VALUE` argument the problem is in, if it is in one.
+    pub set: Option<String>,
     /// The key path, `flows.inward.hourly_shares_pct[3]` (empty for syntax errors).
     pub key: String,
     /// What is wrong.
     pub message: String,
+}
+
+fn place(line: usize, column: usize, set: Option<&str>) -> String {
+    match set {
+        Some(arg) => format!("--set {arg}: "),
+        None => format!("{line}:{column}: "),
+    }
 }
 
 fn key_prefix(key: &str) -> String {
@@ -86,7 +96,7 @@ fn parse_as<T: serde::de::DeserializeOwned>(
         let offset = e.span().map_or(0, |s| s.start);
         let Position { line, column } = locate::position(text, offset);
         let key = locate::render(&locate::path_at(text, offset));
-        ScenarioError { line, column, key, message: e.message().trim().to_string() }
+        ScenarioError { line, column, key, message: e.message().trim().to_string(), set: None }
     })?;
     if let Err(invalid) = check(&scenario) {
         let span = locate::span_of(text, &invalid.path).unwrap_or(0..0);
@@ -96,6 +106,7 @@ fn parse_as<T: serde::de::DeserializeOwned>(
             column,
             key: locate::render(&invalid.path),
             message: invalid.message,
+            set: None,
         });
     }
     Ok(scenario)

@@ -47,6 +47,9 @@ pub struct Scenario {
     pub routes: Routes,
     /// Timeouts, inquiries and reversals.
     pub timeouts: Timeouts,
+    /// One knob for the whole offered load.
+    #[serde(default)]
+    pub load: Load,
     /// Traffic per flow; a flow left out carries none.
     #[serde(default)]
     pub flows: Flows,
@@ -59,6 +62,22 @@ pub struct Scenario {
     /// How the report is made.
     #[serde(default)]
     pub report: ReportSpec,
+}
+
+/// `[load]`: scales every flow's arrival rate (bursts included), the usual knob of a capacity
+/// sweep (`--set load.multiplier=2.5`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Load {
+    /// Arrivals per minute are the flows' own times this.
+    #[serde(default = "defaults::one")]
+    pub multiplier: f64,
+}
+
+impl Default for Load {
+    fn default() -> Self {
+        Load { multiplier: 1.0 }
+    }
 }
 
 /// `[report]`.

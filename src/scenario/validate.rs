@@ -189,6 +189,7 @@ pub(super) fn check(s: &Scenario) -> Check {
     }
     check_routes(s)?;
     check_timeouts(s)?;
+    check_load(s)?;
     for (name, flow) in flows(s) {
         check_flow(name, flow, s)?;
         check_amounts(name, flow, s)?;
@@ -975,8 +976,39 @@ fn conversion_envelope(
 /// on every day the run touches, each tried up to `retries_max` more times, plus bursts.
 pub fn payments_bound(f: &FlowSpec, s: &Scenario) -> f64 {
     let days = f64::from(s.meta.duration_hours.div_ceil(24) + 1);
+    busiest_daily(f, s) * days * f64::from(1 + s.limits.retries_max)
+}
+
+/// A flow's payments on its busiest day, with the load multiplier.
+pub fn busiest_daily(f: &FlowSpec, s: &Scenario) -> f64 {
     let busiest = f.day_multipliers.iter().copied().fold(0.0, f64::max);
-    f.daily_payments * busiest * days * f64::from(1 + s.limits.retries_max)
+    f.daily_payments * busiest * s.load.multiplier
+}
+
+/// Largest `[load] multiplier`.
+pub const LOAD_MULTIPLIER_MAX: f64 = 1000.0;
+
+fn check_load(s: &Scenario) -> Check {
+    let m = s.load.multiplier;
+    if !(m.is_finite() && m > 0.0 && m <= LOAD_MULTIPLIER_MAX) {
+        return Err(at(
+            &["load", "multiplier"],
+            format!("{m} must be above 0 and at most {LOAD_MULTIPLIER_MAX}"),
+        ));
+    }
+    for (name, f) in flows(s) {
+        let daily = busiest_daily(f, s);
+        if daily > DAILY_PAYMENTS_MAX {
+            return Err(at(
+                &["load", "multiplier"],
+                format!(
+                    "makes {name} {daily:.0} payments on its busiest day, above \
+                     {DAILY_PAYMENTS_MAX}"
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// An amount range's bounds: the largest payment, what it converts to at the run's rates, and

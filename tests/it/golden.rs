@@ -43,6 +43,7 @@ fn small_report_matches_the_golden_files_and_its_plots_decode() {
     let meta = RunMeta {
         scenario_path: "tests/data/small.toml".into(),
         scenario_hash: "sha256:golden".into(),
+        overrides: Vec::new(),
         commit: "golden".into(),
         wall_seconds: 1.0,
         peak_rss_bytes: None,

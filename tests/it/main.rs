@@ -4,6 +4,7 @@ mod attacks;
 mod cli;
 mod golden;
 mod output;
+mod overrides;
 mod qr_vectors;
 mod scenarios;
 mod support;

@@ -25,6 +25,7 @@ fn csvs(r: &RunRecord) -> Vec<(String, Vec<u8>)> {
     let meta = report::RunMeta {
         scenario_path: "small.toml".into(),
         scenario_hash: "fixed".into(),
+        overrides: Vec::new(),
         commit: "fixed".into(),
         wall_seconds: 1.0,
         peak_rss_bytes: None,

@@ -387,7 +387,9 @@ impl FlowConfig {
                 let at = start.checked_add(Span::from_minutes(m)).expect("in range");
                 let (day_index, hour) = local_day_hour(at, start, zone);
                 let multiplier = f.day_multipliers[day_index.min(f.day_multipliers.len() - 1)];
-                f.daily_payments * multiplier * f.hourly_shares_pct[hour] / 100.0 / 60.0
+                f.daily_payments * s.load.multiplier * multiplier * f.hourly_shares_pct[hour]
+                    / 100.0
+                    / 60.0
             })
             .collect();
         let r = &f.failures_pct;
