@@ -11,6 +11,7 @@
 //! * [`report`]: renders a record (summaries, CSVs, plots); it reads only [`record`].
 //! * [`cli`]: the `sim` command line; the only place for file I/O, the wall clock and `anyhow`.
 
+pub mod capacity;
 pub mod cli;
 pub mod payments;
 pub mod record;

@@ -12,6 +12,7 @@ use clap::Args;
 
 use super::output::{Target, Writer, sha256_hex};
 use super::{Outcome, SMALL_INPUT_BYTES_MAX, read_text};
+use crate::capacity;
 use crate::payments::time::Zone;
 use crate::report::{self, ReportFile, RunMeta};
 use crate::scenario::overrides::{self, Override};
@@ -37,6 +38,13 @@ pub(super) struct RunArgs {
     /// (`nodes.bakong_switch.servers=8`, `load.multiplier=2.5`). Repeatable.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     set: Vec<String>,
+    /// Runs N independent replications (seeds drawn as independent streams from the seed) and
+    /// reports each headline figure as a mean with its 95 % interval.
+    #[arg(long, value_name = "N")]
+    replications: Option<u32>,
+    /// Threads for replications (default: the machine's cores); the results do not depend on it.
+    #[arg(long, value_name = "J")]
+    jobs: Option<usize>,
 }
 
 /// `sim validate`.
@@ -113,6 +121,67 @@ fn run_mmc(args: &RunArgs, s: &MmcScenario) -> anyhow::Result<Outcome> {
     );
     println!("wall {wall:.1} s, {:.0} events/s", events as f64 / wall.max(1e-9));
     Ok(if v.agrees() { Outcome::Success } else { Outcome::Negative })
+}
+
+/// The machine's cores, for the default `--jobs`.
+pub(super) fn default_jobs() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+}
+
+fn run_meta(args: &RunArgs, text: &str, wall_seconds: f64) -> RunMeta {
+    RunMeta {
+        scenario_path: args.file.display().to_string(),
+        scenario_hash: format!("sha256:{}", sha256_hex(text.as_bytes())),
+        overrides: args.set.clone(),
+        commit: option_env!("BAKONG_SIM_COMMIT").unwrap_or("unknown").to_string(),
+        wall_seconds,
+        peak_rss_bytes: peak_rss_bytes(),
+    }
+}
+
+fn run_replications(
+    args: &RunArgs,
+    s: &scenario::Scenario,
+    text: &str,
+    n: u32,
+    out: &Path,
+) -> anyhow::Result<Outcome> {
+    let seed = args.seed.unwrap_or(s.meta.seed);
+    let jobs = args.jobs.unwrap_or_else(default_jobs);
+    capacity::check(s, n, jobs)?;
+    let target = prepare(out)?;
+    let started = Instant::now();
+    let finished = std::sync::atomic::AtomicUsize::new(0);
+    let done = |i: usize| {
+        let k = finished.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        if !args.quiet {
+            eprintln!(
+                "replication {i} done ({k} of {n}, {:.0} s)",
+                started.elapsed().as_secs_f64()
+            );
+        }
+    };
+    let r = capacity::replicate(s, seed, n, jobs, &done).map_err(|e| match e {
+        capacity::StudyError::Breach { seed, .. } => anyhow::anyhow!(
+            "{e}\nreproduce with: sim run {} --seed {seed}{}",
+            args.file.display(),
+            args.set.iter().map(|a| format!(" --set '{a}'")).collect::<String>()
+        ),
+        other => other.into(),
+    })?;
+    let meta = run_meta(args, text, started.elapsed().as_secs_f64());
+    let files = report::replications::files(&r, &meta);
+    let writer = Writer { command: "run", scenario: Some(s.meta.name.clone()), seed: Some(seed) };
+    finish_writing(target, &writer, files, out)?;
+    let pass = r.slo_pass_count();
+    println!(
+        "{}: {n} replications from seed {seed} on {jobs} threads; report in {}; SLOs held in \
+         {pass} of {n}",
+        s.meta.name,
+        out.display()
+    );
+    println!("wall {:.1} s", meta.wall_seconds);
+    Ok(if pass == n as usize { Outcome::Success } else { Outcome::Negative })
 }
 
 /// Checks and locks a report folder before any work, and says what it tidied.
@@ -219,6 +288,12 @@ pub(super) fn run(args: RunArgs) -> anyhow::Result<Outcome> {
     };
     let seed = args.seed.unwrap_or(s.meta.seed);
     let out = args.out.clone().unwrap_or_else(|| Path::new("reports").join(&s.meta.name));
+    if let Some(n) = args.replications {
+        return run_replications(&args, &s, &text, n, &out);
+    }
+    if args.jobs.is_some() {
+        bail!("--jobs runs replications in parallel: give --replications N too");
+    }
     let target = prepare(&out)?;
     let started = Instant::now();
     let world = World::new(&s, seed)?;
@@ -235,14 +310,7 @@ pub(super) fn run(args: RunArgs) -> anyhow::Result<Outcome> {
         ),
     };
     let wall_seconds = started.elapsed().as_secs_f64();
-    let meta = RunMeta {
-        scenario_path: args.file.display().to_string(),
-        scenario_hash: format!("sha256:{}", sha256_hex(text.as_bytes())),
-        overrides: args.set.clone(),
-        commit: option_env!("BAKONG_SIM_COMMIT").unwrap_or("unknown").to_string(),
-        wall_seconds,
-        peak_rss_bytes: peak_rss_bytes(),
-    };
+    let meta = run_meta(&args, &text, wall_seconds);
     let verdicts = report::verdicts(&record);
     let files = report::files(&record, &meta).map_err(|e| anyhow::anyhow!("drawing plots: {e}"))?;
     let writer = Writer { command: "run", scenario: Some(s.meta.name.clone()), seed: Some(seed) };

@@ -10,6 +10,7 @@
 pub mod flow;
 pub mod mmc;
 pub mod node;
+pub mod study;
 
 use rust_decimal::Decimal;
 

@@ -7,6 +7,7 @@
 
 pub mod mmc;
 pub mod plots;
+pub mod replications;
 pub mod steady;
 
 use std::fmt::Write as _;

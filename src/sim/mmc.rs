@@ -13,7 +13,7 @@ use super::rng::Prng;
 use super::station::{Arrival, Station};
 use crate::payments::time::Timestamp;
 pub use crate::record::mmc::{MmcReport, MmcValidation};
-use statrs::distribution::{ContinuousCDF, StudentsT};
+use crate::record::study::t_975;
 
 use crate::scenario::MmcScenario;
 
@@ -157,15 +157,6 @@ pub fn run_mmc(config: MmcConfig) -> Result<MmcReport, MmcError> {
         waiting_max_seen: s.queue_len_max as usize,
     };
     Ok(report)
-}
-
-/// Student's t at 0.975 for `df` degrees of freedom: the two-sided 95 % quantile.
-///
-/// # Panics
-/// If `df` is zero (an interval needs two replications; validation requires them).
-pub fn t_975(df: usize) -> f64 {
-    assert!(df > 0, "an interval needs at least two replications");
-    StudentsT::new(0.0, 1.0, df as f64).expect("positive degrees of freedom").inverse_cdf(0.975)
 }
 
 /// Runs the scenario's replications with seeds `seed`, `seed + 1`, … and compares their mean

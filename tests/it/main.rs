@@ -1,6 +1,7 @@
 //! The one integration-test binary. Each module states its goal and method at its top.
 
 mod attacks;
+mod capacity;
 mod cli;
 mod golden;
 mod output;

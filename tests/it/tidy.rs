@@ -81,6 +81,18 @@ fn payments_is_pure() {
 }
 
 #[test]
+fn threads_are_started_only_by_the_capacity_layer() {
+    let banned = ["thread::spawn", "thread::scope", "thread::Builder", "rayon"];
+    let mut files = 0;
+    for layer in ["payments", "scenario", "record", "sim", "report", "cli"] {
+        files += assert_layer_avoids(layer, "a layer below or beside capacity", &banned);
+    }
+    assert!(files >= 40, "only {files} sources scanned");
+    let capacity = sources("capacity");
+    assert!(capacity.iter().any(|(_, text)| text.contains("thread::scope")), "capacity runs them");
+}
+
+#[test]
 fn sim_runs_in_virtual_time() {
     let banned = [
         "SystemTime",
