@@ -8,6 +8,7 @@
 
 mod headline;
 mod parallel;
+pub mod sweep;
 
 pub use headline::headline;
 pub use parallel::map_in_order;

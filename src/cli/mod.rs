@@ -10,6 +10,7 @@ mod output;
 mod qr;
 mod recon;
 mod run;
+mod sweep;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -37,6 +38,10 @@ enum Command {
     Run(run::RunArgs),
     /// Check a scenario file without running it.
     Validate(run::ValidateArgs),
+    /// Run a scenario at a grid of load points (or search for the knee), with replications.
+    Sweep(sweep::SweepArgs),
+    /// Join the shards of a sweep into one sweep folder.
+    Merge(sweep::MergeArgs),
 }
 
 /// What a command asks the process to exit with, besides success.
@@ -56,6 +61,8 @@ pub fn main() -> ExitCode {
         Command::Recon(args) => recon::run(args),
         Command::Run(args) => run::run(args),
         Command::Validate(args) => run::validate(args),
+        Command::Sweep(args) => sweep::run(args),
+        Command::Merge(args) => sweep::merge(args),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,

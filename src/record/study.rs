@@ -154,3 +154,63 @@ impl Replications {
         self.replications.iter().filter(|r| r.slo_pass()).count()
     }
 }
+
+/// One `--vary KEY=V1,V2,...`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Vary {
+    /// The dotted key.
+    pub key: String,
+    /// The values, as written.
+    pub values: Vec<String>,
+}
+
+/// One load point: its values of the varied keys, in `--vary` order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PointValues {
+    /// `(KEY, VALUE)` pairs.
+    pub values: Vec<(String, String)>,
+}
+
+/// One point's replications.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Point {
+    /// Its index in the grid (or in the order a knee search evaluated it).
+    pub index: usize,
+    /// Its values.
+    pub values: PointValues,
+    /// Its replications.
+    pub runs: Replications,
+}
+
+/// A sweep's result.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sweep {
+    /// The scenario's name.
+    pub scenario: String,
+    /// The base seed.
+    pub seed: u64,
+    /// Replications per point.
+    pub replications: u32,
+    /// What was varied.
+    pub vary: Vec<Vary>,
+    /// The points this folder holds, by index (all of them, or one shard's).
+    pub points: Vec<Point>,
+    /// All the grid's points, whether or not this folder holds them.
+    pub points_total: usize,
+    /// `(I, N)` when this is one shard of the sweep.
+    pub shard: Option<(usize, usize)>,
+    /// The knee, when the sweep searched for one.
+    pub knee: Option<Knee>,
+}
+
+/// The result of a knee search.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Knee {
+    /// The key searched.
+    pub key: String,
+    /// The highest value found at which every SLO held in every replication; `None` when
+    /// they fail at the low end already.
+    pub value: Option<f64>,
+    /// How it was found, in words.
+    pub rule: String,
+}

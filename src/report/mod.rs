@@ -9,6 +9,7 @@ pub mod mmc;
 pub mod plots;
 pub mod replications;
 pub mod steady;
+pub mod sweep;
 
 use std::fmt::Write as _;
 

@@ -776,8 +776,10 @@ mod mutations {
                 }
             })
             .unwrap_or_else(|e| panic!("{e}"));
-        // The mutations reach the run, not only the parser: a good share of mutants are valid.
+        // The mutations reach the run, not only the parser: a good share of mutants are valid
+        // (about a quarter: 511 of 2,000 in one measurement; the bound is a tenth, more than
+        // four standard deviations below at 160 cases).
         let [refused, _, ran] = *endings.borrow();
-        assert!(refused > 0 && ran * 5 >= cases, "refused {refused}, ran {ran} of {cases}");
+        assert!(refused > 0 && ran * 10 >= cases, "refused {refused}, ran {ran} of {cases}");
     }
 }

@@ -76,3 +76,106 @@ fn a_study_out_of_limits_is_refused_before_it_runs() {
     assert!(e.contains("use fewer --jobs (at most 1)"), "{e}");
     capacity::check(&tight, 8, 1).expect("one at a time fits");
 }
+
+mod sweeps {
+    use bakong_sim::capacity::sweep::{
+        KneeRange, SweepSpec, find_knee, merge, parse_vary, read, sweep,
+    };
+    use bakong_sim::report::{self, RunMeta};
+
+    use super::SMALL;
+
+    fn meta() -> RunMeta {
+        RunMeta {
+            scenario_path: "small.toml".into(),
+            scenario_hash: "fixed".into(),
+            overrides: Vec::new(),
+            commit: "fixed".into(),
+            wall_seconds: 0.0,
+            peak_rss_bytes: None,
+        }
+    }
+
+    fn spec(jobs: usize) -> SweepSpec<'static> {
+        SweepSpec { text: SMALL, base: &[], seed: 11, replications: 2, jobs }
+    }
+
+    #[test]
+    fn shards_merge_into_the_whole_sweep_byte_for_byte_whatever_the_threads() {
+        let vary = [
+            parse_vary("load.multiplier=0.5,1.5").expect("vary"),
+            parse_vary("nodes.bakong_switch.servers=4,64").expect("vary"),
+        ];
+        let whole = sweep(&spec(2), &vary, None, &|_, _| {}).expect("runs");
+        assert_eq!(whole.points.len(), 4);
+        assert_eq!(
+            whole.points[1].values.values[1],
+            ("nodes.bakong_switch.servers".into(), "64".into())
+        );
+        let files = report::sweep::files(&whole, &meta());
+        let shards: Vec<_> = (0..3)
+            .map(|i| {
+                let part = sweep(&spec(1), &vary, Some((i, 3)), &|_, _| {}).expect("runs");
+                let f = report::sweep::files(&part, &meta());
+                let text = |name: &str| {
+                    let file = f.iter().find(|x| x.path == name).expect("file");
+                    String::from_utf8(file.bytes.clone()).expect("UTF-8")
+                };
+                read(&text("sweep.json"), &text("headlines.csv")).expect("reads back")
+            })
+            .collect();
+        let merged = merge(shards).expect("merges");
+        assert_eq!(merged, whole);
+        assert_eq!(report::sweep::files(&merged, &meta()), files);
+    }
+
+    #[test]
+    fn a_bad_point_is_refused_before_anything_runs_and_names_the_point() {
+        let vary = [parse_vary("nodes.bakong_switch.servers=8,0").expect("vary")];
+        let e = sweep(&spec(1), &vary, None, &|_, _| panic!("nothing may run")).expect_err("bad");
+        let e = e.to_string();
+        assert!(
+            e.contains("point nodes.bakong_switch.servers=0") && e.contains("must be 1 to"),
+            "{e}"
+        );
+        assert!(parse_vary("load.multiplier=1,,2").is_err());
+    }
+
+    /// The tiny scenario judged by its domestic p99 alone, with a one-server switch, so that
+    /// more load eventually breaks the SLO.
+    fn knee_scenario() -> String {
+        let tiny = include_str!("../data/tiny.toml");
+        let slos = &tiny[tiny.find("[[slo]]").expect("SLOs")..];
+        let only = "[[slo]]\nname = \"domestic p99 under 3 s\"\nmetric = \"latency_ms_p99\"\n\
+                    flow = \"domestic\"\nmax = 3000\n";
+        tiny.replacen(slos, only, 1).replacen(
+            "bakong_switch  = { servers = 128,",
+            "bakong_switch  = { servers = 1,",
+            1,
+        )
+    }
+
+    #[test]
+    fn the_knee_search_brackets_the_load_where_the_slo_starts_to_fail() {
+        let text = knee_scenario();
+        let s = SweepSpec { text: &text, base: &[], seed: 11, replications: 2, jobs: 2 };
+        let range = KneeRange::parse("1.0..400.0").expect("range");
+        assert!(!range.integer);
+        assert!(KneeRange::parse("2..64").expect("range").integer);
+        let k = find_knee(&s, "load.multiplier", range, 6, &|_, _| {}).expect("runs");
+        let knee = k.knee.expect("searched");
+        let v = knee.value.expect("the SLO holds at the low end");
+        assert!(v > 1.0 && v < 400.0, "the SLO breaks inside the range: {v} ({})", knee.rule);
+        let values: Vec<f64> =
+            k.points.iter().map(|p| p.values.values[0].1.parse().expect("number")).collect();
+        assert!(values.windows(2).all(|w| w[0] < w[1]), "sorted by value: {values:?}");
+        // Every evaluated point at or below the knee held, every one above it failed, and the
+        // bracket is one bisection step of the range wide at most.
+        for (x, p) in values.iter().zip(&k.points) {
+            let pass = p.runs.slo_pass_count() == p.runs.replications.len();
+            assert_eq!(pass, *x <= v, "{x}: passed {pass}, knee {v}");
+        }
+        let above = values.iter().copied().find(|&x| x > v).expect("a failing point");
+        assert!(above - v <= 399.0 / 2f64.powi(6) + 1e-9, "bracket [{v}, {above}]");
+    }
+}

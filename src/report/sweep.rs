@@ -1,0 +1,238 @@
+//! A sweep's folder: `sweep.json` (for tools), `capacity.md` (for people), `capacity.csv` (per
+//! point and flow), and `headlines.csv` (every replication's figures at full precision, from
+//! which `sim merge` rebuilds the sweep exactly).
+
+use std::fmt::Write as _;
+
+use serde_json::{Value, json};
+
+use super::replications::{FLOW_FIGURES, NODE_FIGURES, intervals_json};
+use super::{ReportFile, RunMeta};
+use crate::payments::csv_text::CsvText;
+use crate::record::study::{Interval, Point, Sweep};
+
+/// The folder's files.
+pub fn files(s: &Sweep, meta: &RunMeta) -> Vec<ReportFile> {
+    vec![
+        ReportFile::new("sweep.json", sweep_json(s, meta)),
+        ReportFile::new("capacity.md", capacity_md(s, meta)),
+        ReportFile::new("capacity.csv", capacity_csv(s)),
+        ReportFile::new("headlines.csv", headlines_csv(s)),
+    ]
+}
+
+fn json_value(text: &str) -> Value {
+    text.parse::<i64>()
+        .map(Value::from)
+        .or_else(|_| text.parse::<f64>().map(Value::from))
+        .unwrap_or_else(|_| Value::from(text))
+}
+
+fn point_json(p: &Point) -> Value {
+    let (flows, nodes) = intervals_json(&p.runs);
+    let values: serde_json::Map<String, Value> =
+        p.values.values.iter().map(|(k, v)| (k.clone(), json_value(v))).collect();
+    json!({
+        "index": p.index,
+        "values": values,
+        "slo_pass": p.runs.slo_pass_count() == p.runs.replications.len(),
+        "slo_pass_replications": p.runs.slo_pass_count(),
+        "flows": flows,
+        "nodes": nodes,
+    })
+}
+
+fn sweep_json(s: &Sweep, meta: &RunMeta) -> String {
+    let value = json!({
+        "scenario": s.scenario,
+        "scenario_path": meta.scenario_path,
+        "scenario_hash": meta.scenario_hash,
+        "overrides": meta.overrides,
+        "commit": meta.commit,
+        "seed": s.seed,
+        "replications": s.replications,
+        "vary": s.vary.iter().map(|v| json!({
+            "key": v.key,
+            "values": v.values.iter().map(|x| json_value(x)).collect::<Vec<_>>(),
+            "texts": v.values,
+        })).collect::<Vec<_>>(),
+        "points_total": s.points_total,
+        "shard": s.shard.map(|(i, n)| json!({ "index": i, "count": n })),
+        "points": s.points.iter().map(point_json).collect::<Vec<_>>(),
+        "knee": s.knee.as_ref().map(|k| json!({ "key": k.key, "value": k.value, "rule": k.rule })),
+    });
+    let mut text = serde_json::to_string_pretty(&value).expect("JSON values serialise");
+    text.push('\n');
+    text
+}
+
+fn described(p: &Point) -> String {
+    let parts: Vec<String> = p.values.values.iter().map(|(k, v)| format!("{k} = {v}")).collect();
+    parts.join(", ")
+}
+
+/// The node with the highest mean peak-minute utilisation at a point, and that interval.
+fn busiest(p: &Point) -> Option<(String, Interval)> {
+    let first = p.runs.replications.first()?;
+    first
+        .nodes
+        .iter()
+        .map(|n| (n.name.clone(), p.runs.node_interval(&n.name, |x| x.utilisation_pct_peak_minute)))
+        .max_by(|a, b| a.1.mean.total_cmp(&b.1.mean).then(b.0.cmp(&a.0)))
+}
+
+fn capacity_md(s: &Sweep, meta: &RunMeta) -> String {
+    let n = s.replications;
+    let mut out = String::new();
+    let _ = writeln!(out, "# {}: capacity sweep\n", s.scenario);
+    if let Some(k) = &s.knee {
+        match k.value {
+            Some(v) => {
+                let _ = writeln!(out, "**Knee: {} = {v}.** {}.\n", k.key, k.rule);
+            }
+            None => {
+                let _ = writeln!(out, "**No knee in range:** {}.\n", k.rule);
+            }
+        }
+    }
+    if let Some((i, count)) = s.shard {
+        let _ = writeln!(
+            out,
+            "Shard {i} of {count}: {} of the sweep's {} points; `sim merge` joins the shards.\n",
+            s.points.len(),
+            s.points_total
+        );
+    }
+    let _ = writeln!(out, "| | |\n|---|---|");
+    let _ =
+        writeln!(out, "| scenario | `{}` (hash `{}`) |", meta.scenario_path, meta.scenario_hash);
+    if !meta.overrides.is_empty() {
+        let set: Vec<String> = meta.overrides.iter().map(|o| format!("`--set {o}`")).collect();
+        let _ = writeln!(out, "| overrides | {} |", set.join(" "));
+    }
+    let _ = writeln!(
+        out,
+        "| base seed | {} ({n} replications per point, the same seeds at every point) |",
+        s.seed
+    );
+    let _ = writeln!(out, "| commit | `{}` |", meta.commit);
+    let _ = writeln!(
+        out,
+        "\nPer point: how many replications held every SLO, each flow's p99 of approved \
+         payments (ms) and approval (%) as mean [95 % interval], and the busiest node by its \
+         peak-minute utilisation.\n"
+    );
+    let flows: Vec<_> = s
+        .points
+        .first()
+        .and_then(|p| p.runs.replications.first())
+        .map_or_else(Vec::new, |h| h.flows.iter().map(|f| f.flow).collect());
+    let mut header = "| point | SLOs held |".to_string();
+    let mut rule = "|---|---:|".to_string();
+    for f in &flows {
+        let _ = write!(header, " {} p99 ms | {} approval % |", f.name(), f.name());
+        rule.push_str("---:|---:|");
+    }
+    header.push_str(" busiest node, peak minute % |");
+    rule.push_str("---|");
+    let _ = writeln!(out, "{header}\n{rule}");
+    for p in &s.points {
+        let mut row = format!("| {} | {} of {n} |", described(p), p.runs.slo_pass_count());
+        for &f in &flows {
+            let p99 = p.runs.flow_interval(f, |x| x.latency_ms_p99);
+            let ap = p.runs.flow_interval(f, |x| x.approval_pct);
+            let _ = write!(
+                row,
+                " {:.0} [{:.0}, {:.0}] | {:.2} [{:.2}, {:.2}] |",
+                p99.mean, p99.lo, p99.hi, ap.mean, ap.lo, ap.hi
+            );
+        }
+        match busiest(p) {
+            Some((name, i)) => {
+                let _ = write!(row, " {name} {:.1} [{:.1}, {:.1}] |", i.mean, i.lo, i.hi);
+            }
+            None => row.push_str(" – |"),
+        }
+        let _ = writeln!(out, "{row}");
+    }
+    let _ = writeln!(
+        out,
+        "\n## Files\n\n`sweep.json`, `capacity.md`, `capacity.csv`, `headlines.csv` (every \
+         replication's figures; `sim merge` rebuilds a sweep from its shards' files)."
+    );
+    out
+}
+
+fn capacity_csv(s: &Sweep) -> String {
+    let mut header: Vec<String> = vec!["point".into()];
+    header.extend(s.vary.iter().map(|v| v.key.clone()));
+    header.extend(["flow".into(), "slo_pass_replications".into()]);
+    for (key, _) in FLOW_FIGURES {
+        header.extend([format!("{key}_mean"), format!("{key}_lo"), format!("{key}_hi")]);
+    }
+    let mut out = CsvText::new(header);
+    for p in &s.points {
+        let Some(first) = p.runs.replications.first() else { continue };
+        for f in first.flows.iter().map(|f| f.flow) {
+            let mut row: Vec<String> = vec![p.index.to_string()];
+            row.extend(p.values.values.iter().map(|(_, v)| v.clone()));
+            row.extend([f.name().to_string(), p.runs.slo_pass_count().to_string()]);
+            for (_, figure) in FLOW_FIGURES {
+                let i = p.runs.flow_interval(f, figure);
+                row.extend([i.mean, i.lo, i.hi].map(|x| format!("{x:.3}")));
+            }
+            out.row(row);
+        }
+    }
+    out.finish()
+}
+
+/// `headlines.csv`: one row per point, replication and figure, values in Rust's shortest
+/// round-trip form, so that reading it back gives the same numbers.
+fn headlines_csv(s: &Sweep) -> String {
+    let mut out = CsvText::new([
+        "point",
+        "replication",
+        "seed",
+        "complete",
+        "events",
+        "kind",
+        "name",
+        "field",
+        "value",
+    ]);
+    for p in &s.points {
+        for (ri, h) in p.runs.replications.iter().enumerate() {
+            let mut row = |kind: &str, name: &str, field: &str, value: String| {
+                out.row([
+                    p.index.to_string(),
+                    ri.to_string(),
+                    h.seed.to_string(),
+                    h.complete.to_string(),
+                    h.events_count.to_string(),
+                    kind.to_string(),
+                    name.to_string(),
+                    field.to_string(),
+                    value,
+                ]);
+            };
+            for f in &h.flows {
+                row("flow", f.flow.name(), "payments_count", f.payments_count.to_string());
+                for (key, figure) in FLOW_FIGURES.iter().take(3) {
+                    row("flow", f.flow.name(), key, format!("{}", figure(f)));
+                }
+            }
+            for n in &h.nodes {
+                for (key, figure) in NODE_FIGURES {
+                    row("node", &n.name, key, format!("{}", figure(n)));
+                }
+            }
+            for slo in &h.slos {
+                row("slo", &slo.name, "threshold", slo.threshold.clone());
+                row("slo", &slo.name, "value", format!("{}", slo.value));
+                row("slo", &slo.name, "passed", slo.passed.to_string());
+            }
+        }
+    }
+    out.finish()
+}
