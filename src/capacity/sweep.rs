@@ -362,8 +362,6 @@ pub fn merge(shards: Vec<Sweep>) -> Result<Sweep, String> {
 /// # Errors
 /// What is missing or malformed, in words.
 pub fn read(sweep_json: &str, headlines_csv: &str) -> Result<Sweep, String> {
-    use crate::payments::party::Flow;
-    use crate::record::study::{FlowHeadline, NodeHeadline, SloHeadline};
     let j: serde_json::Value =
         serde_json::from_str(sweep_json).map_err(|e| format!("sweep.json: {e}"))?;
     let text = |v: &serde_json::Value, what: &str| {
@@ -428,67 +426,7 @@ pub fn read(sweep_json: &str, headlines_csv: &str) -> Result<Sweep, String> {
         }
         let h = runs.get_mut(replication).ok_or_else(|| bad("replication order"))?;
         let (kind, name, key, value) = (field(5), field(6), field(7), field(8));
-        let float = || value.parse::<f64>().map_err(|_| bad("value"));
-        match kind {
-            "flow" => {
-                let flow =
-                    Flow::ALL.into_iter().find(|f| f.name() == name).ok_or_else(|| bad("flow"))?;
-                // Each flow's rows start with its count, each node's with its mean, each SLO's
-                // with its threshold: a new entry even if the name repeats.
-                if key == "payments_count" || h.flows.last().is_none_or(|f| f.flow != flow) {
-                    h.flows.push(FlowHeadline {
-                        flow,
-                        payments_count: 0,
-                        latency_ms_p50: 0.0,
-                        latency_ms_p99: 0.0,
-                        approval_pct: 0.0,
-                    });
-                }
-                let f = h.flows.last_mut().expect("pushed");
-                match key {
-                    "payments_count" => {
-                        f.payments_count = value.parse().map_err(|_| bad("value"))?
-                    }
-                    "latency_ms_p50" => f.latency_ms_p50 = float()?,
-                    "latency_ms_p99" => f.latency_ms_p99 = float()?,
-                    "approval_pct" => f.approval_pct = float()?,
-                    _ => return Err(bad("flow field")),
-                }
-            }
-            "node" => {
-                if key == "utilisation_pct_mean" || h.nodes.last().is_none_or(|n| n.name != name) {
-                    h.nodes.push(NodeHeadline {
-                        name: name.to_string(),
-                        utilisation_pct_mean: 0.0,
-                        utilisation_pct_peak_minute: 0.0,
-                    });
-                }
-                let n = h.nodes.last_mut().expect("pushed");
-                match key {
-                    "utilisation_pct_mean" => n.utilisation_pct_mean = float()?,
-                    "utilisation_pct_peak_minute" => n.utilisation_pct_peak_minute = float()?,
-                    _ => return Err(bad("node field")),
-                }
-            }
-            "slo" => {
-                if key == "threshold" || h.slos.last().is_none_or(|s| s.name != name) {
-                    h.slos.push(SloHeadline {
-                        name: name.to_string(),
-                        threshold: String::new(),
-                        value: 0.0,
-                        passed: false,
-                    });
-                }
-                let s = h.slos.last_mut().expect("pushed");
-                match key {
-                    "threshold" => s.threshold = value.to_string(),
-                    "value" => s.value = float()?,
-                    "passed" => s.passed = value == "true",
-                    _ => return Err(bad("slo field")),
-                }
-            }
-            _ => return Err(bad("kind")),
-        }
+        apply_row(h, [kind, name, key, value]).map_err(|what| bad(&what))?;
     }
     Ok(Sweep {
         scenario,
@@ -500,4 +438,76 @@ pub fn read(sweep_json: &str, headlines_csv: &str) -> Result<Sweep, String> {
         shard,
         knee: None,
     })
+}
+
+/// One `headlines.csv` row's figure into its replication's headline: `[kind, name, field,
+/// value]`. Each flow's rows start with its count, each node's with its mean, each SLO's with
+/// its threshold, which opens a new entry even when a name repeats.
+fn apply_row(h: &mut Headline, [kind, name, key, value]: [&str; 4]) -> Result<(), String> {
+    use crate::payments::party::Flow;
+    use crate::record::study::{FlowHeadline, NodeHeadline, SloHeadline};
+    let float = || value.parse::<f64>().map_err(|_| String::from("value"));
+    match kind {
+        "flow" => {
+            let flow = Flow::ALL
+                .into_iter()
+                .find(|f| f.name() == name)
+                .ok_or_else(|| String::from("flow"))?;
+            // Each flow's rows start with its count, each node's with its mean, each SLO's
+            // with its threshold: a new entry even if the name repeats.
+            if key == "payments_count" || h.flows.last().is_none_or(|f| f.flow != flow) {
+                h.flows.push(FlowHeadline {
+                    flow,
+                    payments_count: 0,
+                    latency_ms_p50: 0.0,
+                    latency_ms_p99: 0.0,
+                    approval_pct: 0.0,
+                });
+            }
+            let f = h.flows.last_mut().expect("pushed");
+            match key {
+                "payments_count" => {
+                    f.payments_count = value.parse().map_err(|_| String::from("value"))?
+                }
+                "latency_ms_p50" => f.latency_ms_p50 = float()?,
+                "latency_ms_p99" => f.latency_ms_p99 = float()?,
+                "approval_pct" => f.approval_pct = float()?,
+                _ => return Err(String::from("flow field")),
+            }
+        }
+        "node" => {
+            if key == "utilisation_pct_mean" || h.nodes.last().is_none_or(|n| n.name != name) {
+                h.nodes.push(NodeHeadline {
+                    name: name.to_string(),
+                    utilisation_pct_mean: 0.0,
+                    utilisation_pct_peak_minute: 0.0,
+                });
+            }
+            let n = h.nodes.last_mut().expect("pushed");
+            match key {
+                "utilisation_pct_mean" => n.utilisation_pct_mean = float()?,
+                "utilisation_pct_peak_minute" => n.utilisation_pct_peak_minute = float()?,
+                _ => return Err(String::from("node field")),
+            }
+        }
+        "slo" => {
+            if key == "threshold" || h.slos.last().is_none_or(|s| s.name != name) {
+                h.slos.push(SloHeadline {
+                    name: name.to_string(),
+                    threshold: String::new(),
+                    value: 0.0,
+                    passed: false,
+                });
+            }
+            let s = h.slos.last_mut().expect("pushed");
+            match key {
+                "threshold" => s.threshold = value.to_string(),
+                "value" => s.value = float()?,
+                "passed" => s.passed = value == "true",
+                _ => return Err(String::from("slo field")),
+            }
+        }
+        _ => return Err(String::from("kind")),
+    }
+    Ok(())
 }
