@@ -274,7 +274,13 @@ pub fn find_knee(
         Some(hi)
     } else {
         for _ in 0..steps {
-            let mid = if integer { ((good + bad) / 2.0).floor() } else { (good + bad) / 2.0 };
+            // Midpoints to nine decimals, so that values print as written (1.771875, not
+            // 1.7718749999999999).
+            let mid = if integer {
+                ((good + bad) / 2.0).floor()
+            } else {
+                ((good + bad) / 2.0 * 1e9).round() / 1e9
+            };
             if (integer && bad - good <= 1.0) || mid <= good {
                 break;
             }

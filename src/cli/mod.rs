@@ -6,6 +6,15 @@
 
 #![allow(clippy::disallowed_methods)] // The process edge may read the wall clock.
 
+/// `println!` that does not panic when stdout is closed (`sim run ... | head -1`): the line is
+/// dropped, and the command finishes and exits as it would have.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 mod output;
 mod qr;
 mod recon;

@@ -58,6 +58,6 @@ pub(super) fn run(args: ReconArgs) -> anyhow::Result<Outcome> {
     let writer = Writer { command: "recon", scenario: None, seed: None };
     finish_writing(target, &writer, files, &args.out)?;
     print!("{summary}");
-    println!("breaks: {} in {} + {} records", breaks.len(), ours.len(), theirs.len());
+    say!("breaks: {} in {} + {} records", breaks.len(), ours.len(), theirs.len());
     Ok(if breaks.is_empty() { Outcome::Success } else { Outcome::Negative })
 }

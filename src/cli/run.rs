@@ -75,7 +75,7 @@ pub(super) fn validate(args: ValidateArgs) -> anyhow::Result<Outcome> {
             let estimate = check_memory(&s)
                 .with_context(|| format!("{} is valid but cannot run", args.file.display()))?;
             let flows: Vec<&str> = scenario::validate::flows(&s).iter().map(|f| f.0).collect();
-            println!(
+            say!(
                 "{}: ok ({}, {} h from {}, flows: {}; needs about {} of memory, limit {} MiB)",
                 args.file.display(),
                 s.meta.name,
@@ -85,15 +85,10 @@ pub(super) fn validate(args: ValidateArgs) -> anyhow::Result<Outcome> {
                 megabytes(estimate.total_bytes()),
                 s.limits.memory_mb_max
             );
-            println!("  biggest parts: {}", estimate.biggest(3));
+            say!("  biggest parts: {}", estimate.biggest(3));
         }
         ScenarioFile::Mmc(s) => {
-            println!(
-                "{}: ok ({}, M/M/{} validation)",
-                args.file.display(),
-                s.meta.name,
-                s.mmc.servers
-            );
+            say!("{}: ok ({}, M/M/{} validation)", args.file.display(), s.meta.name, s.mmc.servers);
         }
     }
     Ok(Outcome::Success)
@@ -110,7 +105,7 @@ fn run_mmc(args: &RunArgs, s: &MmcScenario) -> anyhow::Result<Outcome> {
     let writer = Writer { command: "run", scenario: Some(s.meta.name.clone()), seed: Some(seed) };
     finish_writing(target, &writer, files, &out)?;
     let events: u64 = v.replications.iter().map(|r| r.events_count).sum();
-    println!(
+    say!(
         "{}: Erlang-C Wq {:.3} ms, measured {:.3} ms ± {:.3} ms (95 % CI): {}; report in {}",
         s.meta.name,
         v.erlang_c.1 * 1000.0,
@@ -119,7 +114,7 @@ fn run_mmc(args: &RunArgs, s: &MmcScenario) -> anyhow::Result<Outcome> {
         if v.agrees() { "agrees" } else { "DISAGREES" },
         out.display()
     );
-    println!("wall {wall:.1} s, {:.0} events/s", events as f64 / wall.max(1e-9));
+    say!("wall {wall:.1} s, {:.0} events/s", events as f64 / wall.max(1e-9));
     Ok(if v.agrees() { Outcome::Success } else { Outcome::Negative })
 }
 
@@ -174,13 +169,13 @@ fn run_replications(
     let writer = Writer { command: "run", scenario: Some(s.meta.name.clone()), seed: Some(seed) };
     finish_writing(target, &writer, files, out)?;
     let pass = r.slo_pass_count();
-    println!(
+    say!(
         "{}: {n} replications from seed {seed} on {jobs} threads; report in {}; SLOs held in \
          {pass} of {n}",
         s.meta.name,
         out.display()
     );
-    println!("wall {:.1} s", meta.wall_seconds);
+    say!("wall {:.1} s", meta.wall_seconds);
     Ok(if pass == n as usize { Outcome::Success } else { Outcome::Negative })
 }
 
@@ -319,9 +314,9 @@ pub(super) fn run(args: RunArgs) -> anyhow::Result<Outcome> {
     let failed = verdicts.iter().filter(|v| !v.passed).count();
     let findings = report::findings(&record);
     for finding in &findings {
-        println!("finding: {finding}");
+        say!("finding: {finding}");
     }
-    println!(
+    say!(
         "{}: seed {seed}, {} payments, {} events; report in {}; SLOs {} passed, {failed} failed",
         s.meta.name,
         payments,
@@ -329,7 +324,7 @@ pub(super) fn run(args: RunArgs) -> anyhow::Result<Outcome> {
         out.display(),
         verdicts.len() - failed
     );
-    println!(
+    say!(
         "wall {wall_seconds:.1} s, {:.0} events/s, {:.0} payments/s, peak memory {:.0} MiB",
         record.events_count as f64 / wall_seconds.max(1e-9),
         payments as f64 / wall_seconds.max(1e-9),

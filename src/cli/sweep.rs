@@ -135,7 +135,7 @@ pub(super) fn run(args: SweepArgs) -> anyhow::Result<Outcome> {
         .iter()
         .filter(|p| p.runs.slo_pass_count() == p.runs.replications.len())
         .count();
-    println!(
+    say!(
         "{}: {} points × {} replications on {jobs} threads; every SLO held at {passing} of them; \
          {}; report in {}",
         sweep.scenario,
@@ -150,7 +150,7 @@ pub(super) fn run(args: SweepArgs) -> anyhow::Result<Outcome> {
         },
         out.display()
     );
-    println!("wall {:.1} s", started.elapsed().as_secs_f64());
+    say!("wall {:.1} s", started.elapsed().as_secs_f64());
     Ok(Outcome::Success)
 }
 
@@ -214,7 +214,7 @@ pub(super) fn merge(args: MergeArgs) -> anyhow::Result<Outcome> {
     let writer =
         Writer { command: "sweep", scenario: Some(whole.scenario.clone()), seed: Some(whole.seed) };
     finish_writing(target, &writer, files, &args.out)?;
-    println!(
+    say!(
         "merged {} folders: {} points; report in {}",
         args.dirs.len(),
         whole.points.len(),

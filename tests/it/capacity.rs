@@ -178,4 +178,41 @@ mod sweeps {
         let above = values.iter().copied().find(|&x| x > v).expect("a failing point");
         assert!(above - v <= 399.0 / 2f64.powi(6) + 1e-9, "bracket [{v}, {above}]");
     }
+
+    /// P(T > t) for the sojourn time T of an M/M/c queue: with probability 1 − C no wait and
+    /// T ~ Exp(μ); else the wait is Exp(cμ − λ) and T their (hypoexponential) sum.
+    fn mmc_sojourn_tail(t: f64, c: u32, lambda: f64, mu: f64) -> f64 {
+        let (p_wait, _, _) = bakong_sim::sim::mmc::erlang_c(c, lambda, mu).expect("stable");
+        let theta = f64::from(c) * mu - lambda;
+        let hypo = (theta * (-mu * t).exp() - mu * (-theta * t).exp()) / (theta - mu);
+        (1.0 - p_wait) * (-mu * t).exp() + p_wait * hypo
+    }
+
+    fn bisect(mut lo: f64, mut hi: f64, below: impl Fn(f64) -> bool) -> f64 {
+        for _ in 0..200 {
+            let mid = (lo + hi) / 2.0;
+            if below(mid) { lo = mid } else { hi = mid }
+        }
+        lo
+    }
+
+    #[test]
+    fn the_knee_of_an_mmc_switch_matches_erlang_c_within_one_bisection_step() {
+        // tests/data/mmc-network.toml: 20 payments a second at multiplier 1 through an M/M/4
+        // switch (mean service 100 ms), nothing else taking time, SLO p99 at most 1 s.
+        let (c, mu, lambda_1, slo_s) = (4, 10.0, 20.0, 1.0);
+        let p99 = |lambda: f64| bisect(0.0, 100.0, |t| mmc_sojourn_tail(t, c, lambda, mu) > 0.01);
+        assert!((p99(20.0) - 0.4764).abs() < 1e-3, "p99 at ρ = 0.5: {}", p99(20.0));
+        let analytic = bisect(1.0, 1.99, |m| p99(m * lambda_1) <= slo_s);
+        let text = include_str!("../data/mmc-network.toml");
+        let s = SweepSpec { text, base: &[], seed: 20260217, replications: 1, jobs: 2 };
+        let (range, steps) = (KneeRange::parse("1.0..1.95").expect("range"), 4);
+        let k = find_knee(&s, "load.multiplier", range, steps, &|_, _| {}).expect("runs");
+        let found = k.knee.expect("searched").value.expect("holds at the low end");
+        let step = (range.hi - range.lo) / 2f64.powi(steps as i32);
+        assert!(
+            (found - analytic).abs() <= step,
+            "knee {found} against Erlang C's {analytic:.4} (one step is {step})"
+        );
+    }
 }

@@ -293,3 +293,24 @@ fn run_and_validate_refuse_bad_scenarios_with_file_line_and_key() {
     assert_eq!(out.status.code(), Some(2));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_closed_stdout_does_not_make_a_run_panic() {
+    // `sim run ... | head -1`: the reader goes away before the summary lines are printed.
+    let dir = crate::support::scratch("closed-stdout");
+    let small = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/small.toml");
+    let out = dir.join("r");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sim"))
+        .args(["run", small, "--quiet", "--out", out.to_str().expect("utf-8")])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("sim runs");
+    drop(child.stdout.take());
+    let o = child.wait_with_output().expect("sim finishes");
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(matches!(o.status.code(), Some(0 | 1)), "{stderr}");
+    assert!(out.join("summary.json").is_file(), "the report is written whole all the same");
+    let _ = std::fs::remove_dir_all(&dir);
+}
