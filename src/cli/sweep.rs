@@ -173,7 +173,8 @@ fn write(
     started: Instant,
     out: &Path,
 ) -> anyhow::Result<()> {
-    let files = report::sweep::files(sweep, &meta(&args.file, text, &args.set, started));
+    let files = report::sweep::files(sweep, &meta(&args.file, text, &args.set, started))
+        .map_err(|e| anyhow::anyhow!("drawing plots: {e}"))?;
     let writer =
         Writer { command: "sweep", scenario: Some(sweep.scenario.clone()), seed: Some(sweep.seed) };
     finish_writing(target, &writer, files, out)
@@ -210,7 +211,8 @@ pub(super) fn merge(args: MergeArgs) -> anyhow::Result<Outcome> {
         wall_seconds: 0.0,
         peak_rss_bytes: None,
     };
-    let files = report::sweep::files(&whole, &meta);
+    let files =
+        report::sweep::files(&whole, &meta).map_err(|e| anyhow::anyhow!("drawing plots: {e}"))?;
     let writer =
         Writer { command: "sweep", scenario: Some(whole.scenario.clone()), seed: Some(whole.seed) };
     finish_writing(target, &writer, files, &args.out)?;

@@ -5,6 +5,7 @@
 //! commit) into text. CSVs hold only simulated figures, so the same scenario and seed give
 //! byte-identical CSVs; wall time appears in the summaries only.
 
+pub mod capacity_plots;
 pub mod mmc;
 pub mod plots;
 pub mod replications;

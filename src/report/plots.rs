@@ -17,8 +17,8 @@ use crate::record::{INTERVAL_MINUTES, RunRecord};
 
 const FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
 const FAMILY: &str = "dejavu";
-const SIZE: (u32, u32) = (1200, 700);
-const PALETTE: [RGBColor; 6] = [
+pub(super) const SIZE: (u32, u32) = (1200, 700);
+pub(super) const PALETTE: [RGBColor; 6] = [
     RGBColor(31, 119, 180),
     RGBColor(214, 39, 40),
     RGBColor(44, 160, 44),
@@ -39,11 +39,11 @@ pub struct Plot {
     pub svg: String,
 }
 
-type Drawn = Result<(), String>;
+pub(super) type Drawn = Result<(), String>;
 /// Points of a line.
 type Series = Vec<(f64, f64)>;
 
-fn register_font() {
+pub(super) fn register_font() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         plotters::style::register_font(FAMILY, FontStyle::Normal, FONT)
@@ -51,7 +51,7 @@ fn register_font() {
     });
 }
 
-fn err<E: std::fmt::Debug>(e: E) -> String {
+pub(super) fn err<E: std::fmt::Debug>(e: E) -> String {
     format!("{e:?}")
 }
 
@@ -123,7 +123,7 @@ fn caption(record: &RunRecord, what: &str) -> String {
     format!("{} — {what} (seed {})", record.scenario, record.seed)
 }
 
-fn font(size: u32) -> (&'static str, u32) {
+pub(super) fn font(size: u32) -> (&'static str, u32) {
     (FAMILY, size)
 }
 
@@ -171,7 +171,7 @@ fn latency_over_time<DB: DrawingBackend>(
 }
 
 /// Draws one labelled line.
-fn draw_line<DB: DrawingBackend, CT: CoordTranslate<From = (f64, f64)>>(
+pub(super) fn draw_line<DB: DrawingBackend, CT: CoordTranslate<From = (f64, f64)>>(
     chart: &mut ChartContext<'_, DB, CT>,
     points: impl IntoIterator<Item = (f64, f64)>,
     color: RGBColor,
@@ -210,7 +210,7 @@ where
 }
 
 /// Draws the legend box.
-fn legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
+pub(super) fn legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
     chart: &mut ChartContext<'a, DB, CT>,
     size: u32,
 ) -> Drawn {

@@ -11,14 +11,24 @@ use super::{ReportFile, RunMeta};
 use crate::payments::csv_text::CsvText;
 use crate::record::study::{Interval, Point, Sweep};
 
-/// The folder's files.
-pub fn files(s: &Sweep, meta: &RunMeta) -> Vec<ReportFile> {
-    vec![
+/// The folder's files: the four above, then the capacity curves (`plots/capacity-*.png` and
+/// `.svg`) when the sweep varies one numeric key.
+///
+/// # Errors
+/// A plot that cannot be drawn.
+pub fn files(s: &Sweep, meta: &RunMeta) -> Result<Vec<ReportFile>, String> {
+    let plots = super::capacity_plots::plots(s)?;
+    let mut files = vec![
         ReportFile::new("sweep.json", sweep_json(s, meta)),
-        ReportFile::new("capacity.md", capacity_md(s, meta)),
+        ReportFile::new("capacity.md", capacity_md(s, meta, &plots)),
         ReportFile::new("capacity.csv", capacity_csv(s)),
         ReportFile::new("headlines.csv", headlines_csv(s)),
-    ]
+    ];
+    for plot in plots {
+        files.push(ReportFile::new(format!("plots/{}.png", plot.name), plot.png));
+        files.push(ReportFile::new(format!("plots/{}.svg", plot.name), plot.svg));
+    }
+    Ok(files)
 }
 
 fn json_value(text: &str) -> Value {
@@ -81,7 +91,7 @@ fn busiest(p: &Point) -> Option<(String, Interval)> {
         .max_by(|a, b| a.1.mean.total_cmp(&b.1.mean).then(b.0.cmp(&a.0)))
 }
 
-fn capacity_md(s: &Sweep, meta: &RunMeta) -> String {
+fn capacity_md(s: &Sweep, meta: &RunMeta, plots: &[super::plots::Plot]) -> String {
     let n = s.replications;
     let mut out = String::new();
     let _ = writeln!(out, "# {}: capacity sweep\n", s.scenario);
@@ -155,12 +165,31 @@ fn capacity_md(s: &Sweep, meta: &RunMeta) -> String {
         }
         let _ = writeln!(out, "{row}");
     }
+    md_plots(&mut out, plots);
     let _ = writeln!(
         out,
         "\n## Files\n\n`sweep.json`, `capacity.md`, `capacity.csv`, `headlines.csv` (every \
-         replication's figures; `sim merge` rebuilds a sweep from its shards' files)."
+         replication's figures; `sim merge` rebuilds a sweep from its shards' files), `plots/`."
     );
     out
+}
+
+fn md_plots(out: &mut String, plots: &[super::plots::Plot]) {
+    if plots.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nNo capacity curves: they are drawn when a sweep varies one numeric key."
+        );
+    } else {
+        let _ = writeln!(out, "\n## Capacity curves\n");
+        for p in plots {
+            let _ = writeln!(
+                out,
+                "- [{}](plots/{}.png) ([SVG](plots/{}.svg))",
+                p.title, p.name, p.name
+            );
+        }
+    }
 }
 
 fn capacity_csv(s: &Sweep) -> String {

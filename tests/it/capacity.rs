@@ -112,11 +112,11 @@ mod sweeps {
             whole.points[1].values.values[1],
             ("nodes.bakong_switch.servers".into(), "64".into())
         );
-        let files = report::sweep::files(&whole, &meta());
+        let files = report::sweep::files(&whole, &meta()).expect("plots draw");
         let shards: Vec<_> = (0..3)
             .map(|i| {
                 let part = sweep(&spec(1), &vary, Some((i, 3)), &|_, _| {}).expect("runs");
-                let f = report::sweep::files(&part, &meta());
+                let f = report::sweep::files(&part, &meta()).expect("plots draw");
                 let text = |name: &str| {
                     let file = f.iter().find(|x| x.path == name).expect("file");
                     String::from_utf8(file.bytes.clone()).expect("UTF-8")
@@ -126,7 +126,37 @@ mod sweeps {
             .collect();
         let merged = merge(shards).expect("merges");
         assert_eq!(merged, whole);
-        assert_eq!(report::sweep::files(&merged, &meta()), files);
+        assert_eq!(report::sweep::files(&merged, &meta()).expect("plots draw"), files);
+    }
+
+    #[test]
+    fn a_one_key_sweep_draws_its_capacity_curves_and_a_grid_does_not() {
+        let one = sweep(
+            &spec(2),
+            &[parse_vary("load.multiplier=0.5,1,2").expect("vary")],
+            None,
+            &|_, _| {},
+        )
+        .expect("runs");
+        let files = report::sweep::files(&one, &meta()).expect("plots draw");
+        for name in ["capacity-latency", "capacity-approval", "capacity-nodes"] {
+            let png = files.iter().find(|f| f.path == format!("plots/{name}.png")).expect(name);
+            let image = image::load_from_memory_with_format(&png.bytes, image::ImageFormat::Png)
+                .unwrap_or_else(|e| panic!("{name} does not decode: {e}"));
+            assert_eq!((image.width(), image.height()), (1200, 700));
+            let svg = files.iter().find(|f| f.path == format!("plots/{name}.svg")).expect(name);
+            let svg = String::from_utf8_lossy(&svg.bytes);
+            assert!(svg.starts_with("<svg") && svg.contains("seed 11"), "{name}.svg");
+        }
+        let md = files.iter().find(|f| f.path == "capacity.md").expect("capacity.md");
+        assert!(String::from_utf8_lossy(&md.bytes).contains("plots/capacity-latency.png"));
+        let grid = [
+            parse_vary("load.multiplier=0.5,1").expect("vary"),
+            parse_vary("nodes.bakong_switch.servers=4,64").expect("vary"),
+        ];
+        let two = sweep(&spec(2), &grid, None, &|_, _| {}).expect("runs");
+        let files = report::sweep::files(&two, &meta()).expect("renders");
+        assert!(files.iter().all(|f| !f.path.starts_with("plots/")), "a grid is a table");
     }
 
     #[test]
