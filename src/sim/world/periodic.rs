@@ -139,10 +139,12 @@ impl World {
             Stop::DrainTimeUp { in_flight: self.in_flight }
         });
         // A run stopped by a limit ends where it stopped; one that ran out of traffic ends no
-        // earlier than the end of its arrivals.
+        // earlier than the end of its arrivals and no later than the end of its drain (the
+        // loop stops on the first event beyond it, which may be an hour later: an hourly rate
+        // step, say, and the whole-run figures must not count that hour).
         let now = match stop {
             Stop::Limit(_) => self.queue.now(),
-            _ => self.queue.now().max(self.cfg.end),
+            _ => self.queue.now().min(self.cfg.hard_end).max(self.cfg.end),
         };
         for n in 0..self.nodes.len() {
             self.advance(n, now);
