@@ -1,25 +1,11 @@
 //! A run's headline figures, for comparing replications and load points.
 
 use crate::record::study::{FlowHeadline, Headline, NodeHeadline, SloHeadline};
-use crate::record::{NodeMinute, NodeStats, RunRecord, Stop};
+use crate::record::{RunRecord, Stop};
 use crate::report;
 
 fn ms_at(h: &hdrhistogram::Histogram<u64>, q: f64) -> f64 {
     if h.is_empty() { 0.0 } else { h.value_at_quantile(q) as f64 / 1000.0 }
-}
-
-/// Busy servers over the whole run, and in its busiest minute, percent of the node's servers.
-fn utilisation_pct(n: &NodeStats, run_ns: u128) -> (f64, f64) {
-    let capacity = |ns: u128| ns as f64 * f64::from(n.servers.max(1));
-    let mean = n.occupancy.busy_ns as f64 / capacity(run_ns.max(1)) * 100.0;
-    let mut before = NodeMinute::default();
-    let mut peak: f64 = 0.0;
-    for m in &n.minutes {
-        let busy = (m.busy_ns - before.busy_ns) as f64;
-        peak = peak.max(busy / capacity(60_000_000_000) * 100.0);
-        before = *m;
-    }
-    (mean, peak)
 }
 
 /// The figures a capacity review compares, from one run's record.
@@ -43,11 +29,11 @@ pub fn headline(record: &RunRecord) -> Headline {
             .nodes
             .iter()
             .map(|n| {
-                let (mean, peak) = utilisation_pct(n, run_ns);
+                let u = n.utilisation(run_ns);
                 NodeHeadline {
                     name: n.name.clone(),
-                    utilisation_pct_mean: mean,
-                    utilisation_pct_peak_minute: peak,
+                    utilisation_pct_mean: u.pct_mean,
+                    utilisation_pct_peak_minute: u.pct_peak_minute,
                 }
             })
             .collect(),

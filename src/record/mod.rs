@@ -20,7 +20,7 @@ use crate::payments::settlement::{NetPositions, SchemeSettlement, SettlementRefu
 use crate::payments::time::{Timestamp, Zone};
 
 pub use flow::{FlowStats, HopLatency, INTERVAL_MINUTES, LATENCY_US_MAX, MinuteStats};
-pub use node::{NodeMinute, NodeStats, Occupancy};
+pub use node::{NodeMinute, NodeStats, Occupancy, Utilisation};
 
 /// Why a run stopped before draining.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -33,7 +33,33 @@ pub struct NodeStats {
     pub minutes: Vec<NodeMinute>,
 }
 
+/// A node's utilisation: busy servers as a percentage of its servers.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Utilisation {
+    /// Over the whole run, drain included (which hides saturation).
+    pub pct_mean: f64,
+    /// In its busiest simulated minute.
+    pub pct_peak_minute: f64,
+    /// That minute, from the start of the run.
+    pub peak_minute: usize,
+}
+
 impl NodeStats {
+    /// Its utilisation over a run of `run_ns` nanoseconds, and in its busiest minute.
+    pub fn utilisation(&self, run_ns: u128) -> Utilisation {
+        let capacity = |ns: u128| ns as f64 * f64::from(self.servers.max(1));
+        let pct_mean = self.occupancy.busy_ns as f64 / capacity(run_ns.max(1)) * 100.0;
+        let (mut before, mut peak, mut at) = (NodeMinute::default(), 0.0_f64, 0);
+        for (m, cell) in self.minutes.iter().enumerate() {
+            let pct = (cell.busy_ns - before.busy_ns) as f64 / capacity(60_000_000_000) * 100.0;
+            if pct > peak {
+                (peak, at) = (pct, m);
+            }
+            before = *cell;
+        }
+        Utilisation { pct_mean, pct_peak_minute: peak, peak_minute: at }
+    }
+
     /// The running totals at the end, as a minute snapshot.
     pub fn totals(&self) -> NodeMinute {
         let o = &self.occupancy;

@@ -219,6 +219,7 @@ pub fn summary_json(
         "start": local_time(record.start, record.zone),
         "end": local_time(record.end, record.zone),
         "stop": stop_text(&record.stop),
+        "answer": answer_json(&answer(record, verdicts)),
         "complete": record.stop == Stop::Drained,
         "findings": findings(record),
         "payments_count": payments,
@@ -480,6 +481,7 @@ pub fn summary_md(
 ) -> String {
     let mut out = String::new();
     md_header(&mut out, record, meta);
+    md_answer(&mut out, &answer(record, verdicts));
     md_findings(&mut out, record);
     md_flows(&mut out, record);
     md_precision(&mut out);
@@ -520,6 +522,168 @@ fn md_header(out: &mut String, record: &RunRecord, meta: &RunMeta) {
         meta.wall_seconds,
         record.events_count as f64 / meta.wall_seconds.max(1e-9)
     );
+}
+
+/// What a capacity review asks first, from one run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Answer {
+    /// SLOs held, of all.
+    pub slos_held: usize,
+    /// SLOs in all.
+    pub slos_count: usize,
+    /// The busiest simulated minute's offered payments, all flows together, per second.
+    pub offered_per_s_peak: f64,
+    /// That minute's payments completed (answered, whatever the answer), per second.
+    pub completed_per_s_peak: f64,
+    /// Per flow present: its own busiest minute.
+    pub flow_peaks: Vec<FlowPeak>,
+    /// The node busiest in its peak minute.
+    pub busiest: Option<BusiestNode>,
+    /// Payments that ended reversed.
+    pub reversed_count: u64,
+    /// Payments whose reversal never got through: they wait for manual handling.
+    pub manual_payments_count: u64,
+    /// Reconciliation breaks sent to the manual queue (a different queue: records the two
+    /// files disagree on).
+    pub manual_breaks_count: u64,
+}
+
+/// A flow's busiest minute.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FlowPeak {
+    /// The flow.
+    pub flow: crate::payments::party::Flow,
+    /// Payments offered in its busiest minute.
+    pub offered_per_minute: u32,
+}
+
+/// The node busiest in its peak minute.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BusiestNode {
+    /// Its name.
+    pub name: String,
+    /// Its utilisation.
+    pub utilisation: crate::record::Utilisation,
+}
+
+/// The run's answer-first figures.
+pub fn answer(record: &RunRecord, verdicts: &[Verdict]) -> Answer {
+    let minutes = record.minutes.first().map_or(0, Vec::len);
+    let (mut offered_peak, mut completed_at_peak) = (0u64, 0u64);
+    for m in 0..minutes {
+        let offered: u64 = record.minutes.iter().map(|f| u64::from(f[m].offered)).sum();
+        if offered > offered_peak {
+            offered_peak = offered;
+            completed_at_peak = record.minutes.iter().map(|f| u64::from(f[m].completed)).sum();
+        }
+    }
+    let run_ns = u128::from(record.finished_at.saturating_since(record.start).as_nanos());
+    let busiest = record
+        .nodes
+        .iter()
+        .map(|n| BusiestNode { name: n.name.clone(), utilisation: n.utilisation(run_ns) })
+        .max_by(|a, b| {
+            let peak = |x: &BusiestNode| x.utilisation.pct_peak_minute;
+            peak(a).total_cmp(&peak(b)).then(b.name.cmp(&a.name))
+        });
+    let count = |o: Outcome| {
+        record.flows.iter().map(|f| f.outcomes.get(&o).copied().unwrap_or(0)).sum::<u64>()
+    };
+    Answer {
+        slos_held: verdicts.iter().filter(|v| v.passed).count(),
+        slos_count: verdicts.len(),
+        offered_per_s_peak: offered_peak as f64 / 60.0,
+        completed_per_s_peak: completed_at_peak as f64 / 60.0,
+        flow_peaks: record
+            .flows
+            .iter()
+            .zip(&record.minutes)
+            .map(|(f, m)| FlowPeak {
+                flow: f.flow,
+                offered_per_minute: m.iter().map(|c| c.offered).max().unwrap_or(0),
+            })
+            .collect(),
+        busiest,
+        reversed_count: count(Outcome::Reversed),
+        manual_payments_count: count(Outcome::Manual),
+        manual_breaks_count: record
+            .breaks
+            .iter()
+            .filter(|b| b.resolution == crate::payments::recon::Resolution::ManualQueue)
+            .count() as u64,
+    }
+}
+
+fn md_answer(out: &mut String, a: &Answer) {
+    let _ = writeln!(
+        out,
+        "## The answer
+"
+    );
+    let _ = writeln!(out, "- SLOs: {} of {} held.", a.slos_held, a.slos_count);
+    let flows: Vec<String> = a
+        .flow_peaks
+        .iter()
+        .map(|p| format!("{} {}", p.flow.name(), p.offered_per_minute))
+        .collect();
+    let _ = writeln!(
+        out,
+        "- Peak throughput: {:.1} payments/s offered in the busiest minute, {:.1}/s completed \
+         in it (answered, approved or not); each flow's own busiest minute, payments per \
+         minute: {}.",
+        a.offered_per_s_peak,
+        a.completed_per_s_peak,
+        flows.join(", ")
+    );
+    if let Some(BusiestNode { name, utilisation: u }) = &a.busiest {
+        let headroom = if u.pct_peak_minute > 0.0 {
+            format!("{:.1}×", 100.0 / u.pct_peak_minute)
+        } else {
+            "unbounded".into()
+        };
+        let _ = writeln!(
+            out,
+            "- Busiest node: {name}, {:.1} % busy in its peak minute (minute {}), {:.1} % over \
+             the whole run with the drain; headroom {headroom} today's peak load before it is \
+             100 % busy (queueing delay grows well before that: see the knee of a sweep).",
+            u.pct_peak_minute, u.peak_minute, u.pct_mean
+        );
+    }
+    let _ = writeln!(
+        out,
+        "- Left over: {} payments reversed, {} waiting for manual handling (their reversal \
+         never got through); {} reconciliation breaks sent to the manual queue.\n",
+        a.reversed_count, a.manual_payments_count, a.manual_breaks_count
+    );
+}
+
+fn answer_json(a: &Answer) -> Value {
+    json!({
+        "slos_held": a.slos_held,
+        "slos_count": a.slos_count,
+        "offered_per_s_peak_minute": round3(a.offered_per_s_peak),
+        "completed_per_s_peak_minute": round3(a.completed_per_s_peak),
+        "offered_per_minute_peak": a.flow_peaks.iter()
+            .map(|p| (p.flow.name().to_string(), json!(p.offered_per_minute)))
+            .collect::<serde_json::Map<_, _>>(),
+        "busiest_node": a.busiest.as_ref().map(|b| {
+            let u = &b.utilisation;
+            json!({
+                "name": b.name,
+                "utilisation_pct_peak_minute": round3(u.pct_peak_minute),
+                "peak_minute": u.peak_minute,
+                "utilisation_pct_mean": round3(u.pct_mean),
+                "headroom_x": if u.pct_peak_minute > 0.0 {
+                    json!(round3(100.0 / u.pct_peak_minute))
+                } else {
+                    Value::Null
+                },
+            })
+        }),
+        "reversed_count": a.reversed_count,
+        "manual_payments_count": a.manual_payments_count,
+        "manual_breaks_count": a.manual_breaks_count,
+    })
 }
 
 fn md_findings(out: &mut String, record: &RunRecord) {
