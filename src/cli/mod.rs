@@ -51,6 +51,8 @@ enum Command {
     Sweep(sweep::SweepArgs),
     /// Join the shards of a sweep into one sweep folder.
     Merge(sweep::MergeArgs),
+    /// Two report folders' headline figures side by side, with significance.
+    Compare(sweep::CompareArgs),
 }
 
 /// What a command asks the process to exit with, besides success.
@@ -72,6 +74,7 @@ pub fn main() -> ExitCode {
         Command::Validate(args) => run::validate(args),
         Command::Sweep(args) => sweep::run(args),
         Command::Merge(args) => sweep::merge(args),
+        Command::Compare(args) => sweep::compare(args),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,

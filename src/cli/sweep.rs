@@ -54,6 +54,40 @@ pub(super) struct SweepArgs {
     quiet: bool,
 }
 
+/// `sim compare`.
+#[derive(Debug, Args)]
+pub(super) struct CompareArgs {
+    /// The first report folder (a run or replications).
+    a: PathBuf,
+    /// The second.
+    b: PathBuf,
+    /// JSON instead of Markdown.
+    #[arg(long)]
+    json: bool,
+}
+
+pub(super) fn compare(args: CompareArgs) -> anyhow::Result<Outcome> {
+    let read = |dir: &Path| -> anyhow::Result<serde_json::Value> {
+        if dir.join("sweep.json").is_file() {
+            bail!(
+                "{}: a sweep folder; compare its points' folders, or two runs or replications",
+                dir.display()
+            );
+        }
+        let text = read_text(&dir.join("summary.json"), SMALL_INPUT_BYTES_MAX, "summary")?;
+        serde_json::from_str(&text).with_context(|| format!("{}/summary.json", dir.display()))
+    };
+    let (a, b) = (read(&args.a)?, read(&args.b)?);
+    let rows = report::compare::compare(&a, &b).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (an, bn) = (args.a.display().to_string(), args.b.display().to_string());
+    if args.json {
+        say!("{}", report::compare::to_json(&an, &bn, &rows).trim_end());
+    } else {
+        say!("{}", report::compare::markdown(&an, &bn, &rows).trim_end());
+    }
+    Ok(Outcome::Success)
+}
+
 /// `sim merge`.
 #[derive(Debug, Args)]
 pub(super) struct MergeArgs {

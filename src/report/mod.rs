@@ -6,6 +6,7 @@
 //! byte-identical CSVs; wall time appears in the summaries only.
 
 pub mod capacity_plots;
+pub mod compare;
 pub mod mmc;
 pub mod plots;
 pub mod replications;

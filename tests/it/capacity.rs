@@ -246,3 +246,37 @@ mod sweeps {
         );
     }
 }
+
+#[test]
+fn compare_puts_two_folders_side_by_side_with_significance() {
+    use crate::support::{scratch, sim};
+    let dir = scratch("compare");
+    let tiny = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/tiny.toml");
+    let path = |name: &str| dir.join(name).to_str().expect("utf-8").to_string();
+    for (name, set) in [("a", "load.multiplier=1"), ("b", "load.multiplier=3")] {
+        let o = sim(
+            &["run", tiny, "--quiet", "--replications", "4", "--set", set, "--out", &path(name)],
+            None,
+        );
+        assert!(matches!(o.status.code(), Some(0 | 1)), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    let o = sim(&["compare", &path("a"), &path("b"), "--json"], None);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    let row = |figure: &str| {
+        j["figures"].as_array().expect("figures").iter().find(|r| r["figure"] == figure).cloned()
+    };
+    let payments = row("domestic payments_count").expect("a payments row");
+    assert_eq!(payments["significant"], true, "three times the traffic: {payments}");
+    assert_eq!(payments["a"]["replications"], 4);
+    let md = sim(&["compare", &path("a"), &path("b")], None);
+    assert!(String::from_utf8_lossy(&md.stdout).contains("| domestic payments_count |"));
+    let sweep_dir = path("s");
+    let o =
+        sim(&["sweep", tiny, "--vary", "load.multiplier=1", "--quiet", "--out", &sweep_dir], None);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = sim(&["compare", &path("a"), &sweep_dir], None);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("a sweep folder"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
