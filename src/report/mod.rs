@@ -497,9 +497,9 @@ pub fn summary_md(
     out
 }
 
-fn md_header(out: &mut String, record: &RunRecord, meta: &RunMeta) {
-    let payments: u64 = record.flows.iter().map(|s| s.payments_count).sum();
-    let _ = writeln!(out, "# {}: run report\n", record.scenario);
+/// The start of a summary's header table: the scenario file and its hash, and the `--set`
+/// overrides applied to it.
+pub(crate) fn md_provenance(out: &mut String, meta: &RunMeta) {
     let _ = writeln!(out, "| | |\n|---|---|");
     let _ =
         writeln!(out, "| scenario | `{}` (hash `{}`) |", meta.scenario_path, meta.scenario_hash);
@@ -507,6 +507,12 @@ fn md_header(out: &mut String, record: &RunRecord, meta: &RunMeta) {
         let set: Vec<String> = meta.overrides.iter().map(|o| format!("`--set {o}`")).collect();
         let _ = writeln!(out, "| overrides | {} |", set.join(" "));
     }
+}
+
+fn md_header(out: &mut String, record: &RunRecord, meta: &RunMeta) {
+    let payments: u64 = record.flows.iter().map(|s| s.payments_count).sum();
+    let _ = writeln!(out, "# {}: run report\n", record.scenario);
+    md_provenance(out, meta);
     let _ = writeln!(out, "| seed | {} |", record.seed);
     let _ = writeln!(out, "| commit | `{}` |", meta.commit);
     let _ = writeln!(

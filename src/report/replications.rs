@@ -125,13 +125,7 @@ fn summary_md(r: &Replications, meta: &RunMeta) -> String {
     let n = r.replications.len();
     let mut out = String::new();
     let _ = writeln!(out, "# {}: {n} replications\n", r.scenario);
-    let _ = writeln!(out, "| | |\n|---|---|");
-    let _ =
-        writeln!(out, "| scenario | `{}` (hash `{}`) |", meta.scenario_path, meta.scenario_hash);
-    if !meta.overrides.is_empty() {
-        let set: Vec<String> = meta.overrides.iter().map(|o| format!("`--set {o}`")).collect();
-        let _ = writeln!(out, "| overrides | {} |", set.join(" "));
-    }
+    super::md_provenance(&mut out, meta);
     let _ = writeln!(out, "| base seed | {} (seeds in `replications.csv`) |", r.seed);
     let _ = writeln!(out, "| commit | `{}` |", meta.commit);
     let _ = writeln!(out, "| SLOs | all held in {} of {n} replications |", r.slo_pass_count());

@@ -113,13 +113,7 @@ fn capacity_md(s: &Sweep, meta: &RunMeta, plots: &[super::plots::Plot]) -> Strin
             s.points_total
         );
     }
-    let _ = writeln!(out, "| | |\n|---|---|");
-    let _ =
-        writeln!(out, "| scenario | `{}` (hash `{}`) |", meta.scenario_path, meta.scenario_hash);
-    if !meta.overrides.is_empty() {
-        let set: Vec<String> = meta.overrides.iter().map(|o| format!("`--set {o}`")).collect();
-        let _ = writeln!(out, "| overrides | {} |", set.join(" "));
-    }
+    super::md_provenance(&mut out, meta);
     let _ = writeln!(
         out,
         "| base seed | {} ({n} replications per point, the same seeds at every point) |",
