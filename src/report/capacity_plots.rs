@@ -6,6 +6,8 @@
 //! `capacity.md`, not a curve).
 
 use plotters::coord::Shift;
+use plotters::coord::ranged1d::ValueFormatter;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
 use super::plots::{Drawn, PALETTE, Plot, SIZE, draw_line, err, font, legend, register_font};
@@ -127,23 +129,7 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, s: &Sweep, which: Whi
         let mut chart = area
             .build_cartesian_2d((x0 - pad)..(x1 + pad), (bottom..top).log_scale())
             .map_err(err)?;
-        chart
-            .configure_mesh()
-            .x_desc(key.as_str())
-            .y_desc(y_desc)
-            .label_style(font(15))
-            .axis_desc_style(font(17))
-            .draw()
-            .map_err(err)?;
-        for (name, b, c, w) in &lines {
-            draw_band(&mut chart, b, *c, bottom)?;
-            draw_line(&mut chart, b.iter().map(|(x, i)| (*x, i.mean.max(bottom))), *c, *w, name)?;
-        }
-        if let Some(k) = knee {
-            let line = vec![(k, bottom), (k, top)];
-            chart.draw_series(LineSeries::new(line, BLACK.stroke_width(2))).map_err(err)?;
-        }
-        return legend(&mut chart, 14);
+        return curves(&mut chart, key, y_desc, &lines, (bottom, top), knee);
     }
     let top = values.iter().copied().fold(0.0, f64::max).max(if matches!(which, Which::Nodes) {
         100.0
@@ -153,28 +139,43 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, s: &Sweep, which: Whi
         + 1.0;
     let bottom = values.iter().copied().fold(top, f64::min).clamp(-5.0, 0.0);
     let mut chart = area.build_cartesian_2d((x0 - pad)..(x1 + pad), bottom..top).map_err(err)?;
+    if let Which::Nodes = which {
+        let full = vec![(x0 - pad, 100.0), (x1 + pad, 100.0)];
+        chart.draw_series(LineSeries::new(full, BLACK.stroke_width(1))).map_err(err)?;
+    }
+    curves(&mut chart, key, y_desc, &lines, (bottom, top), knee)
+}
+
+/// The mesh, each line's band and mean, the knee's vertical line, and the legend.
+fn curves<'a, DB, Y>(
+    chart: &mut ChartContext<'a, DB, Cartesian2d<RangedCoordf64, Y>>,
+    key: &str,
+    y_desc: &str,
+    lines: &Lines,
+    (bottom, top): (f64, f64),
+    knee: Option<f64>,
+) -> Drawn
+where
+    DB: DrawingBackend + 'a,
+    Y: Ranged<ValueType = f64> + ValueFormatter<f64>,
+{
     chart
         .configure_mesh()
-        .x_desc(key.as_str())
+        .x_desc(key)
         .y_desc(y_desc)
         .label_style(font(15))
         .axis_desc_style(font(17))
         .draw()
         .map_err(err)?;
-    for (name, b, c, w) in &lines {
-        draw_band(&mut chart, b, *c, bottom)?;
-        draw_line(&mut chart, b.iter().map(|(x, i)| (*x, i.mean)), *c, *w, name)?;
-    }
-    if let Which::Nodes = which {
-        let full = vec![(x0 - pad, 100.0), (x1 + pad, 100.0)];
-        chart.draw_series(LineSeries::new(full, BLACK.stroke_width(1))).map_err(err)?;
+    for (name, b, c, w) in lines {
+        draw_band(chart, b, *c, bottom)?;
+        draw_line(chart, b.iter().map(|(x, i)| (*x, i.mean.max(bottom))), *c, *w, name)?;
     }
     if let Some(k) = knee {
-        chart
-            .draw_series(LineSeries::new(vec![(k, bottom), (k, top)], BLACK.stroke_width(2)))
-            .map_err(err)?;
+        let line = vec![(k, bottom), (k, top)];
+        chart.draw_series(LineSeries::new(line, BLACK.stroke_width(2))).map_err(err)?;
     }
-    legend(&mut chart, 14)
+    legend(chart, 14)
 }
 
 fn render(s: &Sweep, which: Which, name: &str, title: &str) -> Result<Plot, String> {
