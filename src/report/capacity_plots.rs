@@ -10,7 +10,7 @@ use plotters::coord::ranged1d::ValueFormatter;
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
-use super::plots::{Drawn, PALETTE, Plot, SIZE, draw_line, err, font, legend, register_font};
+use super::plots::{Drawing, Drawn, PALETTE, Plot, draw_line, err, font, legend, render_drawing};
 use crate::payments::party::Flow;
 use crate::record::study::{Interval, Point, Sweep};
 
@@ -178,32 +178,19 @@ where
     legend(chart, 14)
 }
 
+struct CurvePlot<'a> {
+    sweep: &'a Sweep,
+    which: Which,
+}
+
+impl Drawing for CurvePlot<'_> {
+    fn draw_on<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Drawn {
+        draw(root, self.sweep, self.which)
+    }
+}
+
 fn render(s: &Sweep, which: Which, name: &str, title: &str) -> Result<Plot, String> {
-    register_font();
-    let mut buffer = vec![0u8; (SIZE.0 * SIZE.1 * 3) as usize];
-    {
-        let root = BitMapBackend::with_buffer(&mut buffer, SIZE).into_drawing_area();
-        root.fill(&WHITE).map_err(err)?;
-        draw(&root, s, which)?;
-        root.present().map_err(err)?;
-    }
-    let mut png = Vec::new();
-    image::ImageEncoder::write_image(
-        image::codecs::png::PngEncoder::new(&mut png),
-        &buffer,
-        SIZE.0,
-        SIZE.1,
-        image::ColorType::Rgb8,
-    )
-    .map_err(err)?;
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
-        root.fill(&WHITE).map_err(err)?;
-        draw(&root, s, which)?;
-        root.present().map_err(err)?;
-    }
-    Ok(Plot { name: name.to_string(), title: title.to_string(), png, svg })
+    render_drawing(name.to_string(), title.to_string(), &CurvePlot { sweep: s, which })
 }
 
 /// The capacity curves, or none when the sweep is not a curve (several keys, non-numbers, or a

@@ -17,7 +17,7 @@ use crate::record::{INTERVAL_MINUTES, RunRecord};
 
 const FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
 const FAMILY: &str = "dejavu";
-pub(super) const SIZE: (u32, u32) = (1200, 700);
+const SIZE: (u32, u32) = (1200, 700);
 pub(super) const PALETTE: [RGBColor; 6] = [
     RGBColor(31, 119, 180),
     RGBColor(214, 39, 40),
@@ -43,7 +43,7 @@ pub(super) type Drawn = Result<(), String>;
 /// Points of a line.
 type Series = Vec<(f64, f64)>;
 
-pub(super) fn register_font() {
+fn register_font() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         plotters::style::register_font(FAMILY, FontStyle::Normal, FONT)
@@ -80,13 +80,35 @@ fn draw<DB: DrawingBackend>(
 }
 
 /// Draws a plot on a bitmap (encoded as PNG) and on an SVG.
-fn render(name: String, title: String, record: &RunRecord, kind: Kind) -> Result<Plot, String> {
+/// Something drawn on a plot's area, by either backend.
+pub(super) trait Drawing {
+    /// Draws on `root`.
+    fn draw_on<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Drawn;
+}
+
+struct RunPlot<'a> {
+    record: &'a RunRecord,
+    kind: Kind,
+}
+
+impl Drawing for RunPlot<'_> {
+    fn draw_on<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Drawn {
+        draw(root, self.record, self.kind)
+    }
+}
+
+/// A drawing rendered as PNG bytes and SVG text, on a white 1200 × 700 canvas.
+pub(super) fn render_drawing(
+    name: String,
+    title: String,
+    d: &impl Drawing,
+) -> Result<Plot, String> {
     register_font();
     let mut buffer = vec![0u8; (SIZE.0 * SIZE.1 * 3) as usize];
     {
         let root = BitMapBackend::with_buffer(&mut buffer, SIZE).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
-        draw(&root, record, kind)?;
+        d.draw_on(&root)?;
         root.present().map_err(err)?;
     }
     let mut png = Vec::new();
@@ -97,10 +119,14 @@ fn render(name: String, title: String, record: &RunRecord, kind: Kind) -> Result
     {
         let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
-        draw(&root, record, kind)?;
+        d.draw_on(&root)?;
         root.present().map_err(err)?;
     }
     Ok(Plot { name, title, png, svg })
+}
+
+fn render(name: String, title: String, record: &RunRecord, kind: Kind) -> Result<Plot, String> {
+    render_drawing(name, title, &RunPlot { record, kind })
 }
 
 use image::ImageEncoder as _;
