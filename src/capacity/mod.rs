@@ -96,6 +96,17 @@ pub fn check(s: &Scenario, n: u32, jobs: usize) -> Result<(), StudyError> {
     Ok(())
 }
 
+/// One replication: replication `index` of `s`, run with `seed`, reduced to its headline.
+///
+/// # Errors
+/// [`StudyError::TooBig`], or a breach naming the replication and its seed.
+pub(crate) fn run_one(s: &Scenario, index: usize, seed: u64) -> Result<Headline, StudyError> {
+    let world = World::new(s, seed)?;
+    let record =
+        world.run(&mut |_| {}).map_err(|breach| StudyError::Breach { index, seed, breach })?;
+    Ok(headline(&record))
+}
+
 /// Runs `n` replications of `s` from base seed `seed` on `jobs` threads, calling `done` (from
 /// the worker threads) as each finishes.
 ///
@@ -111,15 +122,9 @@ pub fn replicate(
     check(s, n, jobs)?;
     let seeds = replication_seeds(seed, n);
     let results = map_in_order(seeds.len(), jobs, |i| {
-        let run = World::new(s, seeds[i]).map_err(StudyError::from).and_then(|world| {
-            world.run(&mut |_| {}).map_err(|breach| StudyError::Breach {
-                index: i,
-                seed: seeds[i],
-                breach,
-            })
-        });
+        let run = run_one(s, i, seeds[i]);
         done(i);
-        run.map(|record| headline(&record))
+        run
     });
     let replications = results.into_iter().collect::<Result<Vec<Headline>, _>>()?;
     Ok(Replications { scenario: s.meta.name.clone(), seed, replications })

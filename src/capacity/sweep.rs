@@ -6,11 +6,10 @@
 //! threads in task order; a shard `I/N` runs the points whose index is `I` modulo `N`, and
 //! merging the shards' points gives the whole sweep.
 
-use super::{StudyError, check, headline, map_in_order, replication_seeds};
+use super::{StudyError, check, map_in_order, replication_seeds, run_one};
 use crate::record::study::{Headline, Knee, Point, PointValues, Replications, Sweep, Vary};
 use crate::scenario::overrides::{Override, OverrideError, parse_file_with};
 use crate::scenario::{Scenario, ScenarioError, ScenarioFile};
-use crate::sim::world::World;
 
 /// Most points a sweep's grid may have.
 pub const POINTS_MAX: usize = 10_000;
@@ -118,16 +117,9 @@ fn run_points(
     let per = n as usize;
     let results = map_in_order(points.len() * per, jobs, |t| {
         let (pi, ri) = (t / per, t % per);
-        let s = &scenarios[pi];
-        let run = World::new(s, seeds[ri]).map_err(StudyError::from).and_then(|w| {
-            w.run(&mut |_| {}).map_err(|breach| StudyError::Breach {
-                index: ri,
-                seed: seeds[ri],
-                breach,
-            })
-        });
+        let run = run_one(&scenarios[pi], ri, seeds[ri]);
         done(t + 1, points.len() * per);
-        run.map(|r| headline(&r))
+        run
     });
     let mut headlines = results.into_iter();
     let mut out = Vec::new();

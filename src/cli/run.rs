@@ -124,10 +124,16 @@ pub(super) fn default_jobs() -> usize {
 }
 
 fn run_meta(args: &RunArgs, text: &str, wall_seconds: f64) -> RunMeta {
+    scenario_meta(&args.file, text, &args.set, wall_seconds)
+}
+
+/// What a report says of the process that made it: the scenario file and its hash, the
+/// overrides, the commit, the wall time and the peak memory.
+pub(super) fn scenario_meta(file: &Path, text: &str, set: &[String], wall_seconds: f64) -> RunMeta {
     RunMeta {
-        scenario_path: args.file.display().to_string(),
+        scenario_path: file.display().to_string(),
         scenario_hash: format!("sha256:{}", sha256_hex(text.as_bytes())),
-        overrides: args.set.clone(),
+        overrides: set.to_vec(),
         commit: option_env!("BAKONG_SIM_COMMIT").unwrap_or("unknown").to_string(),
         wall_seconds,
         peak_rss_bytes: peak_rss_bytes(),

@@ -7,8 +7,8 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use clap::Args;
 
-use super::output::{Writer, sha256_hex};
-use super::run::{default_jobs, finish_writing, prepare};
+use super::output::Writer;
+use super::run::{default_jobs, finish_writing, prepare, scenario_meta};
 use super::{Outcome, SMALL_INPUT_BYTES_MAX, read_text};
 use crate::capacity::sweep::{self as sweeps, KneeRange, SweepSpec, parse_vary};
 use crate::record::study::Sweep;
@@ -188,17 +188,6 @@ pub(super) fn run(args: SweepArgs) -> anyhow::Result<Outcome> {
     Ok(Outcome::Success)
 }
 
-fn meta(path: &Path, text: &str, set: &[String], started: Instant) -> RunMeta {
-    RunMeta {
-        scenario_path: path.display().to_string(),
-        scenario_hash: format!("sha256:{}", sha256_hex(text.as_bytes())),
-        overrides: set.to_vec(),
-        commit: option_env!("BAKONG_SIM_COMMIT").unwrap_or("unknown").to_string(),
-        wall_seconds: started.elapsed().as_secs_f64(),
-        peak_rss_bytes: None,
-    }
-}
-
 fn write(
     target: super::output::Target,
     sweep: &Sweep,
@@ -207,8 +196,11 @@ fn write(
     started: Instant,
     out: &Path,
 ) -> anyhow::Result<()> {
-    let files = report::sweep::files(sweep, &meta(&args.file, text, &args.set, started))
-        .map_err(|e| anyhow::anyhow!("drawing plots: {e}"))?;
+    let files = report::sweep::files(
+        sweep,
+        &scenario_meta(&args.file, text, &args.set, started.elapsed().as_secs_f64()),
+    )
+    .map_err(|e| anyhow::anyhow!("drawing plots: {e}"))?;
     let writer =
         Writer { command: "sweep", scenario: Some(sweep.scenario.clone()), seed: Some(sweep.seed) };
     finish_writing(target, &writer, files, out)
