@@ -6,11 +6,9 @@
 //! the results are the same, byte for byte, whatever the number of threads. Seeds are
 //! independent streams drawn from the base seed ([`replication_seeds`]), never `seed + i`.
 
-mod headline;
 mod parallel;
 pub mod sweep;
 
-pub use headline::headline;
 pub use parallel::map_in_order;
 
 use crate::record::study::{Headline, Replications};
@@ -104,7 +102,7 @@ pub(crate) fn run_one(s: &Scenario, index: usize, seed: u64) -> Result<Headline,
     let world = World::new(s, seed)?;
     let record =
         world.run(&mut |_| {}).map_err(|breach| StudyError::Breach { index, seed, breach })?;
-    Ok(headline(&record))
+    Ok(crate::report::headline::headline(&record))
 }
 
 /// Runs `n` replications of `s` from base seed `seed` on `jobs` threads, calling `done` (from

@@ -315,8 +315,24 @@ pub fn find_knee(
         points_total: evaluated.len(),
         points: evaluated,
         shard: None,
-        knee: Some(Knee { key: key.to_string(), value, rule }),
+        knee: Some(Knee { key: key.to_string(), value, base: knee_base(spec, key)?, rule }),
     })
+}
+
+/// The scenario's own value of a knee search's key when the key scales the load (so that the
+/// knee over it is the headroom): as the file (and its `--set`s) say, or the default of
+/// `load.multiplier` when the file has no `[load]`. `None` for other keys (servers, say).
+fn knee_base(spec: &SweepSpec<'_>, key: &str) -> Result<Option<f64>, SweepError> {
+    let load_like =
+        key == "load.multiplier" || (key.starts_with("flows.") && key.ends_with(".daily_payments"));
+    if !load_like {
+        return Ok(None);
+    }
+    if let Some(x) = crate::scenario::overrides::number_at(spec.text, spec.base, key) {
+        return Ok(Some(x));
+    }
+    let as_given = point_scenario(spec.text, spec.base, &PointValues { values: Vec::new() })?;
+    Ok((key == "load.multiplier").then_some(as_given.load.multiplier))
 }
 
 /// Merges shards of one sweep into the whole.
@@ -416,6 +432,7 @@ pub fn read(sweep_json: &str, headlines_csv: &str) -> Result<Sweep, String> {
             runs.push(Headline {
                 seed: field(2).parse().map_err(|_| bad("seed"))?,
                 complete: field(3) == "true",
+                total: Default::default(),
                 flows: Vec::new(),
                 nodes: Vec::new(),
                 slos: Vec::new(),
@@ -443,50 +460,38 @@ pub fn read(sweep_json: &str, headlines_csv: &str) -> Result<Sweep, String> {
 /// its threshold, which opens a new entry even when a name repeats.
 fn apply_row(h: &mut Headline, [kind, name, key, value]: [&str; 4]) -> Result<(), String> {
     use crate::payments::party::Flow;
-    use crate::record::study::{FlowHeadline, NodeHeadline, SloHeadline};
+    use crate::record::study::{
+        FLOW_FIGURES, Figure, FlowHeadline, NODE_FIGURES, NodeHeadline, SloHeadline, TOTAL_FIGURES,
+    };
     let float = || value.parse::<f64>().map_err(|_| String::from("value"));
     match kind {
+        "total" => {
+            let f = Figure::find(&TOTAL_FIGURES, key).ok_or("total field")?;
+            (f.set)(&mut h.total, float()?);
+        }
         "flow" => {
             let flow = Flow::ALL
                 .into_iter()
                 .find(|f| f.name() == name)
                 .ok_or_else(|| String::from("flow"))?;
+            let figure = Figure::find(&FLOW_FIGURES, key).ok_or("flow field")?;
             // Each flow's rows start with its count, each node's with its mean, each SLO's
             // with its threshold: a new entry even if the name repeats.
-            if key == "payments_count" || h.flows.last().is_none_or(|f| f.flow != flow) {
-                h.flows.push(FlowHeadline {
-                    flow,
-                    payments_count: 0,
-                    latency_ms_p50: 0.0,
-                    latency_ms_p99: 0.0,
-                    approval_pct: 0.0,
-                });
+            if key == FLOW_FIGURES[0].key || h.flows.last().is_none_or(|f| f.flow != flow) {
+                h.flows.push(FlowHeadline::empty(flow));
             }
-            let f = h.flows.last_mut().expect("pushed");
-            match key {
-                "payments_count" => {
-                    f.payments_count = value.parse().map_err(|_| String::from("value"))?
-                }
-                "latency_ms_p50" => f.latency_ms_p50 = float()?,
-                "latency_ms_p99" => f.latency_ms_p99 = float()?,
-                "approval_pct" => f.approval_pct = float()?,
-                _ => return Err(String::from("flow field")),
-            }
+            (figure.set)(h.flows.last_mut().expect("pushed"), float()?);
         }
         "node" => {
-            if key == "utilisation_pct_mean" || h.nodes.last().is_none_or(|n| n.name != name) {
+            let figure = Figure::find(&NODE_FIGURES, key).ok_or("node field")?;
+            if key == NODE_FIGURES[0].key || h.nodes.last().is_none_or(|n| n.name != name) {
                 h.nodes.push(NodeHeadline {
                     name: name.to_string(),
                     utilisation_pct_mean: 0.0,
                     utilisation_pct_peak_minute: 0.0,
                 });
             }
-            let n = h.nodes.last_mut().expect("pushed");
-            match key {
-                "utilisation_pct_mean" => n.utilisation_pct_mean = float()?,
-                "utilisation_pct_peak_minute" => n.utilisation_pct_peak_minute = float()?,
-                _ => return Err(String::from("node field")),
-            }
+            (figure.set)(h.nodes.last_mut().expect("pushed"), float()?);
         }
         "slo" => {
             if key == "threshold" || h.slos.last().is_none_or(|s| s.name != name) {

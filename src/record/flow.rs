@@ -47,6 +47,8 @@ pub struct FlowStats {
     /// Approved latency per [`INTERVAL_MINUTES`] of simulated time (by when the payer saw the
     /// answer), µs, 2 significant digits.
     pub intervals: Vec<Histogram<u64>>,
+    /// Its busiest simulated seconds.
+    pub peak_seconds: PeakSeconds,
 }
 
 impl FlowStats {
@@ -66,6 +68,7 @@ impl FlowStats {
                 .map(|&node| HopLatency { node: node.to_string(), latency_us: histogram() })
                 .collect(),
             intervals: Vec::new(),
+            peak_seconds: PeakSeconds::default(),
         }
     }
 
@@ -121,4 +124,79 @@ pub struct MinuteStats {
     pub latency_us_p99: u64,
     /// See above.
     pub latency_us_p999: u64,
+}
+
+/// The busiest simulated second of one count, kept as the run goes (a per-second series of a
+/// 48-hour run would be 172,800 cells per flow; the peak needs four numbers).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PeakSecond {
+    /// The second being counted, from the run's start.
+    second: u64,
+    /// Its count so far.
+    count: u32,
+    /// The highest count of any second.
+    pub peak: u32,
+    /// That second, from the run's start (the first one when several tie).
+    pub peak_second: u64,
+}
+
+impl PeakSecond {
+    /// Counts one event in `second` (seconds from the run's start).
+    ///
+    /// # Panics
+    /// If `second` is before the last one counted: events come in time order.
+    pub fn add(&mut self, second: u64) {
+        assert!(
+            second >= self.second,
+            "seconds counted out of order: {second} after {}",
+            self.second
+        );
+        if second != self.second {
+            self.second = second;
+            self.count = 0;
+        }
+        self.count += 1;
+        if self.count > self.peak {
+            self.peak = self.count;
+            self.peak_second = second;
+        }
+    }
+}
+
+/// The busiest seconds of payments offered (confirmed by their payers) and completed (reaching a
+/// final state other than abandoned, whatever the answer).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PeakSeconds {
+    /// Offered.
+    pub offered: PeakSecond,
+    /// Completed.
+    pub completed: PeakSecond,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PeakSecond;
+
+    fn check(seconds: &[u64], peak: u32, peak_second: u64) {
+        let mut p = PeakSecond::default();
+        for &s in seconds {
+            p.add(s);
+        }
+        assert_eq!((p.peak, p.peak_second), (peak, peak_second), "{seconds:?}");
+    }
+
+    #[test]
+    fn the_peak_second_is_the_busiest_and_the_first_of_a_tie() {
+        check(&[], 0, 0);
+        check(&[0], 1, 0);
+        check(&[0, 0, 1, 1, 1, 2], 3, 1);
+        check(&[3, 3, 7, 7, 9], 2, 3);
+        check(&[5, 6, 6, 6, 6, 8, 8, 8, 8, 8], 5, 8);
+    }
+
+    #[test]
+    #[should_panic(expected = "out of order")]
+    fn seconds_counted_out_of_order_are_a_bug() {
+        check(&[4, 3], 1, 4);
+    }
 }

@@ -19,7 +19,9 @@ use crate::payments::recon::Break;
 use crate::payments::settlement::{NetPositions, SchemeSettlement, SettlementRefusal};
 use crate::payments::time::{Timestamp, Zone};
 
-pub use flow::{FlowStats, HopLatency, INTERVAL_MINUTES, LATENCY_US_MAX, MinuteStats};
+pub use flow::{
+    FlowStats, HopLatency, INTERVAL_MINUTES, LATENCY_US_MAX, MinuteStats, PeakSecond, PeakSeconds,
+};
 pub use node::{NodeMinute, NodeStats, Occupancy, Utilisation};
 
 /// Why a run stopped before draining.
@@ -60,6 +62,8 @@ pub struct RunRecord {
     pub nodes: Vec<NodeStats>,
     /// Per minute, per flow present (same order as `flows`).
     pub minutes: Vec<Vec<MinuteStats>>,
+    /// The busiest seconds of all flows together.
+    pub peak_seconds: PeakSeconds,
     /// Netting cycles settled.
     pub nettings: Vec<NetPositions>,
     /// Netting chains the ledger refused (a bank short of prefunding): findings.
@@ -184,6 +188,8 @@ pub struct AuditCounts {
     pub payments_created_count: u64,
     /// Payments that reached their one final state.
     pub payments_final_count: u64,
+    /// Payments declared in flight when the run stopped early (their holds audited).
+    pub payments_in_flight_count: u64,
 }
 
 /// A mid rate at the start and at the end of a run.

@@ -1,7 +1,7 @@
-//! `sim compare A B`: two report folders' headline figures side by side, from their
-//! `summary.json` (a run, or replications). With replications on both sides, each difference
-//! is tested with Welch's t at 95 %; a single run has no interval, so nothing is called
-//! significant.
+//! `sim compare A B`: two report folders' headline figures side by side: runs and
+//! replications from their `summary.json`, sweeps point by point (points with the same values)
+//! from their `sweep.json`. With replications on both sides, each difference is tested with
+//! Welch's t at 95 %; a single run has no interval, so nothing is called significant.
 
 use std::fmt::Write as _;
 
@@ -30,33 +30,69 @@ pub struct Row {
     pub b: Side,
     /// Whether B − A is significant at 95 % (Welch); `None` without replications on both.
     pub significant: Option<bool>,
+    /// A node's utilisation (the Markdown leaves quiet ones out).
+    pub node: bool,
 }
 
-/// What a folder's `summary.json` holds, for comparison.
-fn sides(summary: &Value) -> Result<Vec<(String, Side)>, String> {
-    let flows = summary["flows"].as_object().ok_or("summary.json has no flows")?;
-    let replications = summary["replications"].as_u64().map(|n| n as usize);
+/// A folder's figures as (name, side), from the headline shape `{"total", "flows", "nodes"}`
+/// (plain numbers for one run, `{mean, ci95}` with `replications` behind them otherwise).
+fn shaped_sides(
+    shaped: &Value,
+    replications: Option<usize>,
+    prefix: &str,
+) -> Result<Vec<(String, Side)>, String> {
     let mut out = Vec::new();
-    for (flow, figures) in flows {
-        for key in ["payments_count", "approval_pct", "latency_ms_p50", "latency_ms_p99"] {
-            let v = &figures[key];
-            if v.is_null() {
-                continue;
+    let mut push = |name: String, v: &Value| -> Result<(), String> {
+        let side = match (v.as_f64(), replications) {
+            (Some(x), _) => Side { value: x, spread: None },
+            (None, Some(n)) if v.is_object() => {
+                let mean = v["mean"].as_f64().ok_or(format!("{name} has no mean"))?;
+                let lo = v["ci95"][0].as_f64().unwrap_or(mean);
+                let hi = v["ci95"][1].as_f64().unwrap_or(mean);
+                Side { value: mean, spread: Some(((hi - lo) / 2.0, n)) }
             }
-            let side = match (v.as_f64(), replications) {
-                (Some(x), None) => Side { value: x, spread: None },
-                (None, Some(n)) => {
-                    let mean = v["mean"].as_f64().ok_or(format!("{flow}.{key} has no mean"))?;
-                    let lo = v["ci95"][0].as_f64().unwrap_or(mean);
-                    let hi = v["ci95"][1].as_f64().unwrap_or(mean);
-                    Side { value: mean, spread: Some(((hi - lo) / 2.0, n)) }
-                }
-                _ => continue,
-            };
-            out.push((format!("{flow} {key}"), side));
+            _ => return Ok(()),
+        };
+        out.push((format!("{prefix}{name}"), side));
+        Ok(())
+    };
+    let total = shaped["total"].as_object().ok_or("no headline figures (total)")?;
+    for (key, v) in total {
+        push(format!("all flows {key}"), v)?;
+    }
+    for part in ["flows", "nodes"] {
+        let Some(entries) = shaped[part].as_object() else { continue };
+        for (name, figures) in entries {
+            let Some(figures) = figures.as_object() else { continue };
+            let kind = if part == "nodes" { "node " } else { "" };
+            for (key, v) in figures {
+                push(format!("{kind}{name} {key}"), v)?;
+            }
         }
     }
     Ok(out)
+}
+
+/// What a folder holds, for comparison: a run's or replications' `summary.json`, or a
+/// sweep's `sweep.json` (each point's figures named by its values).
+fn sides(summary: &Value) -> Result<Vec<(String, Side)>, String> {
+    if let Some(points) = summary["points"].as_array() {
+        let n = summary["replications"].as_u64().map(|n| n as usize);
+        let mut out = Vec::new();
+        for p in points {
+            let values = p["values"].as_object().ok_or("a sweep point without values")?;
+            let named: Vec<String> = values.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            out.extend(shaped_sides(p, n, &format!("[{}] ", named.join(", ")))?);
+        }
+        return Ok(out);
+    }
+    match summary["answer"].get("headline") {
+        Some(h) => shaped_sides(h, None, ""),
+        None => {
+            let n = summary["replications"].as_u64().map(|n| n as usize);
+            shaped_sides(summary, n, "")
+        }
+    }
 }
 
 /// Welch's two-sided test at 95 % from two means with their interval half-widths.
@@ -76,20 +112,38 @@ fn welch(a: Side, b: Side) -> Option<bool> {
     Some(((b.value - a.value) / se).abs() > t_975(df))
 }
 
-/// Compares two summaries figure by figure (figures on one side only are left out).
+/// Compares two summaries figure by figure (figures on one side only are left out); two
+/// sweeps compare the points they share.
 ///
 /// # Errors
-/// A summary without the figures.
+/// A summary without the figures, a sweep against a run, or two sweeps without a point in
+/// common.
 pub fn compare(a: &Value, b: &Value) -> Result<Vec<Row>, String> {
+    let sweep = |v: &Value| v["points"].is_array();
+    if sweep(a) != sweep(b) {
+        return Err("a sweep compares with another sweep (its points with theirs), a run or \
+                    replications with a run or replications"
+            .into());
+    }
     let (sa, sb) = (sides(a)?, sides(b)?);
-    Ok(sa
+    let sb: std::collections::BTreeMap<String, Side> = sb.into_iter().collect();
+    let rows: Vec<Row> = sa
         .into_iter()
         .filter_map(|(figure, x)| {
-            let y = sb.iter().find(|(f, _)| *f == figure)?.1;
-            Some(Row { significant: welch(x, y), figure, a: x, b: y })
+            let y = *sb.get(&figure)?;
+            let node = figure.starts_with("node ") || figure.contains("] node ");
+            Some(Row { significant: welch(x, y), figure, a: x, b: y, node })
         })
-        .collect())
+        .collect();
+    if rows.is_empty() {
+        return Err("the two folders share no figure (two sweeps must share a point)".into());
+    }
+    Ok(rows)
 }
+
+/// Node figures at most this high on both sides (percent busy) are left out of the Markdown
+/// unless their difference is significant (`--json` has every one).
+const QUIET_NODE_PCT_MAX: f64 = 5.0;
 
 fn shown(s: Side) -> String {
     match s.spread {
@@ -110,7 +164,10 @@ pub fn markdown(a_name: &str, b_name: &str, rows: &[Row]) -> String {
         out,
         "| figure | A | B | B − A | B vs A | significant |\n|---|---:|---:|---:|---:|---|"
     );
-    for r in rows {
+    let quiet = |r: &Row| {
+        r.node && r.significant != Some(true) && r.a.value.max(r.b.value) <= QUIET_NODE_PCT_MAX
+    };
+    for r in rows.iter().filter(|r| !quiet(r)) {
         let d = r.b.value - r.a.value;
         let rel = if r.a.value != 0.0 {
             format!("{:+.1} %", d / r.a.value * 100.0)
@@ -128,6 +185,14 @@ pub fn markdown(a_name: &str, b_name: &str, rows: &[Row]) -> String {
             r.figure,
             shown(r.a),
             shown(r.b)
+        );
+    }
+    let left_out = rows.iter().filter(|r| quiet(r)).count();
+    if left_out > 0 {
+        let _ = writeln!(
+            out,
+            "\n{left_out} figures of nodes at most {QUIET_NODE_PCT_MAX} % busy on both sides, \
+             none significantly different, are left out here; `--json` has every figure."
         );
     }
     out
@@ -166,8 +231,8 @@ mod tests {
 
     #[test]
     fn runs_and_replications_compare_by_figure() {
-        let run = json!({"flows": {"inward": {"latency_ms_p99": 2000.0, "approval_pct": 96.0, "payments_count": 10}}});
-        let reps = json!({"replications": 4, "flows": {"inward": {
+        let run = json!({"answer": {"headline": {"total": {}, "flows": {"inward": {"latency_ms_p99": 2000.0, "approval_pct": 96.0, "payments_count": 10}}}}});
+        let reps = json!({"replications": 4, "total": {}, "flows": {"inward": {
             "latency_ms_p99": {"mean": 2100.0, "ci95": [2000.0, 2200.0]},
             "approval_pct": {"mean": 96.5, "ci95": [96.0, 97.0]},
         }}});

@@ -7,6 +7,7 @@
 
 pub mod capacity_plots;
 pub mod compare;
+pub mod headline;
 pub mod mmc;
 pub mod plots;
 pub mod replications;
@@ -23,6 +24,7 @@ use crate::payments::network::{Decline, Outcome};
 use crate::payments::recon::write_breaks;
 use crate::payments::settlement::write_settlement_csv;
 use crate::payments::time::{Span, Timestamp, Zone};
+use crate::record::study::{Headline, Throughput};
 use crate::record::{
     AuditCounts, HopLatency, INTERVAL_MINUTES, NodeMinute, RunRecord, SloBound, SloMetric, Stop,
 };
@@ -126,7 +128,7 @@ fn ms(h: &Histogram<u64>, q: f64) -> f64 {
 /// refused.
 pub fn findings(record: &RunRecord) -> Vec<String> {
     let mut out = Vec::new();
-    let AuditCounts { payments_created_count: created, payments_final_count: finalized } =
+    let AuditCounts { payments_created_count: created, payments_final_count: finalized, .. } =
         record.audit_counts;
     let in_flight = created.saturating_sub(finalized);
     match &record.stop {
@@ -488,6 +490,7 @@ pub fn summary_md(
     md_precision(&mut out);
     md_slos(&mut out, verdicts);
     md_hops(&mut out, record);
+    md_nodes(&mut out, record);
     md_outcomes(&mut out, record);
     md_books(&mut out, record);
     md_steady(&mut out, steady);
@@ -538,30 +541,11 @@ pub struct Answer {
     pub slos_held: usize,
     /// SLOs in all.
     pub slos_count: usize,
-    /// The busiest simulated minute's offered payments, all flows together, per second.
-    pub offered_per_s_peak: f64,
-    /// That minute's payments completed (answered, whatever the answer), per second.
-    pub completed_per_s_peak: f64,
-    /// Per flow present: its own busiest minute.
-    pub flow_peaks: Vec<FlowPeak>,
+    /// The run's headline figures: peak throughput in total and per flow, the payments left
+    /// over, every node's utilisation.
+    pub headline: Headline,
     /// The node busiest in its peak minute.
     pub busiest: Option<BusiestNode>,
-    /// Payments that ended reversed.
-    pub reversed_count: u64,
-    /// Payments whose reversal never got through: they wait for manual handling.
-    pub manual_payments_count: u64,
-    /// Reconciliation breaks sent to the manual queue (a different queue: records the two
-    /// files disagree on).
-    pub manual_breaks_count: u64,
-}
-
-/// A flow's busiest minute.
-#[derive(Clone, Debug, PartialEq)]
-pub struct FlowPeak {
-    /// The flow.
-    pub flow: crate::payments::party::Flow,
-    /// Payments offered in its busiest minute.
-    pub offered_per_minute: u32,
 }
 
 /// The node busiest in its peak minute.
@@ -573,17 +557,16 @@ pub struct BusiestNode {
     pub utilisation: crate::record::Utilisation,
 }
 
+impl BusiestNode {
+    /// How many times its peak minute's load it could take before it is 100 % busy.
+    pub fn headroom_x(&self) -> Option<f64> {
+        let peak = self.utilisation.pct_peak_minute;
+        (peak > 0.0).then(|| 100.0 / peak)
+    }
+}
+
 /// The run's answer-first figures.
 pub fn answer(record: &RunRecord, verdicts: &[Verdict]) -> Answer {
-    let minutes = record.minutes.first().map_or(0, Vec::len);
-    let (mut offered_peak, mut completed_at_peak) = (0u64, 0u64);
-    for m in 0..minutes {
-        let offered: u64 = record.minutes.iter().map(|f| u64::from(f[m].offered)).sum();
-        if offered > offered_peak {
-            offered_peak = offered;
-            completed_at_peak = record.minutes.iter().map(|f| u64::from(f[m].completed)).sum();
-        }
-    }
     let run_ns = u128::from(record.finished_at.saturating_since(record.start).as_nanos());
     let busiest = record
         .nodes
@@ -593,86 +576,75 @@ pub fn answer(record: &RunRecord, verdicts: &[Verdict]) -> Answer {
             let peak = |x: &BusiestNode| x.utilisation.pct_peak_minute;
             peak(a).total_cmp(&peak(b)).then(b.name.cmp(&a.name))
         });
-    let count = |o: Outcome| {
-        record.flows.iter().map(|f| f.outcomes.get(&o).copied().unwrap_or(0)).sum::<u64>()
-    };
     Answer {
         slos_held: verdicts.iter().filter(|v| v.passed).count(),
         slos_count: verdicts.len(),
-        offered_per_s_peak: offered_peak as f64 / 60.0,
-        completed_per_s_peak: completed_at_peak as f64 / 60.0,
-        flow_peaks: record
-            .flows
-            .iter()
-            .zip(&record.minutes)
-            .map(|(f, m)| FlowPeak {
-                flow: f.flow,
-                offered_per_minute: m.iter().map(|c| c.offered).max().unwrap_or(0),
-            })
-            .collect(),
+        headline: headline::headline(record),
         busiest,
-        reversed_count: count(Outcome::Reversed),
-        manual_payments_count: count(Outcome::Manual),
-        manual_breaks_count: record
-            .breaks
-            .iter()
-            .filter(|b| b.resolution == crate::payments::recon::Resolution::ManualQueue)
-            .count() as u64,
     }
 }
 
+fn throughput_row(out: &mut String, name: &str, t: &Throughput) {
+    let _ = writeln!(
+        out,
+        "| {name} | {:.0} | {:.1} | {:.0} | {:.1} |",
+        t.offered_per_s_peak_second,
+        t.offered_per_s_peak_minute,
+        t.completed_per_s_peak_second,
+        t.completed_per_s_peak_minute
+    );
+}
+
 fn md_answer(out: &mut String, a: &Answer) {
-    let _ = writeln!(
-        out,
-        "## The answer
-"
-    );
+    let h = &a.headline;
+    let _ = writeln!(out, "## The answer\n");
     let _ = writeln!(out, "- SLOs: {} of {} held.", a.slos_held, a.slos_count);
-    let flows: Vec<String> = a
-        .flow_peaks
-        .iter()
-        .map(|p| format!("{} {}", p.flow.name(), p.offered_per_minute))
-        .collect();
-    let _ = writeln!(
-        out,
-        "- Peak throughput: {:.1} payments/s offered in the busiest minute, {:.1}/s completed \
-         in it (answered, approved or not); each flow's own busiest minute, payments per \
-         minute: {}.",
-        a.offered_per_s_peak,
-        a.completed_per_s_peak,
-        flows.join(", ")
-    );
-    if let Some(BusiestNode { name, utilisation: u }) = &a.busiest {
-        let headroom = if u.pct_peak_minute > 0.0 {
-            format!("{:.1}×", 100.0 / u.pct_peak_minute)
-        } else {
-            "unbounded".into()
-        };
+    if let Some(b) = &a.busiest {
+        let u = &b.utilisation;
+        let headroom =
+            b.headroom_x().map_or_else(|| "unbounded".to_string(), |x| format!("{x:.2}×"));
         let _ = writeln!(
             out,
-            "- Busiest node: {name}, {:.1} % busy in its peak minute (minute {}), {:.1} % over \
-             the whole run with the drain; headroom {headroom} today's peak load before it is \
-             100 % busy (queueing delay grows well before that: see the knee of a sweep).",
-            u.pct_peak_minute, u.peak_minute, u.pct_mean
+            "- Busiest node: {}, {:.1} % busy in its peak minute (minute {} of the run), {:.1} % \
+             averaged over the whole run including the drain (which hides saturation); headroom \
+             {headroom} that minute's load before it is 100 % busy. Queueing delay grows well \
+             before 100 %: a sweep's knee (`sim sweep --find-knee`) is the headroom to plan on.",
+            b.name, u.pct_peak_minute, u.peak_minute, u.pct_mean
         );
     }
+    let t = &h.total;
     let _ = writeln!(
         out,
-        "- Left over: {} payments reversed, {} waiting for manual handling (their reversal \
-         never got through); {} reconciliation breaks sent to the manual queue.\n",
-        a.reversed_count, a.manual_payments_count, a.manual_breaks_count
+        "- Payments: {} created; {} reversed; {} waiting for manual handling (their reversal \
+         never got through); {} in flight when the run stopped; {} lost (created, neither final \
+         nor in flight: the auditor stops a run with any). Reconciliation sent {} breaks to its \
+         manual queue, a different queue: records the two files disagree on.",
+        t.payments_count,
+        t.reversed_count,
+        t.manual_payments_count,
+        t.in_flight_count,
+        t.lost_count,
+        t.manual_breaks_count
     );
+    let _ = writeln!(
+        out,
+        "\nPeak throughput, payments per second: offered (confirmed by the payer) and completed \
+         (a final answer, approved or not), in the busiest second and in the busiest minute of \
+         each, each count its own busiest.\n\n\
+         | flow | offered, peak second | offered, peak minute | completed, peak second | \
+         completed, peak minute |\n|---|---:|---:|---:|---:|"
+    );
+    throughput_row(out, "all flows", &t.throughput);
+    for f in &h.flows {
+        throughput_row(out, f.flow.name(), &f.throughput);
+    }
+    let _ = writeln!(out);
 }
 
 fn answer_json(a: &Answer) -> Value {
     json!({
         "slos_held": a.slos_held,
         "slos_count": a.slos_count,
-        "offered_per_s_peak_minute": round3(a.offered_per_s_peak),
-        "completed_per_s_peak_minute": round3(a.completed_per_s_peak),
-        "offered_per_minute_peak": a.flow_peaks.iter()
-            .map(|p| (p.flow.name().to_string(), json!(p.offered_per_minute)))
-            .collect::<serde_json::Map<_, _>>(),
         "busiest_node": a.busiest.as_ref().map(|b| {
             let u = &b.utilisation;
             json!({
@@ -680,16 +652,10 @@ fn answer_json(a: &Answer) -> Value {
                 "utilisation_pct_peak_minute": round3(u.pct_peak_minute),
                 "peak_minute": u.peak_minute,
                 "utilisation_pct_mean": round3(u.pct_mean),
-                "headroom_x": if u.pct_peak_minute > 0.0 {
-                    json!(round3(100.0 / u.pct_peak_minute))
-                } else {
-                    Value::Null
-                },
+                "headroom_x": b.headroom_x().map(round3),
             })
         }),
-        "reversed_count": a.reversed_count,
-        "manual_payments_count": a.manual_payments_count,
-        "manual_breaks_count": a.manual_breaks_count,
+        "headline": headline::headline_json(&a.headline),
     })
 }
 
@@ -782,6 +748,40 @@ fn md_hops(out: &mut String, record: &RunRecord) {
                 .collect();
             let _ = writeln!(out, "  - biggest: {} of {:.0} ms", shares.join(", "), total / 1000.0);
         }
+    }
+}
+
+fn md_nodes(out: &mut String, record: &RunRecord) {
+    let run_ns = u128::from(record.finished_at.saturating_since(record.start).as_nanos());
+    let _ = writeln!(
+        out,
+        "\n## Nodes\n\nUtilisation, percent of the node's servers busy: in its busiest simulated \
+         minute (which shows saturation) and averaged over the whole run including the drain \
+         (which hides it); headroom is 100 % over the peak minute's. Every node, the busiest \
+         first.\n\n| node | servers | peak minute % | at minute | whole run % | headroom × | \
+         refused | longest queue |\n|---|---:|---:|---:|---:|---:|---:|---:|"
+    );
+    let mut nodes: Vec<_> = record.nodes.iter().map(|n| (n, n.utilisation(run_ns))).collect();
+    nodes.sort_by(|(a, ua), (b, ub)| {
+        ub.pct_peak_minute.total_cmp(&ua.pct_peak_minute).then(a.name.cmp(&b.name))
+    });
+    for (n, u) in nodes {
+        let headroom = if u.pct_peak_minute > 0.0 {
+            format!("{:.2}", 100.0 / u.pct_peak_minute)
+        } else {
+            "–".into()
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {} | {:.1} | {} | {:.1} | {headroom} | {} | {} |",
+            n.name,
+            n.servers,
+            u.pct_peak_minute,
+            u.peak_minute,
+            u.pct_mean,
+            n.occupancy.refused_count,
+            n.occupancy.queue_len_max
+        );
     }
 }
 

@@ -7,8 +7,9 @@ use serde_json::{Value, json};
 
 use super::{ReportFile, RunMeta};
 use crate::payments::csv_text::CsvText;
-use crate::payments::party::Flow;
-use crate::record::study::{FlowHeadline, Interval, NodeHeadline, Replications};
+use crate::record::study::{
+    FLOW_FIGURES, Figure, Interval, NODE_FIGURES, Replications, TOTAL_FIGURES,
+};
 
 /// The folder's files: `summary.json`, `summary.md`, `replications.csv`.
 pub fn files(r: &Replications, meta: &RunMeta) -> Vec<ReportFile> {
@@ -27,52 +28,16 @@ fn interval_json(i: Interval) -> Value {
     json!({ "mean": round3(i.mean), "ci95": [round3(i.lo), round3(i.hi)] })
 }
 
-/// A figure a study reports: its key in the JSON, and how to read it from a headline.
-pub type Figure<T> = (&'static str, fn(&T) -> f64);
-
-/// The flow figures a study reports, by key.
-pub const FLOW_FIGURES: [Figure<FlowHeadline>; 4] = [
-    ("latency_ms_p50", |f| f.latency_ms_p50),
-    ("latency_ms_p99", |f| f.latency_ms_p99),
-    ("approval_pct", |f| f.approval_pct),
-    ("payments_count", |f| f.payments_count as f64),
-];
-
-/// The node figures a study reports, by key.
-pub const NODE_FIGURES: [Figure<NodeHeadline>; 2] = [
-    ("utilisation_pct_mean", |n| n.utilisation_pct_mean),
-    ("utilisation_pct_peak_minute", |n| n.utilisation_pct_peak_minute),
-];
-
-fn flows_present(r: &Replications) -> Vec<Flow> {
-    r.replications.first().map_or_else(Vec::new, |h| h.flows.iter().map(|f| f.flow).collect())
-}
-
-fn node_names(r: &Replications) -> Vec<String> {
-    r.replications
-        .first()
-        .map_or_else(Vec::new, |h| h.nodes.iter().map(|n| n.name.clone()).collect())
-}
-
-/// `{FLOW: {figure: {mean, ci95}}}` and `{NODE: {figure: {mean, ci95}}}`.
-pub fn intervals_json(r: &Replications) -> (Value, Value) {
-    let mut flows = serde_json::Map::new();
-    for flow in flows_present(r) {
-        let mut figures = serde_json::Map::new();
-        for (key, figure) in FLOW_FIGURES {
-            figures.insert(key.into(), interval_json(r.flow_interval(flow, figure)));
-        }
-        flows.insert(flow.name().into(), Value::Object(figures));
-    }
-    let mut nodes = serde_json::Map::new();
-    for name in node_names(r) {
-        let mut figures = serde_json::Map::new();
-        for (key, figure) in NODE_FIGURES {
-            figures.insert(key.into(), interval_json(r.node_interval(&name, figure)));
-        }
-        nodes.insert(name, Value::Object(figures));
-    }
-    (Value::Object(flows), Value::Object(nodes))
+/// `{"total": {KEY: {mean, ci95}}, "flows": {FLOW: {KEY: {mean, ci95}}}, "nodes": {NODE: {KEY:
+/// {mean, ci95}}}}`: every headline figure over the replications.
+pub fn intervals_json(r: &Replications) -> Value {
+    super::headline::shaped_json(
+        &r.flows_present(),
+        &r.node_names(),
+        |f| interval_json(r.total_interval(f.get)),
+        |flow, f| interval_json(r.flow_interval(flow, f.get)),
+        |name, f| interval_json(r.node_interval(name, f.get)),
+    )
 }
 
 fn slo_json(r: &Replications) -> Vec<Value> {
@@ -94,7 +59,7 @@ fn slo_json(r: &Replications) -> Vec<Value> {
 }
 
 fn summary_json(r: &Replications, meta: &RunMeta) -> String {
-    let (flows, nodes) = intervals_json(r);
+    let figures = intervals_json(r);
     let value = json!({
         "scenario": r.scenario,
         "scenario_path": meta.scenario_path,
@@ -108,8 +73,10 @@ fn summary_json(r: &Replications, meta: &RunMeta) -> String {
         "slo_pass": r.slo_pass_count() == r.replications.len(),
         "slo_pass_replications": r.slo_pass_count(),
         "slo": slo_json(r),
-        "flows": flows,
-        "nodes": nodes,
+        "answer": answer_json(r),
+        "total": figures["total"],
+        "flows": figures["flows"],
+        "nodes": figures["nodes"],
         "wall_seconds": round3(meta.wall_seconds),
     });
     let mut text = serde_json::to_string_pretty(&value).expect("JSON values serialise");
@@ -119,6 +86,96 @@ fn summary_json(r: &Replications, meta: &RunMeta) -> String {
 
 fn cell(i: Interval, decimals: usize) -> String {
     format!("{:.*} [{:.*}, {:.*}]", decimals, i.mean, decimals, i.lo, decimals, i.hi)
+}
+
+/// The busiest node's headroom in each replication: how many times its peak minute's load it
+/// could take before it is 100 % busy.
+fn headroom(r: &Replications, name: &str) -> Interval {
+    let values: Vec<f64> = r
+        .replications
+        .iter()
+        .filter_map(|h| h.nodes.iter().find(|n| n.name == name))
+        .filter(|n| n.utilisation_pct_peak_minute > 0.0)
+        .map(|n| 100.0 / n.utilisation_pct_peak_minute)
+        .collect();
+    Interval::of(&values)
+}
+
+fn answer_json(r: &Replications) -> Value {
+    json!({
+        "slo_pass_replications": r.slo_pass_count(),
+        "replications": r.replications.len(),
+        "busiest_node": r.busiest_node().map(|(name, peak)| json!({
+            "name": name,
+            "utilisation_pct_peak_minute": interval_json(peak),
+            "utilisation_pct_mean": interval_json(
+                r.node_interval(&name, |n| n.utilisation_pct_mean)),
+            "headroom_x": interval_json(headroom(r, &name)),
+        })),
+    })
+}
+
+/// The answer first: SLOs, the busiest node and its headroom, the payments left over, peak
+/// throughput; each a mean and its interval.
+fn md_answer(out: &mut String, r: &Replications) {
+    let n = r.replications.len();
+    let _ = writeln!(out, "## The answer\n");
+    let _ = writeln!(out, "- SLOs: every SLO held in {} of {n} replications.", r.slo_pass_count());
+    if let Some((name, peak)) = r.busiest_node() {
+        let mean = r.node_interval(&name, |x| x.utilisation_pct_mean);
+        let _ = writeln!(
+            out,
+            "- Busiest node: {name}, {} % busy in its peak minute, {} % averaged over the whole \
+             run including the drain (which hides saturation); headroom {}× that minute's load \
+             before it is 100 % busy. Queueing delay grows well before 100 %: a sweep's knee is \
+             the headroom to plan on.",
+            cell(peak, 1),
+            cell(mean, 1),
+            cell(headroom(r, &name), 2)
+        );
+    }
+    let t = |key: &str| {
+        let f = Figure::find(&TOTAL_FIGURES, key).expect("a total figure");
+        cell(r.total_interval(f.get), 1)
+    };
+    let _ = writeln!(
+        out,
+        "- Payments per replication: {} created; {} reversed; {} waiting for manual handling; \
+         {} in flight when the run stopped; {} lost (the auditor stops a run with any). \
+         Reconciliation breaks sent to its manual queue: {}.",
+        t("payments_count"),
+        t("reversed_count"),
+        t("manual_payments_count"),
+        t("in_flight_count"),
+        t("lost_count"),
+        t("manual_breaks_count")
+    );
+    let _ = writeln!(
+        out,
+        "\nPeak throughput, payments per second: offered and completed (a final answer, \
+         approved or not), in the busiest second and in the busiest minute of each.\n\n\
+         | flow | offered, peak second | offered, peak minute | completed, peak second | \
+         completed, peak minute |\n|---|---:|---:|---:|---:|"
+    );
+    let keys = [
+        "offered_per_s_peak_second",
+        "offered_per_s_peak_minute",
+        "completed_per_s_peak_second",
+        "completed_per_s_peak_minute",
+    ];
+    let cells: Vec<String> = keys.iter().map(|k| t(k)).collect();
+    let _ = writeln!(out, "| all flows | {} |", cells.join(" | "));
+    for flow in r.flows_present() {
+        let cells: Vec<String> = keys
+            .iter()
+            .map(|k| {
+                let f = Figure::find(&FLOW_FIGURES, k).expect("a flow figure");
+                cell(r.flow_interval(flow, f.get), 1)
+            })
+            .collect();
+        let _ = writeln!(out, "| {} | {} |", flow.name(), cells.join(" | "));
+    }
+    let _ = writeln!(out);
 }
 
 fn summary_md(r: &Replications, meta: &RunMeta) -> String {
@@ -136,22 +193,28 @@ fn summary_md(r: &Replications, meta: &RunMeta) -> String {
          of the base seed.\n",
         n.saturating_sub(1)
     );
+    md_answer(&mut out, r);
     let _ = writeln!(out, "## Flows\n");
     let _ = writeln!(
         out,
-        "| flow | payments | p50 ms | p99 ms | approval % |\n|---|---:|---:|---:|---:|"
+        "| flow | payments | p50 ms | p99 ms | approval % | reversed | manual |\n\
+         |---|---:|---:|---:|---:|---:|---:|"
     );
-    for flow in flows_present(r) {
-        let [p50, p99, approval, payments] =
-            FLOW_FIGURES.map(|(_, figure)| r.flow_interval(flow, figure));
+    for flow in r.flows_present() {
+        let i = |key: &str| {
+            let f = Figure::find(&FLOW_FIGURES, key).expect("a flow figure");
+            r.flow_interval(flow, f.get)
+        };
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} |",
             flow.name(),
-            cell(payments, 0),
-            cell(p50, 1),
-            cell(p99, 1),
-            cell(approval, 3)
+            cell(i("payments_count"), 0),
+            cell(i("latency_ms_p50"), 1),
+            cell(i("latency_ms_p99"), 1),
+            cell(i("approval_pct"), 3),
+            cell(i("reversed_count"), 1),
+            cell(i("manual_count"), 1)
         );
     }
     let _ =
@@ -171,15 +234,15 @@ fn summary_md(r: &Replications, meta: &RunMeta) -> String {
     }
     let _ = writeln!(
         out,
-        "\n## Nodes\n\nUtilisation: mean over the whole run (drain included, which hides \
-         saturation) and in the busiest simulated minute, percent of the node's servers; the \
-         ten busiest by their peak minute.\n\n| node | mean % | peak minute % |\n|---|---:|---:|"
+        "\n## Nodes\n\nUtilisation, percent of the node's servers busy: averaged over the whole \
+         run (drain included, which hides saturation) and in the busiest simulated minute; every \
+         node, the busiest first.\n\n| node | whole run % | peak minute % |\n|---|---:|---:|"
     );
-    let mut names = node_names(r);
+    let mut names = r.node_names();
     let peak = |name: &str| r.node_interval(name, |n| n.utilisation_pct_peak_minute).mean;
     names.sort_by(|a, b| peak(b).total_cmp(&peak(a)).then(a.cmp(b)));
-    for name in names.iter().take(10) {
-        let [mean, peak] = NODE_FIGURES.map(|(_, figure)| r.node_interval(name, figure));
+    for name in &names {
+        let [mean, peak] = NODE_FIGURES.map(|f| r.node_interval(name, f.get));
         let _ = writeln!(out, "| {name} | {} | {} |", cell(mean, 1), cell(peak, 1));
     }
     let _ = writeln!(out, "\n## Files\n\n`summary.json`, `summary.md`, `replications.csv`.");
@@ -188,30 +251,21 @@ fn summary_md(r: &Replications, meta: &RunMeta) -> String {
 
 /// `replications.csv`: per replication and flow, the headline figures.
 fn replications_csv(r: &Replications) -> String {
-    let mut out = CsvText::new([
-        "replication",
-        "seed",
-        "complete",
-        "slo_pass",
-        "flow",
-        "payments",
-        "latency_ms_p50",
-        "latency_ms_p99",
-        "approval_pct",
-    ]);
+    let mut header: Vec<String> =
+        ["replication", "seed", "complete", "slo_pass", "flow"].map(String::from).to_vec();
+    header.extend(FLOW_FIGURES.iter().map(|f| f.key.to_string()));
+    let mut out = CsvText::new(header);
     for (i, h) in r.replications.iter().enumerate() {
         for f in &h.flows {
-            out.row([
+            let mut row = vec![
                 i.to_string(),
                 h.seed.to_string(),
                 h.complete.to_string(),
                 h.slo_pass().to_string(),
                 f.flow.name().to_string(),
-                f.payments_count.to_string(),
-                format!("{:.3}", f.latency_ms_p50),
-                format!("{:.3}", f.latency_ms_p99),
-                format!("{:.3}", f.approval_pct),
-            ]);
+            ];
+            row.extend(FLOW_FIGURES.iter().map(|fig| format!("{:.3}", (fig.get)(f))));
+            out.row(row);
         }
     }
     out.finish()

@@ -6,10 +6,10 @@ use std::fmt::Write as _;
 
 use serde_json::{Value, json};
 
-use super::replications::{FLOW_FIGURES, NODE_FIGURES, intervals_json};
+use super::replications::intervals_json;
 use super::{ReportFile, RunMeta};
 use crate::payments::csv_text::CsvText;
-use crate::record::study::{Interval, Point, Sweep};
+use crate::record::study::{FLOW_FIGURES, NODE_FIGURES, Point, Sweep, TOTAL_FIGURES};
 
 /// The folder's files: the four above, then the capacity curves (`plots/capacity-*.png` and
 /// `.svg`) when the sweep varies one numeric key.
@@ -39,7 +39,7 @@ fn json_value(text: &str) -> Value {
 }
 
 fn point_json(p: &Point) -> Value {
-    let (flows, nodes) = intervals_json(&p.runs);
+    let figures = intervals_json(&p.runs);
     let values: serde_json::Map<String, Value> =
         p.values.values.iter().map(|(k, v)| (k.clone(), json_value(v))).collect();
     json!({
@@ -47,8 +47,9 @@ fn point_json(p: &Point) -> Value {
         "values": values,
         "slo_pass": p.runs.slo_pass_count() == p.runs.replications.len(),
         "slo_pass_replications": p.runs.slo_pass_count(),
-        "flows": flows,
-        "nodes": nodes,
+        "total": figures["total"],
+        "flows": figures["flows"],
+        "nodes": figures["nodes"],
     })
 }
 
@@ -69,7 +70,13 @@ fn sweep_json(s: &Sweep, meta: &RunMeta) -> String {
         "points_total": s.points_total,
         "shard": s.shard.map(|(i, n)| json!({ "index": i, "count": n })),
         "points": s.points.iter().map(point_json).collect::<Vec<_>>(),
-        "knee": s.knee.as_ref().map(|k| json!({ "key": k.key, "value": k.value, "rule": k.rule })),
+        "knee": s.knee.as_ref().map(|k| json!({
+            "key": k.key,
+            "value": k.value,
+            "rule": k.rule,
+            "base": k.base,
+            "headroom_x": k.headroom_x(),
+        })),
     });
     let mut text = serde_json::to_string_pretty(&value).expect("JSON values serialise");
     text.push('\n');
@@ -81,16 +88,6 @@ fn described(p: &Point) -> String {
     parts.join(", ")
 }
 
-/// The node with the highest mean peak-minute utilisation at a point, and that interval.
-fn busiest(p: &Point) -> Option<(String, Interval)> {
-    let first = p.runs.replications.first()?;
-    first
-        .nodes
-        .iter()
-        .map(|n| (n.name.clone(), p.runs.node_interval(&n.name, |x| x.utilisation_pct_peak_minute)))
-        .max_by(|a, b| a.1.mean.total_cmp(&b.1.mean).then(b.0.cmp(&a.0)))
-}
-
 fn capacity_md(s: &Sweep, meta: &RunMeta, plots: &[super::plots::Plot]) -> String {
     let n = s.replications;
     let mut out = String::new();
@@ -99,6 +96,14 @@ fn capacity_md(s: &Sweep, meta: &RunMeta, plots: &[super::plots::Plot]) -> Strin
         match k.value {
             Some(v) => {
                 let _ = writeln!(out, "**Knee: {} = {v}.** {}.\n", k.key, k.rule);
+                if let (Some(x), Some(base)) = (k.headroom_x(), k.base) {
+                    let _ = writeln!(
+                        out,
+                        "**Headroom: {x:.3}×** the scenario's own {} = {base}: the load it can \
+                         take before an SLO breaks.\n",
+                        k.key
+                    );
+                }
             }
             None => {
                 let _ = writeln!(out, "**No knee in range:** {}.\n", k.rule);
@@ -123,8 +128,8 @@ fn capacity_md(s: &Sweep, meta: &RunMeta, plots: &[super::plots::Plot]) -> Strin
     let _ = writeln!(
         out,
         "\nPer point: how many replications held every SLO, each flow's p99 of approved \
-         payments (ms) and approval (%) as mean [95 % interval], and the busiest node by its \
-         peak-minute utilisation.\n"
+         payments (ms) and approval (%) as mean [95 % interval], the payments offered in the \
+         busiest second (all flows), and the busiest node by its peak-minute utilisation.\n"
     );
     let flows: Vec<_> = s
         .points
@@ -137,8 +142,8 @@ fn capacity_md(s: &Sweep, meta: &RunMeta, plots: &[super::plots::Plot]) -> Strin
         let _ = write!(header, " {} p99 ms | {} approval % |", f.name(), f.name());
         rule.push_str("---:|---:|");
     }
-    header.push_str(" busiest node, peak minute % |");
-    rule.push_str("---|");
+    header.push_str(" offered/s, peak second | busiest node, peak minute % |");
+    rule.push_str("---:|---|");
     let _ = writeln!(out, "{header}\n{rule}");
     for p in &s.points {
         let mut row = format!("| {} | {} of {n} |", described(p), p.runs.slo_pass_count());
@@ -151,7 +156,9 @@ fn capacity_md(s: &Sweep, meta: &RunMeta, plots: &[super::plots::Plot]) -> Strin
                 p99.mean, p99.lo, p99.hi, ap.mean, ap.lo, ap.hi
             );
         }
-        match busiest(p) {
+        let offered = p.runs.total_interval(|t| t.throughput.offered_per_s_peak_second);
+        let _ = write!(row, " {:.0} [{:.0}, {:.0}] |", offered.mean, offered.lo, offered.hi);
+        match p.runs.busiest_node() {
             Some((name, i)) => {
                 let _ = write!(row, " {name} {:.1} [{:.1}, {:.1}] |", i.mean, i.lo, i.hi);
             }
@@ -190,7 +197,8 @@ fn capacity_csv(s: &Sweep) -> String {
     let mut header: Vec<String> = vec!["point".into()];
     header.extend(s.vary.iter().map(|v| v.key.clone()));
     header.extend(["flow".into(), "slo_pass_replications".into()]);
-    for (key, _) in FLOW_FIGURES {
+    for f in FLOW_FIGURES {
+        let key = f.key;
         header.extend([format!("{key}_mean"), format!("{key}_lo"), format!("{key}_hi")]);
     }
     let mut out = CsvText::new(header);
@@ -200,8 +208,8 @@ fn capacity_csv(s: &Sweep) -> String {
             let mut row: Vec<String> = vec![p.index.to_string()];
             row.extend(p.values.values.iter().map(|(_, v)| v.clone()));
             row.extend([f.name().to_string(), p.runs.slo_pass_count().to_string()]);
-            for (_, figure) in FLOW_FIGURES {
-                let i = p.runs.flow_interval(f, figure);
+            for figure in FLOW_FIGURES {
+                let i = p.runs.flow_interval(f, figure.get);
                 row.extend([i.mean, i.lo, i.hi].map(|x| format!("{x:.3}")));
             }
             out.row(row);
@@ -239,15 +247,17 @@ fn headlines_csv(s: &Sweep) -> String {
                     value,
                 ]);
             };
+            for figure in TOTAL_FIGURES {
+                row("total", "", figure.key, format!("{}", (figure.get)(&h.total)));
+            }
             for f in &h.flows {
-                row("flow", f.flow.name(), "payments_count", f.payments_count.to_string());
-                for (key, figure) in FLOW_FIGURES.iter().take(3) {
-                    row("flow", f.flow.name(), key, format!("{}", figure(f)));
+                for figure in FLOW_FIGURES {
+                    row("flow", f.flow.name(), figure.key, format!("{}", (figure.get)(f)));
                 }
             }
             for n in &h.nodes {
-                for (key, figure) in NODE_FIGURES {
-                    row("node", &n.name, key, format!("{}", figure(n)));
+                for figure in NODE_FIGURES {
+                    row("node", &n.name, figure.key, format!("{}", (figure.get)(n)));
                 }
             }
             for slo in &h.slos {

@@ -120,6 +120,28 @@ pub fn parse_file_with(text: &str, overrides: &[Override]) -> Result<ScenarioFil
     })
 }
 
+/// The number at `key` in a scenario file with `overrides` applied; `None` when the key is
+/// absent (its default applies), not a number, or the file is not TOML.
+pub fn number_at(text: &str, overrides: &[Override], key: &str) -> Option<f64> {
+    let mut root = toml::Value::Table(toml::from_str::<toml::Table>(text).ok()?);
+    for o in overrides {
+        apply(&mut root, o).ok()?;
+    }
+    let mut here = &root;
+    for step in parse_key(key)? {
+        here = match (step, here) {
+            (Step::Key(k), toml::Value::Table(t)) => t.get(&k)?,
+            (Step::Index(i), toml::Value::Array(a)) => a.get(i)?,
+            _ => return None,
+        };
+    }
+    match here {
+        toml::Value::Integer(i) => Some(*i as f64),
+        toml::Value::Float(f) => Some(*f),
+        _ => None,
+    }
+}
+
 fn set_error(o: &Override, key: String, message: impl ToString) -> ScenarioError {
     ScenarioError {
         line: 0,

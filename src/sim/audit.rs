@@ -102,6 +102,8 @@ pub struct Auditor {
     final_bits: Vec<u64>,
     created_count: u64,
     final_count: u64,
+    /// Payments declared in flight at the end (a run that stopped early).
+    in_flight_count: u64,
     expected: Vec<i64>,
     /// Per payment with a credit booked: the amount credited and not yet reversed.
     credits: std::collections::BTreeMap<u64, i64>,
@@ -120,6 +122,7 @@ impl Auditor {
             final_bits: Vec::new(),
             created_count: 0,
             final_count: 0,
+            in_flight_count: 0,
             expected,
             credits: Default::default(),
             checks_count: 0,
@@ -206,6 +209,7 @@ impl Auditor {
         self.check_ledger(ledger, at)?;
         let mut live: Vec<u64> = in_flight.iter().map(|p| p.payment).collect();
         live.sort_unstable();
+        self.in_flight_count = live.len() as u64;
         if let Some(&p) = live.iter().find(|&&p| self.is_final(p)) {
             return Err(Breach::FinalTwice { payment: p, second: "still in flight".into() });
         }
@@ -255,6 +259,7 @@ impl Auditor {
         AuditCounts {
             payments_created_count: self.created_count,
             payments_final_count: self.final_count,
+            payments_in_flight_count: self.in_flight_count,
         }
     }
 }

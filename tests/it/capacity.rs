@@ -271,12 +271,42 @@ fn compare_puts_two_folders_side_by_side_with_significance() {
     assert_eq!(payments["a"]["replications"], 4);
     let md = sim(&["compare", &path("a"), &path("b")], None);
     assert!(String::from_utf8_lossy(&md.stdout).contains("| domestic payments_count |"));
-    let sweep_dir = path("s");
-    let o =
-        sim(&["sweep", tiny, "--vary", "load.multiplier=1", "--quiet", "--out", &sweep_dir], None);
+    // Every headline figure, not only latency: peak throughput and the busiest nodes too.
+    for figure in ["all flows offered_per_s_peak_second", "node bakong_switch utilisation_pct_mean"]
+    {
+        assert!(row(figure).is_some(), "no {figure} row: {j}");
+    }
+    // Two sweeps compare point by point, the points they share.
+    let sweep = |name: &str, values: &str| {
+        let out = path(name);
+        let o = sim(
+            &["sweep", tiny, "--vary", values, "--replications", "3", "--quiet", "--out", &out],
+            None,
+        );
+        assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+        out
+    };
+    let (sa, sb) = (sweep("sa", "load.multiplier=1,2"), sweep("sb", "load.multiplier=2,4"));
+    let o = sim(&["compare", &sa, &sb, "--json"], None);
     assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
-    let o = sim(&["compare", &path("a"), &sweep_dir], None);
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    let figures = j["figures"].as_array().expect("figures");
+    assert!(!figures.is_empty());
+    assert!(
+        figures
+            .iter()
+            .all(|r| r["figure"].as_str().is_some_and(|f| f.starts_with("[load.multiplier=2] "))),
+        "only the shared point: {j}"
+    );
+    let same = figures
+        .iter()
+        .find(|r| r["figure"] == "[load.multiplier=2] domestic payments_count")
+        .expect("a payments row");
+    assert_eq!(same["a"]["value"], same["b"]["value"], "one point, one seed, one result");
+    assert_eq!(same["significant"], false);
+    // A sweep against a run is refused, and says why.
+    let o = sim(&["compare", &path("a"), &sa], None);
     assert_eq!(o.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("a sweep folder"));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("a sweep compares with another sweep"));
     let _ = std::fs::remove_dir_all(&dir);
 }

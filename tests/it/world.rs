@@ -4,6 +4,8 @@
 //! happen) through the library, compare report CSVs byte for byte, and run it again with each
 //! deliberate fault ([`Sabotage`]) expecting the matching breach.
 
+use bakong_sim::payments::recon::Resolution;
+use bakong_sim::record::study::FlowHeadline;
 use bakong_sim::report;
 use bakong_sim::scenario::{self, Scenario};
 use bakong_sim::sim::audit::Breach;
@@ -77,6 +79,41 @@ fn small_run_exercises_every_path_and_balances() {
     let dates: std::collections::BTreeSet<_> =
         r.scheme_settlements.iter().map(|s| s.trade_date).collect();
     assert_eq!(dates.len(), 2);
+}
+
+#[test]
+fn the_answer_agrees_with_the_outcomes_and_the_series() {
+    let r = run(&small(), 7, Sabotage::default()).expect("no breach");
+    let h = bakong_sim::report::headline::headline(&r);
+    let total = |o: Outcome| r.flows.iter().map(|s| s.count(o)).sum::<u64>();
+    assert_eq!(h.total.reversed_count, total(Outcome::Reversed));
+    assert_eq!(h.total.manual_payments_count, total(Outcome::Manual));
+    assert!(h.total.manual_payments_count > 0, "the small scenario sends some to manual");
+    assert_eq!(
+        h.total.manual_breaks_count,
+        r.breaks.iter().filter(|b| b.resolution == Resolution::ManualQueue).count() as u64
+    );
+    assert_eq!(h.total.payments_count, r.audit_counts.payments_created_count);
+    assert_eq!((h.total.lost_count, h.total.in_flight_count), (0, 0), "a drained run");
+    let flows_manual: u64 = h.flows.iter().map(|f| f.manual_count).sum();
+    assert_eq!(flows_manual, h.total.manual_payments_count);
+    // A second is never quieter than its minute's mean, nor busier than the minute holds;
+    // all flows' busiest second is at least each flow's and at most their sum.
+    for (t, name) in
+        h.flows.iter().map(|f| (f.throughput, f.flow.name())).chain([(h.total.throughput, "all")])
+    {
+        assert!(t.offered_per_s_peak_second >= t.offered_per_s_peak_minute.ceil(), "{name}: {t:?}");
+        assert!(t.offered_per_s_peak_second <= t.offered_per_s_peak_minute * 60.0, "{name}");
+        assert!(t.completed_per_s_peak_second >= t.completed_per_s_peak_minute.ceil(), "{name}");
+        assert!(t.offered_per_s_peak_second >= 1.0, "{name} has traffic");
+    }
+    let each = |get: fn(&FlowHeadline) -> f64| h.flows.iter().map(get);
+    let peak = h.total.throughput.offered_per_s_peak_second;
+    assert!(each(|f| f.throughput.offered_per_s_peak_second).all(|x| x <= peak));
+    assert!(peak <= each(|f| f.throughput.offered_per_s_peak_second).sum::<f64>());
+    let offered: u64 = r.minutes.iter().flatten().map(|m| u64::from(m.offered)).sum();
+    let abandoned = total(Outcome::Abandoned);
+    assert!(offered <= h.total.payments_count && offered + abandoned >= h.total.payments_count);
 }
 
 /// One canary: a run with `sabotage` must end in a breach `matches` accepts.

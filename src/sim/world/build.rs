@@ -16,7 +16,7 @@ use crate::payments::qr::{CodeKind, EncodeSpec, encode};
 use crate::payments::settlement::Calendar;
 use crate::payments::time::{Span, Timestamp, Zone};
 use crate::record::flow::histogram;
-use crate::record::{FlowStats, MinuteStats};
+use crate::record::{FlowStats, MinuteStats, PeakSeconds};
 use crate::sim::audit::Auditor;
 use crate::sim::queue::EventQueue;
 use crate::sim::rng::Prng;
@@ -259,6 +259,7 @@ pub(super) fn world(cfg: Config, sabotage: Sabotage) -> World {
         minutes,
         minute_latency,
         in_flight_by_flow: vec![0; cfg.flows.len()],
+        peak_seconds: PeakSeconds::default(),
         arrival_rng,
         payment_seed: seed,
         next_seq: 0,

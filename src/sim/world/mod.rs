@@ -43,7 +43,7 @@ use crate::sim::rng::Prng;
 use crate::sim::station::Station;
 
 pub use crate::payments::network::{Decline, Outcome};
-use crate::record::{FlowStats, MinuteStats, NodeMinute};
+use crate::record::{FlowStats, MinuteStats, NodeMinute, PeakSeconds};
 pub use crate::record::{RunRecord, Stop};
 use books::Books;
 use config::Config;
@@ -233,6 +233,8 @@ pub struct World {
     minutes: Vec<Vec<MinuteStats>>,
     minute_latency: Vec<hdrhistogram::Histogram<u64>>,
     in_flight_by_flow: Vec<u32>,
+    /// The busiest seconds of all flows together (each flow's are in its `FlowStats`).
+    peak_seconds: PeakSeconds,
     arrival_rng: Vec<[Prng; 2]>,
     payment_seed: u64,
     next_seq: u64,
@@ -258,6 +260,11 @@ pub struct World {
 /// The minute index of `at` in a run starting at `start`.
 fn minute_of(at: Timestamp, start: Timestamp) -> usize {
     (at.saturating_since(start).as_nanos() / Span::from_minutes(1).as_nanos()) as usize
+}
+
+/// The second of `at` in a run starting at `start`.
+fn second_of(at: Timestamp, start: Timestamp) -> u64 {
+    at.saturating_since(start).as_nanos() / Span::from_secs(1).as_nanos()
 }
 
 /// How often a run reports its progress: every 2²⁰ events.

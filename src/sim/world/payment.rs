@@ -7,8 +7,8 @@
 use super::arrivals::Carry;
 use super::books;
 use super::config;
-use super::minute_of;
 use super::{Decline, Event, Outcome, PRef, Payment, Stage, World};
+use super::{minute_of, second_of};
 use crate::payments::clearing::{MessageKind, Status};
 use crate::payments::ledger::TransferId;
 use crate::payments::network::ResponseCode;
@@ -39,6 +39,9 @@ impl World {
         let m = minute_of(now, self.cfg.start);
         let last = self.minutes[fi].len() - 1;
         self.minutes[fi][m.min(last)].offered += 1;
+        let second = second_of(now, self.cfg.start);
+        self.stats[fi].peak_seconds.offered.add(second);
+        self.peak_seconds.offered.add(second);
         if let Some(decline) = refusal {
             self.finalize(now, p, Outcome::Declined(decline)).expect("nothing booked yet");
             return;
@@ -502,6 +505,9 @@ impl World {
         let minute = &mut self.minutes[fi][m];
         if outcome != Outcome::Abandoned {
             minute.completed += 1;
+            let second = second_of(now, self.cfg.start);
+            stats.peak_seconds.completed.add(second);
+            self.peak_seconds.completed.add(second);
         }
         match outcome {
             Outcome::Approved | Outcome::ApprovedLate => minute.approved += 1,

@@ -170,6 +170,7 @@ impl World {
             flows: self.stats,
             nodes: self.nodes.into_iter().map(Node::into_stats).collect(),
             minutes: self.minutes,
+            peak_seconds: self.peak_seconds,
             nettings: self.nettings,
             netting_refusals: self.netting_refusals,
             scheme_settlements,
