@@ -537,7 +537,7 @@ fn examples<'a>(names: impl Iterator<Item = &'a String>) -> String {
 
 /// Whether a folder holds a whole report: its manifest, and every file it lists with the
 /// listed length and hash.
-fn is_whole(dir: &Path) -> bool {
+pub(super) fn is_whole(dir: &Path) -> bool {
     let Some(manifest) = read_manifest(dir) else { return false };
     manifest.files.iter().all(|e| {
         let path = dir.join(&e.path);

@@ -52,6 +52,11 @@ pub(super) struct SweepArgs {
     /// No progress lines.
     #[arg(long)]
     quiet: bool,
+    /// When `--out` already holds this very sweep or shard, whole (every file its manifest
+    /// lists, with its hash) and from this commit, leaves it and exits 0: a batch task run again
+    /// after a failure redoes only what is missing.
+    #[arg(long)]
+    skip_existing: bool,
 }
 
 /// `sim compare`.
@@ -155,6 +160,10 @@ pub(super) fn run(args: SweepArgs) -> anyhow::Result<Outcome> {
                 bail!("give --vary KEY=V1,V2,... (or --find-knee KEY=LO..HI)");
             }
             let vary = args.vary.iter().map(|a| parse_vary(a)).collect::<Result<Vec<_>, _>>()?;
+            if args.skip_existing && already_done(&out, &args, &text, seed, &vary, shard) {
+                say!("{}: this sweep is already whole there; skipped", out.display());
+                return Ok(Outcome::Success);
+            }
             let target = prepare(&out)?;
             let sweep = sweeps::sweep(&spec, &vary, shard, &done)
                 .map_err(|e| anyhow::anyhow!("{}: {e}", args.file.display()))?;
@@ -184,6 +193,44 @@ pub(super) fn run(args: SweepArgs) -> anyhow::Result<Outcome> {
     );
     say!("wall {:.1} s", started.elapsed().as_secs_f64());
     Ok(Outcome::Success)
+}
+
+/// Whether `out` holds, whole, the sweep (or shard) these arguments would write: the same
+/// scenario bytes, `--set`s, commit, seed, replications, values and shard.
+fn already_done(
+    out: &Path,
+    args: &SweepArgs,
+    text: &str,
+    seed: u64,
+    vary: &[crate::record::study::Vary],
+    shard: Option<(usize, usize)>,
+) -> bool {
+    if !super::output::is_whole(out) {
+        return false;
+    }
+    let Ok(json) = read_text(&out.join("sweep.json"), SWEEP_JSON_BYTES_MAX, "sweep") else {
+        return false;
+    };
+    let Ok(j) = serde_json::from_str::<serde_json::Value>(&json) else { return false };
+    let meta = scenario_meta(&args.file, text, &args.set, 0.0);
+    let vary_json: Vec<serde_json::Value> =
+        vary.iter().map(|v| serde_json::json!({ "key": v.key, "texts": v.values })).collect();
+    let vary_there: Vec<serde_json::Value> = j["vary"]
+        .as_array()
+        .map(|a| {
+            a.iter().map(|v| serde_json::json!({ "key": v["key"], "texts": v["texts"] })).collect()
+        })
+        .unwrap_or_default();
+    let shard_json = shard.map(|(i, n)| serde_json::json!({ "index": i, "count": n }));
+    j["scenario_hash"] == meta.scenario_hash.as_str()
+        && j["overrides"] == serde_json::json!(meta.overrides)
+        && j["commit"] == meta.commit.as_str()
+        && meta.commit != "unknown"
+        && j["seed"] == seed
+        && j["replications"] == args.replications
+        && vary_there == vary_json
+        && j["shard"] == shard_json.unwrap_or(serde_json::Value::Null)
+        && j["knee"].is_null()
 }
 
 fn write(

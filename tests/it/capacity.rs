@@ -310,3 +310,39 @@ fn compare_puts_two_folders_side_by_side_with_significance() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("a sweep compares with another sweep"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_finished_shard_is_skipped_and_anything_else_is_run() {
+    use crate::support::{scratch, sim};
+    let dir = scratch("skip-existing");
+    let tiny = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/tiny.toml");
+    let out = dir.join("shard-1").to_str().expect("utf-8").to_string();
+    let args = |extra: &[&'static str]| {
+        let mut a: Vec<String> =
+            ["sweep", tiny, "--vary", "load.multiplier=1,2,3", "--shard", "1/2", "--quiet"]
+                .map(String::from)
+                .to_vec();
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a.extend(["--skip-existing".into(), "--out".into(), out.clone()]);
+        a
+    };
+    let run = |extra: &[&'static str]| {
+        let a = args(extra);
+        let o = sim(&a.iter().map(String::as_str).collect::<Vec<_>>(), None);
+        assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    assert!(!run(&[]).contains("skipped"), "nothing there yet");
+    let json = std::path::Path::new(&out).join("sweep.json");
+    let first = std::fs::read(&json).expect("written");
+    assert!(run(&[]).contains("already whole there; skipped"));
+    // Another sweep (other --set), or a shard whose file was altered, runs again.
+    assert!(!run(&["--set", "flows.domestic.daily_payments=900"]).contains("skipped"));
+    assert_ne!(std::fs::read(&json).expect("rewritten"), first);
+    assert!(!run(&[]).contains("skipped"), "the previous content was another sweep");
+    assert_eq!(std::fs::read(&json).expect("rewritten"), first, "deterministic");
+    std::fs::write(std::path::Path::new(&out).join("capacity.md"), "edited").expect("edit");
+    assert!(!run(&[]).contains("skipped"), "a shard whose files do not match its manifest");
+    assert!(run(&[]).contains("skipped"));
+    let _ = std::fs::remove_dir_all(&dir);
+}

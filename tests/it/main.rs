@@ -7,6 +7,7 @@ mod golden;
 mod output;
 mod overrides;
 mod qr_vectors;
+mod scaleout;
 mod scenarios;
 mod support;
 mod tidy;

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Submits a sharded sweep to Slurm: an array of N shards, and the merge that waits for all of
+# them (afterok). Prints the two job ids.
+#
+#   deploy/slurm/submit.sh N OUT SCENARIO [sweep arguments...]
+#
+# e.g. deploy/slurm/submit.sh 8 /shared/growth scenarios/growth-10x.toml \
+#        --vary load.multiplier=0.7,0.8,0.9,1.0,1.1,1.2 --replications 5
+#
+# OUT must be on a file system every node sees. BAKONG_SIM names the `sim` binary (default:
+# `sim` on PATH); extra sbatch options go in SBATCH_EXTRA (e.g. "--partition=batch").
+set -euo pipefail
+
+if [[ $# -lt 3 ]]; then
+    echo "usage: $0 N OUT SCENARIO [sweep arguments...]" >&2
+    exit 2
+fi
+shards=$1
+out=$2
+shift 2
+if ! [[ $shards =~ ^[1-9][0-9]*$ ]]; then
+    echo "$0: N must be a positive whole number, not '$shards'" >&2
+    exit 2
+fi
+here=$(cd "$(dirname "$0")" && pwd)
+mkdir -p "$out"
+# shellcheck disable=SC2086 # SBATCH_EXTRA is a list of options
+array=$(sbatch --parsable ${SBATCH_EXTRA:-} --array="0-$((shards - 1))" \
+    --export=ALL,BAKONG_SIM_SHARDS="$shards" \
+    --chdir="$PWD" "$here/sweep-array.sbatch" "$out" "$@")
+array=${array%%;*}
+# shellcheck disable=SC2086
+merge=$(sbatch --parsable ${SBATCH_EXTRA:-} --dependency="afterok:$array" \
+    --chdir="$PWD" "$here/merge.sbatch" "$out" "$shards")
+merge=${merge%%;*}
+echo "array $array ($shards shards) and merge $merge; the sweep will be in $out/sweep"
