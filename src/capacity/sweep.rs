@@ -7,7 +7,9 @@
 //! merging the shards' points gives the whole sweep.
 
 use super::{StudyError, check, map_in_order, replication_seeds, run_one};
-use crate::record::study::{Headline, Knee, Point, PointValues, Replications, Sweep, Vary};
+use crate::record::study::{
+    Headline, KeyValue, Knee, Point, PointValues, Replications, Sweep, Vary,
+};
 use crate::scenario::overrides::{Override, OverrideError, parse_file_with};
 use crate::scenario::{Scenario, ScenarioError, ScenarioFile};
 
@@ -35,7 +37,7 @@ pub fn parse_vary(arg: &str) -> Result<Vary, OverrideError> {
 /// The overrides that make this point, after the command's own `--set`s.
 fn point_overrides(p: &PointValues, base: &[Override]) -> Result<Vec<Override>, OverrideError> {
     let mut all = base.to_vec();
-    for (k, v) in &p.values {
+    for KeyValue { key: k, value: v } in &p.values {
         all.push(Override::parse(&format!("{k}={v}"))?);
     }
     Ok(all)
@@ -50,7 +52,7 @@ pub fn grid(vary: &[Vary]) -> Vec<PointValues> {
             .flat_map(|p| {
                 v.values.iter().map(move |value| {
                     let mut values = p.values.clone();
-                    values.push((v.key.clone(), value.clone()));
+                    values.push(KeyValue { key: v.key.clone(), value: value.clone() });
                     PointValues { values }
                 })
             })
@@ -82,7 +84,7 @@ pub enum SweepError {
 }
 
 fn describe(p: &PointValues) -> String {
-    let parts: Vec<String> = p.values.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let parts: Vec<String> = p.values.iter().map(|kv| format!("{}={}", kv.key, kv.value)).collect();
     parts.join(", ")
 }
 
@@ -243,7 +245,9 @@ pub fn find_knee(
     }
     let mut evaluated: Vec<Point> = Vec::new();
     let mut evaluate = |x: f64| -> Result<bool, SweepError> {
-        let values = PointValues { values: vec![(key.to_string(), value_text(x, integer))] };
+        let values = PointValues {
+            values: vec![KeyValue { key: key.to_string(), value: value_text(x, integer) }],
+        };
         let index = evaluated.len();
         let mut point = run_points(
             spec.text,
@@ -296,7 +300,7 @@ pub fn find_knee(
         ),
     };
     evaluated.sort_by(|a, b| {
-        let x = |p: &Point| p.values.values[0].1.parse::<f64>().unwrap_or(f64::NAN);
+        let x = |p: &Point| p.values.values[0].value.parse::<f64>().unwrap_or(f64::NAN);
         x(a).total_cmp(&x(b))
     });
     for (i, p) in evaluated.iter_mut().enumerate() {
@@ -305,7 +309,7 @@ pub fn find_knee(
     let scenario = evaluated.first().map_or_else(String::new, |p| p.runs.scenario.clone());
     let vary = vec![Vary {
         key: key.to_string(),
-        values: evaluated.iter().map(|p| p.values.values[0].1.clone()).collect(),
+        values: evaluated.iter().map(|p| p.values.values[0].value.clone()).collect(),
     }];
     Ok(Sweep {
         scenario,

@@ -395,11 +395,20 @@ pub struct Vary {
     pub values: Vec<String>,
 }
 
+/// One varied key's value at a load point.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyValue {
+    /// The dotted key.
+    pub key: String,
+    /// Its value, as written.
+    pub value: String,
+}
+
 /// One load point: its values of the varied keys, in `--vary` order.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PointValues {
-    /// `(KEY, VALUE)` pairs.
-    pub values: Vec<(String, String)>,
+    /// The keys and their values.
+    pub values: Vec<KeyValue>,
 }
 
 /// One point's replications.

@@ -29,7 +29,7 @@ fn xs(s: &Sweep) -> Option<Vec<f64>> {
     if s.vary.len() != 1 || s.points.len() < 2 {
         return None;
     }
-    s.points.iter().map(|p| p.values.values.first()?.1.parse::<f64>().ok()).collect()
+    s.points.iter().map(|p| p.values.values.first()?.value.parse::<f64>().ok()).collect()
 }
 
 fn band(s: &Sweep, x: &[f64], f: impl Fn(&Point) -> Interval) -> Band {

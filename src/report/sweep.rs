@@ -41,7 +41,7 @@ fn json_value(text: &str) -> Value {
 fn point_json(p: &Point) -> Value {
     let figures = intervals_json(&p.runs);
     let values: serde_json::Map<String, Value> =
-        p.values.values.iter().map(|(k, v)| (k.clone(), json_value(v))).collect();
+        p.values.values.iter().map(|kv| (kv.key.clone(), json_value(&kv.value))).collect();
     json!({
         "index": p.index,
         "values": values,
@@ -84,7 +84,8 @@ fn sweep_json(s: &Sweep, meta: &RunMeta) -> String {
 }
 
 fn described(p: &Point) -> String {
-    let parts: Vec<String> = p.values.values.iter().map(|(k, v)| format!("{k} = {v}")).collect();
+    let parts: Vec<String> =
+        p.values.values.iter().map(|kv| format!("{} = {}", kv.key, kv.value)).collect();
     parts.join(", ")
 }
 
@@ -206,7 +207,7 @@ fn capacity_csv(s: &Sweep) -> String {
         let Some(first) = p.runs.replications.first() else { continue };
         for f in first.flows.iter().map(|f| f.flow) {
             let mut row: Vec<String> = vec![p.index.to_string()];
-            row.extend(p.values.values.iter().map(|(_, v)| v.clone()));
+            row.extend(p.values.values.iter().map(|kv| kv.value.clone()));
             row.extend([f.name().to_string(), p.runs.slo_pass_count().to_string()]);
             for figure in FLOW_FIGURES {
                 let i = p.runs.flow_interval(f, figure.get);

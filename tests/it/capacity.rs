@@ -81,6 +81,7 @@ mod sweeps {
     use bakong_sim::capacity::sweep::{
         KneeRange, SweepSpec, find_knee, merge, parse_vary, read, sweep,
     };
+    use bakong_sim::record::study::KeyValue;
     use bakong_sim::report::{self, RunMeta};
 
     use super::SMALL;
@@ -110,7 +111,7 @@ mod sweeps {
         assert_eq!(whole.points.len(), 4);
         assert_eq!(
             whole.points[1].values.values[1],
-            ("nodes.bakong_switch.servers".into(), "64".into())
+            KeyValue { key: "nodes.bakong_switch.servers".into(), value: "64".into() }
         );
         let files = report::sweep::files(&whole, &meta()).expect("plots draw");
         let shards: Vec<_> = (0..3)
@@ -197,7 +198,7 @@ mod sweeps {
         let v = knee.value.expect("the SLO holds at the low end");
         assert!(v > 1.0 && v < 400.0, "the SLO breaks inside the range: {v} ({})", knee.rule);
         let values: Vec<f64> =
-            k.points.iter().map(|p| p.values.values[0].1.parse().expect("number")).collect();
+            k.points.iter().map(|p| p.values.values[0].value.parse().expect("number")).collect();
         assert!(values.windows(2).all(|w| w[0] < w[1]), "sorted by value: {values:?}");
         // Every evaluated point at or below the knee held, every one above it failed, and the
         // bracket is one bisection step of the range wide at most.
