@@ -8,6 +8,9 @@ pub struct Occupancy {
     pub served_count: u64,
     /// Requests refused because the queue was full.
     pub refused_count: u64,
+    /// Requests that took a server and left unserved: dead work, their originator having given
+    /// up (counted as departures in the sojourn sum, so Little's law holds).
+    pub discarded_count: u64,
     /// Longest queue seen.
     pub queue_len_max: u64,
     /// ∫ busy servers dt, server-nanoseconds.
@@ -27,10 +30,29 @@ pub struct NodeStats {
     pub name: String,
     /// Its servers.
     pub servers: u32,
-    /// Its occupancy over the run.
+    /// What it is sized for, and the shortest wait behind it.
+    pub sizing: Sizing,
+    /// Its occupancy over the run (every message: requests and the rest).
     pub occupancy: Occupancy,
+    /// Messages other than new requests it served (answers, inquiries, advices and their
+    /// answers), included in `occupancy.served_count`; those passing a zero-time node count
+    /// here but take no server.
+    pub others_served_count: u64,
     /// At the end of each simulated minute.
     pub minutes: Vec<NodeMinute>,
+}
+
+/// What a node is sized for, and the shortest wait behind it: together they say whether its
+/// queue can hold work longer than anyone waits for it (dead work).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Sizing {
+    /// New requests waiting at most.
+    pub queue_max: u32,
+    /// A new request's mean service time, ns.
+    pub service_ns_mean: f64,
+    /// The shortest timeout of whoever waits for the requests it serves (the originator's;
+    /// at an originator, the payer's app's), ns; `None` when no flow crosses it.
+    pub timeout_ns_behind: Option<u64>,
 }
 
 /// A node's utilisation: busy servers as a percentage of its servers.
@@ -60,6 +82,19 @@ impl NodeStats {
         Utilisation { pct_mean, pct_peak_minute: peak, peak_minute: at }
     }
 
+    /// The longest a new request can wait in a full queue, ns: the queue's length times the
+    /// mean service time, over the servers.
+    pub fn queue_wait_ns_worst(&self) -> f64 {
+        f64::from(self.sizing.queue_max) * self.sizing.service_ns_mean
+            / f64::from(self.servers.max(1))
+    }
+
+    /// The shortest timeout behind the node less its worst queueing delay, ns: negative when a
+    /// full queue holds requests past their originator's timeout.
+    pub fn margin_ns(&self) -> Option<f64> {
+        self.sizing.timeout_ns_behind.map(|t| t as f64 - self.queue_wait_ns_worst())
+    }
+
     /// The running totals at the end, as a minute snapshot.
     pub fn totals(&self) -> NodeMinute {
         let o = &self.occupancy;
@@ -68,6 +103,7 @@ impl NodeStats {
             busy_ns: o.busy_ns,
             in_system_ns: o.in_system_ns,
             served_count: o.served_count,
+            discarded_count: o.discarded_count,
             sojourn_ns: o.sojourn_ns,
         }
     }
@@ -85,6 +121,8 @@ pub struct NodeMinute {
     pub in_system_ns: u128,
     /// Requests served so far.
     pub served_count: u64,
-    /// Σ time in the node of the requests served so far, ns.
+    /// Requests discarded unserved so far (dead work).
+    pub discarded_count: u64,
+    /// Σ time in the node of the requests served or discarded so far, ns.
     pub sojourn_ns: u128,
 }

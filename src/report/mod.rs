@@ -416,6 +416,11 @@ pub fn nodes_csv(record: &RunRecord) -> String {
         "throughput_per_s",
         "mean_time_in_system_ms",
         "littles_law_error_pct",
+        "discarded",
+        "others_served",
+        "queue_wait_ms_worst",
+        "timeout_ms_behind",
+        "margin_ms",
     ]);
     let span_ns = record.finished_at.saturating_since(record.start).as_nanos().max(1) as f64;
     for n in &record.nodes {
@@ -432,6 +437,13 @@ pub fn nodes_csv(record: &RunRecord) -> String {
             format!("{:.3}", law.throughput_per_s),
             format!("{:.3}", law.mean_time_in_system_s * 1000.0),
             format!("{:.4}", law.error_pct),
+            n.occupancy.discarded_count.to_string(),
+            n.others_served_count.to_string(),
+            format!("{:.3}", n.queue_wait_ns_worst() / 1e6),
+            n.sizing
+                .timeout_ns_behind
+                .map_or_else(String::new, |t| format!("{:.3}", t as f64 / 1e6)),
+            n.margin_ns().map_or_else(String::new, |m| format!("{:.3}", m / 1e6)),
         ]);
     }
     out.finish()
@@ -546,6 +558,43 @@ pub struct Answer {
     pub headline: Headline,
     /// The node busiest in its peak minute.
     pub busiest: Option<BusiestNode>,
+    /// Nodes whose full queue holds requests past the timeout behind them, worst first (one
+    /// per node kind: a participant's instances share their sizing).
+    pub dead_work: Vec<DeadWork>,
+}
+
+/// A node whose full queue outlasts the shortest timeout behind it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DeadWork {
+    /// The node (its kind, for a participant's).
+    pub node: String,
+    /// The longest a new request can wait in its full queue, ns.
+    pub queue_wait_ns_worst: f64,
+    /// The shortest timeout behind it, ns.
+    pub timeout_ns_behind: u64,
+}
+
+/// The nodes whose margin is negative, worst first, one per node kind.
+fn dead_work(record: &RunRecord) -> Vec<DeadWork> {
+    let mut out: Vec<DeadWork> = Vec::new();
+    for n in &record.nodes {
+        let kind = n.name.split('[').next().unwrap_or(&n.name);
+        if out.iter().any(|d| d.node == kind) {
+            continue;
+        }
+        if let (Some(margin), Some(t)) = (n.margin_ns(), n.sizing.timeout_ns_behind)
+            && margin < 0.0
+        {
+            out.push(DeadWork {
+                node: kind.to_string(),
+                queue_wait_ns_worst: n.queue_wait_ns_worst(),
+                timeout_ns_behind: t,
+            });
+        }
+    }
+    let margin = |d: &DeadWork| d.timeout_ns_behind as f64 - d.queue_wait_ns_worst;
+    out.sort_by(|a, b| margin(a).total_cmp(&margin(b)).then(a.node.cmp(&b.node)));
+    out
 }
 
 /// The node busiest in its peak minute.
@@ -581,6 +630,7 @@ pub fn answer(record: &RunRecord, verdicts: &[Verdict]) -> Answer {
         slos_count: verdicts.len(),
         headline: headline::headline(record),
         busiest,
+        dead_work: dead_work(record),
     }
 }
 
@@ -610,6 +660,32 @@ fn md_answer(out: &mut String, a: &Answer) {
              {headroom} that minute's load before it is 100 % busy. Queueing delay grows well \
              before 100 %: a sweep's knee (`sim sweep --find-knee`) is the headroom to plan on.",
             b.name, u.pct_peak_minute, u.peak_minute, u.pct_mean
+        );
+    }
+    if a.dead_work.is_empty() {
+        let _ = writeln!(
+            out,
+            "- Dead work: no node's full queue outlasts the shortest timeout behind it."
+        );
+    } else {
+        let nodes: Vec<String> = a
+            .dead_work
+            .iter()
+            .map(|d| {
+                format!(
+                    "{} holds {:.1} s of work in a full queue, behind a timeout of {:.0} s",
+                    d.node,
+                    d.queue_wait_ns_worst / 1e9,
+                    d.timeout_ns_behind as f64 / 1e9
+                )
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "- Dead work: {}; in overload such a node serves requests whose payer has already \
+             been told they failed (and retries add more). Shorter queues, `drop_expired` or \
+             admission control bound it.",
+            nodes.join("; ")
         );
     }
     let t = &h.total;
@@ -655,6 +731,11 @@ fn answer_json(a: &Answer) -> Value {
                 "headroom_x": b.headroom_x().map(round3),
             })
         }),
+        "dead_work_risk": a.dead_work.iter().map(|d| json!({
+            "node": d.node,
+            "queue_wait_ms_worst": round3(d.queue_wait_ns_worst / 1e6),
+            "timeout_ms_behind": round3(d.timeout_ns_behind as f64 / 1e6),
+        })).collect::<Vec<_>>(),
         "headline": headline::headline_json(&a.headline),
     })
 }
@@ -757,9 +838,14 @@ fn md_nodes(out: &mut String, record: &RunRecord) {
         out,
         "\n## Nodes\n\nUtilisation, percent of the node's servers busy: in its busiest simulated \
          minute (which shows saturation) and averaged over the whole run including the drain \
-         (which hides it); headroom is 100 % over the peak minute's. Every node, the busiest \
-         first.\n\n| node | servers | peak minute % | at minute | whole run % | headroom × | \
-         refused | longest queue |\n|---|---:|---:|---:|---:|---:|---:|---:|"
+         (which hides it); headroom is 100 % over the peak minute's. Refused: new requests \
+         turned away by a full queue; discarded: requests dropped unserved because their \
+         originator had already timed out. Worst queue wait: a full queue of new requests \
+         times the mean service time, over the servers; margin: the shortest timeout of whoever \
+         waits behind the node less that wait (negative: a full queue serves dead work). Every \
+         node, the busiest first.\n\n| node | servers | peak minute % | at minute | whole \
+         run % | headroom × | refused | discarded | longest queue | worst queue wait s | \
+         timeout behind s | margin s |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     );
     let mut nodes: Vec<_> = record.nodes.iter().map(|n| (n, n.utilisation(run_ns))).collect();
     nodes.sort_by(|(a, ua), (b, ub)| {
@@ -771,16 +857,22 @@ fn md_nodes(out: &mut String, record: &RunRecord) {
         } else {
             "–".into()
         };
+        let seconds =
+            |ns: Option<f64>| ns.map_or_else(|| "–".to_string(), |x| format!("{:.1}", x / 1e9));
         let _ = writeln!(
             out,
-            "| {} | {} | {:.1} | {} | {:.1} | {headroom} | {} | {} |",
+            "| {} | {} | {:.1} | {} | {:.1} | {headroom} | {} | {} | {} | {} | {} | {} |",
             n.name,
             n.servers,
             u.pct_peak_minute,
             u.peak_minute,
             u.pct_mean,
             n.occupancy.refused_count,
-            n.occupancy.queue_len_max
+            n.occupancy.discarded_count,
+            n.occupancy.queue_len_max,
+            seconds(Some(n.queue_wait_ns_worst())),
+            seconds(n.sizing.timeout_ns_behind.map(|t| t as f64)),
+            seconds(n.margin_ns())
         );
     }
 }

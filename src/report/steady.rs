@@ -89,10 +89,12 @@ pub fn mser5(series: &[f64]) -> u64 {
     (best.1 * BATCH_MINUTES) as u64
 }
 
-/// Little's law between two snapshots `span_s` seconds apart.
+/// Little's law between two snapshots `span_s` seconds apart (departures: served and
+/// discarded requests).
 pub fn little(from: NodeMinute, to: NodeMinute, span_s: f64) -> Little {
     let l = (to.in_system_ns - from.in_system_ns) as f64 / (span_s * 1e9);
-    let served = to.served_count - from.served_count;
+    let served =
+        (to.served_count + to.discarded_count) - (from.served_count + from.discarded_count);
     let lambda = served as f64 / span_s;
     let w = if served == 0 {
         0.0

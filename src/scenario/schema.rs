@@ -293,21 +293,35 @@ pub struct Population {
     pub merchant_zipf_s: f64,
 }
 
-/// A node: `servers` in parallel, a FIFO queue of at most `queue_max`, and its service time:
-/// `service_ms` (log-normal) or `service` (any distribution), exactly one of them.
+/// A node: `servers` in parallel, a queue in which answers go before new requests and at most
+/// `queue_max` new requests wait, and its service times: a new request's, `service_ms`
+/// (log-normal) or `service` (any distribution), exactly one of them; and every other
+/// message's (answers, status inquiries, reversal advices and their answers),
+/// `other_service_ms` or `other_service`, the request's when neither is given.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NodeSpec {
-    /// Requests served at once.
+    /// Messages served at once.
     pub servers: u32,
-    /// Requests waiting at most; one more is refused (overload).
+    /// New requests waiting at most; one more is refused (overload). Answers are never
+    /// refused.
     pub queue_max: u32,
-    /// Service time `[median, p99]` in milliseconds, log-normal.
+    /// A new request's service time `[median, p99]` in milliseconds, log-normal.
     #[serde(default, deserialize_with = "exact::option_array")]
     pub service_ms: Option<[f64; 2]>,
-    /// Service time, any distribution.
+    /// A new request's service time, any distribution.
     #[serde(default)]
     pub service: Option<DelaySpec>,
+    /// Any other message's service time `[median, p99]` ms, log-normal.
+    #[serde(default, deserialize_with = "exact::option_array")]
+    pub other_service_ms: Option<[f64; 2]>,
+    /// Any other message's service time, any distribution.
+    #[serde(default)]
+    pub other_service: Option<DelaySpec>,
+    /// Discard, instead of serving, a request whose originator has already timed out (its age
+    /// past the originator's timeout; at the originator, past the payer's app's).
+    #[serde(default)]
+    pub drop_expired: bool,
 }
 
 /// A distribution of delays in milliseconds: `{ dist = "exponential", mean_ms = 5 }`.

@@ -636,7 +636,16 @@ fn check_node(name: &str, node: &NodeSpec) -> Check {
         ("service_ms", node.service_ms),
         ("service", node.service.as_ref()),
         "service",
-    )
+    )?;
+    if node.other_service_ms.is_some() || node.other_service.is_some() {
+        check_delay(
+            ["nodes", name],
+            ("other_service_ms", node.other_service_ms),
+            ("other_service", node.other_service.as_ref()),
+            "other_service",
+        )?;
+    }
+    Ok(())
 }
 
 /// Most nodes, and most links, a scenario may add to the standard ones.

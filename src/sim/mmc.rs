@@ -10,7 +10,7 @@
 
 use super::queue::{EventQueue, QueueFull};
 use super::rng::Prng;
-use super::station::{Arrival, Station};
+use super::station::{Arrival, Class, Station};
 use crate::payments::time::Timestamp;
 pub use crate::record::mmc::{MmcReport, MmcValidation};
 use crate::record::study::t_975;
@@ -126,7 +126,7 @@ pub fn run_mmc(config: MmcConfig) -> Result<MmcReport, MmcError> {
                         Event::Arrival,
                     )?;
                 }
-                match station.arrive(now, ()) {
+                match station.arrive(now, (), Class::High) {
                     Arrival::Started => {
                         let done = after(now, services.exponential_ns(mean_service_ns));
                         queue.schedule(done, Event::Departure { arrived_at: now })?;

@@ -93,6 +93,34 @@ impl Latency {
         }
     }
 
+    /// Always zero: a node with this service time takes no server (the message passes
+    /// through).
+    pub fn is_zero(&self) -> bool {
+        matches!(self, Latency::Constant { ns: 0 })
+    }
+
+    /// The mean, in nanoseconds (before the cap at [`DELAY_NS_MAX`]): for a capacity figure,
+    /// not a draw.
+    pub fn mean_ns(&self) -> f64 {
+        match self {
+            Latency::Constant { ns } => *ns as f64,
+            Latency::Exponential { mean_ns } => *mean_ns as f64,
+            Latency::LogNormal { median_ns, p99_ns } => {
+                let sigma = (*p99_ns as f64 / *median_ns as f64).ln() / Z_99;
+                *median_ns as f64 * (sigma * sigma / 2.0).exp()
+            }
+            Latency::Empirical { points } => {
+                let mut previous = (0u32, points.first().map_or(0, |p| p.1));
+                let mut sum = 0.0;
+                for &(share, ns) in points {
+                    sum += f64::from(share - previous.0) * (previous.1 + ns) as f64 / 2.0;
+                    previous = (share, ns);
+                }
+                sum / 10_000.0
+            }
+        }
+    }
+
     /// This latency slowed: a log-normal's median and p99 multiplied separately (in
     /// thousandths; the p99 never below the median), any other shape scaled by the median's.
     pub fn slowed(&self, median_permille: u32, p99_permille: u32) -> Latency {
@@ -300,6 +328,22 @@ mod tests {
         let median = quantile(&mut s, 0.5);
         assert!((9..=12).contains(&median), "median {median}");
         assert!((90..=110).contains(&quantile(&mut s, 0.9)));
+    }
+
+    #[test]
+    fn the_stated_mean_is_the_mean_of_the_draws() {
+        for l in [
+            Latency::LogNormal { median_ns: 40_000_000, p99_ns: 250_000_000 },
+            Latency::Exponential { mean_ns: 5_000_000 },
+            Latency::Constant { ns: 7 },
+            Latency::Empirical {
+                points: vec![(5_000, 10_000), (9_000, 100_000), (10_000, 1_000_000)],
+            },
+        ] {
+            let s = draw(&l, 200_000);
+            let drawn = s.iter().sum::<u64>() as f64 / s.len() as f64;
+            assert!((drawn / l.mean_ns() - 1.0).abs() < 0.02, "{l:?}: {drawn} vs {}", l.mean_ns());
+        }
     }
 
     #[test]

@@ -116,6 +116,27 @@ fn the_answer_agrees_with_the_outcomes_and_the_series() {
     assert!(offered <= h.total.payments_count && offered + abandoned >= h.total.payments_count);
 }
 
+#[test]
+fn every_message_takes_service_at_the_nodes_it_crosses() {
+    let r = run(&small(), 20260217, Sabotage::default()).expect("no breach");
+    let switch = r.nodes.iter().find(|n| n.name == "bakong_switch").expect("the switch");
+    // Requests the switch served, by the hop histograms of the flows that cross it.
+    let requests: u64 = r
+        .flows
+        .iter()
+        .flat_map(|f| f.hops.iter().filter(|h| h.node == "bakong_switch"))
+        .map(|h| h.latency_us.len())
+        .sum();
+    let others = switch.others_served_count;
+    assert!(requests > 4000, "{requests} requests at the switch");
+    assert!(switch.occupancy.served_count >= requests + others);
+    // Nearly every request's answer comes back through the switch, and the timeouts of the
+    // WAN outage send inquiries and reversal advices through it too.
+    assert!(others as f64 > 0.95 * requests as f64, "{others} other messages, {requests} requests");
+    let gateway = r.nodes.iter().find(|n| n.name == "bakong_gateway").expect("gateway");
+    assert!(gateway.others_served_count > 0);
+}
+
 /// One canary: a run with `sabotage` must end in a breach `matches` accepts.
 fn check_canary(
     name: &str,
@@ -293,8 +314,8 @@ credit = "kh_bank"
 [timeouts]"#;
     let s = tiny_with(&[
         (
-            "bakong_switch  = { servers = 128, queue_max = 20_000, service_ms = [15, 80] }",
-            "bakong_switch  = { servers = 128, queue_max = 20_000, service = { dist = \"constant\", ms = 7 } }\n\
+            "bakong_switch  = { servers = 128, queue_max = 20_000, service_ms = [15, 80], other_service_ms = [4, 20] }",
+            "bakong_switch  = { servers = 128, queue_max = 20_000, service = { dist = \"constant\", ms = 7 }, other_service = { dist = \"constant\", ms = 7 } }\n\
              regional_hub = { servers = 8, queue_max = 1_000, service = { dist = \"constant\", ms = 3 } }",
         ),
         (
@@ -310,7 +331,8 @@ credit = "kh_bank"
     };
     let (hub, switch) = (&node("regional_hub").occupancy, &node("bakong_switch").occupancy);
     assert!(hub.served_count > 100, "the hub served {}", hub.served_count);
-    // Constant service: every request busies a server for exactly that long.
+    // Constant service: every message busies a server for exactly that long (the hub's
+    // other messages take its request's time, the switch's are set to the same).
     assert_eq!(hub.busy_ns, u128::from(hub.served_count) * 3_000_000);
     assert_eq!(switch.busy_ns, u128::from(switch.served_count) * 7_000_000);
     let inward = r.flows.iter().find(|f| f.flow.name() == "inward").expect("inward");

@@ -189,8 +189,11 @@ impl World {
             far: FarSide::default(),
             confirmed_at: now,
             held_at: now,
+            originated_at: now,
             hop: 0,
             stage: Stage::Thinking,
+            in_network: 0,
+            tap: Default::default(),
         };
         let p = self.allocate(payment);
         let stats = &mut self.stats[fi];

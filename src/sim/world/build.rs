@@ -16,7 +16,7 @@ use crate::payments::qr::{CodeKind, EncodeSpec, encode};
 use crate::payments::settlement::Calendar;
 use crate::payments::time::{Span, Timestamp, Zone};
 use crate::record::flow::histogram;
-use crate::record::{FlowStats, MinuteStats, PeakSeconds};
+use crate::record::{FlowStats, MinuteStats, PeakSeconds, Sizing};
 use crate::sim::audit::Auditor;
 use crate::sim::queue::EventQueue;
 use crate::sim::rng::Prng;
@@ -179,8 +179,13 @@ pub(super) fn ledger_hints(cfg: &Config) -> [usize; 3] {
 fn nodes(cfg: &Config) -> (Vec<Node>, Vec<u32>) {
     let mut nodes = Vec::new();
     let mut node_base = Vec::with_capacity(cfg.nodes.len());
-    for spec in &cfg.nodes {
+    for (k, spec) in cfg.nodes.iter().enumerate() {
         node_base.push(nodes.len() as u32);
+        let sizing = Sizing {
+            queue_max: spec.queue_max,
+            service_ns_mean: spec.service.mean_ns(),
+            timeout_ns_behind: timeout_behind(cfg, k),
+        };
         for i in 0..spec.count {
             let name =
                 if spec.count == 1 { spec.name.clone() } else { format!("{}[{i}]", spec.name) };
@@ -189,6 +194,10 @@ fn nodes(cfg: &Config) -> (Vec<Node>, Vec<u32>) {
                 name,
                 station: Station::new(spec.servers, spec.queue_max, cfg.start),
                 service: spec.service.clone(),
+                other_service: spec.other_service.clone(),
+                drop_expired: spec.drop_expired,
+                sizing,
+                others_served: 0,
                 windows: spec.windows.clone(),
                 rng: Prng::stream(cfg.seed, STREAM_NODES | index),
                 minutes: Vec::new(),
@@ -196,6 +205,23 @@ fn nodes(cfg: &Config) -> (Vec<Node>, Vec<u32>) {
         }
     }
     (nodes, node_base)
+}
+
+/// The shortest wait behind node `k`: over every hop of every flow that runs on it, the
+/// payer's app's timeout at the originator (hop 0), the originator's further on.
+fn timeout_behind(cfg: &Config, k: usize) -> Option<u64> {
+    cfg.flows
+        .iter()
+        .flat_map(|f| {
+            f.route
+                .hops
+                .iter()
+                .enumerate()
+                .filter(move |(_, h)| h.node as usize == k)
+                .map(move |(i, _)| if i == 0 { cfg.app_timeout } else { f.policy.timeout })
+        })
+        .map(|t| t.as_nanos())
+        .min()
 }
 
 fn links(cfg: &Config) -> Vec<LinkModel> {

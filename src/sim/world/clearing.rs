@@ -20,7 +20,7 @@ impl World {
         switch: (Timestamp, Status),
         upi: (Timestamp, Status),
     ) {
-        let pay = self.payment(p).expect("alive");
+        let pay = self.slot(p).expect("a message keeps its payment's slot");
         let md5 = self.qr_md5(pay);
         let credit = match pay.far.phase() {
             FarPhase::Credited { credit } => credit,

@@ -60,6 +60,10 @@ pub(crate) struct NodeConfig {
     pub(crate) servers: u32,
     pub(crate) queue_max: u32,
     pub(crate) service: Latency,
+    /// Every other message's service time.
+    pub(crate) other_service: Latency,
+    /// It discards requests whose originator has timed out.
+    pub(crate) drop_expired: bool,
     /// The degraded windows that name it.
     pub(crate) windows: Vec<usize>,
 }
@@ -178,6 +182,12 @@ fn nodes(s: &Scenario, windows: &[Window]) -> Vec<NodeConfig> {
             servers: spec.servers,
             queue_max: spec.queue_max,
             service: delay(spec.service_ms, spec.service.as_ref()),
+            other_service: if spec.other_service_ms.is_some() || spec.other_service.is_some() {
+                delay(spec.other_service_ms, spec.other_service.as_ref())
+            } else {
+                delay(spec.service_ms, spec.service.as_ref())
+            },
+            drop_expired: spec.drop_expired,
             windows: windows_for(windows, name),
         })
         .collect()

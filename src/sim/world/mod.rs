@@ -47,6 +47,7 @@ use crate::record::{FlowStats, MinuteStats, NodeMinute, PeakSeconds};
 pub use crate::record::{RunRecord, Stop};
 use books::Books;
 use config::Config;
+use transport::Msg;
 
 /// Deliberate faults for the auditor's canary tests: each breaks the core or the world in one
 /// way, and a run with it must end in the matching [`Breach`].
@@ -94,30 +95,19 @@ enum Event {
         group: bool,
     },
     Confirm(PRef),
-    Arrive {
-        p: PRef,
-        hop: u8,
-        dup: bool,
-    },
+    /// A message reaches the node of its hop.
+    Arrive(Msg),
+    /// A message finishes service at a node.
     Done {
         node: u32,
-        p: PRef,
-        hop: u8,
-        dup: bool,
+        msg: Msg,
         arrived: Timestamp,
     },
-    /// The 0210 reaches the originator.
+    /// The originator's own answer (a decline at hop 0, or the payer's app giving up on an
+    /// unreachable originator) concludes the payment there.
     Response(PRef, ResponseCode),
     /// One of the originator's timers.
     Originator(PRef, Timer),
-    /// A 0600 reaches the far side.
-    InquiryAtFar(PRef),
-    /// Its 0610 reaches the originator.
-    InquiryAnswer(PRef, ResponseCode),
-    /// A 0420 reaches the far side.
-    ReversalAtFar(PRef),
-    /// Its 0430 reaches the originator.
-    ReversalAck(PRef, ResponseCode),
     FxStep,
     FxShock(u8),
     SchemePublish(u16),
@@ -126,12 +116,14 @@ enum Event {
 }
 
 /// Where a payment is, as the world sees it: the payer still deciding, then in the network
-/// (the originator's and far side's own phases say more), then final.
+/// (the originator's and far side's own phases say more), then final, and its slot released
+/// once no message of it is left in the network.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Stage {
     Thinking,
     InNetwork,
     Final,
+    Released,
 }
 
 /// Which merchant code the payer scans.
@@ -166,8 +158,14 @@ struct Payment {
     confirmed_at: Timestamp,
     /// When the originator placed its hold (its expiry counts from here).
     held_at: Timestamp,
+    /// When the originator sent the request on (its timeout counts from here).
+    originated_at: Timestamp,
     hop: u8,
     stage: Stage,
+    /// Its messages in the network (links and nodes).
+    in_network: u32,
+    /// Its answer on the way past the clearing taps.
+    tap: transport::TapWatch,
 }
 
 impl Payment {
@@ -179,8 +177,17 @@ impl Payment {
 /// A processing node: a station with its service times, degraded windows and stream.
 struct Node {
     name: String,
-    station: Station<nodes::Request>,
+    station: Station<transport::Msg>,
+    /// Service time of a new request.
     service: Latency,
+    /// Service time of any other message (answers, inquiries, advices).
+    other_service: Latency,
+    /// Discard a request whose originator has already timed out instead of serving it.
+    drop_expired: bool,
+    /// What it is sized for, and the shortest wait behind it.
+    sizing: crate::record::Sizing,
+    /// Messages other than new requests served so far.
+    others_served: u64,
     windows: Vec<usize>,
     rng: Prng,
     /// At the end of each simulated minute.
@@ -382,16 +389,10 @@ impl World {
         match event {
             Event::Arrival { flow, group } => self.on_arrival(now, flow as usize, group),
             Event::Confirm(p) => self.on_confirm(now, p),
-            Event::Arrive { p, hop, dup } => self.on_arrive(now, p, hop, dup),
-            Event::Done { node, p, hop, dup, arrived } => {
-                self.on_done(now, node as usize, (p, hop, dup), arrived)?
-            }
+            Event::Arrive(msg) => self.on_arrive(now, msg)?,
+            Event::Done { node, msg, arrived } => self.on_done(now, node as usize, msg, arrived)?,
             Event::Response(p, code) => self.on_answer(now, p, code)?,
             Event::Originator(p, timer) => self.on_originator_timer(now, p, timer)?,
-            Event::InquiryAtFar(p) => self.on_inquiry_at_far(now, p),
-            Event::InquiryAnswer(p, code) => self.on_answer(now, p, code)?,
-            Event::ReversalAtFar(p) => self.on_reversal_at_far(now, p)?,
-            Event::ReversalAck(p, code) => self.on_reversal_ack(now, p, code)?,
             Event::FxStep => self.on_fx_step(now),
             Event::FxShock(i) => self.on_fx_shock(now, i as usize),
             Event::SchemePublish(i) => self.on_scheme_publish(now, i as usize),
@@ -403,15 +404,36 @@ impl World {
 
     /// The payment, if it is alive (a message or timer for a finished payment is stale).
     fn payment(&self, p: PRef) -> Option<&Payment> {
-        self.slots
-            .get(p.slot as usize)
-            .filter(|x| x.generation == p.generation && x.stage != Stage::Final)
+        self.slot(p).filter(|x| matches!(x.stage, Stage::Thinking | Stage::InNetwork))
     }
 
     fn payment_mut(&mut self, p: PRef) -> Option<&mut Payment> {
+        self.slot_mut(p).filter(|x| matches!(x.stage, Stage::Thinking | Stage::InNetwork))
+    }
+
+    /// The payment's slot while it is allocated, final or not: what its messages still in the
+    /// network need (their route, the clearing taps).
+    fn slot(&self, p: PRef) -> Option<&Payment> {
+        self.slots
+            .get(p.slot as usize)
+            .filter(|x| x.generation == p.generation && x.stage != Stage::Released)
+    }
+
+    fn slot_mut(&mut self, p: PRef) -> Option<&mut Payment> {
         self.slots
             .get_mut(p.slot as usize)
-            .filter(|x| x.generation == p.generation && x.stage != Stage::Final)
+            .filter(|x| x.generation == p.generation && x.stage != Stage::Released)
+    }
+
+    /// Frees a final payment's slot once none of its messages is left in the network.
+    fn release_if_done(&mut self, p: PRef) {
+        if let Some(pay) = self.slot_mut(p)
+            && pay.stage == Stage::Final
+            && pay.in_network == 0
+        {
+            pay.stage = Stage::Released;
+            self.free.push(p.slot);
+        }
     }
 
     /// The route of a payment's flow.

@@ -7,6 +7,7 @@
 use super::arrivals::Carry;
 use super::books;
 use super::config;
+use super::transport::{Kind, Msg};
 use super::{Decline, Event, Outcome, PRef, Payment, Stage, World};
 use super::{minute_of, second_of};
 use crate::payments::clearing::{MessageKind, Status};
@@ -48,13 +49,12 @@ impl World {
         }
         let dup_rate = self.cfg.flows[fi].duplicate_tap;
         let dup_tap = self.payment_mut(p).expect("alive").rng.chance_ppm(dup_rate);
-        let delivery = self.send(self.route(fi as u8).hops[0].link, now);
+        let delivery = self.send_from_app(now, p);
         match delivery.first() {
             Some(at) => {
-                self.deliver(p, 0, delivery);
                 if dup_tap {
                     let later = at.checked_add(Span::from_millis(300)).expect("in range");
-                    self.schedule(later, Event::Arrive { p, hop: 0, dup: true });
+                    self.schedule_msg(later, Msg { p, hop: 0, kind: Kind::Request { dup: true } });
                 }
             }
             None => {
@@ -66,11 +66,43 @@ impl World {
         }
     }
 
-    pub(super) fn on_arrive(&mut self, now: Timestamp, p: PRef, hop: u8, dup: bool) {
-        let Some(pay) = self.payment(p) else { return };
-        let h = self.route(pay.fi).hops[hop as usize];
+    pub(super) fn on_arrive(&mut self, now: Timestamp, msg: Msg) -> Result<(), Breach> {
+        let pay = self.slot(msg.p).expect("a message keeps its payment's slot");
+        let h = self.route(pay.fi).hops[msg.hop as usize];
         let node = self.node_of(h, pay);
-        self.node_arrive(now, node, p, hop, dup);
+        self.node_arrive(now, node, msg)
+    }
+
+    /// A message finished service at hop `msg.hop` on `node`: the hop's part of the payment.
+    /// A message of a finished payment still travels on (its nodes cannot know), but changes
+    /// nothing where it ends.
+    pub(super) fn on_message(
+        &mut self,
+        now: Timestamp,
+        node: usize,
+        msg: Msg,
+    ) -> Result<(), Breach> {
+        let Msg { p, hop, kind } = msg;
+        let credit = self.route(self.slot(p).expect("held").fi).credit;
+        match kind {
+            Kind::Request { dup } => return self.on_hop(now, node, p, hop, dup),
+            Kind::Response(code) => {
+                self.tap_pass(now, p, hop);
+                if hop == 0 {
+                    return self.on_answer(now, p, code);
+                }
+            }
+            Kind::InquiryAnswer(code) if hop == 0 => return self.on_answer(now, p, code),
+            Kind::ReversalAck(code) if hop == 0 => return self.on_reversal_ack(now, p, code),
+            Kind::Inquiry if hop == credit => {
+                self.on_inquiry_at_far(now, p, hop);
+                return Ok(());
+            }
+            Kind::Reversal if hop == credit => return self.on_reversal_at_far(now, p, hop),
+            Kind::InquiryAnswer(_) | Kind::ReversalAck(_) | Kind::Inquiry | Kind::Reversal => {}
+        }
+        self.send_msg(now, p, hop, kind);
+        Ok(())
     }
 
     /// Draws a technical failure at a node: `rate` scaled by the node's degraded window.
@@ -88,7 +120,15 @@ impl World {
         hop: u8,
         dup: bool,
     ) -> Result<(), Breach> {
-        let Some(pay) = self.payment(p) else { return Ok(()) };
+        let Some(pay) = self.payment(p) else {
+            // Its payment has ended: a node on the way passes it on regardless, and the
+            // originator and the far side, which know, drop it.
+            let credit = self.route(self.slot(p).expect("held").fi).credit;
+            if 0 < hop && hop < credit {
+                self.send_msg(now, p, hop, Kind::Request { dup });
+            }
+            return Ok(());
+        };
         let fi = pay.fi as usize;
         if dup || pay.hop > hop {
             self.absorb_duplicate(now, p, hop);
@@ -117,9 +157,10 @@ impl World {
             extra = self.late_answer(now, node, p);
         }
         if (hop as usize) < last {
-            let next = self.cfg.flows[fi].route.hops[hop as usize + 1];
-            let delivery = self.send(next.link, now);
-            self.deliver(p, hop + 1, delivery);
+            if hop == 0 {
+                self.payment_mut(p).expect("alive").originated_at = now;
+            }
+            self.send_msg(now, p, hop, Kind::Request { dup: false });
         } else {
             self.respond(now, p, hop, ResponseCode::Approved, extra);
         }
@@ -370,9 +411,7 @@ impl World {
                     InquiryStep::Stale => {}
                     InquiryStep::Reverse { void } => self.start_reversal(now, p, void),
                     InquiryStep::Send { next, after } => {
-                        if let Some(at) = self.toward_far(p, now) {
-                            self.schedule(at, Event::InquiryAtFar(p));
-                        }
+                        self.send_msg(now, p, 0, Kind::Inquiry);
                         self.after(after, Event::Originator(p, next));
                     }
                 }
@@ -385,9 +424,7 @@ impl World {
                     ReversalTimerStep::Stale => {}
                     ReversalTimerStep::Manual => return self.finalize(now, p, Outcome::Manual),
                     ReversalTimerStep::Send { next, after } => {
-                        if let Some(at) = self.toward_far(p, now) {
-                            self.schedule(at, Event::ReversalAtFar(p));
-                        }
+                        self.send_msg(now, p, 0, Kind::Reversal);
                         self.after(after, Event::Originator(p, next));
                     }
                 }
@@ -396,13 +433,11 @@ impl World {
         Ok(())
     }
 
-    /// A 0600 reaches the far side: it answers with what it did.
-    pub(super) fn on_inquiry_at_far(&mut self, now: Timestamp, p: PRef) {
+    /// A 0600 reaches the far side at hop `hop`: it answers with what it did.
+    pub(super) fn on_inquiry_at_far(&mut self, now: Timestamp, p: PRef, hop: u8) {
         let Some(pay) = self.payment(p) else { return };
         let code = pay.far.on_inquiry();
-        if let Some(at) = self.back_from_far(p, now) {
-            self.schedule(at, Event::InquiryAnswer(p, code));
-        }
+        self.send_msg(now, p, hop, Kind::InquiryAnswer(code));
     }
 
     /// Inquiries are over: void the hold, and send the first reversal advice at the next free
@@ -419,7 +454,12 @@ impl World {
 
     /// A 0420 reaches the far side: refused (a technical failure drawn from the payment's
     /// stream), or it reverses a credit it booked and acknowledges.
-    pub(super) fn on_reversal_at_far(&mut self, now: Timestamp, p: PRef) -> Result<(), Breach> {
+    pub(super) fn on_reversal_at_far(
+        &mut self,
+        now: Timestamp,
+        p: PRef,
+        hop: u8,
+    ) -> Result<(), Breach> {
         let refuse = self.cfg.reversal_fail;
         let Some(pay) = self.payment_mut(p) else { return Ok(()) };
         let refused = pay.rng.chance_ppm(refuse);
@@ -434,9 +474,7 @@ impl World {
                 self.payment_mut(p).expect("alive").far.on_credit_reversed()
             }
         };
-        if let Some(at) = self.back_from_far(p, now) {
-            self.schedule(at, Event::ReversalAck(p, code));
-        }
+        self.send_msg(now, p, hop, Kind::ReversalAck(code));
         Ok(())
     }
 
@@ -522,7 +560,7 @@ impl World {
         }
         let retry = self.retry_of(now, p, outcome);
         self.payment_mut(p).expect("alive").stage = Stage::Final;
-        self.free.push(p.slot);
+        self.release_if_done(p);
         self.in_flight -= 1;
         self.in_flight_by_flow[fi] -= 1;
         if let Some(carry) = retry {
@@ -567,6 +605,8 @@ impl World {
 fn alive_mut(slots: &mut [Payment], p: PRef) -> &mut Payment {
     slots
         .get_mut(p.slot as usize)
-        .filter(|x| x.generation == p.generation && x.stage != Stage::Final)
+        .filter(|x| {
+            x.generation == p.generation && matches!(x.stage, Stage::Thinking | Stage::InNetwork)
+        })
         .expect("alive")
 }

@@ -202,7 +202,7 @@ impl World {
     fn in_flight_effects(&self) -> Vec<InFlight> {
         let mut out = Vec::new();
         for pay in &self.slots {
-            if pay.stage == Stage::Final {
+            if matches!(pay.stage, Stage::Final | Stage::Released) {
                 continue;
             }
             let t = &pay.terms;

@@ -1,6 +1,14 @@
-//! How messages travel: a request crosses one link to the next hop (once, twice or not at all);
-//! an answer travels back hop by hop over the links, and the switch and UPI record it as it
-//! passes them; inquiries and reversals cross the links to the far side and back.
+//! How messages travel. Every message of a payment (the request, its answer, status inquiries,
+//! reversal advices and their answers) crosses its flow's route hop by hop: over a link
+//! (latency, loss, duplication, outages), then into the node at the next hop, where it queues
+//! and takes service like any other work (answers before new requests, see
+//! [`Class`](crate::sim::station::Class)). Forward messages go from the originator (hop 0)
+//! toward the payee's side; answers come back.
+//!
+//! A payment's slot stays allocated while any of its messages is in the network, so that a
+//! message still travelling after its payment ended (a late answer, a request the originator
+//! gave up on) keeps loading the nodes it crosses, and the clearing taps record an answer as it
+//! passes them; such a message changes no payment.
 
 use super::{Event, PRef, World};
 use crate::payments::clearing::{MessageKind, Status};
@@ -8,96 +16,166 @@ use crate::payments::network::ResponseCode;
 use crate::payments::time::{Span, Timestamp};
 use crate::sim::network::Delivery;
 
+/// A message of one payment at one hop of its route.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Msg {
+    pub(super) p: PRef,
+    /// The hop it is at (or travelling to).
+    pub(super) hop: u8,
+    pub(super) kind: Kind,
+}
+
+/// What a message is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Kind {
+    /// The 0200, forward; `dup` when it is a copy the network made (or the payer's second tap).
+    Request { dup: bool },
+    /// The 0210, back toward the originator.
+    Response(ResponseCode),
+    /// A 0600 status inquiry, forward to the hop that books the payee's side.
+    Inquiry,
+    /// Its 0610, back.
+    InquiryAnswer(ResponseCode),
+    /// A 0420 reversal advice, forward to the hop that books the payee's side.
+    Reversal,
+    /// Its 0430, back.
+    ReversalAck(ResponseCode),
+}
+
+impl Kind {
+    /// Whether it travels away from the originator.
+    pub(super) fn forward(self) -> bool {
+        matches!(self, Kind::Request { .. } | Kind::Inquiry | Kind::Reversal)
+    }
+}
+
+/// Where the answer to a payment's request is on its way past the clearing taps: the status
+/// it carries and when it passed each tap (the switch's file is kept at the Bakong gateway,
+/// UPI's at UPI).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) struct TapWatch {
+    status: Option<Status>,
+    switch: Option<Timestamp>,
+    scheme: Option<Timestamp>,
+}
+
 impl World {
-    /// A request reaches hop `hop` as the link delivered it: once, twice (the second a
-    /// duplicate the core must absorb), or not at all.
-    pub(super) fn deliver(&mut self, p: PRef, hop: u8, delivery: Delivery) {
-        match delivery {
-            Delivery::Lost => {}
-            Delivery::Delivered(at) => self.schedule(at, Event::Arrive { p, hop, dup: false }),
-            Delivery::Duplicated(at, again) => {
-                self.schedule(at, Event::Arrive { p, hop, dup: false });
-                self.schedule(again, Event::Arrive { p, hop, dup: true });
+    /// Sends `kind` from hop `from` to the next hop in its direction, leaving at `at`: it
+    /// arrives at the node there once, twice (a request's copy is marked `dup`; other copies
+    /// change nothing and are not modelled), or not at all.
+    pub(super) fn send_msg(&mut self, at: Timestamp, p: PRef, from: u8, kind: Kind) {
+        let Some(pay) = self.slot(p) else { return };
+        let route = self.route(pay.fi);
+        let (to, link) = if kind.forward() {
+            (from + 1, route.hops[from as usize + 1].link)
+        } else {
+            (from - 1, route.hops[from as usize].link)
+        };
+        let delivery = self.send(link, at);
+        self.deliver(p, to, kind, delivery, at);
+    }
+
+    /// The payer's app sends the request to its originator (hop 0).
+    pub(super) fn send_from_app(&mut self, now: Timestamp, p: PRef) -> Delivery {
+        let fi = self.slot(p).expect("alive").fi;
+        let link = self.route(fi).hops[0].link;
+        let delivery = self.send(link, now);
+        self.deliver(p, 0, Kind::Request { dup: false }, delivery, now);
+        delivery
+    }
+
+    /// A message reaches hop `to` as the link delivered it.
+    fn deliver(&mut self, p: PRef, to: u8, kind: Kind, delivery: Delivery, sent: Timestamp) {
+        let arrivals = match delivery {
+            Delivery::Lost => {
+                if matches!(kind, Kind::Response(_)) {
+                    self.tap_lost(sent, p);
+                }
+                return;
             }
+            Delivery::Delivered(at) => [Some((at, kind)), None],
+            Delivery::Duplicated(at, again) => match kind {
+                Kind::Request { .. } => {
+                    [Some((at, kind)), Some((again, Kind::Request { dup: true }))]
+                }
+                _ => [Some((at, kind)), None],
+            },
+        };
+        for (at, kind) in arrivals.into_iter().flatten() {
+            self.schedule_msg(at, Msg { p, hop: to, kind });
         }
     }
 
-    /// The answer travels back from `from_hop` to the originator; the switch and UPI record it
-    /// as it passes them.
+    /// A message of a payment arrives at the node of its hop at `at`.
+    pub(super) fn schedule_msg(&mut self, at: Timestamp, msg: Msg) {
+        self.slot_mut(msg.p).expect("alive").in_network += 1;
+        self.schedule(at, Event::Arrive(msg));
+    }
+
+    /// One of a payment's messages has left the network (answered, absorbed, refused, dropped):
+    /// once the payment is final and none is left, its slot is free.
+    pub(super) fn consume(&mut self, p: PRef) {
+        let pay = self.slot_mut(p).expect("a message keeps its payment's slot");
+        pay.in_network -= 1;
+        self.release_if_done(p);
+    }
+
+    /// The answer to a request leaves hop `from` (after `extra`, for a late answer) on its way
+    /// back to the originator; the switch and UPI record it as it passes them, when it comes
+    /// from beyond both.
     pub(super) fn respond(
         &mut self,
         now: Timestamp,
         p: PRef,
-        from_hop: u8,
+        from: u8,
         code: ResponseCode,
         extra: Span,
     ) {
-        let Some(pay) = self.payment(p) else { return };
-        let fi = pay.fi;
-        let taps = self.route(fi).taps;
-        let mut t = now.checked_add(extra).expect("in range");
-        let (mut at_switch, mut at_upi) = (None, None);
-        let mut mark = |hop: usize, t: Timestamp| {
-            if let Some(taps) = taps {
-                if hop == usize::from(taps.switch) {
-                    at_switch = Some(t);
-                }
-                if hop == usize::from(taps.scheme) {
-                    at_upi = Some(t);
-                }
-            }
-        };
-        let mut lost = false;
-        mark(from_hop as usize, t);
-        for h in (1..=from_hop as usize).rev() {
-            let link = self.route(fi).hops[h].link;
-            match self.send(link, t).first() {
-                Some(at) => t = at,
-                None => {
-                    lost = true;
-                    break;
-                }
-            }
-            mark(h - 1, t);
-        }
-        // An answer from beyond both taps passed both (or was lost on the way: then each
-        // party that did not see it records a time-out).
-        if let Some(taps) = taps
-            && from_hop >= taps.switch.max(taps.scheme)
+        let Some(pay) = self.slot(p) else { return };
+        let at = now.checked_add(extra).expect("in range");
+        if let Some(taps) = self.route(pay.fi).taps
+            && from >= taps.switch.max(taps.scheme)
         {
             let status =
                 if code == ResponseCode::Approved { Status::Approved } else { Status::Declined };
-            let loss_time = t;
-            self.record(
-                p,
-                MessageKind::Purchase,
-                at_switch.map_or((loss_time, Status::TimedOut), |x| (x, status)),
-                at_upi.map_or((loss_time, Status::TimedOut), |x| (x, status)),
-            );
+            self.slot_mut(p).expect("alive").tap =
+                TapWatch { status: Some(status), ..Default::default() };
+            self.tap_pass(at, p, from);
         }
-        if !lost {
-            self.schedule(t, Event::Response(p, code));
+        if from == 0 {
+            self.schedule(at, Event::Response(p, code));
+        } else {
+            self.send_msg(at, p, from, Kind::Response(code));
         }
     }
 
-    /// Sends a message from the originator to the credit hop: when it arrives, if it does.
-    pub(super) fn toward_far(&mut self, p: PRef, now: Timestamp) -> Option<Timestamp> {
-        let fi = self.payment(p)?.fi;
-        let mut t = now;
-        for h in 1..=self.route(fi).credit as usize {
-            let link = self.route(fi).hops[h].link;
-            t = self.send(link, t).first()?;
+    /// The answer to a request passed hop `hop` at `at`: a tap there records it; once it has
+    /// passed both, the two files have their records.
+    pub(super) fn tap_pass(&mut self, at: Timestamp, p: PRef, hop: u8) {
+        let Some(pay) = self.slot(p) else { return };
+        let Some(taps) = self.route(pay.fi).taps else { return };
+        let watch = &mut self.slot_mut(p).expect("alive").tap;
+        if watch.status.is_none() {
+            return;
         }
-        Some(t)
+        if hop == taps.switch {
+            watch.switch = Some(at);
+        }
+        if hop == taps.scheme {
+            watch.scheme = Some(at);
+        }
+        if let TapWatch { status: Some(status), switch: Some(s), scheme: Some(u) } = *watch {
+            *watch = TapWatch::default();
+            self.record(p, MessageKind::Purchase, (s, status), (u, status));
+        }
     }
 
-    pub(super) fn back_from_far(&mut self, p: PRef, now: Timestamp) -> Option<Timestamp> {
-        let fi = self.payment(p)?.fi;
-        let mut t = now;
-        for h in (1..=self.route(fi).credit as usize).rev() {
-            let link = self.route(fi).hops[h].link;
-            t = self.send(link, t).first()?;
-        }
-        Some(t)
+    /// The answer was lost at `at` on its way: each tap it had not passed records a time-out.
+    fn tap_lost(&mut self, at: Timestamp, p: PRef) {
+        let Some(pay) = self.slot_mut(p) else { return };
+        let watch = std::mem::take(&mut pay.tap);
+        let Some(status) = watch.status else { return };
+        let seen = |t: Option<Timestamp>| t.map_or((at, Status::TimedOut), |t| (t, status));
+        self.record(p, MessageKind::Purchase, seen(watch.switch), seen(watch.scheme));
     }
 }
