@@ -433,8 +433,13 @@ pub struct Timeouts {
     pub inquiry_every_s: u32,
     /// Seconds of inquiries before the originator reverses.
     pub inquiry_window_s: u32,
-    /// Back-off before each reversal retry, seconds; after the last, the manual queue.
+    /// The wait after each reversal advice, seconds, growing; the last step repeats (the cap)
+    /// until the advice expires.
     pub reversal_backoff_s: Vec<u32>,
+    /// How long a reversal advice is resent before it expires and the payment goes to manual
+    /// handling, minutes (store-and-forward: hours, not seconds).
+    #[serde(default = "defaults::reversal_expiry_minutes")]
+    pub reversal_expiry_minutes: u32,
     /// Chance one reversal attempt is refused by the far side, percent.
     #[serde(default)]
     pub reversal_attempt_fail_pct: f64,
@@ -822,6 +827,9 @@ mod defaults {
     }
     pub(super) fn zipf_s() -> f64 {
         1.0
+    }
+    pub(super) fn reversal_expiry_minutes() -> u32 {
+        360
     }
     pub(super) fn reversals_per_second_max() -> u32 {
         1000

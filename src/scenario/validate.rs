@@ -54,6 +54,8 @@ pub const SHOCKS_MAX: usize = 64;
 pub const WINDOWS_MAX: usize = 256;
 /// Longest wait before one reversal retry, seconds.
 pub const REVERSAL_BACKOFF_S_MAX: u32 = 86_400;
+/// The longest a reversal advice may be resent before it expires: two days, in minutes.
+pub const REVERSAL_EXPIRY_MINUTES_MAX: u32 = 2 * 24 * 60;
 
 type Check = Result<(), Invalid>;
 
@@ -828,16 +830,31 @@ fn check_timeouts(s: &Scenario) -> Check {
     if t.reversals_per_second_max == 0 {
         return Err(at(&["timeouts", "reversals_per_second_max"], "must be positive"));
     }
+    let expiry_s = u64::from(t.reversal_expiry_minutes) * 60;
+    if t.reversal_expiry_minutes == 0 || t.reversal_expiry_minutes > REVERSAL_EXPIRY_MINUTES_MAX {
+        return Err(at(
+            &["timeouts", "reversal_expiry_minutes"],
+            format!("must be 1 to {REVERSAL_EXPIRY_MINUTES_MAX} (two days)"),
+        ));
+    }
+    if let Some(i) = t.reversal_backoff_s.iter().position(|&b| u64::from(b) > expiry_s) {
+        return Err(at_index(
+            &["timeouts", "reversal_backoff_s"],
+            i,
+            format!(
+                "a back-off step longer than reversal_expiry_minutes ({expiry_s} s) would never \
+                 send its advice"
+            ),
+        ));
+    }
+    // The hold is voided when the reversal starts, so it lives through the timeout and the
+    // inquiries only.
     let longest = u64::from(t.issuer_to_upi_s.max(t.bank_to_bakong_s).max(t.domestic_s));
-    let recovery = u64::from(t.inquiry_window_s)
-        + t.reversal_backoff_s.iter().map(|&b| u64::from(b)).sum::<u64>();
+    let recovery = u64::from(t.inquiry_window_s);
     if u64::from(t.hold_minutes) * 60 <= longest + recovery {
         return Err(at(
             &["timeouts", "hold_minutes"],
-            format!(
-                "a hold must outlive the timeout, inquiries and reversals ({} s)",
-                longest + recovery
-            ),
+            format!("a hold must outlive the timeout and the inquiries ({} s)", longest + recovery),
         ));
     }
     Ok(())

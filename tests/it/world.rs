@@ -88,7 +88,7 @@ fn the_answer_agrees_with_the_outcomes_and_the_series() {
     let total = |o: Outcome| r.flows.iter().map(|s| s.count(o)).sum::<u64>();
     assert_eq!(h.total.reversed_count, total(Outcome::Reversed));
     assert_eq!(h.total.manual_payments_count, total(Outcome::Manual));
-    assert!(h.total.manual_payments_count > 0, "the small scenario sends some to manual");
+    assert!(h.total.reversed_count > 0, "the small scenario's WAN outage reverses some");
     assert_eq!(
         h.total.manual_breaks_count,
         r.breaks.iter().filter(|b| b.resolution == Resolution::ManualQueue).count() as u64
@@ -346,4 +346,19 @@ credit = "kh_bank"
     let upi = node("upi").occupancy.served_count;
     assert!(hub.served_count < upi, "hub {} vs upi {upi}", hub.served_count);
     assert!(inward.hops[2].latency_us.min() >= 3_000, "a hub visit takes at least 3 ms");
+}
+
+#[test]
+fn reversal_advices_are_stored_and_forwarded_until_the_link_returns() {
+    // tiny.toml's WAN is down for three minutes: longer than the old six-step back-off
+    // (63 s), much shorter than the advices' expiry.
+    let expiry = "reversal_expiry_minutes = 360";
+    let total = |r: &RunRecord, o: Outcome| r.flows.iter().map(|f| f.count(o)).sum::<u64>();
+    let kept = run(&tiny_with(&[]), 11, Sabotage::default()).expect("no breach");
+    assert!(total(&kept, Outcome::Reversed) > 0, "the outage reverses payments");
+    assert_eq!(total(&kept, Outcome::Manual), 0, "every advice got through after the outage");
+    // Advices that expire after a minute: those caught by the outage go to manual handling.
+    let short = tiny_with(&[(expiry, "reversal_expiry_minutes = 1")]);
+    let expired = run(&short, 11, Sabotage::default()).expect("no breach");
+    assert!(total(&expired, Outcome::Manual) > 0, "an expired advice goes to manual");
 }

@@ -4,9 +4,10 @@
 //!
 //! It authorises (its own declines, then the hold on the payer's funds), waits for the
 //! network's 0210, and when none comes before its timeout it sends 0600 status inquiries; when
-//! none of them settles the payment it voids the hold and sends the 0420 reversal advice,
-//! repeated with back-off until acknowledged, and hands the payment to manual handling after the
-//! last attempt. Every path ends in one [`Outcome`].
+//! none of them settles the payment it voids the hold and sends the 0420 reversal advice. An
+//! advice is store-and-forward, as switches keep 0420s: repeated with a back-off that grows to
+//! a cap until it is acknowledged, and only when it expires (hours later) does the payment go to
+//! manual handling. Every path ends in one [`Outcome`].
 //!
 //! Each method takes what happened (a decision the caller drew, a response, a timer) and says
 //! what to do next; the caller owns time, the ledger, the links and the randomness. A timer or
@@ -26,8 +27,33 @@ pub struct OriginatorPolicy {
     pub inquiry_every: Span,
     /// Inquiries before it reverses.
     pub inquiries_max: u16,
-    /// The wait after each reversal advice; after the last, manual handling.
+    /// The wait after each reversal advice, growing; the last step repeats (the cap).
     pub reversal_backoff: Vec<Span>,
+    /// Advices sent at most before the advice expires and the payment goes to manual
+    /// handling (see [`OriginatorPolicy::reversal_attempts_within`]).
+    pub reversal_attempts_max: u32,
+}
+
+impl OriginatorPolicy {
+    /// How many advices a back-off schedule sends before `expiry`: attempt `k` leaves at the
+    /// sum of the first `k` waits (the last step repeating), and every attempt that leaves
+    /// before the expiry is sent. At least one.
+    ///
+    /// # Panics
+    /// If the schedule is empty or has a zero step (scenario validation refuses both).
+    pub fn reversal_attempts_within(backoff: &[Span], expiry: Span) -> u32 {
+        assert!(
+            !backoff.is_empty() && backoff.iter().all(|b| b.as_nanos() > 0),
+            "a back-off schedule has positive steps"
+        );
+        let (mut at, mut attempts) = (0u64, 0u32);
+        while at < expiry.as_nanos() && attempts < u32::MAX {
+            let step = backoff[(attempts as usize).min(backoff.len() - 1)];
+            at = at.saturating_add(step.as_nanos());
+            attempts += 1;
+        }
+        attempts.max(1)
+    }
 }
 
 /// Where the originator is with a payment.
@@ -61,7 +87,7 @@ pub enum Timer {
     /// Send reversal attempt `attempt` (from 0); past the last, manual handling.
     Reversal {
         /// Which.
-        attempt: u8,
+        attempt: u32,
     },
 }
 
@@ -235,20 +261,19 @@ impl Originator {
         Timer::Reversal { attempt: 0 }
     }
 
-    /// Reversal timer `attempt` fired.
-    pub fn on_reversal_timer(&mut self, attempt: u8, policy: &OriginatorPolicy) -> ReversalStep {
+    /// Reversal timer `attempt` fired: send the advice again, with the next wait of the
+    /// schedule (its last step repeating), or, once the advice has expired, give up.
+    pub fn on_reversal_timer(&mut self, attempt: u32, policy: &OriginatorPolicy) -> ReversalStep {
         if self.phase != Phase::Reversing {
             return ReversalStep::Stale;
         }
-        match policy.reversal_backoff.get(attempt as usize) {
-            Some(&after) => {
-                ReversalStep::Send { next: Timer::Reversal { attempt: attempt + 1 }, after }
-            }
-            None => {
-                self.phase = Phase::Final;
-                ReversalStep::Manual
-            }
+        if attempt >= policy.reversal_attempts_max {
+            self.phase = Phase::Final;
+            return ReversalStep::Manual;
         }
+        let backoff = &policy.reversal_backoff;
+        let after = backoff[(attempt as usize).min(backoff.len() - 1)];
+        ReversalStep::Send { next: Timer::Reversal { attempt: attempt + 1 }, after }
     }
 
     /// The 0430 arrived: the far side says the original was declined (`Declined`), or that it
@@ -284,6 +309,7 @@ mod tests {
             inquiry_every: Span::from_secs(3),
             inquiries_max: 2,
             reversal_backoff: vec![Span::from_secs(1), Span::from_secs(2)],
+            reversal_attempts_max: 2,
         }
     }
 
@@ -346,6 +372,38 @@ mod tests {
         assert_eq!(o.on_reversal_timer(2, &p), ReversalStep::Manual);
         assert_eq!(o.phase(), Phase::Final);
         assert_eq!(o.on_reversal_ack(ResponseCode::Approved), None);
+    }
+
+    #[test]
+    fn an_advice_is_resent_at_a_capped_back_off_until_it_expires() {
+        let s = Span::from_secs;
+        let backoff = vec![s(1), s(2), s(4), s(60)];
+        // Leaves at 0, 1, 3, 7, then every 60 s: 7 + 60k < 3600 for k = 0..=59.
+        let max = OriginatorPolicy::reversal_attempts_within(&backoff, s(3600));
+        assert_eq!(max, 4 + 59);
+        assert_eq!(OriginatorPolicy::reversal_attempts_within(&backoff, s(1)), 1);
+        assert_eq!(OriginatorPolicy::reversal_attempts_within(&backoff, s(2)), 2);
+        let p =
+            OriginatorPolicy { reversal_backoff: backoff, reversal_attempts_max: max, ..policy() };
+        let mut o = held();
+        o.on_timeout(0);
+        o.on_inquiry_timer(3, &p);
+        let mut waits = Vec::new();
+        let mut attempt = 0;
+        loop {
+            match o.on_reversal_timer(attempt, &p) {
+                ReversalStep::Send { next: Timer::Reversal { attempt: n }, after } => {
+                    waits.push(after);
+                    attempt = n;
+                }
+                ReversalStep::Manual => break,
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(waits.len() as u32, max);
+        assert_eq!(&waits[..5], &[s(1), s(2), s(4), s(60), s(60)]);
+        let total: u64 = waits.iter().map(|w| w.as_nanos()).sum();
+        assert!(total >= s(3600).as_nanos(), "manual only once the advice has expired");
     }
 
     #[test]

@@ -403,6 +403,8 @@ impl FlowConfig {
             })
             .collect();
         let r = &f.failures_pct;
+        let backoff: Vec<Span> =
+            t.reversal_backoff_s.iter().map(|&b| Span::from_secs(u64::from(b))).collect();
         FlowConfig {
             flow,
             per_minute,
@@ -445,11 +447,11 @@ impl FlowConfig {
                 inquiry_every: Span::from_secs(u64::from(t.inquiry_every_s)),
                 inquiries_max: u16::try_from(t.inquiry_window_s / t.inquiry_every_s)
                     .expect("validated: at most 3600 inquiries"),
-                reversal_backoff: t
-                    .reversal_backoff_s
-                    .iter()
-                    .map(|&b| Span::from_secs(u64::from(b)))
-                    .collect(),
+                reversal_backoff: backoff.clone(),
+                reversal_attempts_max: OriginatorPolicy::reversal_attempts_within(
+                    &backoff,
+                    Span::from_minutes(u64::from(t.reversal_expiry_minutes)),
+                ),
             },
             route,
         }
