@@ -38,8 +38,20 @@ pub struct NodeStats {
     /// answers), included in `occupancy.served_count`; those passing a zero-time node count
     /// here but take no server.
     pub others_served_count: u64,
+    /// New requests its admission control turned away: for their sender's rate, and for its
+    /// concurrency.
+    pub throttled: Throttled,
     /// At the end of each simulated minute.
     pub minutes: Vec<NodeMinute>,
+}
+
+/// New requests a node's admission control turned away.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Throttled {
+    /// Over their sender's rate.
+    pub rate_count: u64,
+    /// Over their sender's concurrency.
+    pub concurrency_count: u64,
 }
 
 /// What a node is sized for, and the shortest wait behind it: together they say whether its

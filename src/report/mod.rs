@@ -417,6 +417,7 @@ pub fn nodes_csv(record: &RunRecord) -> String {
         "mean_time_in_system_ms",
         "littles_law_error_pct",
         "discarded",
+        "throttled",
         "others_served",
         "queue_wait_ms_worst",
         "timeout_ms_behind",
@@ -438,6 +439,7 @@ pub fn nodes_csv(record: &RunRecord) -> String {
             format!("{:.3}", law.mean_time_in_system_s * 1000.0),
             format!("{:.4}", law.error_pct),
             n.occupancy.discarded_count.to_string(),
+            (n.throttled.rate_count + n.throttled.concurrency_count).to_string(),
             n.others_served_count.to_string(),
             format!("{:.3}", n.queue_wait_ns_worst() / 1e6),
             n.sizing
@@ -839,13 +841,15 @@ fn md_nodes(out: &mut String, record: &RunRecord) {
         "\n## Nodes\n\nUtilisation, percent of the node's servers busy: in its busiest simulated \
          minute (which shows saturation) and averaged over the whole run including the drain \
          (which hides it); headroom is 100 % over the peak minute's. Refused: new requests \
-         turned away by a full queue; discarded: requests dropped unserved because their \
+         turned away by a full queue; throttled: by admission control (its sender over its \
+         rate or concurrency); discarded: requests dropped unserved because their \
          originator had already timed out. Worst queue wait: a full queue of new requests \
          times the mean service time, over the servers; margin: the shortest timeout of whoever \
          waits behind the node less that wait (negative: a full queue serves dead work). Every \
          node, the busiest first.\n\n| node | servers | peak minute % | at minute | whole \
-         run % | headroom × | refused | discarded | longest queue | worst queue wait s | \
-         timeout behind s | margin s |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+         run % | headroom × | refused | throttled | discarded | longest queue | worst queue \
+         wait s | timeout behind s | margin s |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     );
     let mut nodes: Vec<_> = record.nodes.iter().map(|n| (n, n.utilisation(run_ns))).collect();
     nodes.sort_by(|(a, ua), (b, ub)| {
@@ -861,13 +865,14 @@ fn md_nodes(out: &mut String, record: &RunRecord) {
             |ns: Option<f64>| ns.map_or_else(|| "–".to_string(), |x| format!("{:.1}", x / 1e9));
         let _ = writeln!(
             out,
-            "| {} | {} | {:.1} | {} | {:.1} | {headroom} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {:.1} | {} | {:.1} | {headroom} | {} | {} | {} | {} | {} | {} | {} |",
             n.name,
             n.servers,
             u.pct_peak_minute,
             u.peak_minute,
             u.pct_mean,
             n.occupancy.refused_count,
+            n.throttled.rate_count + n.throttled.concurrency_count,
             n.occupancy.discarded_count,
             n.occupancy.queue_len_max,
             seconds(Some(n.queue_wait_ns_worst())),

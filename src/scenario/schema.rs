@@ -293,8 +293,8 @@ pub struct Population {
     pub merchant_zipf_s: f64,
 }
 
-/// A node: `servers` in parallel, a queue in which answers go before new requests and at most
-/// `queue_max` new requests wait, and its service times: a new request's, `service_ms`
+/// A node: `servers` in parallel, a queue in which answers go before new work and at most
+/// `queue_max` requests, inquiries and advices wait, and its service times: a new request's, `service_ms`
 /// (log-normal) or `service` (any distribution), exactly one of them; and every other
 /// message's (answers, status inquiries, reversal advices and their answers),
 /// `other_service_ms` or `other_service`, the request's when neither is given.
@@ -303,8 +303,8 @@ pub struct Population {
 pub struct NodeSpec {
     /// Messages served at once.
     pub servers: u32,
-    /// New requests waiting at most; one more is refused (overload). Answers are never
-    /// refused.
+    /// Requests, inquiries and advices waiting at most; one more is refused (a request as
+    /// overload; an inquiry or advice is sent again by its sender). Answers are never refused.
     pub queue_max: u32,
     /// A new request's service time `[median, p99]` in milliseconds, log-normal.
     #[serde(default, deserialize_with = "exact::option_array")]
@@ -322,6 +322,31 @@ pub struct NodeSpec {
     /// past the originator's timeout; at the originator, past the payer's app's).
     #[serde(default)]
     pub drop_expired: bool,
+    /// Which new requests are served first: `"domestic"` or `"cross_border"`; absent, all
+    /// alike.
+    #[serde(default)]
+    pub priority: Option<String>,
+    /// Admission control: limits on each sender's new work (requests, inquiries, advices; a
+    /// sender is the node it comes from, one instance of a participant's node each).
+    #[serde(default)]
+    pub admission: Option<AdmissionSpec>,
+}
+
+/// `admission`: each sender's new requests into a node, by rate and by number at once; one
+/// over either is declined at once as `throttled`. At least one of the limits.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdmissionSpec {
+    /// New requests per second one sender may bring on average (a token bucket).
+    #[serde(default)]
+    pub rate_per_s: Option<f64>,
+    /// How many above the rate one sender may bring at once (the bucket's size); one
+    /// second's worth when absent.
+    #[serde(default)]
+    pub burst: Option<u32>,
+    /// One sender's new requests in the node at once (waiting or in service) at most.
+    #[serde(default)]
+    pub concurrency_max: Option<u32>,
 }
 
 /// A distribution of delays in milliseconds: `{ dist = "exponential", mean_ms = 5 }`.

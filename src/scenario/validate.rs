@@ -52,6 +52,8 @@ pub const MEMORY_MB_MAX: u32 = 1 << 20;
 pub const SHOCKS_MAX: usize = 64;
 /// Most degraded windows a scenario may list.
 pub const WINDOWS_MAX: usize = 256;
+/// The highest admission rate one sender may be given, new requests per second.
+pub const ADMISSION_RATE_PER_S_MAX: f64 = 1e7;
 /// Longest wait before one reversal retry, seconds.
 pub const REVERSAL_BACKOFF_S_MAX: u32 = 86_400;
 /// The longest a reversal advice may be resent before it expires: two days, in minutes.
@@ -647,7 +649,50 @@ fn check_node(name: &str, node: &NodeSpec) -> Check {
             "other_service",
         )?;
     }
+    if let Some(p) = &node.priority
+        && priority(p).is_none()
+    {
+        return Err(at(
+            &["nodes", name, "priority"],
+            format!("{p:?} is not \"domestic\" or \"cross_border\""),
+        ));
+    }
+    if let Some(a) = &node.admission {
+        let here = |key: &'static str| ["nodes", name, "admission", key];
+        if a.rate_per_s.is_none() && a.concurrency_max.is_none() {
+            return Err(at(
+                &["nodes", name, "admission"],
+                "needs rate_per_s or concurrency_max (or both)",
+            ));
+        }
+        if let Some(r) = a.rate_per_s
+            && !(r.is_finite() && r > 0.0 && r <= ADMISSION_RATE_PER_S_MAX)
+        {
+            return Err(at(
+                &here("rate_per_s"),
+                format!("{r} must be above 0 and at most {ADMISSION_RATE_PER_S_MAX}"),
+            ));
+        }
+        if a.burst.is_some() && a.rate_per_s.is_none() {
+            return Err(at(&here("burst"), "is the size of the rate's bucket: give rate_per_s"));
+        }
+        if a.burst == Some(0) || a.burst.is_some_and(|b| b > QUEUE_MAX) {
+            return Err(at(&here("burst"), format!("must be 1 to {QUEUE_MAX}")));
+        }
+        if a.concurrency_max == Some(0) {
+            return Err(at(&here("concurrency_max"), "must be positive"));
+        }
+    }
     Ok(())
+}
+
+/// Which flows a node serves first: `Some(true)` domestic, `Some(false)` cross-border.
+pub fn priority(text: &str) -> Option<bool> {
+    match text {
+        "domestic" => Some(true),
+        "cross_border" => Some(false),
+        _ => None,
+    }
 }
 
 /// Most nodes, and most links, a scenario may add to the standard ones.

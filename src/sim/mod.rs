@@ -6,11 +6,14 @@
 //! * [`queue`]: events in (time, insertion sequence) order, bounded.
 //! * [`mmc`]: an M/M/c node, the engine's yardstick and its Erlang-C / Little's-law check.
 //! * [`network`]: latency distributions and links with loss, duplication, outages and degradation.
-//! * [`station`]: servers in front of a bounded FIFO queue: every node, and the M/M/c model.
+//! * [`station`]: servers in front of a queue (answers first, then new requests by priority):
+//!   every node, and the M/M/c model.
+//! * [`admission`]: each sender's new requests into a node, by rate and by number at once.
 //!
 //! Floating point is allowed here only to shape random delays and to report statistics; time
 //! and money stay integers.
 
+pub mod admission;
 pub mod audit;
 pub mod mmc;
 pub mod network;

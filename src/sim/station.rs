@@ -3,9 +3,10 @@
 //! Erlang-C check therefore validates the code the world runs.
 //!
 //! The queue has three classes, served in strict priority and each first in, first out:
-//! answers (responses, inquiries, advices and their answers: work already started elsewhere,
-//! which a switch finishes before it takes new work), then new requests of high priority, then
-//! of low priority. `queue_max` bounds the new requests waiting; answers are never refused.
+//! answers (responses to requests, inquiries and advices: work already done elsewhere, on its
+//! way home, which a switch finishes before it takes new work), then what asks for new work
+//! (requests, status inquiries, reversal advices) of high priority, then of low priority.
+//! `queue_max` bounds the new work waiting; answers are never refused.
 //! A request that took a server may be discarded unserved (dead work: its originator has
 //! already given up), and the next one takes the server.
 //!
@@ -22,11 +23,11 @@ use crate::record::node::Occupancy;
 /// The classes of work, in the order they are served.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Class {
-    /// Work already under way elsewhere: never refused, served first.
+    /// Answers on their way home: never refused, served first.
     Answer = 0,
-    /// New requests of the higher priority.
+    /// New work of the higher priority.
     High = 1,
-    /// New requests of the lower priority.
+    /// New work of the lower priority.
     Low = 2,
 }
 

@@ -115,6 +115,62 @@ fn instants_outside_the_representable_range_are_refused() {
 }
 
 #[test]
+fn admission_control_and_priority_out_of_bounds_are_refused() {
+    let switch = "service_ms = [15, 80], other_service_ms = [4, 20] }";
+    let set =
+        |extra: &str| format!("service_ms = [15, 80], other_service_ms = [4, 20], {extra} }}");
+    for (name, extra, key, words) in [
+        ("no limit", "admission = {}", "nodes.bakong_switch.admission", "needs rate_per_s"),
+        (
+            "zero rate",
+            "admission = { rate_per_s = 0 }",
+            "nodes.bakong_switch.admission.rate_per_s",
+            "above 0",
+        ),
+        (
+            "nan rate",
+            "admission = { rate_per_s = nan }",
+            "nodes.bakong_switch.admission.rate_per_s",
+            "above 0",
+        ),
+        (
+            "burst alone",
+            "admission = { burst = 5, concurrency_max = 3 }",
+            "nodes.bakong_switch.admission.burst",
+            "give rate_per_s",
+        ),
+        (
+            "zero burst",
+            "admission = { rate_per_s = 5, burst = 0 }",
+            "nodes.bakong_switch.admission.burst",
+            "1 to",
+        ),
+        (
+            "zero concurrency",
+            "admission = { concurrency_max = 0 }",
+            "nodes.bakong_switch.admission.concurrency_max",
+            "positive",
+        ),
+        ("unknown priority", "priority = \"vip\"", "nodes.bakong_switch.priority", "domestic"),
+    ] {
+        check(name, TINY, &[(switch, &set(extra))], Expect::Refused(key, words));
+    }
+    // Advices throttled at one a thousand seconds cannot all get through before the drain ends:
+    // the run reports its payments still in flight.
+    check(
+        "a tiny cap and rate",
+        TINY,
+        &[(
+            switch,
+            &set(
+                "priority = \"cross_border\", admission = { rate_per_s = 0.001, burst = 1, concurrency_max = 1 }",
+            ),
+        )],
+        Expect::Runs { complete: false },
+    );
+}
+
+#[test]
 fn timeouts_that_would_overflow_are_refused() {
     let backoff = "reversal_backoff_s = [1, 2, 4, 8, 16, 32, 60]";
     check(

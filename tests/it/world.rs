@@ -224,6 +224,7 @@ fn shipped_scenarios_are_valid() {
         "growth-10x",
         "normal-weekday",
         "reference",
+        "retry-storm",
         "upi-link-outage",
     ] {
         assert!(names.iter().any(|n| n == expected), "scenarios/ lacks {expected}");
@@ -361,4 +362,39 @@ fn reversal_advices_are_stored_and_forwarded_until_the_link_returns() {
     let short = tiny_with(&[(expiry, "reversal_expiry_minutes = 1")]);
     let expired = run(&short, 11, Sabotage::default()).expect("no breach");
     assert!(total(&expired, Outcome::Manual) > 0, "an expired advice goes to manual");
+}
+
+#[test]
+fn a_slowed_switch_collapses_without_admission_control_and_recovers_with_it() {
+    let text = include_str!("../data/overload.toml");
+    let switch = "other_service = { dist = \"constant\", ms = 10 } }";
+    let with = |extra: &str| {
+        assert!(text.contains(switch));
+        let edited = text.replace(
+            switch,
+            &format!("other_service = {{ dist = \"constant\", ms = 10 }}{extra} }}"),
+        );
+        scenario::parse(&edited).unwrap_or_else(|e| panic!("{e}"))
+    };
+    // Approval among the payments that ended in minutes 25 to 55, long after the five-minute
+    // slowdown (minutes 10 to 15).
+    let after = |r: &RunRecord| {
+        let m = &r.minutes[0][25..55];
+        let approved: u32 = m.iter().map(|x| x.approved).sum();
+        let completed: u32 = m.iter().map(|x| x.completed).sum();
+        f64::from(approved) / f64::from(completed.max(1))
+    };
+    let node = |r: &RunRecord| {
+        r.nodes.iter().find(|n| n.name == "bakong_switch").cloned().expect("switch")
+    };
+    let plain = run(&with(""), 4, Sabotage::default()).expect("no breach");
+    assert!(after(&plain) < 0.5, "collapsed: {:.3} approved", after(&plain));
+    let dropping = run(&with(", drop_expired = true"), 4, Sabotage::default()).expect("no breach");
+    assert!(node(&dropping).occupancy.discarded_count > 1000, "dead work is discarded");
+    let capped = with(", admission = { concurrency_max = 30 }");
+    let controlled = run(&capped, 4, Sabotage::default()).expect("no breach");
+    assert!(after(&controlled) > 0.9, "recovered: {:.3} approved", after(&controlled));
+    let throttled = node(&controlled).throttled;
+    assert!(throttled.concurrency_count > 100, "{throttled:?}");
+    assert_eq!(controlled.stop, Stop::Drained);
 }

@@ -123,6 +123,8 @@ impl ResponseCode {
                 Decline::LimitExceeded => "61",
                 Decline::IssuerUnavailable => "91",
                 Decline::NodeOverloaded => "92",
+                Decline::Throttled => "65",
+                Decline::HopTimeout => "68",
                 Decline::SwitchError => "96",
             },
         }

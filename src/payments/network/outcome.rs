@@ -34,13 +34,18 @@ pub enum Decline {
     MalformedQr,
     /// A node's queue was full.
     NodeOverloaded,
+    /// A node's admission control turned the request away (its sender over its rate or
+    /// concurrency limit, or a circuit breaker open toward the next hop).
+    Throttled,
+    /// A node on the way timed out waiting for the next hop's answer and declined.
+    HopTimeout,
     /// The reversal reached the far side before the request did.
     Reversed,
 }
 
 impl Decline {
     /// Every class, in report order.
-    pub const ALL: [Decline; 12] = [
+    pub const ALL: [Decline; 14] = [
         Decline::InsufficientBalance,
         Decline::PinFailure,
         Decline::LimitExceeded,
@@ -52,6 +57,8 @@ impl Decline {
         Decline::ExpiredQr,
         Decline::MalformedQr,
         Decline::NodeOverloaded,
+        Decline::Throttled,
+        Decline::HopTimeout,
         Decline::Reversed,
     ];
 
@@ -69,6 +76,8 @@ impl Decline {
             Decline::ExpiredQr => "expired_qr",
             Decline::MalformedQr => "malformed_qr",
             Decline::NodeOverloaded => "node_overloaded",
+            Decline::Throttled => "throttled",
+            Decline::HopTimeout => "hop_timeout",
             Decline::Reversed => "reversed_before_arrival",
         }
     }

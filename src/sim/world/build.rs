@@ -198,6 +198,8 @@ fn nodes(cfg: &Config) -> (Vec<Node>, Vec<u32>) {
                 drop_expired: spec.drop_expired,
                 sizing,
                 others_served: 0,
+                domestic_first: spec.domestic_first,
+                admission: spec.admission.map(crate::sim::admission::Admission::new),
                 windows: spec.windows.clone(),
                 rng: Prng::stream(cfg.seed, STREAM_NODES | index),
                 minutes: Vec::new(),

@@ -64,6 +64,11 @@ pub(crate) struct NodeConfig {
     pub(crate) other_service: Latency,
     /// It discards requests whose originator has timed out.
     pub(crate) drop_expired: bool,
+    /// It serves domestic requests first (`Some(true)`), cross-border first (`Some(false)`),
+    /// or all alike.
+    pub(crate) domestic_first: Option<bool>,
+    /// Its limits on each sender's new requests.
+    pub(crate) admission: Option<crate::sim::admission::Limits>,
     /// The degraded windows that name it.
     pub(crate) windows: Vec<usize>,
 }
@@ -188,6 +193,14 @@ fn nodes(s: &Scenario, windows: &[Window]) -> Vec<NodeConfig> {
                 delay(spec.service_ms, spec.service.as_ref())
             },
             drop_expired: spec.drop_expired,
+            domestic_first: spec.priority.as_deref().and_then(validate::priority),
+            admission: spec.admission.as_ref().map(|a| crate::sim::admission::Limits {
+                rate_milli_per_s: a.rate_per_s.map(|r| (r * 1000.0).round() as u64),
+                burst: a
+                    .burst
+                    .unwrap_or_else(|| a.rate_per_s.map_or(1, |r| (r.ceil() as u32).max(1))),
+                concurrency_max: a.concurrency_max,
+            }),
             windows: windows_for(windows, name),
         })
         .collect()

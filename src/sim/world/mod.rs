@@ -188,6 +188,10 @@ struct Node {
     sizing: crate::record::Sizing,
     /// Messages other than new requests served so far.
     others_served: u64,
+    /// Serves domestic requests first (`Some(true)`), cross-border first, or all alike.
+    domestic_first: Option<bool>,
+    /// Its limits on each sender's new requests, and their state.
+    admission: Option<crate::sim::admission::Admission>,
     windows: Vec<usize>,
     rng: Prng,
     /// At the end of each simulated minute.

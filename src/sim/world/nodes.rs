@@ -21,6 +21,10 @@ impl Node {
             sizing: self.sizing,
             occupancy: self.station.stats(),
             others_served_count: self.others_served,
+            throttled: self.admission.as_ref().map_or_else(Default::default, |a| {
+                let (rate_count, concurrency_count) = a.refused_counts();
+                crate::record::Throttled { rate_count, concurrency_count }
+            }),
             minutes: self.minutes,
         }
     }
@@ -83,15 +87,40 @@ impl World {
                 return;
             }
             next = self.nodes[node].station.discard(now, arrived);
+            self.left_admission(node, msg);
             self.consume(msg.p);
         }
     }
 
-    /// The queue class of a message: answers first, new requests after.
-    fn class_of(msg: Msg) -> Class {
-        match msg.kind {
-            Kind::Request { .. } => Class::High,
-            _ => Class::Answer,
+    /// The queue class of a message at a node: answers first (0210, 0610, 0430: work the
+    /// network already did, on its way home), then what asks for new work (requests, status
+    /// inquiries, reversal advices), the node's priority first.
+    fn class_of(&self, node: usize, msg: Msg) -> Class {
+        if !msg.kind.forward() {
+            return Class::Answer;
+        }
+        let Some(domestic_first) = self.nodes[node].domestic_first else { return Class::High };
+        let fi = self.slot(msg.p).expect("a message keeps its payment's slot").fi;
+        let domestic = self.cfg.flows[fi as usize].flow == crate::payments::party::Flow::Domestic;
+        if domestic == domestic_first { Class::High } else { Class::Low }
+    }
+
+    /// Who sent a request to the node it is at: the node instance of the hop before (one per
+    /// participant for a participants' node), or the payer's app at the originator.
+    fn sender_of(&self, msg: Msg) -> u32 {
+        if msg.hop == 0 {
+            return u32::MAX;
+        }
+        let pay = self.slot(msg.p).expect("a message keeps its payment's slot");
+        let hop = self.route(pay.fi).hops[msg.hop as usize - 1];
+        self.node_of(hop, pay) as u32
+    }
+
+    /// A forward message leaves a node with admission control: its sender has one fewer there.
+    fn left_admission(&mut self, node: usize, msg: Msg) {
+        if msg.kind.forward() && self.nodes[node].admission.is_some() {
+            let sender = self.sender_of(msg);
+            self.nodes[node].admission.as_mut().expect("checked").left(sender);
         }
     }
 
@@ -103,17 +132,33 @@ impl World {
         node: usize,
         msg: Msg,
     ) -> Result<(), Breach> {
+        let request = matches!(msg.kind, Kind::Request { .. });
+        if msg.kind.forward() && self.nodes[node].admission.is_some() {
+            let sender = self.sender_of(msg);
+            let admitted =
+                self.nodes[node].admission.as_mut().expect("checked").admit(sender, now).is_ok();
+            if !admitted {
+                if msg.kind == (Kind::Request { dup: false }) && self.payment(msg.p).is_some() {
+                    let code = ResponseCode::Declined(Decline::Throttled);
+                    self.respond(now, msg.p, msg.hop, code, Span::ZERO);
+                }
+                self.consume(msg.p);
+                return Ok(());
+            }
+        }
         let n = &self.nodes[node];
-        let service =
-            if matches!(msg.kind, Kind::Request { .. }) { &n.service } else { &n.other_service };
+        let service = if request { &n.service } else { &n.other_service };
         if service.is_zero() {
             // It takes no time here, so it takes no server: it passes through.
+            self.left_admission(node, msg);
             return self.served(now, node, msg, now);
         }
-        match self.nodes[node].station.arrive(now, msg, Self::class_of(msg)) {
+        let class = self.class_of(node, msg);
+        match self.nodes[node].station.arrive(now, msg, class) {
             Arrival::Started => self.take_server(node, now, Waiting { request: msg, arrived: now }),
             Arrival::Queued => {}
             Arrival::Refused(msg) => {
+                self.left_admission(node, msg);
                 if msg.kind == (Kind::Request { dup: false }) && self.payment(msg.p).is_some() {
                     let code = ResponseCode::Declined(Decline::NodeOverloaded);
                     self.respond(now, msg.p, msg.hop, code, Span::ZERO);
@@ -136,6 +181,7 @@ impl World {
         if let Some(next) = self.nodes[node].station.finish(now, arrived) {
             self.take_server(node, now, next);
         }
+        self.left_admission(node, msg);
         self.served(now, node, msg, arrived)
     }
 
