@@ -22,7 +22,7 @@ use crate::payments::time::{Timestamp, Zone};
 pub use flow::{
     FlowStats, HopLatency, INTERVAL_MINUTES, LATENCY_US_MAX, MinuteStats, PeakSecond, PeakSeconds,
 };
-pub use node::{NodeMinute, NodeStats, Occupancy, Sizing, Throttled, Utilisation};
+pub use node::{NodeMinute, NodeStats, Occupancy, RelayCounts, Sizing, Throttled, Utilisation};
 
 /// Why a run stopped before draining.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -41,6 +41,8 @@ pub struct NodeStats {
     /// New requests its admission control turned away: for their sender's rate, and for its
     /// concurrency.
     pub throttled: Throttled,
+    /// Its own deadline and circuit breaker, as a node relaying requests.
+    pub relay: RelayCounts,
     /// At the end of each simulated minute.
     pub minutes: Vec<NodeMinute>,
 }
@@ -52,6 +54,17 @@ pub struct Throttled {
     pub rate_count: u64,
     /// Over their sender's concurrency.
     pub concurrency_count: u64,
+}
+
+/// What a relaying node's deadline and breaker did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RelayCounts {
+    /// Requests it forwarded whose answer missed its deadline (it answered upstream itself).
+    pub deadlines_missed_count: u64,
+    /// Times a breaker of its opened.
+    pub breaker_opened_count: u64,
+    /// Requests it declined at once because the breaker toward their next hop was open.
+    pub breaker_refused_count: u64,
 }
 
 /// What a node is sized for, and the shortest wait behind it: together they say whether its

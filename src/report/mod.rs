@@ -418,6 +418,9 @@ pub fn nodes_csv(record: &RunRecord) -> String {
         "littles_law_error_pct",
         "discarded",
         "throttled",
+        "deadlines_missed",
+        "breaker_opened",
+        "breaker_refused",
         "others_served",
         "queue_wait_ms_worst",
         "timeout_ms_behind",
@@ -440,6 +443,9 @@ pub fn nodes_csv(record: &RunRecord) -> String {
             format!("{:.4}", law.error_pct),
             n.occupancy.discarded_count.to_string(),
             (n.throttled.rate_count + n.throttled.concurrency_count).to_string(),
+            n.relay.deadlines_missed_count.to_string(),
+            n.relay.breaker_opened_count.to_string(),
+            n.relay.breaker_refused_count.to_string(),
             n.others_served_count.to_string(),
             format!("{:.3}", n.queue_wait_ns_worst() / 1e6),
             n.sizing
@@ -879,6 +885,26 @@ fn md_nodes(out: &mut String, record: &RunRecord) {
             seconds(n.sizing.timeout_ns_behind.map(|t| t as f64)),
             seconds(n.margin_ns())
         );
+    }
+    let relaying: Vec<String> = record
+        .nodes
+        .iter()
+        .filter(|n| n.relay != crate::record::RelayCounts::default())
+        .map(|n| {
+            let r = n.relay;
+            let mut text =
+                format!("{} missed its deadline {} times", n.name, r.deadlines_missed_count);
+            if r.breaker_opened_count > 0 || r.breaker_refused_count > 0 {
+                text.push_str(&format!(
+                    ", its breaker opened {} times and declined {} requests at once",
+                    r.breaker_opened_count, r.breaker_refused_count
+                ));
+            }
+            text
+        })
+        .collect();
+    if !relaying.is_empty() {
+        let _ = writeln!(out, "\nNodes with deadlines of their own: {}.", relaying.join("; "));
     }
 }
 

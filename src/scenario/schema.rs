@@ -330,6 +330,35 @@ pub struct NodeSpec {
     /// sender is the node it comes from, one instance of a participant's node each).
     #[serde(default)]
     pub admission: Option<AdmissionSpec>,
+    /// How long the node waits for the answer to a request it forwarded toward the hop that
+    /// books the payee's side, seconds; absent, as long as its originator does.
+    #[serde(default)]
+    pub deadline_s: Option<f64>,
+    /// What it does when that deadline passes: `"decline"` (the default: decline upstream,
+    /// reverse downstream) or `"stand_in"` (approve upstream on the far side's behalf, advise
+    /// downstream).
+    #[serde(default)]
+    pub on_deadline: Option<String>,
+    /// A circuit breaker per next hop on the outcomes of the deadline (needs `deadline_s`).
+    #[serde(default)]
+    pub breaker: Option<BreakerSpec>,
+}
+
+/// `breaker`: when at least `failure_pct` of the requests a node forwarded to one next hop in
+/// the last `window_s` seconds (at least `requests_min` of them) missed its deadline, the
+/// node declines requests for that hop at once (`circuit_open`) for `open_s` seconds, then
+/// lets one through and closes if it is answered in time.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BreakerSpec {
+    /// The share of failures that opens it, percent.
+    pub failure_pct: f64,
+    /// The window, seconds.
+    pub window_s: u32,
+    /// Outcomes the window must hold before it may open.
+    pub requests_min: u32,
+    /// How long it stays open before a probe, seconds.
+    pub open_s: u32,
 }
 
 /// `admission`: each sender's new requests into a node, by rate and by number at once; one

@@ -52,6 +52,8 @@ pub const MEMORY_MB_MAX: u32 = 1 << 20;
 pub const SHOCKS_MAX: usize = 64;
 /// Most degraded windows a scenario may list.
 pub const WINDOWS_MAX: usize = 256;
+/// The shortest deadline a node may keep, seconds.
+pub const DEADLINE_S_MIN: f64 = 0.001;
 /// The highest admission rate one sender may be given, new requests per second.
 pub const ADMISSION_RATE_PER_S_MAX: f64 = 1e7;
 /// Longest wait before one reversal retry, seconds.
@@ -193,6 +195,7 @@ pub(super) fn check(s: &Scenario) -> Check {
     }
     check_routes(s)?;
     check_timeouts(s)?;
+    check_deadlines(s)?;
     check_load(s)?;
     for (name, flow) in flows(s) {
         check_flow(name, flow, s)?;
@@ -657,6 +660,51 @@ fn check_node(name: &str, node: &NodeSpec) -> Check {
             format!("{p:?} is not \"domestic\" or \"cross_border\""),
         ));
     }
+    check_node_control(name, node)
+}
+
+/// A node's deadline, breaker and admission control.
+fn check_node_control(name: &str, node: &NodeSpec) -> Check {
+    if let Some(d) = node.deadline_s
+        && !(d.is_finite() && (DEADLINE_S_MIN..=3600.0).contains(&d))
+    {
+        return Err(at(
+            &["nodes", name, "deadline_s"],
+            format!("{d} must be {DEADLINE_S_MIN} to 3600 seconds"),
+        ));
+    }
+    if let Some(o) = &node.on_deadline {
+        if node.deadline_s.is_none() {
+            return Err(at(&["nodes", name, "on_deadline"], "needs deadline_s"));
+        }
+        if on_deadline(o).is_none() {
+            return Err(at(
+                &["nodes", name, "on_deadline"],
+                format!("{o:?} is not \"decline\" or \"stand_in\""),
+            ));
+        }
+    }
+    if let Some(b) = &node.breaker {
+        let here = |key: &'static str| ["nodes", name, "breaker", key];
+        if node.deadline_s.is_none() {
+            return Err(at(
+                &["nodes", name, "breaker"],
+                "counts missed deadlines: needs deadline_s",
+            ));
+        }
+        if !(b.failure_pct.is_finite() && b.failure_pct > 0.0 && b.failure_pct <= 100.0) {
+            return Err(at(&here("failure_pct"), "must be above 0 and at most 100"));
+        }
+        if !(1..=3600).contains(&b.window_s) {
+            return Err(at(&here("window_s"), "must be 1 to 3600"));
+        }
+        if b.requests_min == 0 {
+            return Err(at(&here("requests_min"), "must be positive"));
+        }
+        if !(1..=86_400).contains(&b.open_s) {
+            return Err(at(&here("open_s"), "must be 1 to 86400"));
+        }
+    }
     if let Some(a) = &node.admission {
         let here = |key: &'static str| ["nodes", name, "admission", key];
         if a.rate_per_s.is_none() && a.concurrency_max.is_none() {
@@ -684,6 +732,16 @@ fn check_node(name: &str, node: &NodeSpec) -> Check {
         }
     }
     Ok(())
+}
+
+/// What a node does at its deadline.
+pub fn on_deadline(text: &str) -> Option<crate::payments::network::relay::OnDeadline> {
+    use crate::payments::network::relay::OnDeadline;
+    match text {
+        "decline" => Some(OnDeadline::Decline),
+        "stand_in" => Some(OnDeadline::StandIn),
+        _ => None,
+    }
 }
 
 /// Which flows a node serves first: `Some(true)` domestic, `Some(false)` cross-border.
@@ -836,6 +894,36 @@ fn check_link(name: &str, link: &LinkSpec) -> Check {
                     &["links", name, "outages"],
                     i,
                     format!("from and to {INSTANT_RULE}, from before to"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A node's deadline must pass before the timeout of every originator whose requests it
+/// relays: a switch gives up (and answers) before the party waiting on it does.
+fn check_deadlines(s: &Scenario) -> Check {
+    let t = &s.timeouts;
+    for flow in Flow::ALL {
+        let originator_s = match flow {
+            Flow::Inward => t.issuer_to_upi_s,
+            Flow::Outward | Flow::Remittance => t.bank_to_bakong_s,
+            Flow::Domestic => t.domestic_s,
+        };
+        let r = route(s, flow);
+        let credit = r.nodes.iter().skip(1).position(|n| *n == r.credit).map_or(0, |i| i + 1);
+        for name in r.nodes.iter().take(credit).skip(1) {
+            if let Some(d) = s.nodes.get(name).and_then(|n| n.deadline_s)
+                && d >= f64::from(originator_s)
+            {
+                return Err(at(
+                    &["nodes", name, "deadline_s"],
+                    format!(
+                        "{d} s must be shorter than the {} originator's timeout ({originator_s} s): \
+                         the node relays its requests",
+                        flow.name()
+                    ),
                 ));
             }
         }

@@ -9,12 +9,14 @@
 //! * [`station`]: servers in front of a queue (answers first, then new requests by priority):
 //!   every node, and the M/M/c model.
 //! * [`admission`]: each sender's new requests into a node, by rate and by number at once.
+//! * [`breaker`]: a node's circuit breaker per next hop, on the outcomes of its deadlines.
 //!
 //! Floating point is allowed here only to shape random delays and to report statistics; time
 //! and money stay integers.
 
 pub mod admission;
 pub mod audit;
+pub mod breaker;
 pub mod mmc;
 pub mod network;
 pub mod queue;

@@ -9,7 +9,7 @@ use bakong_sim::record::study::FlowHeadline;
 use bakong_sim::report;
 use bakong_sim::scenario::{self, Scenario};
 use bakong_sim::sim::audit::Breach;
-use bakong_sim::sim::world::{Outcome, RunRecord, Sabotage, Stop, World};
+use bakong_sim::sim::world::{Decline, Outcome, RunRecord, Sabotage, Stop, World};
 
 const SMALL: &str = include_str!("../data/small.toml");
 
@@ -397,4 +397,65 @@ fn a_slowed_switch_collapses_without_admission_control_and_recovers_with_it() {
     let throttled = node(&controlled).throttled;
     assert!(throttled.concurrency_count > 100, "{throttled:?}");
     assert_eq!(controlled.stop, Stop::Drained);
+}
+
+#[test]
+fn a_node_that_gives_up_at_its_deadline_declines_or_stands_in_and_the_books_agree() {
+    let switch = "bakong_switch  = { servers = 128, queue_max = 20_000, service_ms = [15, 80], other_service_ms = [4, 20] }";
+    let with = |extra: &str| {
+        let line = switch.replace(" }", &format!(", {extra} }}"));
+        tiny_with(&[(switch, line.as_str())])
+    };
+    let count = |r: &RunRecord, o: Outcome| r.flows.iter().map(|f| f.count(o)).sum::<u64>();
+    let missed = |r: &RunRecord| {
+        r.nodes
+            .iter()
+            .find(|n| n.name == "bakong_switch")
+            .expect("switch")
+            .relay
+            .deadlines_missed_count
+    };
+    // 80 ms: about half of the acquirers' answers come later (their service alone has an 80 ms
+    // median). The switch declines those upstream and reverses downstream; the auditor checks
+    // that every credit so reversed is undone, and no payment is final before its advice is.
+    let declined = run(&with("deadline_s = 0.08"), 2, Sabotage::default()).expect("no breach");
+    let timeouts = count(&declined, Outcome::Declined(Decline::HopTimeout));
+    assert!(missed(&declined) > 100, "{} deadlines missed", missed(&declined));
+    assert!(timeouts > 100, "{timeouts} declined at the switch's deadline");
+    assert_eq!(count(&declined, Outcome::Manual), 0);
+    assert_eq!(declined.stop, Stop::Drained);
+    // Standing in instead: those payments are approved, and the far side books them.
+    let stood = run(&with("deadline_s = 0.08, on_deadline = \"stand_in\""), 2, Sabotage::default())
+        .expect("no breach");
+    assert!(missed(&stood) > 100);
+    assert_eq!(count(&stood, Outcome::Declined(Decline::HopTimeout)), 0);
+    let inward = |r: &RunRecord| {
+        r.flows
+            .iter()
+            .find(|f| f.flow.name() == "inward")
+            .map(|f| f.approval_ratio())
+            .expect("inward")
+    };
+    assert!(
+        inward(&stood) > inward(&declined) + 0.2,
+        "{} vs {}",
+        inward(&stood),
+        inward(&declined)
+    );
+    assert_eq!(stood.stop, Stop::Drained);
+}
+
+#[test]
+fn a_breaker_opens_toward_a_hop_that_stops_answering() {
+    // UPI waits 5 s for Bakong; the WAN is down for three minutes: its breaker opens and UPI
+    // declines inward payments at once instead of sending them into the outage.
+    let upi = "upi            = { servers = 256, queue_max = 10_000, service_ms = [25, 120], other_service_ms = [8, 40] }";
+    let line = upi.replace(" }", ", deadline_s = 5, breaker = { failure_pct = 50, window_s = 120, requests_min = 3, open_s = 60 } }");
+    let r = run(&tiny_with(&[(upi, line.as_str())]), 3, Sabotage::default()).expect("no breach");
+    let node = r.nodes.iter().find(|n| n.name == "upi").expect("upi");
+    assert!(node.relay.breaker_opened_count > 0, "{:?}", node.relay);
+    assert!(node.relay.breaker_refused_count > 0, "{:?}", node.relay);
+    let open: u64 = r.flows.iter().map(|f| f.count(Outcome::Declined(Decline::CircuitOpen))).sum();
+    assert_eq!(open, node.relay.breaker_refused_count, "each refusal is a payment declined");
+    assert_eq!(r.stop, Stop::Drained);
 }

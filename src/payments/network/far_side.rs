@@ -4,7 +4,9 @@
 //!
 //! On the 0200 it declines (its own decision, drawn by the caller) or credits the payee; it
 //! answers 0600 inquiries with what it did; on the 0420 it reverses a credit it booked, or
-//! remembers the reversal so that a request arriving after it is declined. A duplicate request
+//! remembers the reversal so that a request arriving after it is declined. On a stand-in
+//! advice (a node on the way approved on its behalf) it credits the payee if it has not, even
+//! after its own decline: a stand-in approval binds it. A duplicate request
 //! books nothing new: the credit is placed again under the same ids, and the ledger's
 //! idempotency absorbs it.
 
@@ -35,6 +37,17 @@ pub enum RequestStep {
     Decline(Decline),
     /// Book the credit, then report the result with [`FarSide::on_credit`].
     Credit,
+    /// The payee is already credited (a stand-in advice came first): approve, book nothing.
+    AlreadyCredited,
+}
+
+/// What to do with a stand-in advice.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StandInStep {
+    /// Book the credit (report it with [`FarSide::on_credit`]), then acknowledge.
+    Credit,
+    /// Acknowledge with this code: already credited (approved), or reversed before it came.
+    Acknowledge(ResponseCode),
 }
 
 /// What to do with a reversal advice.
@@ -79,8 +92,10 @@ impl FarSide {
     /// payment already reversed), so that a caller drawing it at random draws exactly when the
     /// protocol decides.
     pub fn on_request_with(&mut self, decide: impl FnOnce() -> Option<Decline>) -> RequestStep {
-        if self.phase == FarPhase::Reversed {
-            return RequestStep::Decline(Decline::Reversed);
+        match self.phase {
+            FarPhase::Reversed => return RequestStep::Decline(Decline::Reversed),
+            FarPhase::Credited { .. } => return RequestStep::AlreadyCredited,
+            FarPhase::NotArrived | FarPhase::Declined(_) => {}
         }
         match decide() {
             Some(d) => {
@@ -141,6 +156,17 @@ impl FarSide {
         }
     }
 
+    /// A stand-in advice arrived: a node on the way approved on this side's behalf.
+    pub fn on_stand_in(&self) -> StandInStep {
+        match self.phase {
+            FarPhase::NotArrived | FarPhase::Declined(_) => StandInStep::Credit,
+            FarPhase::Credited { .. } => StandInStep::Acknowledge(ResponseCode::Approved),
+            FarPhase::Reversed => {
+                StandInStep::Acknowledge(ResponseCode::Declined(Decline::Reversed))
+            }
+        }
+    }
+
     /// The credit's reversal was booked.
     pub fn on_credit_reversed(&mut self) -> ResponseCode {
         assert!(matches!(self.phase, FarPhase::Credited { .. }), "only a credit is reversed");
@@ -188,6 +214,24 @@ mod tests {
             f.on_request(None),
             RequestStep::Decline(Decline::Reversed),
             "a late request after its reversal"
+        );
+    }
+
+    #[test]
+    fn a_stand_in_advice_credits_once_and_binds_after_a_decline() {
+        let mut f = FarSide::default();
+        assert_eq!(f.on_stand_in(), StandInStep::Credit, "the request never came");
+        f.on_credit(Ok(()), TransferId(4)).expect("credited");
+        assert_eq!(f.on_stand_in(), StandInStep::Acknowledge(ResponseCode::Approved));
+        assert_eq!(f.on_request(None), RequestStep::AlreadyCredited, "the request, late");
+        let mut f = FarSide::default();
+        f.on_request(Some(Decline::AcquirerError));
+        assert_eq!(f.on_stand_in(), StandInStep::Credit, "a stand-in binds the far side");
+        let mut f = FarSide::default();
+        f.on_reversal(false);
+        assert_eq!(
+            f.on_stand_in(),
+            StandInStep::Acknowledge(ResponseCode::Declined(Decline::Reversed))
         );
     }
 

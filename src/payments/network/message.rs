@@ -125,6 +125,7 @@ impl ResponseCode {
                 Decline::NodeOverloaded => "92",
                 Decline::Throttled => "65",
                 Decline::HopTimeout => "68",
+                Decline::CircuitOpen => "98",
                 Decline::SwitchError => "96",
             },
         }

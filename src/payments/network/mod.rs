@@ -9,6 +9,8 @@
 //! * [`originator`]: the participant holding the payer's funds: authorise, hold, wait, inquire,
 //!   reverse.
 //! * [`far_side`]: the participant booking the payee's side: credit, answer, reverse a credit.
+//! * [`relay`]: the nodes on the way with deadlines of their own: decline or stand in, and
+//!   advise downstream.
 //! * [`terms`]: what a payment moves and every booking that follows from it (holds, credits,
 //!   reversals, netting obligations, clearing records).
 
@@ -17,6 +19,7 @@ pub mod far_side;
 pub mod message;
 pub mod originator;
 pub mod outcome;
+pub mod relay;
 pub mod terms;
 
 pub use message::{Message, Mti, ResponseCode, Stan};

@@ -39,13 +39,15 @@ pub enum Decline {
     Throttled,
     /// A node on the way timed out waiting for the next hop's answer and declined.
     HopTimeout,
+    /// A node's circuit breaker toward the next hop was open.
+    CircuitOpen,
     /// The reversal reached the far side before the request did.
     Reversed,
 }
 
 impl Decline {
     /// Every class, in report order.
-    pub const ALL: [Decline; 14] = [
+    pub const ALL: [Decline; 15] = [
         Decline::InsufficientBalance,
         Decline::PinFailure,
         Decline::LimitExceeded,
@@ -59,6 +61,7 @@ impl Decline {
         Decline::NodeOverloaded,
         Decline::Throttled,
         Decline::HopTimeout,
+        Decline::CircuitOpen,
         Decline::Reversed,
     ];
 
@@ -78,6 +81,7 @@ impl Decline {
             Decline::NodeOverloaded => "node_overloaded",
             Decline::Throttled => "throttled",
             Decline::HopTimeout => "hop_timeout",
+            Decline::CircuitOpen => "circuit_open",
             Decline::Reversed => "reversed_before_arrival",
         }
     }

@@ -194,6 +194,8 @@ impl World {
             stage: Stage::Thinking,
             in_network: 0,
             tap: Default::default(),
+            relays: Default::default(),
+            pending: None,
         };
         let p = self.allocate(payment);
         let stats = &mut self.stats[fi];

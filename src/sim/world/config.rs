@@ -69,6 +69,12 @@ pub(crate) struct NodeConfig {
     pub(crate) domestic_first: Option<bool>,
     /// Its limits on each sender's new requests.
     pub(crate) admission: Option<crate::sim::admission::Limits>,
+    /// How long it waits for the answer to a request it forwards.
+    pub(crate) deadline: Option<Span>,
+    /// What it does then.
+    pub(crate) on_deadline: crate::payments::network::relay::OnDeadline,
+    /// Its circuit breaker's limits.
+    pub(crate) breaker: Option<crate::sim::breaker::Limits>,
     /// The degraded windows that name it.
     pub(crate) windows: Vec<usize>,
 }
@@ -200,6 +206,18 @@ fn nodes(s: &Scenario, windows: &[Window]) -> Vec<NodeConfig> {
                     .burst
                     .unwrap_or_else(|| a.rate_per_s.map_or(1, |r| (r.ceil() as u32).max(1))),
                 concurrency_max: a.concurrency_max,
+            }),
+            deadline: spec.deadline_s.map(|d| Span::from_nanos(secs(d))),
+            on_deadline: spec
+                .on_deadline
+                .as_deref()
+                .and_then(validate::on_deadline)
+                .unwrap_or(crate::payments::network::relay::OnDeadline::Decline),
+            breaker: spec.breaker.as_ref().map(|b| crate::sim::breaker::Limits {
+                failure_permille: (b.failure_pct * 10.0).round() as u32,
+                window_s: b.window_s,
+                requests_min: b.requests_min,
+                open: Span::from_secs(u64::from(b.open_s)),
             }),
             windows: windows_for(windows, name),
         })

@@ -23,6 +23,7 @@ pub mod footprint;
 mod nodes;
 mod payment;
 mod periodic;
+mod relay;
 mod transport;
 
 use std::collections::BTreeSet;
@@ -108,6 +109,17 @@ enum Event {
     Response(PRef, ResponseCode),
     /// One of the originator's timers.
     Originator(PRef, Timer),
+    /// A relaying node's deadline for the answer to the request it forwarded.
+    HopDeadline {
+        p: PRef,
+        hop: u8,
+    },
+    /// A relaying node's advice timer: send attempt `attempt`, or give up.
+    Advice {
+        p: PRef,
+        hop: u8,
+        attempt: u32,
+    },
     FxStep,
     FxShock(u8),
     SchemePublish(u16),
@@ -166,6 +178,10 @@ struct Payment {
     in_network: u32,
     /// Its answer on the way past the clearing taps.
     tap: transport::TapWatch,
+    /// The nodes on its way that keep deadlines of their own.
+    relays: crate::payments::network::relay::Relays,
+    /// The outcome its payer has learnt, while a node's advice keeps it from being final.
+    pending: Option<Outcome>,
 }
 
 impl Payment {
@@ -192,6 +208,13 @@ struct Node {
     domestic_first: Option<bool>,
     /// Its limits on each sender's new requests, and their state.
     admission: Option<crate::sim::admission::Admission>,
+    /// How long it waits for the answer to a request it forwards, and what it does then.
+    deadline: Option<Span>,
+    on_deadline: crate::payments::network::relay::OnDeadline,
+    /// Its circuit breaker per next hop.
+    breaker: Option<crate::sim::breaker::Breaker>,
+    /// Requests it forwarded whose answer missed its deadline.
+    deadlines_missed: u64,
     windows: Vec<usize>,
     rng: Prng,
     /// At the end of each simulated minute.
@@ -397,6 +420,8 @@ impl World {
             Event::Done { node, msg, arrived } => self.on_done(now, node as usize, msg, arrived)?,
             Event::Response(p, code) => self.on_answer(now, p, code)?,
             Event::Originator(p, timer) => self.on_originator_timer(now, p, timer)?,
+            Event::HopDeadline { p, hop } => self.on_hop_deadline(now, p, hop),
+            Event::Advice { p, hop, attempt } => self.on_advice_timer(now, p, hop, attempt)?,
             Event::FxStep => self.on_fx_step(now),
             Event::FxShock(i) => self.on_fx_shock(now, i as usize),
             Event::SchemePublish(i) => self.on_scheme_publish(now, i as usize),

@@ -25,6 +25,14 @@ impl Node {
                 let (rate_count, concurrency_count) = a.refused_counts();
                 crate::record::Throttled { rate_count, concurrency_count }
             }),
+            relay: {
+                let (opened, refused) = self.breaker.as_ref().map_or((0, 0), |b| b.counts());
+                crate::record::RelayCounts {
+                    deadlines_missed_count: self.deadlines_missed,
+                    breaker_opened_count: opened,
+                    breaker_refused_count: refused,
+                }
+            },
             minutes: self.minutes,
         }
     }

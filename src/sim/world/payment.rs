@@ -87,19 +87,37 @@ impl World {
         match kind {
             Kind::Request { dup } => return self.on_hop(now, node, p, hop, dup),
             Kind::Response(code) => {
+                if self.relay_drops_answer(now, node, p, hop) {
+                    return Ok(());
+                }
                 self.tap_pass(now, p, hop);
                 if hop == 0 {
                     return self.on_answer(now, p, code);
                 }
             }
             Kind::InquiryAnswer(code) if hop == 0 => return self.on_answer(now, p, code),
-            Kind::ReversalAck(code) if hop == 0 => return self.on_reversal_ack(now, p, code),
+            Kind::ReversalAck { code, origin: 0 } if hop == 0 => {
+                return self.on_reversal_ack(now, p, code);
+            }
+            Kind::ReversalAck { origin, .. } | Kind::StandInAck { origin, .. } if hop == origin => {
+                return self.on_advice_ack(now, p, hop);
+            }
             Kind::Inquiry if hop == credit => {
                 self.on_inquiry_at_far(now, p, hop);
                 return Ok(());
             }
-            Kind::Reversal if hop == credit => return self.on_reversal_at_far(now, p, hop),
-            Kind::InquiryAnswer(_) | Kind::ReversalAck(_) | Kind::Inquiry | Kind::Reversal => {}
+            Kind::Reversal { origin } if hop == credit => {
+                return self.on_reversal_at_far(now, p, hop, origin);
+            }
+            Kind::StandIn { origin } if hop == credit => {
+                return self.on_stand_in_at_far(now, p, hop, origin);
+            }
+            Kind::InquiryAnswer(_)
+            | Kind::ReversalAck { .. }
+            | Kind::StandInAck { .. }
+            | Kind::Inquiry
+            | Kind::Reversal { .. }
+            | Kind::StandIn { .. } => {}
         }
         self.send_msg(now, p, hop, kind);
         Ok(())
@@ -159,6 +177,10 @@ impl World {
         if (hop as usize) < last {
             if hop == 0 {
                 self.payment_mut(p).expect("alive").originated_at = now;
+            }
+            if let Err(decline) = self.relay_forward(now, node, p, hop) {
+                self.respond(now, p, hop, ResponseCode::Declined(decline), Span::ZERO);
+                return Ok(());
             }
             self.send_msg(now, p, hop, Kind::Request { dup: false });
         } else {
@@ -285,6 +307,7 @@ impl World {
         match step {
             RequestStep::Decline(d) => Err(d),
             RequestStep::Credit => self.credit(now, p),
+            RequestStep::AlreadyCredited => Ok(()),
         }
     }
 
@@ -424,7 +447,7 @@ impl World {
                     ReversalTimerStep::Stale => {}
                     ReversalTimerStep::Manual => return self.finalize(now, p, Outcome::Manual),
                     ReversalTimerStep::Send { next, after } => {
-                        self.send_msg(now, p, 0, Kind::Reversal);
+                        self.send_msg(now, p, 0, Kind::Reversal { origin: 0 });
                         self.after(after, Event::Originator(p, next));
                     }
                 }
@@ -459,6 +482,7 @@ impl World {
         now: Timestamp,
         p: PRef,
         hop: u8,
+        origin: u8,
     ) -> Result<(), Breach> {
         let refuse = self.cfg.reversal_fail;
         let Some(pay) = self.payment_mut(p) else { return Ok(()) };
@@ -474,7 +498,7 @@ impl World {
                 self.payment_mut(p).expect("alive").far.on_credit_reversed()
             }
         };
-        self.send_msg(now, p, hop, Kind::ReversalAck(code));
+        self.send_msg(now, p, hop, Kind::ReversalAck { code, origin });
         Ok(())
     }
 
@@ -510,35 +534,37 @@ impl World {
         }
     }
 
-    /// The payment's one final state: the auditor hears its economic effects, the stats count
-    /// it, the slot is freed, and the payer may retry.
+    /// The payment's outcome as its payer learns it (the per-minute series count it, and the
+    /// payer may retry), and, unless a node on the way still has an advice open, its one
+    /// final state. A payment whose advice is open (a node that gave up at its deadline is
+    /// reversing or advising downstream) stays in flight with its outcome pending, and is
+    /// closed when the last advice is acknowledged or expires ([`World::close_pending`]).
     pub(super) fn finalize(
         &mut self,
         now: Timestamp,
         p: PRef,
         outcome: Outcome,
     ) -> Result<(), Breach> {
-        let pay = self.payment(p).expect("alive");
-        let t = &pay.terms;
-        let paid = t.exchanged().checked_add(t.spread()).expect("in range").minor;
-        let payee_gets = t.received().minor - t.fee.minor;
-        let domestic = t.flow == Flow::Domestic;
-        let mut effects = [(t.payer_wallet, 0), (t.payee_wallet, 0)];
-        let credited = matches!(pay.far.phase(), FarPhase::Credited { .. });
-        if outcome.is_approved() || (outcome == Outcome::Manual && credited) {
-            let debit = if domestic { t.amount.minor } else { paid };
-            if outcome.is_approved() || domestic {
-                effects[0].1 = -debit;
-            }
-            effects[1].1 = payee_gets;
+        let (fi, advising) = {
+            let pay = self.payment(p).expect("alive");
+            (pay.fi as usize, pay.relays.advising())
+        };
+        self.count_minute(now, fi, outcome);
+        let retry = self.retry_of(now, p, outcome);
+        if advising {
+            self.payment_mut(p).expect("alive").pending = Some(outcome);
+        } else {
+            self.close(p, outcome)?;
         }
-        let (seq, fi) = (pay.seq, pay.fi as usize);
-        self.audit.finalized(seq, || outcome.name(), &effects)?;
-        if self.sabotage.finalize_twice && outcome.is_approved() {
-            self.audit.finalized(seq, || outcome.name(), &[])?;
+        if let Some(carry) = retry {
+            self.new_payment(now, fi, Some(carry), None);
         }
+        Ok(())
+    }
+
+    /// The per-minute series and the peak seconds count an outcome the payer has learnt.
+    fn count_minute(&mut self, now: Timestamp, fi: usize, outcome: Outcome) {
         let stats = &mut self.stats[fi];
-        *stats.outcomes.entry(outcome).or_insert(0) += 1;
         let m = minute_of(now, self.cfg.start).min(self.minutes[fi].len() - 1);
         let minute = &mut self.minutes[fi][m];
         if outcome != Outcome::Abandoned {
@@ -558,14 +584,49 @@ impl World {
             Outcome::Reversed | Outcome::Manual => minute.timed_out += 1,
             Outcome::Abandoned => {}
         }
-        let retry = self.retry_of(now, p, outcome);
+    }
+
+    /// The last advice of a payment whose outcome was pending closed: its final state is that
+    /// outcome, unless the far side's books say otherwise (a reversal advice that expired with
+    /// the payee still credited: manual handling).
+    pub(super) fn close_pending(&mut self, p: PRef) -> Result<(), Breach> {
+        let Some(pay) = self.payment(p) else { return Ok(()) };
+        if pay.relays.advising() {
+            return Ok(());
+        }
+        let Some(pending) = pay.pending else { return Ok(()) };
+        let credited = matches!(pay.far.phase(), FarPhase::Credited { .. });
+        let outcome = if !pending.is_approved() && credited { Outcome::Manual } else { pending };
+        self.close(p, outcome)
+    }
+
+    /// The payment's one final state: the auditor hears its economic effects, the outcome is
+    /// counted, and its slot is freed once its messages have left the network.
+    fn close(&mut self, p: PRef, outcome: Outcome) -> Result<(), Breach> {
+        let pay = self.payment(p).expect("alive");
+        let t = &pay.terms;
+        let paid = t.exchanged().checked_add(t.spread()).expect("in range").minor;
+        let payee_gets = t.received().minor - t.fee.minor;
+        let domestic = t.flow == Flow::Domestic;
+        let mut effects = [(t.payer_wallet, 0), (t.payee_wallet, 0)];
+        let credited = matches!(pay.far.phase(), FarPhase::Credited { .. });
+        if outcome.is_approved() || (outcome == Outcome::Manual && credited) {
+            let debit = if domestic { t.amount.minor } else { paid };
+            if outcome.is_approved() || domestic {
+                effects[0].1 = -debit;
+            }
+            effects[1].1 = payee_gets;
+        }
+        let (seq, fi) = (pay.seq, pay.fi as usize);
+        self.audit.finalized(seq, || outcome.name(), &effects)?;
+        if self.sabotage.finalize_twice && outcome.is_approved() {
+            self.audit.finalized(seq, || outcome.name(), &[])?;
+        }
+        *self.stats[fi].outcomes.entry(outcome).or_insert(0) += 1;
         self.payment_mut(p).expect("alive").stage = Stage::Final;
         self.release_if_done(p);
         self.in_flight -= 1;
         self.in_flight_by_flow[fi] -= 1;
-        if let Some(carry) = retry {
-            self.new_payment(now, fi, Some(carry), None);
-        }
         Ok(())
     }
 
@@ -602,7 +663,7 @@ impl World {
 ///
 /// # Panics
 /// If the payment is not alive: callers have just checked it is.
-fn alive_mut(slots: &mut [Payment], p: PRef) -> &mut Payment {
+pub(super) fn alive_mut(slots: &mut [Payment], p: PRef) -> &mut Payment {
     slots
         .get_mut(p.slot as usize)
         .filter(|x| {

@@ -211,6 +211,11 @@ impl World {
                 let held = t.exchanged().minor + t.spread().minor;
                 effects.held.push((t.payer_wallet, held.unsigned_abs()));
             }
+            // Approved by a node's stand-in, its advice still open: the payer has paid.
+            if pay.pending.is_some_and(super::Outcome::is_approved) && t.flow != Flow::Domestic {
+                let paid = t.exchanged().minor + t.spread().minor;
+                effects.posted.push((t.payer_wallet, -paid));
+            }
             if matches!(pay.far.phase(), FarPhase::Credited { .. }) {
                 effects.posted.push((t.payee_wallet, t.received().minor - t.fee.minor));
                 if t.flow == Flow::Domestic {

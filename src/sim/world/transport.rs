@@ -36,16 +36,25 @@ pub(super) enum Kind {
     Inquiry,
     /// Its 0610, back.
     InquiryAnswer(ResponseCode),
-    /// A 0420 reversal advice, forward to the hop that books the payee's side.
-    Reversal,
-    /// Its 0430, back.
-    ReversalAck(ResponseCode),
+    /// A 0420 reversal advice from hop `origin` (0: the originator; else a node that gave up
+    /// at its deadline), forward to the hop that books the payee's side.
+    Reversal { origin: u8 },
+    /// Its 0430, back to `origin`.
+    ReversalAck { code: ResponseCode, origin: u8 },
+    /// A stand-in advice (0120) from hop `origin`, a node that approved on the far side's
+    /// behalf, forward to the hop that books the payee's side.
+    StandIn { origin: u8 },
+    /// Its acknowledgement (0130), back to `origin`.
+    StandInAck { code: ResponseCode, origin: u8 },
 }
 
 impl Kind {
     /// Whether it travels away from the originator.
     pub(super) fn forward(self) -> bool {
-        matches!(self, Kind::Request { .. } | Kind::Inquiry | Kind::Reversal)
+        matches!(
+            self,
+            Kind::Request { .. } | Kind::Inquiry | Kind::Reversal { .. } | Kind::StandIn { .. }
+        )
     }
 }
 
