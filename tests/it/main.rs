@@ -10,5 +10,6 @@ mod qr_vectors;
 mod scaleout;
 mod scenarios;
 mod support;
+mod theory;
 mod tidy;
 mod world;
