@@ -556,6 +556,9 @@ pub struct FlowSpec {
     /// Tour groups paying one merchant in a burst.
     #[serde(default)]
     pub bursts: Option<Bursts>,
+    /// Short surges of the flow's rate (a two-state Markov-modulated Poisson process).
+    #[serde(default)]
+    pub surges: Option<Surges>,
     /// Outward: share of merchants showing WeChat Pay codes (the rest UnionPay), percent.
     #[serde(default)]
     pub wechat_share_pct: f64,
@@ -584,6 +587,22 @@ pub struct Bursts {
     /// Minutes over which a group pays, `[min, max]`, uniform.
     #[serde(deserialize_with = "exact::array")]
     pub spread_minutes: [f64; 2],
+}
+
+/// `surges`: for `share_pct` of the time, in episodes of `mean_s` seconds on average
+/// (exponential), the flow's rate is `x` times its curve; the rest of the time it is lower by
+/// just enough that the day's volume is unchanged. A two-state Markov-modulated Poisson process:
+/// the busiest second of an hour lands at two or three times the hour's mean, as payment
+/// networks see, where a plain Poisson process stays within a third of it.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Surges {
+    /// How many times the curve's rate a surge runs at (above 1).
+    pub x: f64,
+    /// Share of the time in surges, percent (below 100 / x).
+    pub share_pct: f64,
+    /// Mean length of a surge, seconds.
+    pub mean_s: f64,
 }
 
 /// One currency's amounts: a mixture of log-normal components, rounded and clamped.

@@ -52,6 +52,8 @@ pub const MEMORY_MB_MAX: u32 = 1 << 20;
 pub const SHOCKS_MAX: usize = 64;
 /// Most degraded windows a scenario may list.
 pub const WINDOWS_MAX: usize = 256;
+/// The most a surge may multiply a flow's rate.
+pub const SURGE_X_MAX: f64 = 100.0;
 /// The shortest deadline a node may keep, seconds.
 pub const DEADLINE_S_MIN: f64 = 0.001;
 /// The highest admission rate one sender may be given, new requests per second.
@@ -993,8 +995,33 @@ fn check_timeouts(s: &Scenario) -> Check {
     Ok(())
 }
 
+/// A flow's surges: possible, and leaving the calm between them a rate of its own.
+fn check_surges(name: &str, f: &FlowSpec) -> Check {
+    let Some(g) = &f.surges else { return Ok(()) };
+    let here = |key: &'static str| ["flows", name, "surges", key];
+    if !(g.x.is_finite() && g.x > 1.0 && g.x <= SURGE_X_MAX) {
+        return Err(at(&here("x"), format!("{} must be above 1 and at most {SURGE_X_MAX}", g.x)));
+    }
+    if !(g.share_pct.is_finite() && g.share_pct > 0.0 && g.share_pct * g.x < 100.0) {
+        return Err(at(
+            &here("share_pct"),
+            format!(
+                "{} must be above 0 and below 100 / x = {:.3} (the rest of the time runs at \
+                 what is left of the rate)",
+                g.share_pct,
+                100.0 / g.x
+            ),
+        ));
+    }
+    if !(g.mean_s.is_finite() && (0.1..=3600.0).contains(&g.mean_s)) {
+        return Err(at(&here("mean_s"), format!("{} must be 0.1 to 3600 seconds", g.mean_s)));
+    }
+    Ok(())
+}
+
 fn check_flow(name: &str, f: &FlowSpec, s: &Scenario) -> Check {
     let p = |k: &'static str| ["flows", name, k];
+    check_surges(name, f)?;
     if !(f.daily_payments.is_finite() && (0.0..=DAILY_PAYMENTS_MAX).contains(&f.daily_payments)) {
         return Err(at(&p("daily_payments"), format!("must be 0 to {DAILY_PAYMENTS_MAX}")));
     }

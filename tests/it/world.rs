@@ -459,3 +459,31 @@ fn a_breaker_opens_toward_a_hop_that_stops_answering() {
     assert_eq!(open, node.relay.breaker_refused_count, "each refusal is a payment declined");
     assert_eq!(r.stop, Stop::Drained);
 }
+
+#[test]
+fn surges_lift_the_busiest_second_and_keep_the_volume() {
+    // The M/M/4 network's flat 20 payments a second, plain and with surges of three times the
+    // rate for a tenth of the time in two-second episodes.
+    let text = include_str!("../data/mmc-network.toml");
+    let plain = scenario::parse(text).expect("valid");
+    let surging = text.replace(
+        "retry_pct = 0\n",
+        "retry_pct = 0\nsurges = { x = 3, share_pct = 10, mean_s = 2 }\n",
+    );
+    let surging = scenario::parse(&surging).expect("valid");
+    let figures = |s: &Scenario| {
+        let r = run(s, 9, Sabotage::default()).expect("no breach");
+        let f = &r.flows[0];
+        let offered: u32 = r.minutes[0][..60].iter().map(|m| m.offered).sum();
+        (f.peak_seconds.offered.peak, f64::from(offered))
+    };
+    let (plain_peak, plain_offered) = figures(&plain);
+    let (surge_peak, surge_offered) = figures(&surging);
+    let mean = plain_offered / 3600.0;
+    assert!(f64::from(plain_peak) < 2.2 * mean, "plain Poisson: peak {plain_peak}, mean {mean:.1}");
+    assert!(f64::from(surge_peak) > 2.5 * mean, "surges: peak {surge_peak}, mean {mean:.1}");
+    assert!(
+        (surge_offered / plain_offered - 1.0).abs() < 0.03,
+        "{surge_offered} vs {plain_offered}"
+    );
+}

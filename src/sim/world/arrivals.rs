@@ -1,5 +1,5 @@
-//! Arrivals and new payments: each flow's non-homogeneous Poisson process (one-minute steps)
-//! and tour-group bursts, who pays whom how much, the payer's think time, and the payment's
+//! Arrivals and new payments: each flow's non-homogeneous Poisson process (a smooth daily curve
+//! in one-minute steps, modulated by surges when the flow has them) and tour-group bursts, who pays whom how much, the payer's think time, and the payment's
 //! terms before the originator quotes them.
 
 use rand_distr::Distribution;
@@ -72,11 +72,23 @@ impl World {
             1.0 - f.burst_share
         };
         let rng = &mut self.arrival_rng[fi][usize::from(group)];
+        // Surges modulate the single arrivals (groups are bursts of their own).
+        let mut surge = if group { None } else { self.surges[fi].as_mut() };
         let mut t = now;
         loop {
             let m = minute_of(t, self.cfg.start);
-            let rate = *f.per_minute.get(m)? * factor;
-            let boundary = self.cfg.start.checked_add(Span::from_minutes(m as u64 + 1))?;
+            let mut rate = *f.per_minute.get(m)? * factor;
+            let mut boundary = self.cfg.start.checked_add(Span::from_minutes(m as u64 + 1))?;
+            if let (Some(s), Some(c)) = (surge.as_deref_mut(), f.surges) {
+                while s.until <= t {
+                    s.high = !s.high;
+                    let mean = if s.high { c.high_mean_ns } else { c.low_mean_ns };
+                    let length = Span::from_nanos(s.rng.exponential_ns(mean).max(1));
+                    s.until = s.until.checked_add(length)?;
+                }
+                rate *= if s.high { c.high_x } else { c.low_x };
+                boundary = boundary.min(s.until);
+            }
             if rate > 0.0 {
                 let dt = rng.exponential_ns(60e9 / rate);
                 let at = t.checked_add(Span::from_nanos(dt))?;

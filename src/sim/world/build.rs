@@ -8,7 +8,7 @@ use rust_decimal::Decimal;
 
 use super::books::{self, Books, Role};
 use super::config::{Config, cumulative, draw_share};
-use super::{Codes, Event, FxWalk, LinkModel, Node, Sabotage, Stop, World};
+use super::{Codes, Event, FxWalk, LinkModel, Node, Sabotage, Stop, Surge, World};
 use crate::payments::fx::{Pair, scheme_publication_instants};
 use crate::payments::money::Currency;
 use crate::payments::party::Flow;
@@ -30,6 +30,7 @@ pub(super) const STREAM_FX: u64 = 4 << 56;
 pub(super) const STREAM_EXCEPTIONS: u64 = 5 << 56;
 pub(super) const STREAM_PAYMENTS: u64 = 6 << 56;
 pub(super) const STREAM_CUSTOMERS: u64 = 7 << 56;
+pub(super) const STREAM_SURGES: u64 = 8 << 56;
 
 /// Where merchants are (domain notes §7.1), and the cumulative shares in parts per million.
 const CITIES: [&str; 4] = ["Phnom Penh", "Siem Reap", "Sihanoukville", "Battambang"];
@@ -274,6 +275,23 @@ pub(super) fn world(cfg: Config, sabotage: Sabotage) -> World {
     let arrival_rng = (0..cfg.flows.len())
         .map(|i| [0, 1].map(|g| Prng::stream(seed, STREAM_ARRIVALS | (i as u64) << 1 | g)))
         .collect();
+    let surges = cfg
+        .flows
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            f.surges.map(|s| {
+                let mut rng = Prng::stream(seed, STREAM_SURGES | i as u64);
+                let high = (rng.below(1_000_000) as f64) < s.share * 1e6;
+                let mean = if high { s.high_mean_ns } else { s.low_mean_ns };
+                let until = cfg
+                    .start
+                    .checked_add(Span::from_nanos(rng.exponential_ns(mean)))
+                    .expect("range");
+                Surge { high, until, rng }
+            })
+        })
+        .collect();
     let mut world = World {
         queue: EventQueue::new(cfg.start, cfg.limits.event_queue_max as usize),
         nodes,
@@ -293,6 +311,7 @@ pub(super) fn world(cfg: Config, sabotage: Sabotage) -> World {
         in_flight_by_flow: vec![0; cfg.flows.len()],
         peak_seconds: PeakSeconds::default(),
         arrival_rng,
+        surges,
         payment_seed: seed,
         next_seq: 0,
         next_intent: 0,

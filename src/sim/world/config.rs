@@ -315,6 +315,8 @@ pub(crate) struct FlowConfig {
     pub(crate) burst_share: f64,
     pub(crate) burst_size: [u32; 2],
     pub(crate) burst_spread_ns: [u64; 2],
+    /// Surges of the single arrivals' rate, when the flow has them.
+    pub(crate) surges: Option<SurgeConfig>,
     pub(crate) auspicious: Ppm,
     pub(crate) auspicious_cny: Vec<Money>,
     pub(crate) amounts: Vec<AmountSampler>,
@@ -323,6 +325,32 @@ pub(crate) struct FlowConfig {
     /// How the flow's originator waits, inquires and reverses.
     pub(crate) policy: OriginatorPolicy,
     pub(crate) route: Route,
+}
+
+/// A flow's surges: the two states' rate factors and mean lengths.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct SurgeConfig {
+    /// The rate factor in a surge, and outside one (the mean factor is one).
+    pub(crate) high_x: f64,
+    pub(crate) low_x: f64,
+    /// Mean lengths of a surge and of the calm between two, ns.
+    pub(crate) high_mean_ns: f64,
+    pub(crate) low_mean_ns: f64,
+    /// The chance a run starts in a surge.
+    pub(crate) share: f64,
+}
+
+impl SurgeConfig {
+    fn new(s: &crate::scenario::Surges) -> SurgeConfig {
+        let share = s.share_pct / 100.0;
+        SurgeConfig {
+            high_x: s.x,
+            low_x: (1.0 - share * s.x) / (1.0 - share),
+            high_mean_ns: s.mean_s * 1e9,
+            low_mean_ns: s.mean_s * 1e9 * (1.0 - share) / share,
+            share,
+        }
+    }
 }
 
 /// Failure rates in parts per million.
@@ -423,7 +451,7 @@ impl FlowConfig {
         };
         let zone = validate::offset(&f.hours_offset).expect("validated");
         let burst_share = f.bursts.as_ref().map_or(0.0, |b| b.share_pct / 100.0);
-        let per_minute = (0..minutes)
+        let steps: Vec<f64> = (0..minutes)
             .map(|m| {
                 let at = start.checked_add(Span::from_minutes(m)).expect("in range");
                 let (day_index, hour) = local_day_hour(at, start, zone);
@@ -433,6 +461,14 @@ impl FlowConfig {
                     / 60.0
             })
             .collect();
+        let hours: Vec<u64> = (0..minutes)
+            .map(|m| {
+                let at = start.checked_add(Span::from_minutes(m)).expect("in range");
+                let (day_index, hour) = local_day_hour(at, start, zone);
+                day_index as u64 * 24 + hour as u64
+            })
+            .collect();
+        let per_minute = smooth(&steps, &hours);
         let r = &f.failures_pct;
         let backoff: Vec<Span> =
             t.reversal_backoff_s.iter().map(|&b| Span::from_secs(u64::from(b))).collect();
@@ -451,6 +487,7 @@ impl FlowConfig {
             burst_spread_ns: f.bursts.as_ref().map_or([0, 0], |b| {
                 [secs(b.spread_minutes[0] * 60.0), secs(b.spread_minutes[1] * 60.0)]
             }),
+            surges: f.surges.as_ref().map(SurgeConfig::new),
             auspicious: ppm(f.auspicious_pct),
             auspicious_cny: f
                 .auspicious_cny
@@ -492,6 +529,61 @@ impl FlowConfig {
     pub(crate) fn amounts_for(&self, rng: &mut Prng) -> &AmountSampler {
         &self.amounts[draw_share(&self.amounts_cum, rng)]
     }
+}
+
+/// The hourly staircase of expected arrivals per minute made a smooth curve: linear between
+/// the middles of the hours, each hour keeping exactly its own total (the middles' heights
+/// are fitted so that the curve's hours hold their totals, then each hour is scaled to its
+/// total exactly). `hour_of[m]` names minute `m`'s hour: a run that starts or ends inside an
+/// hour has a shorter piece of it.
+pub(crate) fn smooth(steps: &[f64], hour_of: &[u64]) -> Vec<f64> {
+    // The run's hours: (first minute, minutes, total).
+    let mut pieces: Vec<(usize, usize, f64)> = Vec::new();
+    for (m, (&x, &h)) in steps.iter().zip(hour_of).enumerate() {
+        match pieces.last_mut() {
+            Some(p) if hour_of[p.0] == h => {
+                p.1 += 1;
+                p.2 += x;
+            }
+            _ => pieces.push((m, 1, x)),
+        }
+    }
+    let middle = |p: &(usize, usize, f64)| p.0 as f64 + p.1 as f64 / 2.0;
+    let curve = |heights: &[f64]| -> Vec<f64> {
+        (0..steps.len())
+            .map(|m| {
+                let t = m as f64 + 0.5;
+                let k = pieces.partition_point(|p| middle(p) <= t);
+                match (k.checked_sub(1), pieces.get(k)) {
+                    (Some(a), Some(b)) => {
+                        let (ta, tb) = (middle(&pieces[a]), middle(b));
+                        heights[a] + (heights[k] - heights[a]) * (t - ta) / (tb - ta)
+                    }
+                    (Some(a), None) => heights[a],
+                    (None, _) => heights[0],
+                }
+            })
+            .collect()
+    };
+    let sum_of = |c: &[f64], p: &(usize, usize, f64)| c[p.0..p.0 + p.1].iter().sum::<f64>();
+    let mut heights: Vec<f64> = pieces.iter().map(|p| p.2 / p.1 as f64).collect();
+    for _ in 0..4 {
+        let c = curve(&heights);
+        for (h, p) in heights.iter_mut().zip(&pieces) {
+            let got = sum_of(&c, p);
+            if got > 0.0 {
+                *h *= p.2 / got;
+            }
+        }
+    }
+    let mut c = curve(&heights);
+    for p in &pieces {
+        let got = sum_of(&c, p);
+        for x in &mut c[p.0..p.0 + p.1] {
+            *x = if got > 0.0 { *x * p.2 / got } else { 0.0 };
+        }
+    }
+    c
 }
 
 /// Which local day of the run (0 = the day the run starts in) and which local hour `at` is in.
@@ -672,5 +764,57 @@ impl Config {
             wechat: s.flows.outward.as_ref().map_or(0, |f| ppm(f.wechat_share_pct)),
             accounts_needed: validate::accounts_needed(s),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Goal: the smoothed daily curve keeps every hour's total, never goes negative, leaves a
+    //! flat day flat and has no staircase. Method: a day's shares from the domain notes.
+
+    use super::smooth;
+
+    fn check(shares: &[f64], first_hour_minutes: usize, smooth_expected: bool) {
+        let mut steps = Vec::new();
+        let mut hours = Vec::new();
+        for (h, &s) in shares.iter().enumerate() {
+            let minutes = if h == 0 { first_hour_minutes } else { 60 };
+            for _ in 0..minutes {
+                steps.push(s);
+                hours.push(h as u64);
+            }
+        }
+        let c = smooth(&steps, &hours);
+        assert_eq!(c.len(), steps.len());
+        assert!(c.iter().all(|&x| x >= 0.0));
+        let mut at = 0;
+        for (h, &s) in shares.iter().enumerate() {
+            let minutes = if h == 0 { first_hour_minutes } else { 60 };
+            let total: f64 = c[at..at + minutes].iter().sum();
+            assert!((total - s * minutes as f64).abs() < 1e-9 * (1.0 + s), "hour {h}: {total}");
+            at += minutes;
+        }
+        // Minute to minute, the curve moves far less than the staircase jumps.
+        let jump = shares.windows(2).map(|w| (w[1] - w[0]).abs()).fold(0.0, f64::max);
+        let step = c.windows(2).map(|w| (w[1] - w[0]).abs()).fold(0.0, f64::max);
+        if smooth_expected {
+            assert!(jump == 0.0 || step < jump / 4.0, "largest minute step {step} vs jump {jump}");
+        }
+    }
+
+    #[test]
+    fn every_hour_keeps_its_total_and_the_staircase_is_gone() {
+        // Inward tourists' hourly shares (docs/calibration.md).
+        let inward = [
+            1.0, 0.5, 0.3, 0.2, 0.3, 1.2, 2.5, 3.5, 4.5, 5.0, 5.5, 7.0, 8.0, 6.5, 5.0, 4.5, 4.5,
+            6.0, 8.5, 8.5, 6.5, 4.5, 3.5, 2.5,
+        ];
+        check(&inward, 60, true);
+        check(&inward, 30, true);
+        check(&[2.0; 24], 60, true);
+        // An hour without traffic stays without: its neighbours keep a step at its edges.
+        check(&[0.0, 0.0, 4.0, 0.0, 1.0], 60, false);
+        let flat = smooth(&[2.0; 180], &[0; 180]);
+        assert!(flat.iter().all(|&x| (x - 2.0).abs() < 1e-12));
     }
 }

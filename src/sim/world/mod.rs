@@ -221,6 +221,13 @@ struct Node {
     minutes: Vec<NodeMinute>,
 }
 
+/// A flow's surge state: in a surge or not, until when.
+struct Surge {
+    high: bool,
+    until: Timestamp,
+    rng: Prng,
+}
+
 /// A link and its own random stream.
 struct LinkModel {
     link: Link,
@@ -270,6 +277,9 @@ pub struct World {
     /// The busiest seconds of all flows together (each flow's are in its `FlowStats`).
     peak_seconds: PeakSeconds,
     arrival_rng: Vec<[Prng; 2]>,
+    /// Per flow with surges: whether its single arrivals are in a surge, until when, and the
+    /// stream that draws the surges.
+    surges: Vec<Option<Surge>>,
     payment_seed: u64,
     next_seq: u64,
     next_intent: u64,
