@@ -49,11 +49,46 @@ pub struct FlowStats {
     pub intervals: Vec<Histogram<u64>>,
     /// Its busiest simulated seconds.
     pub peak_seconds: PeakSeconds,
+    /// Per Bakong member bank, in bank order: the flow's payments through it (the payer's
+    /// bank; inward, the merchant's).
+    pub banks: Vec<BankStats>,
+}
+
+/// One member bank's part of a flow.
+#[derive(Clone, Debug)]
+pub struct BankStats {
+    /// Payments created.
+    pub payments_count: u64,
+    /// Answered (any outcome the payer learnt but abandoned).
+    pub answered_count: u64,
+    /// Approved among them.
+    pub approved_count: u64,
+    /// Approved payments' end-to-end latency, µs, 2 significant digits.
+    pub latency_approved: Histogram<u64>,
+}
+
+impl BankStats {
+    /// Empty figures.
+    pub fn new() -> BankStats {
+        BankStats {
+            payments_count: 0,
+            answered_count: 0,
+            approved_count: 0,
+            latency_approved: interval_histogram(),
+        }
+    }
+}
+
+impl Default for BankStats {
+    fn default() -> Self {
+        BankStats::new()
+    }
 }
 
 impl FlowStats {
-    /// Empty figures for `flow`, whose route crosses nodes of these kinds.
-    pub fn new(flow: Flow, hops: &[&str]) -> FlowStats {
+    /// Empty figures for `flow`, whose route crosses nodes of these kinds, among `banks`
+    /// member banks.
+    pub fn new(flow: Flow, hops: &[&str], banks: usize) -> FlowStats {
         FlowStats {
             flow,
             payments_count: 0,
@@ -69,6 +104,7 @@ impl FlowStats {
                 .collect(),
             intervals: Vec::new(),
             peak_seconds: PeakSeconds::default(),
+            banks: (0..banks).map(|_| BankStats::new()).collect(),
         }
     }
 

@@ -20,7 +20,8 @@ use crate::payments::settlement::{NetPositions, SchemeSettlement, SettlementRefu
 use crate::payments::time::{Timestamp, Zone};
 
 pub use flow::{
-    FlowStats, HopLatency, INTERVAL_MINUTES, LATENCY_US_MAX, MinuteStats, PeakSecond, PeakSeconds,
+    BankStats, FlowStats, HopLatency, INTERVAL_MINUTES, LATENCY_US_MAX, MinuteStats, PeakSecond,
+    PeakSeconds,
 };
 pub use node::{NodeMinute, NodeStats, Occupancy, RelayCounts, Sizing, Throttled, Utilisation};
 

@@ -5,6 +5,7 @@
 //! commit) into text. CSVs hold only simulated figures, so the same scenario and seed give
 //! byte-identical CSVs; wall time appears in the summaries only.
 
+pub mod banks;
 pub mod capacity_plots;
 pub mod compare;
 pub mod headline;
@@ -64,10 +65,11 @@ impl ReportFile {
 
 /// The report folder's files besides the plots, in the order [`files`] renders them; the
 /// summary's list of files is this one.
-pub const FILE_NAMES: [&str; 10] = [
+pub const FILE_NAMES: [&str; 11] = [
     "summary.json",
     "summary.md",
     "latency.csv",
+    "banks.csv",
     "timeseries.csv",
     "timeseries-nodes.csv",
     "nodes.csv",
@@ -90,6 +92,7 @@ pub fn files(record: &RunRecord, meta: &RunMeta) -> Result<Vec<ReportFile>, Stri
         ReportFile::new("summary.json", summary_json(record, meta, verdicts, steady)),
         ReportFile::new("summary.md", summary_md(record, meta, verdicts, steady)),
         ReportFile::new("latency.csv", latency_csv(record)),
+        ReportFile::new("banks.csv", banks::banks_csv(record)),
         ReportFile::new("timeseries.csv", timeseries_csv(record)),
         ReportFile::new("timeseries-nodes.csv", timeseries_nodes_csv(record)),
         ReportFile::new("nodes.csv", nodes_csv(record)),
@@ -511,6 +514,7 @@ pub fn summary_md(
     md_slos(&mut out, verdicts);
     md_hops(&mut out, record);
     md_nodes(&mut out, record);
+    banks::md_banks(&mut out, record);
     md_outcomes(&mut out, record);
     md_books(&mut out, record);
     md_steady(&mut out, steady);
@@ -587,17 +591,22 @@ fn dead_work(record: &RunRecord) -> Vec<DeadWork> {
     let mut out: Vec<DeadWork> = Vec::new();
     for n in &record.nodes {
         let kind = n.name.split('[').next().unwrap_or(&n.name);
-        if out.iter().any(|d| d.node == kind) {
+        let (Some(margin), Some(t)) = (n.margin_ns(), n.sizing.timeout_ns_behind) else {
+            continue;
+        };
+        if margin >= 0.0 {
             continue;
         }
-        if let (Some(margin), Some(t)) = (n.margin_ns(), n.sizing.timeout_ns_behind)
-            && margin < 0.0
-        {
-            out.push(DeadWork {
-                node: kind.to_string(),
-                queue_wait_ns_worst: n.queue_wait_ns_worst(),
-                timeout_ns_behind: t,
-            });
+        let d = DeadWork {
+            node: kind.to_string(),
+            queue_wait_ns_worst: n.queue_wait_ns_worst(),
+            timeout_ns_behind: t,
+        };
+        // A participant's instances may differ in servers: keep each kind's worst.
+        match out.iter_mut().find(|x| x.node == kind) {
+            Some(x) if x.queue_wait_ns_worst < d.queue_wait_ns_worst => *x = d,
+            Some(_) => {}
+            None => out.push(d),
         }
     }
     let margin = |d: &DeadWork| d.timeout_ns_behind as f64 - d.queue_wait_ns_worst;

@@ -301,8 +301,17 @@ pub struct Population {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NodeSpec {
-    /// Messages served at once.
+    /// Messages served at once (at a participants' node, by each participant's instance,
+    /// unless `servers_by_share` or `servers_each` says otherwise).
     pub servers: u32,
+    /// A participants' node: `servers` is the total, shared among the participants by their
+    /// shares of the population (each at least one).
+    #[serde(default)]
+    pub servers_by_share: bool,
+    /// A participants' node: each participant's servers, one number per participant in order
+    /// (`servers` is then unused).
+    #[serde(default)]
+    pub servers_each: Option<Vec<u32>>,
     /// Requests, inquiries and advices waiting at most; one more is refused (a request as
     /// overload; an inquiry or advice is sent again by its sender). Answers are never refused.
     pub queue_max: u32,

@@ -191,6 +191,14 @@ pub(super) fn check(s: &Scenario) -> Check {
     check_standard(s)?;
     for (name, node) in nodes(s) {
         check_node(name, node)?;
+        if let (Some(each), Some(p)) = (&node.servers_each, topology::Participants::of_node(name))
+            && each.len() != participants_count(s, p)
+        {
+            return Err(at(
+                &["nodes", name, "servers_each"],
+                format!("needs one number per participant: {}", participants_count(s, p)),
+            ));
+        }
     }
     for (name, link) in links(s) {
         check_link(name, link)?;
@@ -662,7 +670,62 @@ fn check_node(name: &str, node: &NodeSpec) -> Check {
             format!("{p:?} is not \"domestic\" or \"cross_border\""),
         ));
     }
+    check_node_sizes(name, node)?;
     check_node_control(name, node)
+}
+
+/// How many instances a participants' node has.
+pub fn participants_count(s: &Scenario, p: topology::Participants) -> usize {
+    match p {
+        topology::Participants::KhBanks => s.population.bank_shares_pct.len(),
+        topology::Participants::CnIssuers => s.population.cn_issuer_shares_pct.len(),
+        topology::Participants::CnAcquirers => topology::CN_ACQUIRERS_COUNT as usize,
+    }
+}
+
+/// Servers of each instance of a node: `servers` for a single node; at a participants' node,
+/// `servers` each, `servers_each`, or `servers` shared by population shares (at least one each).
+pub fn servers_of(s: &Scenario, name: &str, node: &NodeSpec) -> Vec<u32> {
+    let Some(p) = topology::Participants::of_node(name) else { return vec![node.servers] };
+    if let Some(each) = &node.servers_each {
+        return each.clone();
+    }
+    let count = participants_count(s, p);
+    if !node.servers_by_share {
+        return vec![node.servers; count];
+    }
+    let shares: Vec<f64> = match p {
+        topology::Participants::KhBanks => s.population.bank_shares_pct.clone(),
+        topology::Participants::CnIssuers => s.population.cn_issuer_shares_pct.clone(),
+        topology::Participants::CnAcquirers => vec![1.0; count],
+    };
+    let total: f64 = shares.iter().sum();
+    shares.iter().map(|x| ((f64::from(node.servers) * x / total).round() as u32).max(1)).collect()
+}
+
+/// Per-participant servers: only at participants' nodes, one way at a time.
+fn check_node_sizes(name: &str, node: &NodeSpec) -> Check {
+    let participants = topology::Participants::of_node(name);
+    if (node.servers_by_share || node.servers_each.is_some()) && participants.is_none() {
+        let key = if node.servers_by_share { "servers_by_share" } else { "servers_each" };
+        return Err(at(
+            &["nodes", name, key],
+            "is for a participants' node (kh_bank, cn_issuer, cn_acquirer): one instance each",
+        ));
+    }
+    if node.servers_by_share && node.servers_each.is_some() {
+        return Err(at(&["nodes", name, "servers_each"], "give it or servers_by_share, not both"));
+    }
+    if let Some(each) = &node.servers_each
+        && let Some(i) = each.iter().position(|&n| n == 0 || n > SERVERS_MAX)
+    {
+        return Err(at_index(
+            &["nodes", name, "servers_each"],
+            i,
+            format!("must be 1 to {SERVERS_MAX}"),
+        ));
+    }
+    Ok(())
 }
 
 /// A node's deadline, breaker and admission control.

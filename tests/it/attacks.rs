@@ -171,6 +171,51 @@ fn admission_control_and_priority_out_of_bounds_are_refused() {
 }
 
 #[test]
+fn per_participant_servers_out_of_place_are_refused() {
+    let bank = "kh_bank        = { servers = 96,  queue_max = 10_000, service_ms = [80, 500], other_service_ms = [20, 120] }";
+    let upi = "upi            = { servers = 256, queue_max = 10_000, service_ms = [25, 120], other_service_ms = [8, 40] }";
+    let cases = [
+        (
+            "on a single node",
+            upi,
+            upi.replace("servers = 256,", "servers = 256, servers_by_share = true,"),
+            "nodes.upi.servers_by_share",
+            "participants' node",
+        ),
+        (
+            "one short",
+            bank,
+            bank.replace("servers = 96,", "servers = 96, servers_each = [1, 2],"),
+            "nodes.kh_bank.servers_each",
+            "one number per participant: 12",
+        ),
+        (
+            "zero",
+            bank,
+            bank.replace(
+                "servers = 96,",
+                "servers = 96, servers_each = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0],",
+            ),
+            "nodes.kh_bank.servers_each[11]",
+            "1 to",
+        ),
+        (
+            "both ways",
+            bank,
+            bank.replace(
+                "servers = 96,",
+                "servers = 96, servers_by_share = true, servers_each = [1],",
+            ),
+            "nodes.kh_bank.servers_each",
+            "not both",
+        ),
+    ];
+    for (name, from, to, key, words) in &cases {
+        check(name, TINY, &[(from, to)], Expect::Refused(key, words));
+    }
+}
+
+#[test]
 fn timeouts_that_would_overflow_are_refused() {
     let backoff = "reversal_backoff_s = [1, 2, 4, 8, 16, 32, 60]";
     check(

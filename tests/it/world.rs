@@ -487,3 +487,36 @@ fn surges_lift_the_busiest_second_and_keep_the_volume() {
         "{surge_offered} vs {plain_offered}"
     );
 }
+
+#[test]
+fn participants_get_their_own_servers_and_each_bank_its_figures() {
+    let bank = "kh_bank        = { servers = 96,  queue_max = 10_000, service_ms = [80, 500], other_service_ms = [20, 120] }";
+    let issuer = "cn_issuer      = { servers = 64,  queue_max = 2_000,  service_ms = [60, 350], other_service_ms = [15, 90] }";
+    let s = tiny_with(&[
+        (bank, &bank.replace("servers = 96,", "servers = 400, servers_by_share = true,")),
+        (
+            issuer,
+            &issuer.replace("servers = 64,", "servers = 1, servers_each = [7, 6, 5, 4, 3, 2, 1],"),
+        ),
+    ]);
+    let r = run(&s, 6, Sabotage::default()).expect("no breach");
+    let servers = |prefix: &str| -> Vec<u32> {
+        r.nodes.iter().filter(|n| n.name.starts_with(prefix)).map(|n| n.servers).collect()
+    };
+    // Shares 40, 20, 10, eight of 3.75 and a 0: of 400 servers, 160, 80, 40, 15 each, and one.
+    assert_eq!(servers("kh_bank["), [160, 80, 40, 15, 15, 15, 15, 15, 15, 15, 15, 1]);
+    assert_eq!(servers("cn_issuer["), [7, 6, 5, 4, 3, 2, 1]);
+    // Each flow's banks add up to the flow.
+    for f in &r.flows {
+        let payments: u64 = f.banks.iter().map(|b| b.payments_count).sum();
+        assert_eq!(payments, f.payments_count, "{}", f.flow.name());
+        let approved: u64 = f.banks.iter().map(|b| b.approved_count).sum();
+        let outcomes: u64 =
+            f.outcomes.iter().filter(|(o, _)| o.is_approved()).map(|(_, n)| n).sum();
+        assert_eq!(approved, outcomes, "{}", f.flow.name());
+        let latencies: u64 = f.banks.iter().map(|b| b.latency_approved.len()).sum();
+        assert_eq!(latencies, f.latency_approved.len(), "{}", f.flow.name());
+    }
+    let bank11 = r.flows.iter().map(|f| f.banks[11].payments_count).sum::<u64>();
+    assert_eq!(bank11, 0, "the bank with no share has no customers");
+}

@@ -212,6 +212,8 @@ impl World {
         let p = self.allocate(payment);
         let stats = &mut self.stats[fi];
         stats.payments_count += 1;
+        let bank = if flow == Flow::Inward { payee.at } else { payer.at };
+        stats.banks[bank as usize].payments_count += 1;
         stats.retries_count += u64::from(carry.attempt > 0);
         self.audit.created();
         let at = now.checked_add(think).expect("in range");

@@ -193,7 +193,7 @@ fn nodes(cfg: &Config) -> (Vec<Node>, Vec<u32>) {
             let index = nodes.len() as u64;
             nodes.push(Node {
                 name,
-                station: Station::new(spec.servers, spec.queue_max, cfg.start),
+                station: Station::new(spec.servers[i as usize], spec.queue_max, cfg.start),
                 service: spec.service.clone(),
                 other_service: spec.other_service.clone(),
                 drop_expired: spec.drop_expired,
@@ -242,6 +242,27 @@ fn links(cfg: &Config) -> Vec<LinkModel> {
         .collect()
 }
 
+/// Each flow's surge state at the start: in a surge with the surges' share of the time, for a
+/// first episode drawn from the flow's own stream.
+fn surge_states(cfg: &Config, seed: u64) -> Vec<Option<Surge>> {
+    cfg.flows
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            f.surges.map(|s| {
+                let mut rng = Prng::stream(seed, STREAM_SURGES | i as u64);
+                let high = (rng.below(1_000_000) as f64) < s.share * 1e6;
+                let mean = if high { s.high_mean_ns } else { s.low_mean_ns };
+                let until = cfg
+                    .start
+                    .checked_add(Span::from_nanos(rng.exponential_ns(mean)))
+                    .expect("range");
+                Surge { high, until, rng }
+            })
+        })
+        .collect()
+}
+
 pub(super) fn world(cfg: Config, sabotage: Sabotage) -> World {
     let (p, seed) = (&cfg.population, cfg.seed);
     let (banks, issuers) = (p.bank_shares_pct.len(), p.cn_issuer_shares_pct.len());
@@ -255,8 +276,13 @@ pub(super) fn world(cfg: Config, sabotage: Sabotage) -> World {
 
     let (nodes, node_base) = nodes(&cfg);
     let links = links(&cfg);
-    let stats =
-        cfg.flows.iter().map(|f| FlowStats::new(f.flow, &f.route.names(&cfg.nodes))).collect();
+    let stats = cfg
+        .flows
+        .iter()
+        .map(|f| {
+            FlowStats::new(f.flow, &f.route.names(&cfg.nodes), cfg.population.bank_shares_pct.len())
+        })
+        .collect();
     let minutes_total =
         (cfg.hard_end.saturating_since(cfg.start).as_nanos() / 60_000_000_000) as usize + 1;
     let minutes = cfg.flows.iter().map(|_| vec![MinuteStats::default(); minutes_total]).collect();
@@ -275,23 +301,7 @@ pub(super) fn world(cfg: Config, sabotage: Sabotage) -> World {
     let arrival_rng = (0..cfg.flows.len())
         .map(|i| [0, 1].map(|g| Prng::stream(seed, STREAM_ARRIVALS | (i as u64) << 1 | g)))
         .collect();
-    let surges = cfg
-        .flows
-        .iter()
-        .enumerate()
-        .map(|(i, f)| {
-            f.surges.map(|s| {
-                let mut rng = Prng::stream(seed, STREAM_SURGES | i as u64);
-                let high = (rng.below(1_000_000) as f64) < s.share * 1e6;
-                let mean = if high { s.high_mean_ns } else { s.low_mean_ns };
-                let until = cfg
-                    .start
-                    .checked_add(Span::from_nanos(rng.exponential_ns(mean)))
-                    .expect("range");
-                Surge { high, until, rng }
-            })
-        })
-        .collect();
+    let surges = surge_states(&cfg, seed);
     let mut world = World {
         queue: EventQueue::new(cfg.start, cfg.limits.event_queue_max as usize),
         nodes,

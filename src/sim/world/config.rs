@@ -57,7 +57,8 @@ fn delay(pair: Option<[f64; 2]>, dist: Option<&DelaySpec>) -> Latency {
 pub(crate) struct NodeConfig {
     pub(crate) name: String,
     pub(crate) count: u32,
-    pub(crate) servers: u32,
+    /// Servers of each instance.
+    pub(crate) servers: Vec<u32>,
     pub(crate) queue_max: u32,
     pub(crate) service: Latency,
     /// Every other message's service time.
@@ -190,7 +191,7 @@ fn nodes(s: &Scenario, windows: &[Window]) -> Vec<NodeConfig> {
                 Some(Participants::CnAcquirers) => topology::CN_ACQUIRERS_COUNT,
                 None => 1,
             },
-            servers: spec.servers,
+            servers: validate::servers_of(s, name, spec),
             queue_max: spec.queue_max,
             service: delay(spec.service_ms, spec.service.as_ref()),
             other_service: if spec.other_service_ms.is_some() || spec.other_service.is_some() {

@@ -142,9 +142,14 @@ pub(crate) fn footprint(cfg: &Config) -> Footprint {
         },
         FootprintPart {
             what: "latency histograms",
-            driver: format!("{flow_count} flows, one interval histogram per 10 simulated minutes"),
+            driver: format!(
+                "{flow_count} flows, one interval histogram per 10 simulated minutes and one per \
+                 member bank"
+            ),
             bytes: hops * histogram_bytes(&histogram())
-                + flow_count * (minutes / 10 + 1) * histogram_bytes(&interval_histogram()),
+                + flow_count
+                    * (minutes / 10 + 1 + cfg.population.bank_shares_pct.len() as u64)
+                    * histogram_bytes(&interval_histogram()),
         },
         FootprintPart {
             what: "payments in flight",

@@ -188,6 +188,11 @@ impl Payment {
     fn flow(&self) -> Flow {
         self.terms.flow
     }
+
+    /// The member bank it goes through: the payer's, or inward the merchant's.
+    fn bank(&self) -> usize {
+        if self.flow() == Flow::Inward { self.payee_at as usize } else { self.payer_at as usize }
+    }
 }
 
 /// A processing node: a station with its service times, degraded windows and stream.

@@ -378,7 +378,7 @@ impl World {
             self.settle_hold(now, p, hold, post);
         }
         let pay = self.payment(p).expect("alive");
-        let (fi, confirmed_at) = (pay.fi as usize, pay.confirmed_at);
+        let (fi, confirmed_at, bank) = (pay.fi as usize, pay.confirmed_at, pay.bank());
         let app = self.send(self.route(fi as u8).hops[0].link, now).first().unwrap_or(now);
         let latency_us = (app.saturating_since(confirmed_at).as_nanos() / 1000).max(1);
         let stats = &mut self.stats[fi];
@@ -388,6 +388,7 @@ impl World {
         stats.latency_answered.saturating_record(latency_us);
         if c.outcome.is_approved() {
             stats.latency_approved.saturating_record(latency_us);
+            stats.banks[bank].latency_approved.saturating_record(latency_us);
             let interval = (minute_of(now, self.cfg.start) as u64 / INTERVAL_MINUTES) as usize;
             if stats.intervals.len() <= interval {
                 stats.intervals.resize_with(interval + 1, interval_histogram);
@@ -545,11 +546,16 @@ impl World {
         p: PRef,
         outcome: Outcome,
     ) -> Result<(), Breach> {
-        let (fi, advising) = {
+        let (fi, advising, bank) = {
             let pay = self.payment(p).expect("alive");
-            (pay.fi as usize, pay.relays.advising())
+            (pay.fi as usize, pay.relays.advising(), pay.bank())
         };
         self.count_minute(now, fi, outcome);
+        if outcome != Outcome::Abandoned {
+            let b = &mut self.stats[fi].banks[bank];
+            b.answered_count += 1;
+            b.approved_count += u64::from(outcome.is_approved());
+        }
         let retry = self.retry_of(now, p, outcome);
         if advising {
             self.payment_mut(p).expect("alive").pending = Some(outcome);
