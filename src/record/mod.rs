@@ -65,6 +65,8 @@ pub struct RunRecord {
     pub minutes: Vec<Vec<MinuteStats>>,
     /// The busiest seconds of all flows together.
     pub peak_seconds: PeakSeconds,
+    /// Per member bank: its liquidity at NBC through the run.
+    pub liquidity: Vec<BankLiquidity>,
     /// Netting cycles settled.
     pub nettings: Vec<NetPositions>,
     /// Netting chains the ledger refused (a bank short of prefunding): findings.
@@ -93,6 +95,44 @@ pub struct RunRecord {
     pub slos: Vec<SloSpec>,
     /// Minutes the scenario cuts from the start for steady-state figures (detected when none).
     pub warmup_minutes: Option<u64>,
+}
+
+/// A member bank's liquidity at NBC in one currency at the end of a simulated minute, minor
+/// units.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LiquidityPoint {
+    /// What it may owe this cycle.
+    pub cap_minor: i64,
+    /// What it owes so far this cycle, net (negative: it is owed).
+    pub position_minor: i64,
+    /// What payments on their way have reserved.
+    pub reserved_minor: i64,
+}
+
+impl LiquidityPoint {
+    /// What is left under the cap.
+    pub fn headroom_minor(&self) -> i64 {
+        self.cap_minor - self.position_minor - self.reserved_minor
+    }
+}
+
+/// A member bank's liquidity at NBC through the run, in KHR (index 0) and USD (1).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BankLiquidity {
+    /// The bank's index.
+    pub bank: usize,
+    /// Its prefunding, minor units.
+    pub prefund_minor: [i64; 2],
+    /// At the end of each simulated minute.
+    pub minutes: [Vec<LiquidityPoint>; 2],
+    /// Payments declined because they did not fit.
+    pub short_count: [u64; 2],
+    /// Payments held at the switch for a later cycle.
+    pub held_count: [u64; 2],
+    /// Of those, still held when the run ended.
+    pub still_held_count: [u64; 2],
+    /// What its treasury moved in to restore its balance after settlements, minor units.
+    pub topped_up_minor: [i64; 2],
 }
 
 /// A service-level objective the run is judged against (from the scenario's `[[slo]]`).

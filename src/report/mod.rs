@@ -9,6 +9,7 @@ pub mod banks;
 pub mod capacity_plots;
 pub mod compare;
 pub mod headline;
+pub mod liquidity;
 pub mod mmc;
 pub mod plots;
 pub mod replications;
@@ -65,7 +66,7 @@ impl ReportFile {
 
 /// The report folder's files besides the plots, in the order [`files`] renders them; the
 /// summary's list of files is this one.
-pub const FILE_NAMES: [&str; 11] = [
+pub const FILE_NAMES: [&str; 12] = [
     "summary.json",
     "summary.md",
     "latency.csv",
@@ -74,6 +75,7 @@ pub const FILE_NAMES: [&str; 11] = [
     "timeseries-nodes.csv",
     "nodes.csv",
     "settlement.csv",
+    "liquidity.csv",
     "scheme-settlement.csv",
     "reconciliation.csv",
     "histograms.hlog",
@@ -97,6 +99,7 @@ pub fn files(record: &RunRecord, meta: &RunMeta) -> Result<Vec<ReportFile>, Stri
         ReportFile::new("timeseries-nodes.csv", timeseries_nodes_csv(record)),
         ReportFile::new("nodes.csv", nodes_csv(record)),
         ReportFile::new("settlement.csv", settlement_csv(record)),
+        ReportFile::new("liquidity.csv", liquidity::liquidity_csv(record)),
         ReportFile::new("scheme-settlement.csv", scheme_settlement_csv(record)),
         ReportFile::new("reconciliation.csv", reconciliation_csv(record)),
         ReportFile::new("histograms.hlog", histogram_log(record)),
@@ -517,6 +520,7 @@ pub fn summary_md(
     banks::md_banks(&mut out, record);
     md_outcomes(&mut out, record);
     md_books(&mut out, record);
+    liquidity::md_liquidity(&mut out, record);
     md_steady(&mut out, steady);
     md_plots(&mut out, record);
     let names: Vec<String> = FILE_NAMES.iter().map(|n| format!("`{n}`")).collect();
@@ -573,6 +577,8 @@ pub struct Answer {
     /// Nodes whose full queue holds requests past the timeout behind them, worst first (one
     /// per node kind: a participant's instances share their sizing).
     pub dead_work: Vec<DeadWork>,
+    /// Payments declined or held for lack of liquidity, and the tightest bank.
+    pub liquidity: liquidity::LiquidityAnswer,
 }
 
 /// A node whose full queue outlasts the shortest timeout behind it.
@@ -648,6 +654,7 @@ pub fn answer(record: &RunRecord, verdicts: &[Verdict]) -> Answer {
         headline: headline::headline(record),
         busiest,
         dead_work: dead_work(record),
+        liquidity: liquidity::answer(record),
     }
 }
 
@@ -705,6 +712,20 @@ fn md_answer(out: &mut String, a: &Answer) {
             nodes.join("; ")
         );
     }
+    if let Some(t) = a.liquidity.tightest {
+        let _ = writeln!(
+            out,
+            "- Liquidity: {} payments declined and {} held for lack of their bank's liquidity at \
+             NBC; the tightest, kh_bank[{}] in {}, kept {:.1} % of its cap (minute {} of the \
+             run).",
+            a.liquidity.declined_count,
+            a.liquidity.held_count,
+            t.bank,
+            t.currency,
+            t.at.headroom_pct,
+            t.at.minute
+        );
+    }
     let t = &h.total;
     let _ = writeln!(
         out,
@@ -747,6 +768,16 @@ fn answer_json(a: &Answer) -> Value {
                 "utilisation_pct_mean": round3(u.pct_mean),
                 "headroom_x": b.headroom_x().map(round3),
             })
+        }),
+        "liquidity": json!({
+            "declined_count": a.liquidity.declined_count,
+            "held_count": a.liquidity.held_count,
+            "tightest": a.liquidity.tightest.map(|t| json!({
+                "bank": t.bank,
+                "currency": t.currency.alpha(),
+                "headroom_pct": round3(t.at.headroom_pct),
+                "minute": t.at.minute,
+            })),
         }),
         "dead_work_risk": a.dead_work.iter().map(|d| json!({
             "node": d.node,
@@ -965,9 +996,14 @@ fn md_books(out: &mut String, record: &RunRecord) {
         record.netting_refusals.len()
     );
     for s in &record.scheme_settlements {
+        let when = if s.value_at <= record.finished_at {
+            "booked at its value time, 15:00 Beijing"
+        } else {
+            "after the run: booked at its end"
+        };
         let _ = writeln!(
             out,
-            "- UPI ⇄ NBC: trade date {} settles {} USD on {}.",
+            "- UPI ⇄ NBC: trade date {} settles {} USD on {} ({when}).",
             s.trade_date,
             s.net_usd.to_decimal(),
             s.value_date

@@ -63,6 +63,7 @@ enum Kind {
     Spectrum,
     Nodes,
     Outcomes,
+    Liquidity,
 }
 
 fn draw<DB: DrawingBackend>(
@@ -76,6 +77,7 @@ fn draw<DB: DrawingBackend>(
         Kind::Spectrum => spectrum(root, record),
         Kind::Nodes => nodes(root, record),
         Kind::Outcomes => outcomes(root, record),
+        Kind::Liquidity => liquidity(root, record),
     }
 }
 
@@ -435,6 +437,54 @@ fn classes() -> Vec<Outcome> {
     all
 }
 
+/// The tightest member banks' headroom under their liquidity cap over time (the lowest in each
+/// stretch of minutes), percent of the cap: five (bank, currency) pairs at most.
+fn liquidity<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, record: &RunRecord) -> Drawn {
+    use super::liquidity::{CURRENCIES, tightest};
+    let mut pairs: Vec<(usize, usize, f64)> = record
+        .liquidity
+        .iter()
+        .flat_map(|b| {
+            (0..2).filter_map(move |k| tightest(b, k).map(|t| (b.bank, k, t.headroom_pct)))
+        })
+        .collect();
+    pairs.sort_by(|a, b| a.2.total_cmp(&b.2).then(a.0.cmp(&b.0)).then(a.1.cmp(&b.1)));
+    pairs.truncate(5);
+    let minutes = record.liquidity.first().map_or(0, |b| b.minutes[0].len());
+    let hours = (minutes as f64 / 60.0).max(1.0 / 60.0);
+    let low = pairs.iter().map(|p| p.2).fold(0.0, f64::min);
+    let mut chart = ChartBuilder::on(root)
+        .caption(
+            caption(record, "liquidity: headroom under each bank's cap at NBC, tightest banks"),
+            font(24),
+        )
+        .margin(15)
+        .x_label_area_size(50)
+        .y_label_area_size(80)
+        .build_cartesian_2d(0.0..hours, (low - 5.0)..105.0)
+        .map_err(err)?;
+    time_mesh(&mut chart, record, "headroom, % of the cap", 15)?;
+    let bucket = bucket_minutes(minutes);
+    for (i, &(bank, k, _)) in pairs.iter().enumerate() {
+        let b = record.liquidity.iter().find(|b| b.bank == bank).expect("listed");
+        let points: Series = b.minutes[k]
+            .chunks(bucket)
+            .enumerate()
+            .filter_map(|(j, c)| {
+                let lowest = c
+                    .iter()
+                    .filter(|p| p.cap_minor > 0)
+                    .map(|p| p.headroom_minor() as f64 / p.cap_minor as f64 * 100.0)
+                    .fold(f64::INFINITY, f64::min);
+                lowest.is_finite().then_some(((j * bucket) as f64 / 60.0, lowest))
+            })
+            .collect();
+        let name = format!("kh_bank[{bank}] {}", CURRENCIES[k]);
+        draw_line(&mut chart, points, PALETTE[i % PALETTE.len()], 2, &name)?;
+    }
+    legend(&mut chart, 16)
+}
+
 /// Outcomes other than on-time approval, as a share of each flow's payments.
 fn outcomes<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, record: &RunRecord) -> Drawn {
     let classes = classes();
@@ -520,6 +570,12 @@ pub fn names(record: &RunRecord) -> Vec<(String, String)> {
     out.push(("latency-spectrum".into(), "latency percentile spectrum per flow".into()));
     out.push(("nodes".into(), "utilisation and queue depth of the busiest nodes".into()));
     out.push(("outcomes".into(), "outcomes by class per flow".into()));
+    if !record.liquidity.is_empty() {
+        out.push((
+            "liquidity".into(),
+            "headroom under their liquidity cap of the tightest member banks".into(),
+        ));
+    }
     out
 }
 
@@ -534,6 +590,7 @@ pub fn plots(record: &RunRecord) -> Result<Vec<Plot>, String> {
         Kind::Nodes,
         Kind::Outcomes,
     ]);
+    let kinds = kinds.chain((!record.liquidity.is_empty()).then_some(Kind::Liquidity));
     names(record)
         .into_iter()
         .zip(kinds)

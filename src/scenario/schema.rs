@@ -30,6 +30,9 @@ pub struct Scenario {
     /// Netting cut-offs and reconciliation tolerance.
     #[serde(default)]
     pub settlement: SettlementSpec,
+    /// Member banks' prefunding at NBC, and what happens when a bank runs short.
+    #[serde(default)]
+    pub liquidity: LiquiditySpec,
     /// Exceptions injected into the network's clearing file.
     #[serde(default)]
     pub exceptions: Exceptions,
@@ -232,6 +235,67 @@ impl Default for SettlementSpec {
             recon_rounding_tolerance_minor: defaults::rounding_tolerance_minor(),
         }
     }
+}
+
+/// `[liquidity]`: each Bakong member bank's prefunded settlement balance at NBC, how much of it
+/// the bank may owe in a netting cycle, and what becomes of a payment that would take it past
+/// that. Without the table every bank has 100 trillion riel and ten billion dollars, which no
+/// scenario's traffic comes near.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LiquiditySpec {
+    /// KHR prefunding, a decimal string in riel: each bank's, or with `by_share` all banks'.
+    #[serde(default = "defaults::prefund_khr")]
+    pub prefund_khr: String,
+    /// USD prefunding, a decimal string in dollars.
+    #[serde(default = "defaults::prefund_usd")]
+    pub prefund_usd: String,
+    /// The prefunding above is the banks' total, shared by `bank_shares_pct`.
+    #[serde(default)]
+    pub by_share: bool,
+    /// Banks whose prefunding differs: `{ bank, prefund_khr, prefund_usd }` (either amount may
+    /// be left out).
+    #[serde(default)]
+    pub banks: Vec<BankLiquiditySpec>,
+    /// A bank may owe at most this share of its balance at the start of a cycle, percent.
+    #[serde(default = "defaults::hundred")]
+    pub debit_cap_pct: f64,
+    /// A payment that would take its bank past the cap: `"decline"` (as
+    /// `insufficient_liquidity`) or `"hold"` (it waits at the switch for the next cycle).
+    #[serde(default = "defaults::on_short")]
+    pub on_short: String,
+    /// After each netting cycle settles, every bank restores its balance to its prefunding
+    /// (its treasury moves funds in from outside Bakong).
+    #[serde(default = "defaults::yes")]
+    pub top_up: bool,
+}
+
+impl Default for LiquiditySpec {
+    fn default() -> Self {
+        LiquiditySpec {
+            prefund_khr: defaults::prefund_khr(),
+            prefund_usd: defaults::prefund_usd(),
+            by_share: false,
+            banks: Vec::new(),
+            debit_cap_pct: 100.0,
+            on_short: defaults::on_short(),
+            top_up: true,
+        }
+    }
+}
+
+/// One bank's own prefunding in `[liquidity]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BankLiquiditySpec {
+    /// The bank's index in `bank_shares_pct`, from 0.
+    pub bank: u32,
+    /// Its KHR prefunding, riel.
+    #[serde(default)]
+    pub prefund_khr: Option<String>,
+    /// Its USD prefunding, dollars.
+    #[serde(default)]
+    pub prefund_usd: Option<String>,
 }
 
 /// `[exceptions]`: per 10 000 cross-border payments, injected into UPI's clearing file so that
@@ -921,6 +985,18 @@ mod defaults {
     }
     pub(super) fn retry_after_s() -> [f64; 2] {
         [10.0, 120.0]
+    }
+    pub(super) fn prefund_khr() -> String {
+        "100000000000000".into()
+    }
+    pub(super) fn prefund_usd() -> String {
+        "10000000000".into()
+    }
+    pub(super) fn on_short() -> String {
+        "decline".into()
+    }
+    pub(super) fn yes() -> bool {
+        true
     }
     pub(super) fn hundred() -> f64 {
         100.0

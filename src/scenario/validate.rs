@@ -188,6 +188,7 @@ pub(super) fn check(s: &Scenario) -> Check {
     check_calendar(s)?;
     check_settlement(s)?;
     check_population(s)?;
+    check_liquidity(s)?;
     check_standard(s)?;
     for (name, node) in nodes(s) {
         check_node(name, node)?;
@@ -435,6 +436,78 @@ pub fn holiday_dates(ranges: &[super::DateRange]) -> Vec<Date> {
     }
     out.sort();
     out.dedup();
+    out
+}
+
+/// The most a bank's prefunding may be, in minor units (a quadrillion: 10¹⁵).
+pub const PREFUND_MINOR_MAX: i64 = 1_000_000_000_000_000;
+
+fn prefund_amount(path: &[&str], text: &str, currency: Currency) -> Result<i64, Invalid> {
+    match crate::payments::money::Money::parse(text, currency) {
+        Ok(m) if (0..=PREFUND_MINOR_MAX).contains(&m.minor) => Ok(m.minor),
+        _ => Err(at(
+            path,
+            format!("{text:?} is not an amount of {currency} from 0 to 10^15 minor units"),
+        )),
+    }
+}
+
+fn check_liquidity(s: &Scenario) -> Check {
+    let l = &s.liquidity;
+    prefund_amount(&["liquidity", "prefund_khr"], &l.prefund_khr, Currency::Khr)?;
+    prefund_amount(&["liquidity", "prefund_usd"], &l.prefund_usd, Currency::Usd)?;
+    if !(l.debit_cap_pct.is_finite() && l.debit_cap_pct > 0.0 && l.debit_cap_pct <= 1000.0) {
+        return Err(at(&["liquidity", "debit_cap_pct"], "must be above 0 and at most 1000"));
+    }
+    if !matches!(l.on_short.as_str(), "decline" | "hold") {
+        return Err(at(
+            &["liquidity", "on_short"],
+            format!("{:?} is not \"decline\" or \"hold\"", l.on_short),
+        ));
+    }
+    let banks = s.population.bank_shares_pct.len();
+    for (i, b) in l.banks.iter().enumerate() {
+        let here = |key: &'static str| ["liquidity", "banks", key];
+        if b.bank as usize >= banks {
+            return Err(at_index(
+                &["liquidity", "banks"],
+                i,
+                format!("bank {} is not one of the {banks} in bank_shares_pct", b.bank),
+            ));
+        }
+        if l.banks[..i].iter().any(|x| x.bank == b.bank) {
+            return Err(at_index(&["liquidity", "banks"], i, format!("bank {} twice", b.bank)));
+        }
+        if let Some(t) = &b.prefund_khr {
+            prefund_amount(&here("prefund_khr"), t, Currency::Khr)?;
+        }
+        if let Some(t) = &b.prefund_usd {
+            prefund_amount(&here("prefund_usd"), t, Currency::Usd)?;
+        }
+    }
+    Ok(())
+}
+
+/// Each member bank's prefunding (KHR, USD), minor units, as `[liquidity]` says.
+pub fn prefunds(s: &Scenario) -> Vec<[i64; 2]> {
+    let l = &s.liquidity;
+    let parse = |t: &str, c| prefund_amount(&[], t, c).expect("validated");
+    let all = [parse(&l.prefund_khr, Currency::Khr), parse(&l.prefund_usd, Currency::Usd)];
+    let shares = &s.population.bank_shares_pct;
+    let total: f64 = shares.iter().sum();
+    let mut out: Vec<[i64; 2]> = shares
+        .iter()
+        .map(|x| if l.by_share { all.map(|a| (a as f64 * x / total).round() as i64) } else { all })
+        .collect();
+    for b in &l.banks {
+        let own = &mut out[b.bank as usize];
+        if let Some(t) = &b.prefund_khr {
+            own[0] = parse(t, Currency::Khr);
+        }
+        if let Some(t) = &b.prefund_usd {
+            own[1] = parse(t, Currency::Usd);
+        }
+    }
     out
 }
 

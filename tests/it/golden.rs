@@ -82,6 +82,8 @@ fn small_report_matches_the_golden_files_and_its_plots_decode() {
             "nodes.svg",
             "outcomes.png",
             "outcomes.svg",
+            "liquidity.png",
+            "liquidity.svg",
         ]
     );
     for (name, bytes) in plots {

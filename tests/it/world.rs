@@ -222,6 +222,7 @@ fn shipped_scenarios_are_valid() {
         "corridor-hub",
         "fx-shock",
         "growth-10x",
+        "liquidity-squeeze",
         "normal-weekday",
         "reference",
         "retry-storm",
@@ -519,4 +520,36 @@ fn participants_get_their_own_servers_and_each_bank_its_figures() {
     }
     let bank11 = r.flows.iter().map(|f| f.banks[11].payments_count).sum::<u64>();
     assert_eq!(bank11, 0, "the bank with no share has no customers");
+}
+
+#[test]
+fn a_bank_short_of_liquidity_declines_or_holds_and_settlement_never_fails() {
+    // Every bank prefunded with five dollars: most USD payments do not fit under the cap
+    // until the bank is owed enough (the 24:00 cut-off settles and tops up in between).
+    let settlement = "[settlement]";
+    let short = |on_short: &str| {
+        tiny_with(&[(
+            settlement,
+            &format!("[liquidity]\nprefund_usd = \"5\"\non_short = \"{on_short}\"\n\n[settlement]"),
+        )])
+    };
+    let declined = run(&short("decline"), 8, Sabotage::default()).expect("no breach");
+    let count = |r: &RunRecord| {
+        r.flows
+            .iter()
+            .map(|f| f.count(Outcome::Declined(Decline::InsufficientLiquidity)))
+            .sum::<u64>()
+    };
+    let shorts: u64 = declined.liquidity.iter().map(|b| b.short_count.iter().sum::<u64>()).sum();
+    assert!(shorts > 20, "{shorts} payments did not fit");
+    assert_eq!(count(&declined), shorts, "each is a payment declined");
+    assert!(declined.netting_refusals.is_empty(), "no bank is ever asked for more than it has");
+    let held = run(&short("hold"), 8, Sabotage::default()).expect("no breach");
+    let holds: u64 = held.liquidity.iter().map(|b| b.held_count.iter().sum::<u64>()).sum();
+    assert!(holds > 20, "{holds} payments held");
+    assert_eq!(count(&held), 0, "held, not declined");
+    assert!(held.netting_refusals.is_empty());
+    // Topping up after the 24:00 cut-off moved money in.
+    let topped: i64 = held.liquidity.iter().map(|b| b.topped_up_minor[1]).sum();
+    assert!(topped > 0);
 }

@@ -126,6 +126,7 @@ impl ResponseCode {
                 Decline::Throttled => "65",
                 Decline::HopTimeout => "68",
                 Decline::CircuitOpen => "98",
+                Decline::InsufficientLiquidity => "L1",
                 Decline::SwitchError => "96",
             },
         }

@@ -41,13 +41,15 @@ pub enum Decline {
     HopTimeout,
     /// A node's circuit breaker toward the next hop was open.
     CircuitOpen,
+    /// The payer's bank had no liquidity left at NBC for it this cycle.
+    InsufficientLiquidity,
     /// The reversal reached the far side before the request did.
     Reversed,
 }
 
 impl Decline {
     /// Every class, in report order.
-    pub const ALL: [Decline; 15] = [
+    pub const ALL: [Decline; 16] = [
         Decline::InsufficientBalance,
         Decline::PinFailure,
         Decline::LimitExceeded,
@@ -62,6 +64,7 @@ impl Decline {
         Decline::Throttled,
         Decline::HopTimeout,
         Decline::CircuitOpen,
+        Decline::InsufficientLiquidity,
         Decline::Reversed,
     ];
 
@@ -82,6 +85,7 @@ impl Decline {
             Decline::Throttled => "throttled",
             Decline::HopTimeout => "hop_timeout",
             Decline::CircuitOpen => "circuit_open",
+            Decline::InsufficientLiquidity => "insufficient_liquidity",
             Decline::Reversed => "reversed_before_arrival",
         }
     }

@@ -11,11 +11,15 @@
 //! [`settlement_commands`] turns positions into one linked ledger chain per currency through the
 //! settlement agent's transit account, which therefore ends each cycle at zero.
 //!
+//! A member bank's liquidity through a cycle (what it may owe, owes and has reserved) is
+//! [`liquidity::Liquidity`].
+//!
 //! UPI and NBC settle each UnionPay business day net in USD on the next Chinese business day
 //! ([`scheme_settlement`]); fees such as the merchant discount are booked as their own entries
 //! ([`Fee`]); `settlement.csv` is written by [`write_settlement_csv`], which checks the zero sum
 //! again first.
 
+pub mod liquidity;
 #[cfg(test)]
 mod tests;
 

@@ -208,6 +208,7 @@ impl World {
             tap: Default::default(),
             relays: Default::default(),
             pending: None,
+            reserved: None,
         };
         let p = self.allocate(payment);
         let stats = &mut self.stats[fi];

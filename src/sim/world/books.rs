@@ -32,7 +32,7 @@ pub(crate) fn bank(i: u16) -> ParticipantId {
 
 /// The member bank a participant is, as an index into the banks' accounts (the inverse of
 /// [`bank`]; other participants have none, or an index past the banks).
-fn bank_index(participant: ParticipantId) -> Option<usize> {
+pub(super) fn bank_index(participant: ParticipantId) -> Option<usize> {
     participant.0.checked_sub(10).map(usize::from)
 }
 
@@ -43,8 +43,6 @@ pub(crate) fn issuer(i: u16) -> ParticipantId {
 /// Opening balance of every funded customer wallet, per currency (minor units): enough that
 /// a payer never runs dry; the insufficient-balance class pays from an empty wallet instead.
 const WALLET_OPENING: [i64; 3] = [100_000_000_000, 1_000_000_000, 1_000_000_000];
-/// Prefunding of each member bank's settlement account (KHR, USD).
-const PREFUND: [i64; 2] = [100_000_000_000_000, 1_000_000_000_000];
 
 /// Whose wallets: the holder number's top byte.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -114,15 +112,16 @@ fn currencies_of(role: Role) -> &'static [Currency] {
 }
 
 impl Books {
-    /// Books for `banks` member banks and `issuers` Chinese issuers, with room reserved for
-    /// `hints` (accounts, records, pending); `unfunded_bank` leaves bank 0 without prefunding
-    /// (a canary).
+    /// Books for member banks prefunded with `prefunds` (KHR, USD each) and `issuers` Chinese
+    /// issuers, with room reserved for `hints` (accounts, records, pending); `unfunded_bank`
+    /// leaves bank 0 without prefunding (a canary).
     pub(crate) fn new(
-        banks: usize,
+        prefunds: &[[i64; 2]],
         issuers: usize,
         hints: [usize; 3],
         unfunded_bank: bool,
     ) -> Books {
+        let banks = prefunds.len();
         let mut ledger = Ledger::new(LedgerLimits {
             accounts_max: LEDGER_ACCOUNTS_MAX as u32,
             transfers_max: u32::MAX,
@@ -190,13 +189,42 @@ impl Books {
             clearing_switch: Vec::new(),
             clearing_upi: Vec::new(),
         };
-        for i in usize::from(unfunded_bank)..banks {
+        for (i, prefund) in prefunds.iter().enumerate().skip(usize::from(unfunded_bank)) {
             for (k, c) in [Currency::Khr, Currency::Usd].into_iter().enumerate() {
                 let settlement = books.bank_settlement[i][k];
-                books.fund(settlement, Money::new(c, PREFUND[k]));
+                if prefund[k] > 0 {
+                    books.fund(settlement, Money::new(c, prefund[k]));
+                }
             }
         }
         books
+    }
+
+    /// A member bank's settlement balance at NBC in KHR (`k` 0) or USD (1), minor units.
+    pub(crate) fn bank_balance(&self, bank: usize, k: usize) -> i64 {
+        let a = &self.ledger.accounts()[self.bank_settlement[bank][k].0 as usize];
+        i64::try_from(i128::from(a.credits_posted) - i128::from(a.debits_posted))
+            .expect("a settlement balance fits i64")
+    }
+
+    /// The bank's treasury brings its settlement balance back up to `target` (a transfer from
+    /// outside Bakong, booked at `now`); returns the amount moved.
+    pub(crate) fn top_up(&mut self, bank: usize, k: usize, target: i64, now: Timestamp) -> i64 {
+        let missing = target - self.bank_balance(bank, k);
+        if missing > 0 {
+            let currency = [Currency::Khr, Currency::Usd][k];
+            let id = TransferId(self.ids(1));
+            let account = self.bank_settlement[bank][k];
+            let t = Transfer::posted(
+                id,
+                self.external[currency.index()],
+                account,
+                Money::new(currency, missing),
+                0,
+            );
+            self.ledger.execute(Command::Transfer(t), now).expect("funding from outside applies");
+        }
+        missing.max(0)
     }
 
     /// A fresh transfer id (ids are dense, so the ledger's index stays a direct window).

@@ -265,11 +265,11 @@ fn surge_states(cfg: &Config, seed: u64) -> Vec<Option<Surge>> {
 
 pub(super) fn world(cfg: Config, sabotage: Sabotage) -> World {
     let (p, seed) = (&cfg.population, cfg.seed);
-    let (banks, issuers) = (p.bank_shares_pct.len(), p.cn_issuer_shares_pct.len());
+    let issuers = p.cn_issuer_shares_pct.len();
     let bank_cum = cumulative(p.bank_shares_pct.iter().copied());
     let issuer_cum = cumulative(p.cn_issuer_shares_pct.iter().copied());
     let hints = ledger_hints(&cfg);
-    let mut books = Books::new(banks, issuers, hints, sabotage.unfunded_bank);
+    let mut books = Books::new(&cfg.liquidity.prefunds, issuers, hints, sabotage.unfunded_bank);
     open_customers(&mut books, &cfg, &bank_cum, &issuer_cum);
     rates(&mut books, &cfg);
     let audit = Auditor::new(&books.openings, books.ledger.accounts().len());
@@ -313,6 +313,7 @@ pub(super) fn world(cfg: Config, sabotage: Sabotage) -> World {
         in_flight_max: cfg.limits.payments_in_flight_max,
         events_max: cfg.limits.events_max,
         retries_max: cfg.limits.retries_max,
+        banks: super::liquidity::Banks::new(&cfg.liquidity.prefunds, |x| cfg.liquidity.cap(x)),
         books,
         audit,
         stats,
@@ -334,6 +335,7 @@ pub(super) fn world(cfg: Config, sabotage: Sabotage) -> World {
         exceptions_injected: 0,
         eventful: BTreeSet::new(),
         nettings: Vec::new(),
+        scheme_settlements: Vec::new(),
         netting_refusals: Vec::new(),
         cn_calendar: Calendar::new(Zone::BEIJING, cfg.cn_holidays.clone())
             .expect("validated holidays"),
@@ -421,6 +423,17 @@ impl World {
             if at <= self.cfg.hard_end {
                 self.schedule(at, Event::Cutoff(i as u16));
             }
+        }
+        // UPI ⇄ NBC settles each Beijing trade date at 15:00 Beijing on the next Chinese
+        // business day: during the run when that falls inside it, else at its end.
+        let mut date = start.date_at(Zone::BEIJING);
+        while date <= self.cfg.hard_end.date_at(Zone::BEIJING) {
+            let value = self.cn_calendar.business_days_after(date, 1);
+            let at = Timestamp::at_local(value, 15, 0, Zone::BEIJING);
+            if at <= self.cfg.hard_end {
+                self.schedule(at, Event::SchemeValue(date));
+            }
+            date = date.succ();
         }
         self.after(Span::from_minutes(1), Event::Minute);
     }

@@ -116,6 +116,9 @@ pub(crate) struct Route {
     pub(crate) scheme: u8,
     /// The hop that books the payee's side.
     pub(crate) credit: u8,
+    /// The Bakong switch's hop, where a member bank's liquidity is checked (when the route
+    /// crosses it).
+    pub(crate) switch: Option<u8>,
     /// Where the switch's and the scheme's clearing files are kept (cross-border flows).
     pub(crate) taps: Option<Taps>,
 }
@@ -160,7 +163,8 @@ impl Route {
             switch: hop_of(topology::BAKONG_GATEWAY),
             scheme: hop_of(topology::UPI),
         });
-        Route { hops, scheme: hop_of(&names.scheme), credit: hop_of(&names.credit), taps }
+        let switch = names.nodes.iter().position(|n| n == topology::BAKONG_SWITCH).map(|i| i as u8);
+        Route { hops, scheme: hop_of(&names.scheme), credit: hop_of(&names.credit), switch, taps }
     }
 
     /// The node names along the route.
@@ -638,6 +642,28 @@ pub(crate) struct Config {
     pub(crate) wechat: Ppm,
     /// Ledger accounts the population and participants open.
     pub(crate) accounts_needed: u64,
+    /// Member banks' prefunding and liquidity rules.
+    pub(crate) liquidity: LiquidityConfig,
+}
+
+/// Member banks' prefunding at NBC and what a shortage does.
+#[derive(Clone, Debug)]
+pub(crate) struct LiquidityConfig {
+    /// Per bank: KHR and USD prefunding, minor units.
+    pub(crate) prefunds: Vec<[i64; 2]>,
+    /// The cap on a bank's net debit in a cycle, per mille of its balance at the cycle's start.
+    pub(crate) cap_permille: u64,
+    /// Hold a payment that would pass the cap for the next cycle, rather than decline it.
+    pub(crate) hold: bool,
+    /// Restore each bank's balance to its prefunding after each settlement.
+    pub(crate) top_up: bool,
+}
+
+impl LiquidityConfig {
+    /// The cap a balance gives.
+    pub(crate) fn cap(&self, balance: i64) -> i64 {
+        (i128::from(balance.max(0)) * i128::from(self.cap_permille) / 1000) as i64
+    }
 }
 
 /// The rates' movement, the scheme's margin, and the spreads and fees.
@@ -764,6 +790,12 @@ impl Config {
             rounding_tolerance_minor: s.settlement.recon_rounding_tolerance_minor,
             wechat: s.flows.outward.as_ref().map_or(0, |f| ppm(f.wechat_share_pct)),
             accounts_needed: validate::accounts_needed(s),
+            liquidity: LiquidityConfig {
+                prefunds: validate::prefunds(s),
+                cap_permille: (s.liquidity.debit_cap_pct * 10.0).round() as u64,
+                hold: s.liquidity.on_short == "hold",
+                top_up: s.liquidity.top_up,
+            },
         }
     }
 }

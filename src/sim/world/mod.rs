@@ -20,6 +20,7 @@ mod clearing;
 mod codes;
 mod config;
 pub mod footprint;
+mod liquidity;
 mod nodes;
 mod payment;
 mod periodic;
@@ -123,6 +124,8 @@ enum Event {
     FxStep,
     FxShock(u8),
     SchemePublish(u16),
+    /// UPI and NBC settle this Beijing trade date (its value time).
+    SchemeValue(crate::payments::time::Date),
     Cutoff(u16),
     Minute,
 }
@@ -182,6 +185,8 @@ struct Payment {
     relays: crate::payments::network::relay::Relays,
     /// The outcome its payer has learnt, while a node's advice keeps it from being final.
     pending: Option<Outcome>,
+    /// What it reserved of its bank's liquidity at the switch, until it is booked.
+    reserved: Option<liquidity::Reservation>,
 }
 
 impl Payment {
@@ -274,6 +279,8 @@ pub struct World {
     events_max: u64,
     retries_max: u32,
     books: Books,
+    /// The member banks' liquidity at NBC.
+    banks: liquidity::Banks,
     audit: Auditor,
     stats: Vec<FlowStats>,
     minutes: Vec<Vec<MinuteStats>>,
@@ -298,6 +305,8 @@ pub struct World {
     exceptions_injected: u64,
     eventful: BTreeSet<u64>,
     nettings: Vec<NetPositions>,
+    /// UPI ⇄ NBC settlements booked so far.
+    scheme_settlements: Vec<crate::payments::settlement::SchemeSettlement>,
     netting_refusals: Vec<SettlementRefusal>,
     kh_calendar: Calendar,
     cn_calendar: Calendar,
@@ -440,6 +449,7 @@ impl World {
             Event::FxStep => self.on_fx_step(now),
             Event::FxShock(i) => self.on_fx_shock(now, i as usize),
             Event::SchemePublish(i) => self.on_scheme_publish(now, i as usize),
+            Event::SchemeValue(date) => self.on_scheme_value(now, date),
             Event::Cutoff(i) => self.on_cutoff(now, i as usize)?,
             Event::Minute => self.on_minute(now),
         }

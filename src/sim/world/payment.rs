@@ -155,7 +155,7 @@ impl World {
         self.payment_mut(p).expect("alive").hop = hop;
         let r = self.cfg.flows[fi].failures;
         let route = &self.cfg.flows[fi].route;
-        let (scheme, credit, last) = (route.scheme, route.credit, route.hops.len() - 1);
+        let (scheme, switch) = (route.scheme, route.switch);
         if hop == 0 {
             if let Err(decline) = self.originate(now, node, p) {
                 self.respond(now, p, 0, ResponseCode::Declined(decline), Span::ZERO);
@@ -166,6 +166,25 @@ impl World {
             self.respond(now, p, hop, code, Span::ZERO);
             return Ok(());
         }
+        if Some(hop) == switch && !self.liquidity_admits(now, node, p, hop) {
+            return Ok(());
+        }
+        self.past_checks(now, node, p, hop)
+    }
+
+    /// The rest of a request's hop once the hop's own checks passed (or a payment held for
+    /// liquidity is let through): the far side's credit at the credit hop, then on to the
+    /// next hop, or the answer from the last.
+    pub(super) fn past_checks(
+        &mut self,
+        now: Timestamp,
+        node: usize,
+        p: PRef,
+        hop: u8,
+    ) -> Result<(), Breach> {
+        let fi = self.payment(p).expect("alive").fi as usize;
+        let route = &self.cfg.flows[fi].route;
+        let (credit, last) = (route.credit, route.hops.len() - 1);
         let mut extra = Span::ZERO;
         if hop == credit {
             if let Err(decline) = self.far_side_request(now, node, p) {
@@ -348,6 +367,7 @@ impl World {
         let terms = self.payment(p).expect("alive").terms;
         let cycle = self.cfg.netting.cycle_of(now, &self.kh_calendar);
         let o = terms.obligations(books::NBC, undo);
+        self.liquidity_book(p, &o.netting);
         self.books.oblige(cycle, o.netting.payer, o.netting.payee, o.netting.amount);
         if let Some(s) = o.scheme {
             self.books.scheme(now.date_at(Zone::BEIJING), s.amount, s.to_nbc);
@@ -609,6 +629,7 @@ impl World {
     /// The payment's one final state: the auditor hears its economic effects, the outcome is
     /// counted, and its slot is freed once its messages have left the network.
     fn close(&mut self, p: PRef, outcome: Outcome) -> Result<(), Breach> {
+        self.liquidity_release(p);
         let pay = self.payment(p).expect("alive");
         let t = &pay.terms;
         let paid = t.exchanged().checked_add(t.spread()).expect("in range").minor;

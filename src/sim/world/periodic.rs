@@ -76,6 +76,8 @@ impl World {
         let just_before = Timestamp::from_nanos(now.as_nanos() - 1);
         let cycle = self.cfg.netting.cycle_of(just_before, &self.kh_calendar);
         self.settle_cycle(now, cycle);
+        let positions = self.nettings.last().expect("just settled").clone();
+        self.liquidity_new_cycle(now, &positions)?;
         if self.sabotage.unbalanced_entry && self.nettings.len() == 1 {
             let account = self.books.nbc_suspense[0];
             self.books.ledger.sabotage_unbalanced_credit(account, 1);
@@ -107,6 +109,7 @@ impl World {
 
     pub(super) fn on_minute(&mut self, now: Timestamp) {
         self.books.ledger.expire(now);
+        self.liquidity_minute();
         let m = minute_of(now, self.cfg.start).saturating_sub(1);
         for fi in 0..self.minutes.len() {
             let h = &mut self.minute_latency[fi];
@@ -158,6 +161,7 @@ impl World {
         let in_flight = self.in_flight_effects();
         self.audit.finish(&self.books.ledger, now, &in_flight)?;
         let fx_end = [0, 1].map(|k| self.books.rates.mid(PAIRS[k], now).expect("set"));
+        let liquidity = self.liquidity_record();
         Ok(RunRecord {
             scenario: self.cfg.name.clone(),
             seed: self.cfg.seed,
@@ -171,6 +175,7 @@ impl World {
             nodes: self.nodes.into_iter().map(Node::into_stats).collect(),
             minutes: self.minutes,
             peak_seconds: self.peak_seconds,
+            liquidity,
             nettings: self.nettings,
             netting_refusals: self.netting_refusals,
             scheme_settlements,
@@ -227,11 +232,33 @@ impl World {
         out
     }
 
+    /// The value time of a trade date: UPI and NBC settle it now.
+    pub(super) fn on_scheme_value(&mut self, now: Timestamp, date: Date) {
+        if let Some(owed) = self.books.scheme_owed.remove(&date) {
+            let mut one = BTreeMap::new();
+            one.insert(date, owed);
+            let settled = self.settle_scheme_dates(now, one);
+            self.scheme_settlements.extend(settled);
+        }
+    }
+
+    /// Every trade date still owed at the end of the run (its value time after it), booked
+    /// now, after the ones booked during the run.
     fn settle_scheme(
         &mut self,
         now: Timestamp,
     ) -> Vec<crate::payments::settlement::SchemeSettlement> {
         let owed = std::mem::take(&mut self.books.scheme_owed);
+        let mut out = std::mem::take(&mut self.scheme_settlements);
+        out.extend(self.settle_scheme_dates(now, owed));
+        out
+    }
+
+    fn settle_scheme_dates(
+        &mut self,
+        now: Timestamp,
+        owed: BTreeMap<Date, ([i64; 3], [i64; 3])>,
+    ) -> Vec<crate::payments::settlement::SchemeSettlement> {
         let mut out = Vec::new();
         for (date, (to_nbc, to_upi)) in owed {
             let money = |v: [i64; 3]| -> Vec<Money> {
