@@ -49,6 +49,10 @@ pub struct FlowStats {
     pub intervals: Vec<Histogram<u64>>,
     /// Its busiest simulated seconds.
     pub peak_seconds: PeakSeconds,
+    /// Payer's confirm to the payee's notification of a credit (over `merchant_notify`), µs.
+    pub latency_merchant_notified: Histogram<u64>,
+    /// Credits whose notification the `merchant_notify` link lost.
+    pub merchant_notifications_lost_count: u64,
     /// Per Bakong member bank, in bank order: the flow's payments through it (the payer's
     /// bank; inward, the merchant's).
     pub banks: Vec<BankStats>,
@@ -104,6 +108,8 @@ impl FlowStats {
                 .collect(),
             intervals: Vec::new(),
             peak_seconds: PeakSeconds::default(),
+            latency_merchant_notified: histogram(),
+            merchant_notifications_lost_count: 0,
             banks: (0..banks).map(|_| BankStats::new()).collect(),
         }
     }

@@ -161,16 +161,19 @@ pub enum SloMetric {
     ApprovalPct,
     /// Reconciliation breaks no cause explains.
     UnexplainedBreaks,
+    /// A flow's payee notified of a credit: confirm to notification, 99th percentile, ms.
+    MerchantNotifiedMsP99,
 }
 
 impl SloMetric {
     /// Every metric, in the format's order.
-    pub const ALL: [SloMetric; 5] = [
+    pub const ALL: [SloMetric; 6] = [
         SloMetric::LatencyMsP50,
         SloMetric::LatencyMsP99,
         SloMetric::LatencyMsP999,
         SloMetric::ApprovalPct,
         SloMetric::UnexplainedBreaks,
+        SloMetric::MerchantNotifiedMsP99,
     ];
 
     /// The name in scenario files.
@@ -181,6 +184,7 @@ impl SloMetric {
             SloMetric::LatencyMsP999 => "latency_ms_p999",
             SloMetric::ApprovalPct => "approval_pct",
             SloMetric::UnexplainedBreaks => "unexplained_breaks",
+            SloMetric::MerchantNotifiedMsP99 => "merchant_notified_ms_p99",
         }
     }
 

@@ -168,6 +168,9 @@ pub fn verdicts(record: &RunRecord) -> Vec<Verdict> {
                 (SloMetric::LatencyMsP999, Some(s)) => ms(&s.latency_approved, 0.999),
                 (SloMetric::ApprovalPct, Some(s)) => s.approval_ratio() * 100.0,
                 (SloMetric::UnexplainedBreaks, _) => record.breaks_unexplained_count as f64,
+                (SloMetric::MerchantNotifiedMsP99, Some(s)) => {
+                    ms(&s.latency_merchant_notified, 0.99)
+                }
                 (_, None) => f64::NAN,
             };
             let (threshold, passed) = match slo.bound {
@@ -356,6 +359,7 @@ pub fn latency_csv(record: &RunRecord) -> String {
         let flow = s.flow.name();
         row(flow, "end_to_end_approved", &s.latency_approved);
         row(flow, "end_to_end_answered", &s.latency_answered);
+        row(flow, "merchant_notified", &s.latency_merchant_notified);
         for (i, HopLatency { node: hop, latency_us: h }) in s.hops.iter().enumerate() {
             row(flow, &format!("{i}:{hop}"), h);
         }
@@ -516,6 +520,7 @@ pub fn summary_md(
     md_precision(&mut out);
     md_slos(&mut out, verdicts);
     md_hops(&mut out, record);
+    md_payees(&mut out, record);
     md_nodes(&mut out, record);
     banks::md_banks(&mut out, record);
     md_outcomes(&mut out, record);
@@ -877,6 +882,28 @@ fn md_hops(out: &mut String, record: &RunRecord) {
                 .collect();
             let _ = writeln!(out, "  - biggest: {} of {:.0} ms", shares.join(", "), total / 1000.0);
         }
+    }
+}
+
+fn md_payees(out: &mut String, record: &RunRecord) {
+    let _ = writeln!(
+        out,
+        "\n## The payee's side\n\nWhen the far side books a credit, the payee (the merchant, or \
+         the remittance's recipient) hears of it over `merchant_notify`: from the payer's \
+         confirm to that notification, ms; and the notifications the link lost.\n\n| flow | \
+         credits | notified p50 ms | p99 ms | lost |\n|---|---:|---:|---:|---:|"
+    );
+    for s in &record.flows {
+        let h = &s.latency_merchant_notified;
+        let _ = writeln!(
+            out,
+            "| {} | {} | {:.0} | {:.0} | {} |",
+            s.flow.name(),
+            h.len() + s.merchant_notifications_lost_count,
+            ms(h, 0.5),
+            ms(h, 0.99),
+            s.merchant_notifications_lost_count
+        );
     }
 }
 

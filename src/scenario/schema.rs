@@ -786,8 +786,8 @@ pub struct WindowSpec {
 pub struct Slo {
     /// Its name.
     pub name: String,
-    /// `latency_ms_p50`, `latency_ms_p99`, `latency_ms_p999`, `approval_pct`, or
-    /// `unexplained_breaks`.
+    /// `latency_ms_p50`, `latency_ms_p99`, `latency_ms_p999`, `approval_pct`,
+    /// `merchant_notified_ms_p99`, or `unexplained_breaks`.
     pub metric: String,
     /// The flow, for per-flow metrics.
     #[serde(default)]

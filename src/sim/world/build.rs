@@ -306,6 +306,11 @@ pub(super) fn world(cfg: Config, sabotage: Sabotage) -> World {
         queue: EventQueue::new(cfg.start, cfg.limits.event_queue_max as usize),
         nodes,
         node_base,
+        merchant_notify: cfg
+            .links
+            .iter()
+            .position(|l| l.name == crate::scenario::topology::MERCHANT_NOTIFY)
+            .expect("a standard link") as u16,
         links,
         slots: Vec::new(),
         free: Vec::new(),

@@ -272,6 +272,8 @@ pub struct World {
     /// Per entry of `cfg.nodes`: the index of its first instance in `nodes`.
     node_base: Vec<u32>,
     links: Vec<LinkModel>,
+    /// The link over which a payee hears of its credit.
+    merchant_notify: u16,
     slots: Vec<Payment>,
     free: Vec<u32>,
     in_flight: u32,

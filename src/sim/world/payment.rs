@@ -359,7 +359,26 @@ impl World {
         let (seq, received) = (pay.seq, pay.terms.received().minor);
         self.obligations(now, p, false);
         self.audit.credited(seq, received);
+        self.notify_payee(now, p);
         Ok(())
+    }
+
+    /// The payee (the merchant, or the remittance's recipient) hears of its credit over the
+    /// `merchant_notify` link: the far side's leg of the payment, measured from the payer's
+    /// confirm.
+    fn notify_payee(&mut self, now: Timestamp, p: PRef) {
+        let link = self.merchant_notify;
+        let delivery = self.send(link, now);
+        let pay = self.payment(p).expect("alive");
+        let (fi, confirmed_at) = (pay.fi as usize, pay.confirmed_at);
+        let stats = &mut self.stats[fi];
+        match delivery.first() {
+            Some(at) => {
+                let us = (at.saturating_since(confirmed_at).as_nanos() / 1000).max(1);
+                stats.latency_merchant_notified.saturating_record(us);
+            }
+            None => stats.merchant_notifications_lost_count += 1,
+        }
     }
 
     /// Netting obligations and UPI ⇄ NBC amounts of a credit (or, `undo`, of its reversal).
