@@ -268,3 +268,47 @@ fn reference_sets_every_key_and_the_readme_documents_it() {
     }
     assert!(checked > 90, "only {checked} keys checked");
 }
+
+/// Goal: the shipped scenarios ask for the daily volumes `docs/calibration.md` says, with its
+/// sources. Method: every row of its volume table against the scenario's resolved arrival
+/// curve for that local day (first attempts, before any draw), to 0.1 %; every shipped network
+/// scenario has a row (or is a window of a day, which the file names).
+#[test]
+fn the_calibration_table_is_what_the_scenarios_ask_for() {
+    let doc = include_str!("../../docs/calibration.md");
+    let table = doc.split("## Daily volumes").nth(1).expect("a volume section");
+    let table = table.split("\n## ").next().expect("its text");
+    let root = env!("CARGO_MANIFEST_DIR");
+    let mut rows = 0;
+    let mut seen = std::collections::BTreeSet::new();
+    for line in table.lines().filter(|l| l.starts_with("| ") && !l.starts_with("| scenario")) {
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        let [_, scenario, flow, day, target, _source, _] = cells[..] else { continue };
+        let Ok(target) = target.parse::<f64>() else { continue };
+        let path = format!("{root}/scenarios/{scenario}.toml");
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        let s = scenario::parse(&text).unwrap_or_else(|e| panic!("{path}: {e}"));
+        let days = bakong_sim::sim::world::expected_days(&s);
+        let d = days
+            .iter()
+            .find(|d| d.flow.name() == flow && d.date.to_string() == day)
+            .unwrap_or_else(|| panic!("{scenario}: no {flow} traffic on {day}"));
+        assert_eq!(d.minutes, 1440, "{scenario} {flow} {day}: the table holds whole days");
+        assert!(
+            (d.payments / target - 1.0).abs() < 0.001,
+            "{scenario} {flow} {day}: the scenario asks for {:.1}, docs/calibration.md says {target}",
+            d.payments
+        );
+        seen.insert(scenario.to_string());
+        rows += 1;
+    }
+    assert!(rows >= 16, "{rows} rows read");
+    for name in
+        ["chinese-new-year", "normal-weekday", "liquidity-squeeze", "upi-link-outage", "fx-shock"]
+    {
+        assert!(seen.contains(name), "docs/calibration.md has no volume of {name}");
+    }
+    for name in ["growth-10x", "retry-storm", "corridor-hub"] {
+        assert!(doc.contains(&format!("`{name}`")), "docs/calibration.md does not name {name}");
+    }
+}

@@ -591,6 +591,15 @@ pub(crate) fn smooth(steps: &[f64], hour_of: &[u64]) -> Vec<f64> {
     c
 }
 
+/// The zone of each flow's hours, in the order [`Config::flows`] keeps them.
+pub(crate) fn flow_zones(s: &Scenario) -> Vec<Zone> {
+    [&s.flows.inward, &s.flows.outward, &s.flows.remittance, &s.flows.domestic]
+        .into_iter()
+        .flatten()
+        .map(|f| validate::offset(&f.hours_offset).expect("validated"))
+        .collect()
+}
+
 /// Which local day of the run (0 = the day the run starts in) and which local hour `at` is in.
 fn local_day_hour(at: Timestamp, start: Timestamp, zone: Zone) -> (usize, usize) {
     let offset_ns = i128::from(zone.offset_minutes) * 60 * 1_000_000_000;

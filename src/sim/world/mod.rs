@@ -347,6 +347,40 @@ pub struct TooBig {
     pub parts: String,
 }
 
+/// A flow's expected payments on one of its local days (by `hours_offset`), from the resolved
+/// arrival curve: what a scenario asks for, before any draw.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExpectedDay {
+    /// The flow.
+    pub flow: Flow,
+    /// The local date.
+    pub date: crate::payments::time::Date,
+    /// Minutes of that day inside the run.
+    pub minutes: usize,
+    /// Payments expected in them (first attempts: retries come on top).
+    pub payments: f64,
+}
+
+/// Every flow's expected payments per local day of the run.
+pub fn expected_days(scenario: &Scenario) -> Vec<ExpectedDay> {
+    let cfg = Config::new(scenario, 0);
+    let mut out: Vec<ExpectedDay> = Vec::new();
+    for (f, spec) in cfg.flows.iter().zip(config::flow_zones(scenario)) {
+        for (m, &x) in f.per_minute.iter().enumerate() {
+            let at = cfg.start.checked_add(Span::from_minutes(m as u64)).expect("in range");
+            let date = at.date_at(spec);
+            match out.last_mut() {
+                Some(d) if d.flow == f.flow && d.date == date => {
+                    d.minutes += 1;
+                    d.payments += x;
+                }
+                _ => out.push(ExpectedDay { flow: f.flow, date, minutes: 1, payments: x }),
+            }
+        }
+    }
+    out
+}
+
 /// The memory a run of `scenario` is estimated to need, checked against its limit.
 ///
 /// # Errors
