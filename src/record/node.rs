@@ -71,7 +71,8 @@ pub struct RelayCounts {
 /// queue can hold work longer than anyone waits for it (dead work).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Sizing {
-    /// New requests waiting at most.
+    /// New requests waiting at most: the queue's limit, or, with a concurrency cap per
+    /// sender, the senders times the cap when that is fewer.
     pub queue_max: u32,
     /// A new request's mean service time, ns.
     pub service_ns_mean: f64,

@@ -182,8 +182,14 @@ fn nodes(cfg: &Config) -> (Vec<Node>, Vec<u32>) {
     let mut node_base = Vec::with_capacity(cfg.nodes.len());
     for (k, spec) in cfg.nodes.iter().enumerate() {
         node_base.push(nodes.len() as u32);
+        let capped = spec
+            .admission
+            .and_then(|a| a.concurrency_max)
+            .map(|cap| u64::from(cap) * senders(cfg, k));
         let sizing = Sizing {
-            queue_max: spec.queue_max,
+            queue_max: capped.map_or(spec.queue_max, |c| {
+                spec.queue_max.min(u32::try_from(c).unwrap_or(u32::MAX))
+            }),
             service_ns_mean: spec.service.mean_ns(),
             timeout_ns_behind: timeout_behind(cfg, k),
         };
@@ -212,6 +218,24 @@ fn nodes(cfg: &Config) -> (Vec<Node>, Vec<u32>) {
         }
     }
     (nodes, node_base)
+}
+
+/// How many senders node `k` has: the instances of every node just before it on some route
+/// (one for the payers' apps at an originator).
+fn senders(cfg: &Config, k: usize) -> u64 {
+    let mut before: Vec<Option<u16>> = cfg
+        .flows
+        .iter()
+        .flat_map(|f| {
+            let hops = &f.route.hops;
+            (0..hops.len())
+                .filter(move |&i| hops[i].node as usize == k)
+                .map(move |i| i.checked_sub(1).map(|j| hops[j].node))
+        })
+        .collect();
+    before.sort_unstable();
+    before.dedup();
+    before.iter().map(|b| b.map_or(1, |n| u64::from(cfg.nodes[n as usize].count))).sum()
 }
 
 /// The shortest wait behind node `k`: over every hop of every flow that runs on it, the
