@@ -18,7 +18,7 @@ use crate::payments::clearing::ClearingRecord;
 use crate::payments::ledger::{Account, AccountKey, Record};
 use crate::payments::party::Flow;
 use crate::record::flow::{histogram, interval_histogram};
-use crate::record::{MinuteStats, NodeMinute};
+use crate::record::{LiquidityPoint, MinuteStats, NodeMinute};
 
 /// Bytes that every run holds whatever its size: the binary, the allocator, the plot canvases.
 const BASE_BYTES: u64 = 24 << 20;
@@ -77,6 +77,7 @@ pub(crate) fn footprint(cfg: &Config) -> Footprint {
     let minutes = cfg.hard_end.saturating_since(cfg.start).as_nanos() / 60_000_000_000 + 1;
     let p = &cfg.population;
     let nodes = cfg.nodes.iter().map(|n| u64::from(n.count)).sum::<u64>();
+    let banks = p.bank_shares_pct.len() as u64;
     let expected: Vec<(Flow, f64)> =
         cfg.flows.iter().map(|f| (f.flow, f.per_minute.iter().sum::<f64>())).collect();
     let cross_border: f64 =
@@ -134,11 +135,15 @@ pub(crate) fn footprint(cfg: &Config) -> Footprint {
         },
         FootprintPart {
             what: "per-minute series",
-            driver: format!("{minutes} simulated minutes × {flow_count} flows and {nodes} nodes"),
+            driver: format!(
+                "{minutes} simulated minutes × {flow_count} flows, {nodes} nodes and {banks} \
+                 banks' liquidity"
+            ),
             // The series, and the CSV text the report renders from them.
             bytes: minutes
                 * (flow_count * (size(size_of::<MinuteStats>()) + 160)
-                    + nodes * (size(size_of::<NodeMinute>()) + 60)),
+                    + nodes * (size(size_of::<NodeMinute>()) + 60)
+                    + banks * 2 * (size(size_of::<LiquidityPoint>()) + 60)),
         },
         FootprintPart {
             what: "latency histograms",
