@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
-# Installs what the scale-out tests need, when it is missing: Debian's slurm-wlm and munge (a
-# real one-node Slurm cluster), and kubernetes-validate from PyPI (the manifests' schemas).
+# Installs what the tests need, when it is missing: Debian's slurm-wlm and munge (a real one-node
+# Slurm cluster), kubernetes-validate from PyPI (the manifests' schemas), and pyiso8583 from
+# PyPI (an independent ISO 8583 codec for the differential test of ours).
 # Called by .ci/run, and by deploy/slurm/test-cluster.sh and deploy/k8s/test-manifests.py
 # themselves, so `cargo test` on a fresh machine (as root) needs nothing done by hand.
 #
-#   deploy/test-deps.sh [slurm] [k8s]     (both when none is named)
+#   deploy/test-deps.sh [slurm] [k8s] [iso8583]     (all when none is named)
 set -euo pipefail
 
 want=("$@")
-[[ ${#want[@]} -gt 0 ]] || want=(slurm k8s)
+[[ ${#want[@]} -gt 0 ]] || want=(slurm k8s iso8583)
 KUBERNETES_VALIDATE_VERSION=1.37.0
+PYISO8583_VERSION=4.0.1
 
 for part in "${want[@]}"; do
     case $part in
@@ -32,8 +34,15 @@ for part in "${want[@]}"; do
                 "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION" >&2
         fi
         ;;
+    iso8583)
+        if ! python3 -c 'import iso8583' 2>/dev/null; then
+            echo "test-deps: installing pyiso8583 $PYISO8583_VERSION" >&2
+            python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
+                "pyiso8583==$PYISO8583_VERSION" >&2
+        fi
+        ;;
     *)
-        echo "test-deps: unknown part '$part' (slurm, k8s)" >&2
+        echo "test-deps: unknown part '$part' (slurm, k8s, iso8583)" >&2
         exit 2
         ;;
     esac

@@ -4,6 +4,7 @@ mod attacks;
 mod capacity;
 mod cli;
 mod golden;
+mod iso8583;
 mod output;
 mod overrides;
 mod qr_vectors;

@@ -9,6 +9,7 @@
 //! * [`originator`]: the participant holding the payer's funds: authorise, hold, wait, inquire,
 //!   reverse.
 //! * [`far_side`]: the participant booking the payee's side: credit, answer, reverse a credit.
+//! * [`iso8583`]: the wire codec: framing, bitmaps, field formats, the MAC.
 //! * [`relay`]: the nodes on the way with deadlines of their own: decline or stand in, and
 //!   advise downstream.
 //! * [`terms`]: what a payment moves and every booking that follows from it (holds, credits,
@@ -16,6 +17,7 @@
 
 pub mod app;
 pub mod far_side;
+pub mod iso8583;
 pub mod message;
 pub mod originator;
 pub mod outcome;
