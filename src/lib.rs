@@ -13,6 +13,7 @@
 
 pub mod capacity;
 pub mod cli;
+pub mod load;
 pub mod payments;
 pub mod record;
 pub mod report;

@@ -19,6 +19,7 @@ mod output;
 mod qr;
 mod recon;
 mod run;
+mod serve;
 mod sweep;
 
 use std::io::Write;
@@ -53,6 +54,18 @@ enum Command {
     Merge(sweep::MergeArgs),
     /// Two report folders' headline figures side by side, with significance.
     Compare(sweep::CompareArgs),
+    /// Serve a scenario's network on loopback sockets: the payer API, ISO 8583 links, a journal.
+    Serve(serve::ServeArgs),
+    /// Work with a `sim serve` journal.
+    Journal {
+        #[command(subcommand)]
+        command: serve::JournalCommand,
+    },
+    /// Make the participants' link keys and API tokens for `sim serve` and `sim load`.
+    Keys {
+        #[command(subcommand)]
+        command: serve::KeysCommand,
+    },
 }
 
 /// What a command asks the process to exit with, besides success.
@@ -75,6 +88,9 @@ pub fn main() -> ExitCode {
         Command::Sweep(args) => sweep::run(args),
         Command::Merge(args) => sweep::merge(args),
         Command::Compare(args) => sweep::compare(args),
+        Command::Serve(args) => serve::serve(args),
+        Command::Journal { command } => serve::journal(command),
+        Command::Keys { command } => serve::keys(command),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,

@@ -10,6 +10,7 @@ mod overrides;
 mod qr_vectors;
 mod scaleout;
 mod scenarios;
+mod serve;
 mod support;
 mod theory;
 mod tidy;

@@ -173,3 +173,17 @@ fn every_module_starts_with_a_doc_comment() {
         assert!(text.starts_with("//!"), "{} must start with a //! module doc", path.display());
     }
 }
+
+#[test]
+fn real_time_parts_stay_in_the_load_layer() {
+    let banned = ["tokio", "rusqlite", "hyper", "std::net"];
+    let mut files = 0;
+    for layer in ["payments", "scenario", "record", "sim", "report", "capacity"] {
+        files +=
+            assert_layer_avoids(layer, "a layer that runs without sockets or a database", &banned);
+    }
+    assert!(files >= 40, "only {files} sources scanned");
+    let load = sources("load");
+    assert!(load.iter().any(|(_, text)| text.contains("rusqlite")), "the journal lives in load");
+    assert!(load.iter().all(|(_, text)| !text.contains("anyhow")), "load reports typed errors");
+}

@@ -18,7 +18,7 @@ mod books;
 mod build;
 mod clearing;
 mod codes;
-mod config;
+pub(crate) mod config;
 pub mod footprint;
 mod liquidity;
 mod nodes;

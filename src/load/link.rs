@@ -1,0 +1,272 @@
+//! ISO 8583 links between participants over TCP: sign-on, MAC on every frame, STANs, replay
+//! refusal.
+//!
+//! A link is one TCP connection, opened by the participant that signs on (a member bank or an
+//! issuer toward the switch or UPI, the switch toward UPI) and keyed by that participant's key
+//! in both directions. The first frame must be a sign-on (0800, DE 70 = 001) whose DE 33 names a
+//! participant allowed on this listener and whose MAC verifies under that participant's key;
+//! anything else closes the connection. After it, every frame must carry a valid MAC, and a
+//! request whose STAN this link has carried within the last [`REPLAY_WINDOW`] requests is a
+//! replay; both are refused (dropped and counted), the link stays up.
+
+use std::collections::{BTreeSet, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+
+use crate::payments::network::iso8583::{
+    self, Frame, FrameReader, InstitutionId, MacKey, NetworkCode, NetworkFrame,
+};
+use crate::payments::network::{ResponseCode, Stan};
+use crate::payments::time::Timestamp;
+
+/// Requests a link remembers for replay refusal.
+pub const REPLAY_WINDOW: usize = 100_000;
+
+/// How long a new connection has to sign on.
+pub const SIGN_ON_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Frames refused on all links, by reason (for `/metrics` and the tests).
+#[derive(Debug, Default)]
+pub struct Refusals {
+    /// A MAC that did not verify.
+    pub bad_mac: AtomicU64,
+    /// A request STAN seen before on the link.
+    pub replayed: AtomicU64,
+    /// A sign-on from a participant not known or not allowed here.
+    pub unknown_participant: AtomicU64,
+    /// A frame that did not parse.
+    pub malformed: AtomicU64,
+}
+
+/// Why a link could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum LinkError {
+    /// The socket failed.
+    #[error("link: {0}")]
+    Io(#[from] std::io::Error),
+    /// The peer did not sign on properly.
+    #[error("link: sign-on refused: {0}")]
+    SignOn(String),
+}
+
+/// Frames to send on a link; the writer seals them under the link key.
+pub type Outbox = mpsc::UnboundedSender<Frame>;
+
+fn is_request(frame: &Frame) -> bool {
+    match frame {
+        Frame::Payment(p) => p.message.mti.response().is_some(),
+        Frame::Network(n) => n.response.is_none(),
+    }
+}
+
+fn set_stan(frame: &mut Frame, stan: Stan) {
+    match frame {
+        Frame::Payment(p) => p.message.stan = stan,
+        Frame::Network(n) => n.stan = stan,
+    }
+}
+
+async fn write_frame<W: AsyncWriteExt + Unpin>(
+    w: &mut W,
+    frame: &Frame,
+    key: &MacKey,
+) -> std::io::Result<()> {
+    let bytes = iso8583::seal(frame, key)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+    w.write_all(&iso8583::prefix(&bytes)).await?;
+    w.write_all(&bytes).await
+}
+
+async fn read_frame(
+    stream: &mut tokio::net::tcp::OwnedReadHalf,
+    reader: &mut FrameReader,
+) -> std::io::Result<Option<Vec<u8>>> {
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        if let Some(frame) = reader.next_frame() {
+            return frame
+                .map(Some)
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e));
+        }
+        let n = stream.read(&mut buf).await?;
+        if n == 0 {
+            return Ok(None);
+        }
+        reader.push(&buf[..n]);
+    }
+}
+
+fn sign_on(me: InstitutionId, now: Timestamp, response: Option<ResponseCode>) -> Frame {
+    Frame::Network(NetworkFrame {
+        response,
+        stan: Stan::new(1).expect("1 is a STAN"),
+        sent: iso8583::TransmissionTime::of(now),
+        sender: me,
+        code: NetworkCode::SignOn,
+    })
+}
+
+/// Starts the writer and reader of a signed-on connection: frames read go to `deliver` with
+/// the peer's id; the returned outbox sends. STANs of requests are this end's own counter.
+fn run(
+    stream: TcpStream,
+    reader: FrameReader,
+    key: MacKey,
+    peer: InstitutionId,
+    deliver: mpsc::UnboundedSender<(InstitutionId, Frame)>,
+    refusals: Arc<Refusals>,
+) -> Outbox {
+    let _ = stream.set_nodelay(true);
+    let (mut rd, wr) = stream.into_split();
+    let (tx, mut rx) = mpsc::unbounded_channel::<Frame>();
+    let write_key = key.clone();
+    tokio::spawn(async move {
+        let mut w = BufWriter::with_capacity(64 * 1024, wr);
+        let mut stan: u32 = 1;
+        while let Some(mut frame) = rx.recv().await {
+            loop {
+                if is_request(&frame) {
+                    stan = if stan >= Stan::MAX { 1 } else { stan + 1 };
+                    set_stan(&mut frame, Stan::new(stan).expect("under MAX"));
+                }
+                if write_frame(&mut w, &frame, &write_key).await.is_err() {
+                    return;
+                }
+                match rx.try_recv() {
+                    Ok(next) => frame = next,
+                    Err(_) => break,
+                }
+            }
+            if w.flush().await.is_err() {
+                return;
+            }
+        }
+    });
+    tokio::spawn(async move {
+        let mut reader = reader;
+        let mut seen = BTreeSet::new();
+        let mut order = VecDeque::new();
+        while let Ok(Some(bytes)) = read_frame(&mut rd, &mut reader).await {
+            let frame = match iso8583::peek(&bytes) {
+                Ok((raw, frame)) => match iso8583::verify(&bytes, &raw, &key) {
+                    Ok(()) => frame,
+                    Err(_) => {
+                        refusals.bad_mac.fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    }
+                },
+                Err(e) if e.kind == iso8583::CodecErrorKind::MacInvalid => {
+                    refusals.bad_mac.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
+                Err(_) => {
+                    refusals.malformed.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
+            };
+            if is_request(&frame) {
+                let stan = frame.stan().get();
+                if !seen.insert(stan) {
+                    refusals.replayed.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
+                order.push_back(stan);
+                if order.len() > REPLAY_WINDOW
+                    && let Some(old) = order.pop_front()
+                {
+                    seen.remove(&old);
+                }
+            }
+            if deliver.send((peer, frame)).is_err() {
+                return;
+            }
+        }
+    });
+    tx
+}
+
+/// Connects to `addr`, signs on as `me` with `key`, and runs the link.
+///
+/// # Errors
+/// [`LinkError`] when the connection or the sign-on fails.
+pub async fn connect(
+    addr: std::net::SocketAddr,
+    me: InstitutionId,
+    peer: InstitutionId,
+    key: MacKey,
+    now: Timestamp,
+    deliver: mpsc::UnboundedSender<(InstitutionId, Frame)>,
+    refusals: Arc<Refusals>,
+) -> Result<Outbox, LinkError> {
+    let mut stream = TcpStream::connect(addr).await?;
+    write_frame(&mut stream, &sign_on(me, now, None), &key).await?;
+    let (mut rd, wr) = stream.into_split();
+    let mut reader = FrameReader::new();
+    let answer = tokio::time::timeout(SIGN_ON_TIMEOUT, read_frame(&mut rd, &mut reader)).await;
+    let bytes = match answer {
+        Ok(Ok(Some(bytes))) => bytes,
+        Ok(Ok(None)) => return Err(LinkError::SignOn("the peer closed the connection".into())),
+        Ok(Err(e)) => return Err(LinkError::Io(e)),
+        Err(_) => return Err(LinkError::SignOn("no answer to the sign-on".into())),
+    };
+    match iso8583::open(&bytes, &key) {
+        Ok(Frame::Network(NetworkFrame {
+            response: Some(ResponseCode::Approved),
+            code: NetworkCode::SignOn,
+            ..
+        })) => {}
+        Ok(other) => return Err(LinkError::SignOn(format!("unexpected answer {other:?}"))),
+        Err(e) => return Err(LinkError::SignOn(e.to_string())),
+    }
+    let stream = rd.reunite(wr).map_err(|e| LinkError::SignOn(e.to_string()))?;
+    Ok(run(stream, reader, key, peer, deliver, refusals))
+}
+
+/// Accepts one connection's sign-on: the participant must be one of `allowed` (with its key).
+/// Returns the peer and its running link.
+///
+/// # Errors
+/// [`LinkError`] when the sign-on is missing, malformed, from an unknown participant or not
+/// MACed under that participant's key.
+pub async fn accept(
+    stream: TcpStream,
+    allowed: &[(InstitutionId, MacKey)],
+    now: Timestamp,
+    deliver: mpsc::UnboundedSender<(InstitutionId, Frame)>,
+    refusals: Arc<Refusals>,
+) -> Result<(InstitutionId, Outbox), LinkError> {
+    let (mut rd, mut wr) = stream.into_split();
+    let mut reader = FrameReader::new();
+    let first = tokio::time::timeout(SIGN_ON_TIMEOUT, read_frame(&mut rd, &mut reader)).await;
+    let bytes = match first {
+        Ok(Ok(Some(bytes))) => bytes,
+        Ok(Ok(None)) => return Err(LinkError::SignOn("closed before signing on".into())),
+        Ok(Err(e)) => return Err(LinkError::Io(e)),
+        Err(_) => return Err(LinkError::SignOn("no sign-on within the time allowed".into())),
+    };
+    let (raw, frame) = iso8583::peek(&bytes).map_err(|e| {
+        refusals.malformed.fetch_add(1, Ordering::Relaxed);
+        LinkError::SignOn(e.to_string())
+    })?;
+    let Frame::Network(NetworkFrame { response: None, code: NetworkCode::SignOn, sender, .. }) =
+        frame
+    else {
+        return Err(LinkError::SignOn("the first frame is not a sign-on".into()));
+    };
+    let Some((_, key)) = allowed.iter().find(|(id, _)| *id == sender) else {
+        refusals.unknown_participant.fetch_add(1, Ordering::Relaxed);
+        return Err(LinkError::SignOn(format!("participant {} is not known here", sender.get())));
+    };
+    if iso8583::verify(&bytes, &raw, key).is_err() {
+        refusals.bad_mac.fetch_add(1, Ordering::Relaxed);
+        return Err(LinkError::SignOn("the sign-on's MAC does not verify".into()));
+    }
+    write_frame(&mut wr, &sign_on(sender, now, Some(ResponseCode::Approved)), key).await?;
+    let stream = rd.reunite(wr).map_err(|e| LinkError::SignOn(e.to_string()))?;
+    Ok((sender, run(stream, reader, key.clone(), sender, deliver, refusals)))
+}

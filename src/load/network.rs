@@ -1,0 +1,826 @@
+//! The participants of `sim serve`, each a tokio task with its own inbox: the Bakong switch and
+//! UPI relay by DE 100 with a deadline of their own; member banks, issuers and acquirers
+//! originate (for the payer API) and book the payee's side (emulated: the scenario's latency
+//! and decline rates, in real time divided by the speed-up).
+//!
+//! The switch is the real core: it books every approval between participants' settlement
+//! accounts in the core's ledger ([`SettlementBook`]), journals the booking before the
+//! approval goes on, journals a reversal intent before the advice goes out, and resends
+//! advices until acknowledged.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::journal::{Accepted, Booking, Entry, SettlementBook, Writer};
+use super::link::Outbox;
+use crate::payments::clearing::Rrn;
+use crate::payments::ledger::TransferId;
+use crate::payments::money::Money;
+use crate::payments::network::iso8583::{Frame, InstitutionId, PaymentFrame};
+use crate::payments::network::{Decline, Message, Mti, Outcome, ResponseCode};
+use crate::payments::party::{Flow, ParticipantId};
+use crate::payments::time::Timestamp;
+use crate::sim::network::Latency;
+use crate::sim::rng::Prng;
+
+/// A participant's role.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Role {
+    /// The Bakong switch.
+    Switch,
+    /// UnionPay International.
+    Upi,
+    /// A Bakong member bank.
+    KhBank(u16),
+    /// A Chinese issuer of UnionPay wallets.
+    CnIssuer(u16),
+    /// A Chinese acquirer (0: WeChat Pay's, 1: UnionPay's).
+    CnAcquirer(u16),
+}
+
+impl Role {
+    /// The participant's name (the key file and the payer API use it).
+    pub fn name(self) -> String {
+        match self {
+            Role::Switch => "switch".into(),
+            Role::Upi => "upi".into(),
+            Role::KhBank(i) => format!("kh_bank_{i}"),
+            Role::CnIssuer(i) => format!("cn_issuer_{i}"),
+            Role::CnAcquirer(i) => format!("cn_acquirer_{i}"),
+        }
+    }
+
+    /// Its institution code on the wire.
+    pub fn institution(self) -> InstitutionId {
+        let n = match self {
+            Role::Switch => 1,
+            Role::Upi => 2,
+            Role::KhBank(i) => 1000 + u64::from(i),
+            Role::CnIssuer(i) => 2000 + u64::from(i),
+            Role::CnAcquirer(i) => 3000 + u64::from(i),
+        };
+        InstitutionId::new(n).expect("small")
+    }
+
+    /// Its participant number in the books.
+    pub fn participant(self) -> ParticipantId {
+        ParticipantId(u16::try_from(self.institution().get()).expect("small"))
+    }
+
+    /// The role with this institution code.
+    pub fn of(id: InstitutionId) -> Option<Role> {
+        let n = u16::try_from(id.get()).ok()?;
+        match n {
+            1 => Some(Role::Switch),
+            2 => Some(Role::Upi),
+            1000..2000 => Some(Role::KhBank(n - 1000)),
+            2000..3000 => Some(Role::CnIssuer(n - 2000)),
+            3000..4000 => Some(Role::CnAcquirer(n - 3000)),
+            _ => None,
+        }
+    }
+
+    /// Whether this participant signs on to the switch (else to UPI).
+    pub fn on_the_switch(self) -> bool {
+        matches!(self, Role::KhBank(_))
+    }
+}
+
+/// What a payer's request becomes, once the API has checked it.
+#[derive(Clone, Debug)]
+pub struct PayOrder {
+    /// The payment's number (its RRN).
+    pub id: u64,
+    /// The flow.
+    pub flow: Flow,
+    /// The payee's amount.
+    pub amount: Money,
+    /// What the payer pays, when another currency.
+    pub billing: Option<Money>,
+    /// The payee's participant.
+    pub payee: Role,
+    /// The payer.
+    pub payer: String,
+    /// The payee's account.
+    pub payee_account: String,
+    /// The code's MD5.
+    pub qr_md5: [u8; 16],
+    /// Journaled as accepted.
+    pub accepted: Accepted,
+    /// When the payer's timeout passes.
+    pub timeout: Duration,
+}
+
+/// A payment's status as the API reports it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Status {
+    /// Its number.
+    pub payment_id: u64,
+    /// `pending`, `approved`, `declined`, `reversed`.
+    pub status: String,
+    /// The decline class, when declined.
+    pub decline_class: Option<String>,
+    /// From acceptance to the answer, when final.
+    pub latency_ms: Option<u64>,
+}
+
+/// Shared counters and statuses.
+#[derive(Default)]
+pub struct Shared {
+    /// Every payment's status, by number.
+    pub statuses: Mutex<BTreeMap<u64, Status>>,
+    /// Payments by flow and outcome name.
+    pub outcomes: Mutex<BTreeMap<(String, String), u64>>,
+    /// Latency histograms by flow (µs).
+    pub latency: Mutex<BTreeMap<String, hdrhistogram::Histogram<u64>>>,
+    /// Frames handled per participant name.
+    pub frames: Mutex<BTreeMap<String, u64>>,
+    /// Reversal advices sent (first and repeated).
+    pub advices_sent: AtomicU64,
+    /// Reversal advices acknowledged.
+    pub advices_acked: AtomicU64,
+}
+
+impl Shared {
+    /// Records a payment's final outcome.
+    pub fn finish(&self, id: u64, flow: Flow, outcome: Outcome, latency: Option<Duration>) {
+        let (status, decline) = match outcome {
+            Outcome::Approved | Outcome::ApprovedLate => ("approved", None),
+            Outcome::Declined(d) => ("declined", Some(d.name().to_string())),
+            Outcome::Reversed => ("reversed", None),
+            Outcome::Manual => ("manual", None),
+            Outcome::Abandoned => ("abandoned", None),
+        };
+        let latency_ms = latency.map(|l| u64::try_from(l.as_millis()).unwrap_or(u64::MAX));
+        self.statuses.lock().expect("not poisoned").insert(
+            id,
+            Status {
+                payment_id: id,
+                status: status.into(),
+                decline_class: decline.clone(),
+                latency_ms,
+            },
+        );
+        let key = (flow.name().to_string(), decline.unwrap_or_else(|| status.to_string()));
+        *self.outcomes.lock().expect("not poisoned").entry(key).or_default() += 1;
+        if let Some(l) = latency {
+            let mut hists = self.latency.lock().expect("not poisoned");
+            let h = hists.entry(flow.name().to_string()).or_insert_with(|| {
+                hdrhistogram::Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("valid bounds")
+            });
+            h.saturating_record(u64::try_from(l.as_micros()).unwrap_or(u64::MAX).max(1));
+        }
+    }
+}
+
+/// What reaches a participant's task.
+pub enum Inbound {
+    /// A link came up to this peer.
+    LinkUp(InstitutionId, Outbox),
+    /// A frame from a peer.
+    Frame(InstitutionId, Box<Frame>),
+    /// A payer's order (originators), answered with the status on the channel.
+    Pay(Box<PayOrder>, oneshot::Sender<Status>),
+    /// The payer's timeout for a payment passed.
+    PayerTimeout(u64),
+    /// A relay's deadline for a payment passed.
+    Deadline(u64),
+    /// Time to send an unacknowledged reversal advice again.
+    AdviceRetry(u64),
+    /// The emulated far side has decided.
+    Decided(u64),
+    /// A payment's answer is durable: send it.
+    Send(InstitutionId, Box<Frame>),
+}
+
+/// What a participant's task needs to know.
+#[derive(Clone)]
+pub struct Setup {
+    /// Who it is.
+    pub role: Role,
+    /// Real time per emulated time: delays are divided by this.
+    pub speedup: f64,
+    /// The emulated far side's delays, summed (service and the links there and back).
+    pub far_delay: Vec<Latency>,
+    /// Decline classes with their rates (parts per million), drawn in this order.
+    pub declines: Vec<(Decline, u32)>,
+    /// A relay's deadline toward the next hop.
+    pub deadline: Duration,
+    /// The seed of its streams.
+    pub seed: u64,
+    /// The reversal advice back-off, capped at its last step.
+    pub advice_backoff: Vec<Duration>,
+}
+
+fn scaled(d: Duration, speedup: f64) -> Duration {
+    Duration::from_secs_f64(d.as_secs_f64() / speedup)
+}
+
+fn now() -> Timestamp {
+    let since =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    Timestamp::from_nanos(u64::try_from(since.as_nanos()).unwrap_or(u64::MAX))
+}
+
+fn after(inbox: &mpsc::UnboundedSender<Inbound>, wait: Duration, event: Inbound) {
+    let inbox = inbox.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(wait).await;
+        let _ = inbox.send(event);
+    });
+}
+
+fn payment_frame(frame: &Frame) -> Option<&PaymentFrame> {
+    match frame {
+        Frame::Payment(p) => Some(p),
+        Frame::Network(_) => None,
+    }
+}
+
+fn respond(p: &PaymentFrame, code: ResponseCode) -> Frame {
+    let mut answer = p.clone();
+    answer.message = p.message.respond(code);
+    answer.sent = crate::payments::network::iso8583::TransmissionTime::of(now());
+    Frame::Payment(answer)
+}
+
+fn advice(p: &PaymentFrame) -> Frame {
+    let mut a = p.clone();
+    a.message = Message { mti: Mti::ReversalAdvice, response: None, ..p.message };
+    a.original = Some(crate::payments::network::iso8583::Original {
+        mti: Mti::FinancialRequest,
+        stan: p.message.stan,
+        sent: p.sent,
+        acquirer: p.acquirer,
+    });
+    a.sent = crate::payments::network::iso8583::TransmissionTime::of(now());
+    Frame::Payment(a)
+}
+
+/// A relay's payment in flight.
+struct Relayed {
+    request: PaymentFrame,
+    from: InstitutionId,
+    to: InstitutionId,
+}
+
+/// An advice not yet acknowledged.
+struct Advice {
+    frame: Frame,
+    to: InstitutionId,
+    attempt: usize,
+}
+
+/// The state of a relay (the switch with its books and journal, or UPI).
+pub struct Relay {
+    setup: Setup,
+    links: BTreeMap<InstitutionId, Outbox>,
+    pending: BTreeMap<u64, Relayed>,
+    advices: BTreeMap<u64, Advice>,
+    booked: BTreeMap<u64, Booking>,
+    book: Option<(SettlementBook, Writer)>,
+    next_transfer: u64,
+    shared: Arc<Shared>,
+}
+
+impl Relay {
+    /// A relay; the switch has `book` (its settlement ledger, rebuilt from the journal) and
+    /// the bookings of payments still open.
+    pub fn new(
+        setup: Setup,
+        book: Option<(SettlementBook, Writer)>,
+        next_transfer: u64,
+        booked: BTreeMap<u64, Booking>,
+        shared: Arc<Shared>,
+    ) -> Relay {
+        Relay {
+            setup,
+            links: BTreeMap::new(),
+            pending: BTreeMap::new(),
+            advices: BTreeMap::new(),
+            booked,
+            book,
+            next_transfer,
+            shared,
+        }
+    }
+
+    /// Queues reversal advices recovered from the journal, sent when their link is up.
+    pub fn resume_advice(&mut self, frame: Frame, to: InstitutionId) {
+        if let Some(p) = payment_frame(&frame) {
+            let id = p.message.rrn.get();
+            self.advices.insert(id, Advice { frame, to, attempt: 0 });
+        }
+    }
+
+    fn next_hop(&self, p: &PaymentFrame) -> Option<InstitutionId> {
+        let receiver = Role::of(p.receiver?)?;
+        let hop = match (self.setup.role, receiver) {
+            (Role::Switch, Role::KhBank(_))
+            | (Role::Upi, Role::CnAcquirer(_) | Role::CnIssuer(_)) => receiver,
+            (Role::Switch, _) => Role::Upi,
+            (Role::Upi, _) => Role::Switch,
+            _ => return None,
+        };
+        Some(hop.institution())
+    }
+
+    fn send(&self, to: InstitutionId, frame: Frame) {
+        if let Some(link) = self.links.get(&to) {
+            let _ = link.send(frame);
+        }
+    }
+
+    /// Runs the relay until its inbox closes.
+    pub async fn run(
+        mut self,
+        inbox_tx: mpsc::UnboundedSender<Inbound>,
+        mut inbox: mpsc::UnboundedReceiver<Inbound>,
+    ) {
+        let name = self.setup.role.name();
+        while let Some(event) = inbox.recv().await {
+            match event {
+                Inbound::LinkUp(peer, outbox) => {
+                    self.links.insert(peer, outbox);
+                    let ids: Vec<u64> = self
+                        .advices
+                        .iter()
+                        .filter(|(_, a)| a.to == peer)
+                        .map(|(id, _)| *id)
+                        .collect();
+                    for id in ids {
+                        let _ = inbox_tx.send(Inbound::AdviceRetry(id));
+                    }
+                }
+                Inbound::Frame(from, frame) => {
+                    let frame = *frame;
+                    *self
+                        .shared
+                        .frames
+                        .lock()
+                        .expect("not poisoned")
+                        .entry(name.clone())
+                        .or_default() += 1;
+                    if let Frame::Payment(p) = frame {
+                        self.on_payment(from, p, &inbox_tx);
+                    }
+                }
+                Inbound::Deadline(id) => self.on_deadline(id, &inbox_tx),
+                Inbound::AdviceRetry(id) => self.on_advice_retry(id, &inbox_tx),
+                Inbound::Send(to, frame) => self.send(to, *frame),
+                Inbound::Pay(..) | Inbound::PayerTimeout(_) | Inbound::Decided(_) => {}
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_lines)] // One match over the message types a relay handles.
+    fn on_payment(
+        &mut self,
+        from: InstitutionId,
+        p: PaymentFrame,
+        inbox: &mpsc::UnboundedSender<Inbound>,
+    ) {
+        let id = p.message.rrn.get();
+        match p.message.mti {
+            Mti::FinancialRequest => {
+                let Some(to) = self.next_hop(&p).filter(|to| self.links.contains_key(to)) else {
+                    self.send(
+                        from,
+                        respond(&p, ResponseCode::Declined(Decline::IssuerUnavailable)),
+                    );
+                    return;
+                };
+                if self.pending.contains_key(&id) || self.booked.contains_key(&id) {
+                    return; // A duplicate of a request in flight or done: the first answer stands.
+                }
+                self.send(to, Frame::Payment(p.clone()));
+                self.pending.insert(id, Relayed { request: p, from, to });
+                after(
+                    inbox,
+                    scaled(self.setup.deadline, self.setup.speedup),
+                    Inbound::Deadline(id),
+                );
+            }
+            Mti::FinancialResponse => {
+                let Some(relayed) = self.pending.remove(&id) else { return };
+                let approved = p.message.response == Some(ResponseCode::Approved);
+                let mut answer = p;
+                answer.message.stan = relayed.request.message.stan;
+                if approved && let Some((book, writer)) = &mut self.book {
+                    // The switch books before the approval goes on, and sends it once durable.
+                    let booking =
+                        settlement_booking(&relayed.request, TransferId(self.next_transfer), false);
+                    self.next_transfer += 1;
+                    book.apply(&booking, now())
+                        .expect("a settlement transfer between open accounts applies");
+                    self.booked.insert(id, booking);
+                    let (inbox, to) = (inbox.clone(), relayed.from);
+                    let frame = Box::new(Frame::Payment(answer));
+                    let _ = writer.submit(
+                        vec![Entry::Booked(booking)],
+                        Box::new(move |r| {
+                            if r.is_ok() {
+                                let _ = inbox.send(Inbound::Send(to, frame));
+                            }
+                        }),
+                    );
+                } else {
+                    self.send(relayed.from, Frame::Payment(answer));
+                }
+            }
+            Mti::ReversalAdvice => {
+                // Store and forward: take responsibility, acknowledge, advise downstream.
+                let relayed = self.pending.remove(&id);
+                let to = relayed.as_ref().map(|r| r.to).or_else(|| self.next_hop(&p));
+                let mut entries = Vec::new();
+                if let Some(b) = self.booked.remove(&id)
+                    && let Some((book, _)) = &mut self.book
+                {
+                    let undo = Booking {
+                        transfer: TransferId(self.next_transfer),
+                        reversal: true,
+                        debit: b.credit,
+                        credit: b.debit,
+                        ..b
+                    };
+                    self.next_transfer += 1;
+                    book.apply(&undo, now()).expect("a reversal of a booking applies");
+                    entries.push(Entry::Booked(undo));
+                }
+                let ack = respond(&p, ResponseCode::Approved);
+                if let Some(to) = to {
+                    self.advices.insert(id, Advice { frame: advice(&p), to, attempt: 0 });
+                }
+                match &self.book {
+                    Some((_, writer)) => {
+                        entries.push(Entry::ReversalIntent { payment: id, at: now() });
+                        let inbox = inbox.clone();
+                        let frame = Box::new(ack);
+                        let _ = writer.submit(
+                            entries,
+                            Box::new(move |r| {
+                                if r.is_ok() {
+                                    let _ = inbox.send(Inbound::Send(from, frame));
+                                    let _ = inbox.send(Inbound::AdviceRetry(id));
+                                }
+                            }),
+                        );
+                    }
+                    None => {
+                        self.send(from, ack);
+                        let _ = inbox.send(Inbound::AdviceRetry(id));
+                    }
+                }
+            }
+            Mti::ReversalAdviceResponse if self.advices.remove(&id).is_some() => {
+                self.shared.advices_acked.fetch_add(1, Ordering::Relaxed);
+                if let Some((_, writer)) = &self.book {
+                    let _ = writer.submit(
+                        vec![Entry::ReversalAcked { payment: id, at: now() }],
+                        Box::new(|_| {}),
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn on_deadline(&mut self, id: u64, inbox: &mpsc::UnboundedSender<Inbound>) {
+        let Some(relayed) = self.pending.remove(&id) else { return };
+        self.send(
+            relayed.from,
+            respond(&relayed.request, ResponseCode::Declined(Decline::HopTimeout)),
+        );
+        self.advices
+            .insert(id, Advice { frame: advice(&relayed.request), to: relayed.to, attempt: 0 });
+        match &self.book {
+            Some((_, writer)) => {
+                let inbox = inbox.clone();
+                let _ = writer.submit(
+                    vec![Entry::ReversalIntent { payment: id, at: now() }],
+                    Box::new(move |r| {
+                        if r.is_ok() {
+                            let _ = inbox.send(Inbound::AdviceRetry(id));
+                        }
+                    }),
+                );
+            }
+            None => {
+                let _ = inbox.send(Inbound::AdviceRetry(id));
+            }
+        }
+    }
+
+    fn on_advice_retry(&mut self, id: u64, inbox: &mpsc::UnboundedSender<Inbound>) {
+        let backoff = &self.setup.advice_backoff;
+        let Some(a) = self.advices.get_mut(&id) else { return };
+        if let Some(link) = self.links.get(&a.to) {
+            let _ = link.send(a.frame.clone());
+            self.shared.advices_sent.fetch_add(1, Ordering::Relaxed);
+        }
+        let wait = backoff[a.attempt.min(backoff.len() - 1)];
+        a.attempt += 1;
+        after(inbox, scaled(wait, self.setup.speedup), Inbound::AdviceRetry(id));
+    }
+}
+
+/// The settlement transfer of an approved payment: who pays whom between participants.
+pub fn settlement_booking(p: &PaymentFrame, transfer: TransferId, reversal: bool) -> Booking {
+    let payer = Role::of(p.acquirer).unwrap_or(Role::Switch);
+    let payee = p.receiver.and_then(Role::of).unwrap_or(Role::Switch);
+    // Cross-border money moves between the bank and the scheme (UPI) in the bank's currency.
+    let (debit, credit, amount) = match (payer, payee) {
+        (Role::KhBank(_), Role::KhBank(_)) => (payer, payee, p.message.amount),
+        (Role::CnIssuer(_), _) => (Role::Upi, payee, p.message.amount),
+        (_, _) => (payer, Role::Upi, p.message.billing.unwrap_or(p.message.amount)),
+    };
+    Booking {
+        transfer,
+        payment: p.message.rrn.get(),
+        debit: debit.participant(),
+        credit: credit.participant(),
+        amount,
+        reversal,
+    }
+}
+
+/// A member bank, issuer or acquirer: originates for its payers, books its payees' side.
+pub struct Member {
+    setup: Setup,
+    link: Option<(InstitutionId, Outbox)>,
+    waiting: BTreeMap<u64, Waiting>,
+    credits: BTreeMap<u64, FarState>,
+    rng: Prng,
+    writer: Writer,
+    shared: Arc<Shared>,
+}
+
+struct Waiting {
+    order: Box<PayOrder>,
+    answer: Option<oneshot::Sender<Status>>,
+    started: std::time::Instant,
+    timed_out: bool,
+}
+
+enum FarState {
+    Deciding(Box<PaymentFrame>),
+    Answered(ResponseCode),
+    Reversed,
+}
+
+impl Member {
+    /// A member with its streams.
+    pub fn new(setup: Setup, writer: Writer, shared: Arc<Shared>) -> Member {
+        let rng = Prng::stream(setup.seed, setup.role.institution().get());
+        Member {
+            setup,
+            link: None,
+            waiting: BTreeMap::new(),
+            credits: BTreeMap::new(),
+            rng,
+            writer,
+            shared,
+        }
+    }
+
+    fn send(&self, frame: Frame) {
+        if let Some((_, link)) = &self.link {
+            let _ = link.send(frame);
+        }
+    }
+
+    /// Runs the member until its inbox closes.
+    pub async fn run(
+        mut self,
+        inbox_tx: mpsc::UnboundedSender<Inbound>,
+        mut inbox: mpsc::UnboundedReceiver<Inbound>,
+    ) {
+        let name = self.setup.role.name();
+        while let Some(event) = inbox.recv().await {
+            match event {
+                Inbound::LinkUp(peer, outbox) => self.link = Some((peer, outbox)),
+                Inbound::Frame(_, frame) if matches!(*frame, Frame::Payment(_)) => {
+                    let Frame::Payment(p) = *frame else { continue };
+                    *self
+                        .shared
+                        .frames
+                        .lock()
+                        .expect("not poisoned")
+                        .entry(name.clone())
+                        .or_default() += 1;
+                    self.on_payment(p, &inbox_tx);
+                }
+                Inbound::Frame(..) => {}
+                Inbound::Pay(order, answer) => self.on_pay(order, answer, &inbox_tx),
+                Inbound::PayerTimeout(id) => self.on_payer_timeout(id),
+                Inbound::Decided(id) => self.on_decided(id),
+                Inbound::Send(_, frame) => self.send(*frame),
+                Inbound::Deadline(_) | Inbound::AdviceRetry(_) => {}
+            }
+        }
+    }
+
+    fn on_pay(
+        &mut self,
+        order: Box<PayOrder>,
+        answer: oneshot::Sender<Status>,
+        inbox: &mpsc::UnboundedSender<Inbound>,
+    ) {
+        let Some((peer, _)) = &self.link else {
+            let _ = answer.send(Status {
+                payment_id: order.id,
+                status: "declined".into(),
+                decline_class: Some(Decline::SwitchError.name().into()),
+                latency_ms: Some(0),
+            });
+            return;
+        };
+        let _ = peer;
+        let id = order.id;
+        let rrn = Rrn::new(id).expect("payment ids are RRNs");
+        let mut message = Message::request(
+            Mti::FinancialRequest,
+            crate::payments::network::Stan::new(0).expect("0"),
+            rrn,
+            order.amount,
+        );
+        message.billing = order.billing;
+        let frame = Frame::Payment(PaymentFrame {
+            message,
+            processing: if order.flow == Flow::Remittance {
+                crate::payments::network::iso8583::Processing::Transfer
+            } else {
+                crate::payments::network::iso8583::Processing::Purchase
+            },
+            sent: crate::payments::network::iso8583::TransmissionTime::of(now()),
+            acquirer: self.setup.role.institution(),
+            forwarder: None,
+            receiver: Some(order.payee.institution()),
+            payer: Some(order.payer.clone()),
+            payee: Some(order.payee_account.clone()),
+            qr_md5: Some(order.qr_md5),
+            original: None,
+        });
+        self.shared.statuses.lock().expect("not poisoned").insert(
+            id,
+            Status {
+                payment_id: id,
+                status: "pending".into(),
+                decline_class: None,
+                latency_ms: None,
+            },
+        );
+        let timeout = order.timeout;
+        self.waiting.insert(
+            id,
+            Waiting {
+                order,
+                answer: Some(answer),
+                started: std::time::Instant::now(),
+                timed_out: false,
+            },
+        );
+        // Journal the acceptance, then send: nothing leaves before it is durable.
+        let accepted = self.waiting[&id].order.accepted.clone();
+        let inbox2 = inbox.clone();
+        let peer = self.link.as_ref().map(|(p, _)| *p).expect("checked above");
+        let _ = self.writer.submit(
+            vec![Entry::Accepted(accepted)],
+            Box::new(move |r| {
+                if r.is_ok() {
+                    let _ = inbox2.send(Inbound::Send(peer, Box::new(frame)));
+                }
+            }),
+        );
+        after(inbox, scaled(timeout, self.setup.speedup), Inbound::PayerTimeout(id));
+    }
+
+    fn finish(&mut self, id: u64, outcome: Outcome) {
+        let Some(mut w) = self.waiting.remove(&id) else { return };
+        let latency = w.started.elapsed();
+        let flow = w.order.flow;
+        let (name, decline) = match outcome {
+            Outcome::Declined(d) => ("declined", Some(d.name().to_string())),
+            Outcome::Approved | Outcome::ApprovedLate => ("approved", None),
+            Outcome::Reversed => ("reversed", None),
+            Outcome::Manual => ("manual", None),
+            Outcome::Abandoned => ("abandoned", None),
+        };
+        let answer = w.answer.take();
+        let acknowledged = answer.is_some();
+        let shared = self.shared.clone();
+        // The outcome is reported (to the payer, and by GET) only once it is durable.
+        let _ = self.writer.submit(
+            vec![Entry::Final {
+                payment: id,
+                outcome: name.into(),
+                decline,
+                at: now(),
+                acknowledged,
+            }],
+            Box::new(move |r| {
+                if r.is_ok() {
+                    shared.finish(id, flow, outcome, Some(latency));
+                    let status = shared.statuses.lock().expect("not poisoned").get(&id).cloned();
+                    if let (Some(answer), Some(status)) = (answer, status) {
+                        let _ = answer.send(status);
+                    }
+                }
+            }),
+        );
+    }
+
+    fn on_payer_timeout(&mut self, id: u64) {
+        let Some(w) = self.waiting.get_mut(&id) else { return };
+        if w.timed_out {
+            return;
+        }
+        w.timed_out = true;
+        if let Some(answer) = w.answer.take() {
+            let _ = answer.send(Status {
+                payment_id: id,
+                status: "pending".into(),
+                decline_class: None,
+                latency_ms: None,
+            });
+        }
+        // The payer has gone: reverse (the switch stores and forwards the advice).
+        let rrn = Rrn::new(id).expect("payment ids are RRNs");
+        let mut message = Message::request(
+            Mti::ReversalAdvice,
+            crate::payments::network::Stan::new(0).expect("0"),
+            rrn,
+            w.order.amount,
+        );
+        message.billing = w.order.billing;
+        let frame = Frame::Payment(PaymentFrame {
+            message,
+            processing: crate::payments::network::iso8583::Processing::Purchase,
+            sent: crate::payments::network::iso8583::TransmissionTime::of(now()),
+            acquirer: self.setup.role.institution(),
+            forwarder: None,
+            receiver: Some(w.order.payee.institution()),
+            payer: None,
+            payee: None,
+            qr_md5: None,
+            original: None,
+        });
+        self.send(frame);
+    }
+
+    fn on_payment(&mut self, p: PaymentFrame, inbox: &mpsc::UnboundedSender<Inbound>) {
+        let id = p.message.rrn.get();
+        match p.message.mti {
+            Mti::FinancialResponse => {
+                let Some(w) = self.waiting.get(&id) else { return };
+                if w.timed_out {
+                    return; // The reversal already went; it decides.
+                }
+                let outcome = match p.message.response {
+                    Some(ResponseCode::Approved) => Outcome::Approved,
+                    Some(ResponseCode::Declined(d)) => Outcome::Declined(d),
+                    _ => Outcome::Declined(Decline::SwitchError),
+                };
+                self.finish(id, outcome);
+            }
+            Mti::ReversalAdviceResponse => self.finish(id, Outcome::Reversed),
+            Mti::FinancialRequest => match self.credits.get(&id) {
+                Some(FarState::Answered(code)) => self.send(respond(&p, *code)),
+                Some(FarState::Reversed) => {
+                    self.send(respond(&p, ResponseCode::Declined(Decline::Reversed)))
+                }
+                Some(FarState::Deciding(..)) => {}
+                None => {
+                    let rng = &mut self.rng;
+                    let delay = Duration::from_nanos(
+                        self.setup.far_delay.iter().map(|l| l.sample_ns(rng)).sum(),
+                    );
+                    self.credits.insert(id, FarState::Deciding(Box::new(p)));
+                    after(inbox, scaled(delay, self.setup.speedup), Inbound::Decided(id));
+                }
+            },
+            Mti::ReversalAdvice => {
+                self.credits.insert(id, FarState::Reversed);
+                self.send(respond(&p, ResponseCode::Approved));
+            }
+            _ => {}
+        }
+    }
+
+    fn on_decided(&mut self, id: u64) {
+        let Some(FarState::Deciding(p)) = self.credits.remove(&id) else { return };
+        let mut code = ResponseCode::Approved;
+        for &(decline, ppm) in &self.setup.declines {
+            if self.rng.chance_ppm(ppm) {
+                code = ResponseCode::Declined(decline);
+                break;
+            }
+        }
+        self.credits.insert(id, FarState::Answered(code));
+        self.send(respond(&p, code));
+    }
+}

@@ -1,0 +1,185 @@
+//! Goal: `sim serve` runs a scenario's network on loopback and its payer API answers as
+//! documented: a payment through real ISO 8583 links is approved and journaled, a retry with
+//! the same idempotency key answers the same payment, bad requests get a 4xx and book nothing,
+//! a restart after `kill -9` recovers from the journal, and `sim journal check` agrees. Method:
+//! the binary itself, started by the test on port 0, driven with plain HTTP/1.1 over a socket.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+
+fn sim() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_sim"))
+}
+
+struct Server {
+    child: Child,
+    addr: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(dir: &std::path::Path) -> Server {
+    let mut child = sim()
+        .args(["serve", "tests/data/small.toml", "--listen", "127.0.0.1:0", "--speedup", "20"])
+        .arg("--journal")
+        .arg(dir.join("journal.sqlite"))
+        .arg("--keys")
+        .arg(dir.join("keys.toml"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("one line");
+    let addr = line
+        .trim()
+        .strip_prefix("listening on http://")
+        .unwrap_or_else(|| panic!("{line:?}"))
+        .to_string();
+    Server { child, addr }
+}
+
+/// One request; the status code and the body.
+fn http(addr: &str, method: &str, path: &str, token: Option<&str>, body: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).expect("connects");
+    let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+    write!(s, "{method} {path} HTTP/1.1\r\nHost: x\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).expect("writes");
+    let mut text = String::new();
+    s.read_to_string(&mut text).expect("reads");
+    let code = text.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    (code, body)
+}
+
+fn token(dir: &std::path::Path, name: &str) -> String {
+    let text = std::fs::read_to_string(dir.join("keys.toml")).expect("keys");
+    let tokens = text.split("[tokens]").nth(1).expect("a tokens table");
+    let line = tokens.lines().find(|l| l.starts_with(name)).expect("the originator's token");
+    line.split('"').nth(1).expect("quoted").to_string()
+}
+
+const QR: &str = "00020101021130320007m5@kb0101060000050207Bank 015204599953031165802KH5906Shop 56010Phnom Penh63045875";
+
+fn pay(key: &str, amount: &str) -> String {
+    format!(
+        r#"{{"qr":"{QR}","amount":"{amount}","currency":"KHR","payer":"p1","idempotency_key":"{key}"}}"#
+    )
+}
+
+fn check(addr: &str, token: Option<&str>, body: &str, code: u16, says: &str) {
+    let (got, text) = http(addr, "POST", "/v1/payments", token, body);
+    assert_eq!(got, code, "{body:.80}: {text}");
+    assert!(text.contains(says), "{body:.80}: {text}");
+}
+
+#[test]
+fn payments_go_through_real_links_and_the_journal_survives_kill_9() {
+    let dir = std::env::temp_dir().join(format!("bakong-sim-serve-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let out = sim()
+        .args(["keys", "generate", "tests/data/small.toml", "--out"])
+        .arg(dir.join("keys.toml"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let again = sim()
+        .args(["keys", "generate", "tests/data/small.toml", "--out"])
+        .arg(dir.join("keys.toml"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("runs");
+    assert_eq!(again.status.code(), Some(2), "an existing key file must not be overwritten");
+    let bank = token(&dir, "kh_bank_0");
+
+    let server = start(&dir);
+    let addr = server.addr.clone();
+    assert_eq!(http(&addr, "GET", "/healthz", None, "").0, 200);
+    check(&addr, Some(&bank), &pay("k1", "40000"), 200, r#""status":"approved""#);
+    check(&addr, Some(&bank), &pay("k1", "40000"), 200, r#""payment_id":1"#);
+    // Bad requests: a 4xx that says what, and nothing booked.
+    check(&addr, Some(&bank), &pay("k1", "41000"), 422, "idempotency key");
+    check(&addr, None, &pay("k9", "40000"), 401, "bearer token");
+    check(&addr, Some("not-a-token-of-anyone"), &pay("k9", "40000"), 401, "bearer token");
+    check(&addr, Some(&bank), "{not json", 400, "not a payment request");
+    check(
+        &addr,
+        Some(&bank),
+        &pay("k9", "40000").replace("}", r#","extra":1}"#),
+        400,
+        "unknown field",
+    );
+    check(&addr, Some(&bank), &pay("k9", "-5"), 400, "amount");
+    check(&addr, Some(&bank), &pay("k9", "40000").replace("Shop 5", "Shop 6"), 400, "qr");
+    check(&addr, Some(&bank), &format!(r#"{{"qr":"{}"}}"#, "x".repeat(20_000)), 413, "over");
+    for i in 2..=20 {
+        check(&addr, Some(&bank), &pay(&format!("k{i}"), "25000"), 200, r#""status":"#);
+    }
+    let (_, metrics) = http(&addr, "GET", "/metrics", None, "");
+    assert!(metrics.contains(r#"bakong_frames_refused_total{reason="bad_mac"} 0"#), "{metrics}");
+    assert!(metrics.contains("bakong_payments_total{flow=\"domestic\""), "{metrics}");
+
+    // kill -9 and restart on the same journal: every answer given is still there.
+    drop(server);
+    let server = start(&dir);
+    let (code, status) = http(&server.addr, "GET", "/v1/payments/1", Some(&bank), "");
+    assert_eq!(code, 200, "{status}");
+    assert!(status.contains(r#""status":"approved""#), "{status}");
+    check(&server.addr, Some(&bank), &pay("k1", "40000"), 200, r#""payment_id":1"#);
+    check(&server.addr, Some(&bank), &pay("k21", "40000"), 200, r#""payment_id":21"#);
+    drop(server);
+    let out =
+        sim().args(["journal", "check"]).arg(dir.join("journal.sqlite")).output().expect("runs");
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{report}");
+    assert!(
+        report.contains(r#""payments_final": 21"#) && report.contains(r#""duplicates": 0"#),
+        "{report}"
+    );
+    std::fs::remove_dir_all(&dir).expect("cleans up");
+}
+
+#[test]
+fn it_binds_loopback_only_and_leaves_other_files_alone() {
+    let dir = std::env::temp_dir().join(format!("bakong-sim-serve-refuse-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let keys = dir.join("keys.toml");
+    assert!(
+        sim()
+            .args(["keys", "generate", "tests/data/small.toml", "--out"])
+            .arg(&keys)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .expect("runs")
+            .success()
+    );
+    let notes = dir.join("notes.txt");
+    std::fs::write(&notes, "my notes, not a journal").expect("writes");
+    for (listen, journal, says) in [
+        ("0.0.0.0:0", dir.join("j.sqlite"), "not a loopback address"),
+        ("127.0.0.1:0", notes.clone(), "journal"),
+    ] {
+        let out = sim()
+            .args(["serve", "tests/data/small.toml", "--listen", listen, "--keys"])
+            .arg(&keys)
+            .arg("--journal")
+            .arg(&journal)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .expect("runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{listen}: {stderr}");
+        assert!(stderr.contains(says), "{stderr}");
+    }
+    assert_eq!(std::fs::read_to_string(&notes).expect("reads"), "my notes, not a journal");
+    std::fs::remove_dir_all(&dir).expect("cleans up");
+}
