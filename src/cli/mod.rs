@@ -56,6 +56,8 @@ enum Command {
     Compare(sweep::CompareArgs),
     /// Serve a scenario's network on loopback sockets: the payer API, ISO 8583 links, a journal.
     Serve(serve::ServeArgs),
+    /// Send a scenario's traffic (or a fixed rate) to `sim serve`, open loop, and measure.
+    Load(serve::LoadArgs),
     /// Work with a `sim serve` journal.
     Journal {
         #[command(subcommand)]
@@ -89,6 +91,7 @@ pub fn main() -> ExitCode {
         Command::Merge(args) => sweep::merge(args),
         Command::Compare(args) => sweep::compare(args),
         Command::Serve(args) => serve::serve(args),
+        Command::Load(args) => serve::load_run(args),
         Command::Journal { command } => serve::journal(command),
         Command::Keys { command } => serve::keys(command),
     };

@@ -151,3 +151,208 @@ pub(super) fn journal(command: JournalCommand) -> anyhow::Result<Outcome> {
     say!("{}", serde_json::to_string_pretty(&report).context("JSON")?);
     Ok(if report.ok() { Outcome::Success } else { Outcome::Negative })
 }
+
+/// `sim load`.
+#[derive(Debug, Args)]
+pub(super) struct LoadArgs {
+    /// The scenario whose traffic to send (and whose originators' tokens `--keys` holds).
+    file: PathBuf,
+    /// The payer API, `http://127.0.0.1:PORT` (what `sim serve` printed).
+    #[arg(long)]
+    target: String,
+    /// The key file the server was started with (the originators' API tokens).
+    #[arg(long)]
+    keys: PathBuf,
+    /// Scenario time runs this many times faster than real time.
+    #[arg(long, default_value_t = 1.0)]
+    speedup: f64,
+    /// Every flow's rate times this.
+    #[arg(long, default_value_t = 1.0)]
+    rate_multiplier: f64,
+    /// The scenario hour (from its start) the run begins at.
+    #[arg(long, default_value_t = 0)]
+    start_hour: u32,
+    /// Real seconds to send for.
+    #[arg(long, default_value_t = 60)]
+    duration_s: u64,
+    /// Connections to the API.
+    #[arg(long, default_value_t = 64)]
+    connections: usize,
+    /// Requests waiting or in flight at most; beyond it a request is dropped and counted.
+    #[arg(long, default_value_t = 100_000)]
+    in_flight_max: usize,
+    /// Instead of the scenario's schedule: this many requests per second of `--request`.
+    #[arg(long, requires = "request")]
+    rate: Option<f64>,
+    /// A JSON request body for `--rate` (`{n}` is replaced by the request's number).
+    #[arg(long, requires = "rate")]
+    request: Option<PathBuf>,
+    /// The originator whose token `--rate` requests carry.
+    #[arg(long, default_value = "kh_bank_0")]
+    originator: String,
+    /// The report folder.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+pub(super) fn load_run(args: LoadArgs) -> anyhow::Result<Outcome> {
+    use crate::load::generate;
+    anyhow::ensure!(
+        args.speedup.is_finite() && args.speedup > 0.0 && args.speedup <= 1e6,
+        "--speedup must be above 0 and at most 1000000"
+    );
+    anyhow::ensure!(
+        args.rate_multiplier.is_finite()
+            && args.rate_multiplier > 0.0
+            && args.rate_multiplier <= 1e4,
+        "--rate-multiplier must be above 0 and at most 10000"
+    );
+    anyhow::ensure!(
+        (1..=generate::DURATION_S_MAX).contains(&args.duration_s),
+        "--duration-s must be 1 to {}",
+        generate::DURATION_S_MAX
+    );
+    anyhow::ensure!(
+        (1..=generate::CONNECTIONS_MAX).contains(&args.connections),
+        "--connections must be 1 to {}",
+        generate::CONNECTIONS_MAX
+    );
+    anyhow::ensure!(args.in_flight_max >= 1, "--in-flight-max must be at least 1");
+    let scenario = network(&args.file)?;
+    let keys = read_keys(&args.keys)?;
+    generate::target_addr(&args.target)?;
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("reports/{}-load", scenario.meta.name)));
+    let target = super::run::prepare(&out)?;
+    let run_id = format!(
+        "load-{}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or(0)
+    );
+    let (schedule, mode) = schedule_of(&args, &scenario, &keys, &run_id)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    let measured = runtime.block_on(generate::run(
+        &args.target,
+        args.connections,
+        args.in_flight_max,
+        schedule,
+        |p| {
+            eprintln!(
+                "load: {:>6.1} s  sent {:>9}  answered {:>9}  dropped {}",
+                p.at.as_secs_f64(),
+                p.sent,
+                p.answered,
+                p.dropped
+            );
+        },
+    ))?;
+    let metrics = runtime
+        .block_on(scrape(&args.target))
+        .unwrap_or_else(|e| format!("# scraping {}/metrics failed: {e}\n", args.target));
+    let files = crate::load::generate::report_files(
+        &measured,
+        &crate::load::generate::ReportMeta {
+            scenario: scenario.meta.name.clone(),
+            seed: scenario.meta.seed,
+            target: args.target.clone(),
+            mode,
+            run: run_id,
+            connections: args.connections,
+        },
+        metrics,
+    );
+    let writer = super::output::Writer {
+        command: "load",
+        scenario: Some(scenario.meta.name.clone()),
+        seed: Some(scenario.meta.seed),
+    };
+    super::run::finish_writing(target, &writer, files, &out)?;
+    let p = generate::percentiles_ms(&measured.latency_us);
+    say!(
+        "sent {} ({} dropped, {} failed) in {:.1} s; latency from the intended time p50 {:.1} ms, p99 {:.1} ms; report in {}",
+        measured.sent,
+        measured.dropped,
+        measured.failed,
+        measured.elapsed.as_secs_f64(),
+        p["p50"],
+        p["p99"],
+        out.display()
+    );
+    Ok(Outcome::Success)
+}
+
+async fn scrape(target: &str) -> anyhow::Result<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = crate::load::generate::target_addr(target)?;
+    let mut s = tokio::net::TcpStream::connect(addr).await?;
+    s.write_all(
+        format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .await?;
+    let mut text = String::new();
+    s.take(16 << 20).read_to_string(&mut text).await?;
+    Ok(text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default())
+}
+
+/// The requests to send: a fixed rate of one template, or the scenario's traffic.
+fn schedule_of(
+    args: &LoadArgs,
+    scenario: &crate::scenario::Scenario,
+    keys: &KeyFile,
+    run_id: &str,
+) -> anyhow::Result<(Box<dyn crate::load::generate::Schedule>, String)> {
+    use crate::load::generate::FixedRate;
+    use crate::load::schedule::{ScenarioSchedule, ScheduleOptions};
+    let duration = std::time::Duration::from_secs(args.duration_s);
+    Ok(match (&args.rate, &args.request) {
+        (Some(rate), Some(request)) => {
+            anyhow::ensure!(
+                rate.is_finite() && *rate > 0.0 && *rate <= 1e7,
+                "--rate must be above 0 and at most 10000000"
+            );
+            let template = read_text(request, SMALL_INPUT_BYTES_MAX, "request")?;
+            serde_json::from_str::<serde_json::Value>(&template.replace("{n}", "0"))
+                .with_context(|| format!("request {}: not JSON", request.display()))?;
+            let token = keys.tokens.get(&args.originator).with_context(|| {
+                format!("--originator {}: no token in the key file", args.originator)
+            })?;
+            let template = template.replace("{n}", &format!("{run_id}-{{n}}"));
+            (
+                Box::new(FixedRate {
+                    rate_per_s: *rate,
+                    duration,
+                    template,
+                    token: token.as_str().into(),
+                    n: 0,
+                }),
+                format!("fixed rate {rate}/s of {}", request.display()),
+            )
+        }
+        _ => {
+            let options = ScheduleOptions {
+                speedup: args.speedup,
+                multiplier: args.rate_multiplier,
+                start_minute: u64::from(args.start_hour) * 60,
+                duration,
+                run: run_id.to_string(),
+                tokens: keys.tokens.clone(),
+            };
+            let schedule = ScenarioSchedule::new(scenario, options)
+                .map_err(|name| anyhow::anyhow!("the key file has no API token for {name}"))?;
+            (
+                Box::new(schedule),
+                format!(
+                    "scenario schedule, speed-up {} x, rates x {}, from hour {}",
+                    args.speedup, args.rate_multiplier, args.start_hour
+                ),
+            )
+        }
+    })
+}

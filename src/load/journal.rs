@@ -43,6 +43,7 @@ CREATE TABLE IF NOT EXISTS payments (
     id INTEGER PRIMARY KEY,
     idempotency_key TEXT NOT NULL,
     originator TEXT NOT NULL,
+    originator_participant INTEGER NOT NULL,
     request_sha256 TEXT NOT NULL,
     flow TEXT NOT NULL,
     amount_minor INTEGER NOT NULL,
@@ -105,6 +106,9 @@ pub struct Accepted {
     pub idempotency_key: String,
     /// The originator's name.
     pub originator: String,
+    /// The originator's participant: a payment to its own customer (on us) books nothing
+    /// between participants.
+    pub originator_participant: ParticipantId,
     /// SHA-256 of the request's fields, to tell a retry from a reuse of the key.
     pub request_sha256: String,
     /// The flow's name.
@@ -270,8 +274,8 @@ impl Journal {
             match entry {
                 Entry::Accepted(a) => tx.execute(
                     "INSERT INTO payments (id, idempotency_key, originator, request_sha256, flow, \
-                     amount_minor, currency, payer, payee, accepted_ns) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                     amount_minor, currency, payer, payee, accepted_ns, originator_participant) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
                     params![
                         i64::try_from(a.id).expect("RRNs fit i64"),
                         a.idempotency_key,
@@ -282,7 +286,8 @@ impl Journal {
                         a.amount.currency.alpha(),
                         a.payer,
                         a.payee.0,
-                        ns(a.at)
+                        ns(a.at),
+                        a.originator_participant.0
                     ],
                 ),
                 Entry::Booked(b) => tx.execute(
@@ -335,7 +340,7 @@ impl Journal {
             .conn
             .prepare(
                 "SELECT id, idempotency_key, originator, request_sha256, outcome, decline, \
-                 payee, amount_minor, currency, flow FROM payments ORDER BY id",
+                 payee, amount_minor, currency, flow, originator_participant FROM payments ORDER BY id",
             )
             .map_err(&err)?;
         let rows = stmt
@@ -349,6 +354,7 @@ impl Journal {
                     outcome: r.get(4)?,
                     decline: r.get(5)?,
                     payee: ParticipantId(r.get(6)?),
+                    originator_participant: ParticipantId(r.get(10)?),
                     amount: Money::new(
                         Currency::from_alpha(&r.get::<_, String>(8)?).unwrap_or(Currency::Khr),
                         r.get(7)?,
@@ -434,6 +440,8 @@ pub struct RecoveredPayment {
     pub decline: Option<String>,
     /// The payee's participant.
     pub payee: ParticipantId,
+    /// The originator's participant.
+    pub originator_participant: ParticipantId,
     /// The amount.
     pub amount: Money,
 }
@@ -512,8 +520,8 @@ pub struct CheckReport {
     pub payments_final: u64,
     /// Payments without one (in flight when the journal was read).
     pub payments_open: u64,
-    /// Payments with more than one net credit, an approved payment without exactly one, or a
-    /// reversed or declined one that still holds one.
+    /// Payments with more than one net credit, an approved payment without exactly one (none
+    /// when on us), or a reversed or declined one that still holds one.
     pub duplicates: u64,
     /// Reversal intents not acknowledged.
     pub reversals_open: u64,
@@ -583,8 +591,9 @@ pub fn check(path: &Path) -> Result<CheckReport, JournalError> {
     }
     for p in &recovered.payments {
         let credits = net.get(&p.id).copied().unwrap_or(0);
+        let on_us = p.originator_participant == p.payee;
         let expected = match p.outcome.as_deref() {
-            Some("approved" | "approved_late") => Some(1),
+            Some("approved" | "approved_late") => Some(i64::from(!on_us)),
             Some(_) => Some(0),
             None => None,
         };

@@ -8,11 +8,15 @@
 //! * [`network`]: the participants as tokio tasks: relays (the switch with its books and
 //!   journal, UPI) and members (originators for the payer API, emulated far sides).
 //! * [`serve`]: `sim serve`: start-up, recovery from the journal, the payer API.
+//! * [`generate`]: `sim load`: the open-loop generator, latency from the intended send time.
+//! * [`schedule`]: a scenario's traffic as a request schedule.
 
 // Real time is this layer's business: it reads the clock for timers, latencies and timestamps.
 #![allow(clippy::disallowed_methods)]
 
+pub mod generate;
 pub mod journal;
 pub mod link;
 pub mod network;
+pub mod schedule;
 pub mod serve;

@@ -143,6 +143,8 @@ pub struct Shared {
     pub advices_sent: AtomicU64,
     /// Reversal advices acknowledged.
     pub advices_acked: AtomicU64,
+    /// Approvals the switch's books refused (declined and reversed instead).
+    pub book_rejects: AtomicU64,
 }
 
 impl Shared {
@@ -410,13 +412,27 @@ impl Relay {
                 let approved = p.message.response == Some(ResponseCode::Approved);
                 let mut answer = p;
                 answer.message.stan = relayed.request.message.stan;
-                if approved && let Some((book, writer)) = &mut self.book {
+                let booking =
+                    settlement_booking(&relayed.request, TransferId(self.next_transfer), false);
+                if approved && let (Some((book, writer)), Some(booking)) = (&mut self.book, booking)
+                {
                     // The switch books before the approval goes on, and sends it once durable.
-                    let booking =
-                        settlement_booking(&relayed.request, TransferId(self.next_transfer), false);
                     self.next_transfer += 1;
-                    book.apply(&booking, now())
-                        .expect("a settlement transfer between open accounts applies");
+                    if let Err(reject) = book.apply(&booking, now()) {
+                        // The books refuse it: decline upstream, take the credit back downstream.
+                        self.shared.book_rejects.fetch_add(1, Ordering::Relaxed);
+                        let _ = reject;
+                        self.send(
+                            relayed.from,
+                            respond(&relayed.request, ResponseCode::Declined(Decline::SwitchError)),
+                        );
+                        self.advices.insert(
+                            id,
+                            Advice { frame: advice(&relayed.request), to: relayed.to, attempt: 0 },
+                        );
+                        let _ = inbox.send(Inbound::AdviceRetry(id));
+                        return;
+                    }
                     self.booked.insert(id, booking);
                     let (inbox, to) = (inbox.clone(), relayed.from);
                     let frame = Box::new(Frame::Payment(answer));
@@ -528,8 +544,13 @@ impl Relay {
     }
 }
 
-/// The settlement transfer of an approved payment: who pays whom between participants.
-pub fn settlement_booking(p: &PaymentFrame, transfer: TransferId, reversal: bool) -> Booking {
+/// The settlement transfer of an approved payment: who pays whom between participants; none
+/// for a payment between two customers of one bank (on us: nothing moves between banks).
+pub fn settlement_booking(
+    p: &PaymentFrame,
+    transfer: TransferId,
+    reversal: bool,
+) -> Option<Booking> {
     let payer = Role::of(p.acquirer).unwrap_or(Role::Switch);
     let payee = p.receiver.and_then(Role::of).unwrap_or(Role::Switch);
     // Cross-border money moves between the bank and the scheme (UPI) in the bank's currency.
@@ -538,14 +559,14 @@ pub fn settlement_booking(p: &PaymentFrame, transfer: TransferId, reversal: bool
         (Role::CnIssuer(_), _) => (Role::Upi, payee, p.message.amount),
         (_, _) => (payer, Role::Upi, p.message.billing.unwrap_or(p.message.amount)),
     };
-    Booking {
+    (debit != credit).then(|| Booking {
         transfer,
         payment: p.message.rrn.get(),
         debit: debit.participant(),
         credit: credit.participant(),
         amount,
         reversal,
-    }
+    })
 }
 
 /// A member bank, issuer or acquirer: originates for its payers, books its payees' side.

@@ -80,6 +80,9 @@ pub enum ServeError {
     /// The journal's books do not balance.
     #[error("journal: the settlement ledger rebuilt from it breaks an invariant: {0}")]
     Ledger(String),
+    /// A participant stopped while serving.
+    #[error("the network stopped: {0}")]
+    Stopped(String),
     /// An address that is not loopback, without `--allow-remote`.
     #[error(
         "{0} is not a loopback address; name it together with --allow-remote to serve beyond this machine"
@@ -372,6 +375,7 @@ impl Api {
                 id,
                 idempotency_key: r.idempotency_key.clone(),
                 originator: originator.name(),
+                originator_participant: originator.participant(),
                 request_sha256,
                 flow: flow.name().into(),
                 amount,
@@ -750,6 +754,7 @@ pub async fn serve(
         BTreeMap::new(),
         shared.clone(),
     );
+    let mut tasks = tokio::task::JoinSet::new();
     let mut switch = Some(switch);
     let mut upi = Some(upi);
     for (role, rx) in receivers {
@@ -757,11 +762,11 @@ pub async fn serve(
         match role {
             Role::Switch => {
                 let relay = switch.take().expect("one switch");
-                tokio::spawn(relay.run(tx, rx));
+                tasks.spawn(relay.run(tx, rx));
             }
             Role::Upi => {
                 let relay = upi.take().expect("one UPI");
-                tokio::spawn(relay.run(tx, rx));
+                tasks.spawn(relay.run(tx, rx));
             }
             _ => {
                 let flows: &[Flow] = match role {
@@ -773,7 +778,7 @@ pub async fn serve(
                     writer.clone(),
                     shared.clone(),
                 );
-                tokio::spawn(member.run(tx, rx));
+                tasks.spawn(member.run(tx, rx));
             }
         }
     }
@@ -896,11 +901,16 @@ pub async fn serve(
             });
         }
     };
+    // A participant's task ends only if it failed (its inbox never closes while serving): then
+    // the network is not whole, and the server stops rather than answer for it.
     tokio::select! {
-        () = accept => {}
-        () = stop => {}
+        () = accept => Ok(()),
+        () = stop => Ok(()),
+        ended = tasks.join_next() => Err(ServeError::Stopped(match ended {
+            Some(Err(e)) if e.is_panic() => "a participant's task panicked (its message is above)".into(),
+            _ => "a participant's task ended".into(),
+        })),
     }
-    Ok(())
 }
 
 fn frame_receiver(frame: &crate::payments::network::iso8583::Frame) -> InstitutionId {

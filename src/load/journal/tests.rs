@@ -17,6 +17,7 @@ fn accepted(id: u64) -> Entry {
         id,
         idempotency_key: format!("key-{id}"),
         originator: "kh_bank_0".into(),
+        originator_participant: ParticipantId(2),
         request_sha256: "00".repeat(32),
         flow: "domestic".into(),
         amount: Money::new(Currency::Khr, 40_000),
