@@ -263,6 +263,9 @@ fn advice(p: &PaymentFrame) -> Frame {
     Frame::Payment(a)
 }
 
+/// Payments a relay remembers as reversed (their late requests are declined).
+pub const REVERSED_REMEMBERED: usize = 1 << 20;
+
 /// A relay's payment in flight.
 struct Relayed {
     request: PaymentFrame,
@@ -284,6 +287,8 @@ pub struct Relay {
     pending: BTreeMap<u64, Relayed>,
     advices: BTreeMap<u64, Advice>,
     booked: BTreeMap<u64, Booking>,
+    reversed: std::collections::BTreeSet<u64>,
+    reversed_order: std::collections::VecDeque<u64>,
     book: Option<(SettlementBook, Writer)>,
     next_transfer: u64,
     shared: Arc<Shared>,
@@ -305,6 +310,8 @@ impl Relay {
             pending: BTreeMap::new(),
             advices: BTreeMap::new(),
             booked,
+            reversed: std::collections::BTreeSet::new(),
+            reversed_order: std::collections::VecDeque::new(),
             book,
             next_transfer,
             shared,
@@ -399,6 +406,11 @@ impl Relay {
                 if self.pending.contains_key(&id) || self.booked.contains_key(&id) {
                     return; // A duplicate of a request in flight or done: the first answer stands.
                 }
+                if self.reversed.contains(&id) {
+                    // Its reversal came first (the payer gave up): it must not go on.
+                    self.send(from, respond(&p, ResponseCode::Declined(Decline::Reversed)));
+                    return;
+                }
                 self.send(to, Frame::Payment(p.clone()));
                 self.pending.insert(id, Relayed { request: p, from, to });
                 after(
@@ -450,6 +462,7 @@ impl Relay {
             }
             Mti::ReversalAdvice => {
                 // Store and forward: take responsibility, acknowledge, advise downstream.
+                self.remember_reversed(id);
                 let relayed = self.pending.remove(&id);
                 let to = relayed.as_ref().map(|r| r.to).or_else(|| self.next_hop(&p));
                 let mut entries = Vec::new();
@@ -502,6 +515,19 @@ impl Relay {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// Remembers that a payment was reversed here, for [`REVERSED_REMEMBERED`] payments, so
+    /// that its request arriving late is declined instead of relayed.
+    fn remember_reversed(&mut self, id: u64) {
+        if self.reversed.insert(id) {
+            self.reversed_order.push_back(id);
+            if self.reversed_order.len() > REVERSED_REMEMBERED
+                && let Some(old) = self.reversed_order.pop_front()
+            {
+                self.reversed.remove(&old);
+            }
         }
     }
 
@@ -637,7 +663,7 @@ impl Member {
                 }
                 Inbound::Frame(..) => {}
                 Inbound::Pay(order, answer) => self.on_pay(order, answer, &inbox_tx),
-                Inbound::PayerTimeout(id) => self.on_payer_timeout(id),
+                Inbound::PayerTimeout(id) => self.on_payer_timeout(id, &inbox_tx),
                 Inbound::Decided(id) => self.on_decided(id),
                 Inbound::Send(_, frame) => self.send(*frame),
                 Inbound::Deadline(_) | Inbound::AdviceRetry(_) => {}
@@ -755,7 +781,7 @@ impl Member {
         );
     }
 
-    fn on_payer_timeout(&mut self, id: u64) {
+    fn on_payer_timeout(&mut self, id: u64, inbox: &mpsc::UnboundedSender<Inbound>) {
         let Some(w) = self.waiting.get_mut(&id) else { return };
         if w.timed_out {
             return;
@@ -790,7 +816,18 @@ impl Member {
             qr_md5: None,
             original: None,
         });
-        self.send(frame);
+        // Through the writer's queue, so that it leaves after the request it reverses (which
+        // leaves once its acceptance has committed).
+        let peer = self.link.as_ref().map(|(p, _)| *p);
+        let inbox = inbox.clone();
+        let _ = self.writer.submit(
+            Vec::new(),
+            Box::new(move |_| {
+                if let Some(peer) = peer {
+                    let _ = inbox.send(Inbound::Send(peer, Box::new(frame)));
+                }
+            }),
+        );
     }
 
     fn on_payment(&mut self, p: PaymentFrame, inbox: &mpsc::UnboundedSender<Inbound>) {

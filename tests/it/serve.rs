@@ -254,5 +254,12 @@ fn a_stall_shows_in_the_corrected_latency_as_theory_says_and_not_in_the_service_
     assert!((1150.0..=1650.0).contains(&p90), "corrected p90 {p90} ms, theory 1400 ms");
     assert!(service_p99 < 500.0, "the service time's p99 {service_p99} ms shows the stall");
     drop(server);
+    // The stall made payers give up (their timeout is 150 ms at this speed-up): reversals raced
+    // their own requests, and the books must still agree with every outcome.
+    let out =
+        sim().args(["journal", "check"]).arg(dir.join("journal.sqlite")).output().expect("runs");
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{report}");
+    assert!(report.contains(r#""payments_final": 1200"#), "{report}");
     std::fs::remove_dir_all(&dir).expect("cleans up");
 }
