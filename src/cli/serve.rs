@@ -32,6 +32,10 @@ pub(super) struct ServeArgs {
     /// The participants' link keys and the originators' API tokens (`sim keys generate`).
     #[arg(long)]
     keys: PathBuf,
+    /// Capture the first 10,000 ISO 8583 frames sent on the links into this new file (hex, one
+    /// frame per line, MAC included), for other decoders.
+    #[arg(long)]
+    capture_frames: Option<PathBuf>,
 }
 
 /// `sim journal`.
@@ -110,7 +114,16 @@ pub(super) fn serve(args: ServeArgs) -> anyhow::Result<Outcome> {
     );
     let scenario = network(&args.file)?;
     let keys = read_keys(&args.keys)?;
+    let capture = match &args.capture_frames {
+        Some(path) => {
+            Some(std::fs::OpenOptions::new().write(true).create_new(true).open(path).with_context(
+                || format!("creating {} (an existing file is never overwritten)", path.display()),
+            )?)
+        }
+        None => None,
+    };
     let options = ServeOptions {
+        capture,
         listen: args.listen,
         allow_remote: args.allow_remote,
         journal: args.journal,

@@ -30,9 +30,15 @@ pub const REPLAY_WINDOW: usize = 100_000;
 /// How long a new connection has to sign on.
 pub const SIGN_ON_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Frames refused on all links, by reason (for `/metrics` and the tests).
+/// The most frames `--capture-frames` writes.
+pub const CAPTURE_FRAMES_MAX: u64 = 10_000;
+
+/// What every link shares: the frames refused, by reason (for `/metrics` and the tests), and
+/// the capture file of `sim serve --capture-frames` (the first frames sent, one hex line each).
 #[derive(Debug, Default)]
-pub struct Refusals {
+pub struct LinkShared {
+    /// Where sent frames are captured, and how many have been.
+    pub capture: std::sync::Mutex<Option<(std::fs::File, u64)>>,
     /// A MAC that did not verify.
     pub bad_mac: AtomicU64,
     /// A request STAN seen before on the link.
@@ -101,6 +107,21 @@ async fn read_frame(
     }
 }
 
+/// Writes a frame to the capture file, while there is one and it is under its limit.
+fn capture(shared: &LinkShared, frame: &Frame, key: &MacKey) {
+    if let Ok(mut capture) = shared.capture.lock()
+        && let Some((file, n)) = capture.as_mut()
+        && *n < CAPTURE_FRAMES_MAX
+        && let Ok(bytes) = iso8583::seal(frame, key)
+    {
+        use std::io::Write as _;
+        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        if writeln!(file, "{hex}").is_ok() {
+            *n += 1;
+        }
+    }
+}
+
 fn sign_on(me: InstitutionId, now: Timestamp, response: Option<ResponseCode>) -> Frame {
     Frame::Network(NetworkFrame {
         response,
@@ -119,12 +140,13 @@ fn run(
     key: MacKey,
     peer: InstitutionId,
     deliver: mpsc::UnboundedSender<(InstitutionId, Frame)>,
-    refusals: Arc<Refusals>,
+    refusals: Arc<LinkShared>,
 ) -> Outbox {
     let _ = stream.set_nodelay(true);
     let (mut rd, wr) = stream.into_split();
     let (tx, mut rx) = mpsc::unbounded_channel::<Frame>();
     let write_key = key.clone();
+    let shared = refusals.clone();
     tokio::spawn(async move {
         let mut w = BufWriter::with_capacity(64 * 1024, wr);
         let mut stan: u32 = 1;
@@ -134,6 +156,7 @@ fn run(
                     stan = if stan >= Stan::MAX { 1 } else { stan + 1 };
                     set_stan(&mut frame, Stan::new(stan).expect("under MAX"));
                 }
+                capture(&shared, &frame, &write_key);
                 if write_frame(&mut w, &frame, &write_key).await.is_err() {
                     return;
                 }
@@ -201,10 +224,12 @@ pub async fn connect(
     key: MacKey,
     now: Timestamp,
     deliver: mpsc::UnboundedSender<(InstitutionId, Frame)>,
-    refusals: Arc<Refusals>,
+    refusals: Arc<LinkShared>,
 ) -> Result<Outbox, LinkError> {
     let mut stream = TcpStream::connect(addr).await?;
-    write_frame(&mut stream, &sign_on(me, now, None), &key).await?;
+    let request = sign_on(me, now, None);
+    capture(&refusals, &request, &key);
+    write_frame(&mut stream, &request, &key).await?;
     let (mut rd, wr) = stream.into_split();
     let mut reader = FrameReader::new();
     let answer = tokio::time::timeout(SIGN_ON_TIMEOUT, read_frame(&mut rd, &mut reader)).await;
@@ -238,7 +263,7 @@ pub async fn accept(
     allowed: &[(InstitutionId, MacKey)],
     now: Timestamp,
     deliver: mpsc::UnboundedSender<(InstitutionId, Frame)>,
-    refusals: Arc<Refusals>,
+    refusals: Arc<LinkShared>,
 ) -> Result<(InstitutionId, Outbox), LinkError> {
     let (mut rd, mut wr) = stream.into_split();
     let mut reader = FrameReader::new();
@@ -266,7 +291,9 @@ pub async fn accept(
         refusals.bad_mac.fetch_add(1, Ordering::Relaxed);
         return Err(LinkError::SignOn("the sign-on's MAC does not verify".into()));
     }
-    write_frame(&mut wr, &sign_on(sender, now, Some(ResponseCode::Approved)), key).await?;
+    let answer = sign_on(sender, now, Some(ResponseCode::Approved));
+    capture(&refusals, &answer, key);
+    write_frame(&mut wr, &answer, key).await?;
     let stream = rd.reunite(wr).map_err(|e| LinkError::SignOn(e.to_string()))?;
     Ok((sender, run(stream, reader, key.clone(), sender, deliver, refusals)))
 }

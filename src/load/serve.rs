@@ -22,7 +22,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::journal::{
     self, Accepted, Booking, Entry, Journal, SettlementBook, Writer, WriterStats,
 };
-use super::link::{self, Refusals};
+use super::link::{self, LinkShared};
 use super::network::{Inbound, Member, PayOrder, Relay, Role, Setup, Shared};
 use crate::payments::clearing::Rrn;
 use crate::payments::ledger::TransferId;
@@ -102,6 +102,8 @@ pub struct ServeOptions {
     pub speedup: f64,
     /// Keys and tokens.
     pub keys: KeyFile,
+    /// A new file to capture the first frames sent on the links into (hex, one per line).
+    pub capture: Option<std::fs::File>,
 }
 
 /// Every participant of a scenario's network.
@@ -136,7 +138,7 @@ struct Api {
     tokens: BTreeMap<String, Role>,
     inboxes: BTreeMap<Role, mpsc::UnboundedSender<Inbound>>,
     shared: Arc<Shared>,
-    refusals: Arc<Refusals>,
+    refusals: Arc<LinkShared>,
     writer_stats: Arc<WriterStats>,
     idempotency: std::sync::Mutex<BTreeMap<(String, String), (u64, String)>>,
     next_id: std::sync::atomic::AtomicU64,
@@ -708,7 +710,10 @@ pub async fn serve(
     }
 
     // Participants.
-    let refusals = Arc::new(Refusals::default());
+    let refusals = Arc::new(LinkShared::default());
+    if let Some(file) = options.capture {
+        *refusals.capture.lock().expect("not yet shared") = Some((file, 0));
+    }
     let speedup = options.speedup;
     let backoff: Vec<Duration> =
         [1u64, 2, 4, 8, 16, 32, 60].iter().map(|s| Duration::from_secs(*s)).collect();

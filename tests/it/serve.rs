@@ -410,3 +410,85 @@ fn verify_against_the_journal(dir: &std::path::Path, answers: &[(String, u16, St
         "{report}"
     );
 }
+
+/// The frames `sim serve` sent on its links during a run (sign-ons, domestic and inward
+/// payments through the switch and UPI) are read by `pyiso8583` to the fields we wrote.
+#[test]
+fn frames_captured_from_a_run_read_alike_in_pyiso8583() {
+    use bakong_sim::payments::qr::{CodeKind, EncodeSpec, encode};
+    let dir = std::env::temp_dir().join(format!("bakong-sim-capture-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    assert!(
+        sim()
+            .args(["keys", "generate", "tests/data/small.toml", "--out"])
+            .arg(dir.join("keys.toml"))
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .expect("runs")
+            .success()
+    );
+    let capture = dir.join("frames.hex");
+    let mut child = sim()
+        .args([
+            "serve",
+            "tests/data/small.toml",
+            "--listen",
+            "127.0.0.1:0",
+            "--speedup",
+            "20",
+            "--capture-frames",
+        ])
+        .arg(&capture)
+        .arg("--journal")
+        .arg(dir.join("journal.sqlite"))
+        .arg("--keys")
+        .arg(dir.join("keys.toml"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("one line");
+    let server =
+        Server { addr: line.trim().trim_start_matches("listening on http://").to_string(), child };
+    let inward = encode(&EncodeSpec {
+        kind: CodeKind::Merchant,
+        account_id: Some("m7@kb02".into()),
+        merchant_name: Some("Shop 7".into()),
+        merchant_city: Some("Siem Reap".into()),
+        merchant_id: Some("000007".into()),
+        acquiring_bank: Some("Bank 02".into()),
+        currency_numeric: Some(116),
+        upi_account: Some("2599000230000002000000000000007".into()),
+        ..EncodeSpec::default()
+    })
+    .expect("a valid code");
+    let (bank, issuer) = (token(&dir, "kh_bank_0"), token(&dir, "cn_issuer_0"));
+    for i in 0..5 {
+        check(&server.addr, Some(&bank), &pay(&format!("d{i}"), "40000"), 200, r#""status":"#);
+        let body = format!(
+            r#"{{"qr":"{inward}","amount":"52000","currency":"KHR","payer":"wallet-{i}","idempotency_key":"i{i}"}}"#
+        );
+        check(&server.addr, Some(&issuer), &body, 200, r#""status":"#);
+    }
+    drop(server);
+    let frames: Vec<Vec<u8>> = std::fs::read_to_string(&capture)
+        .expect("a capture")
+        .lines()
+        .map(|l| {
+            (0..l.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&l[i..i + 2], 16).expect("hex"))
+                .collect()
+        })
+        .collect();
+    let mtis: std::collections::BTreeSet<&[u8]> = frames.iter().map(|f| &f[..4]).collect();
+    for mti in [b"0800", b"0810", b"0200", b"0210"] {
+        assert!(mtis.contains(&mti[..]), "no {} captured", String::from_utf8_lossy(mti));
+    }
+    let key = bakong_sim::payments::network::iso8583::MacKey::new([7; 32]);
+    assert_eq!(crate::iso8583::check_with_pyiso8583(&frames, &key), 200);
+    std::fs::remove_dir_all(&dir).expect("cleans up");
+}
