@@ -289,18 +289,24 @@ pub async fn run(
     let start = Instant::now();
     let scheduler = {
         let outstanding = outstanding.clone();
-        tokio::spawn(async move {
+        // A thread of its own with the OS's sleep (tens of microseconds late), not a tokio
+        // timer (whose 1 ms wheel would add up to a millisecond to every latency measured).
+        tokio::task::spawn_blocking(move || {
             let (mut sent, mut dropped, mut last) = (0u64, 0u64, Duration::ZERO);
             while let Some(planned) = schedule.next() {
                 last = planned.at;
-                // The intended time is the schedule's, whenever this task wakes.
-                tokio::time::sleep_until((start + planned.at).into()).await;
+                // The intended time is the schedule's, whenever this thread wakes.
+                let due = start + planned.at;
+                let now = Instant::now();
+                if due > now {
+                    std::thread::sleep(due - now);
+                }
                 if outstanding.load(Ordering::Relaxed) >= in_flight_max as u64 {
                     dropped += 1;
                     continue;
                 }
                 outstanding.fetch_add(1, Ordering::Relaxed);
-                if work_tx.send((planned, start)).await.is_err() {
+                if work_tx.blocking_send((planned, start)).is_err() {
                     break;
                 }
                 sent += 1;
