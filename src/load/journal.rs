@@ -180,6 +180,16 @@ fn sqlite(path: &str) -> impl Fn(rusqlite::Error) -> JournalError + '_ {
     move |source| JournalError::Sqlite { path: path.to_string(), source }
 }
 
+/// Runs a statement through the connection's statement cache: parsing the SQL of every entry
+/// anew cost more than executing it.
+fn exec(
+    tx: &rusqlite::Transaction<'_>,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> rusqlite::Result<usize> {
+    tx.prepare_cached(sql)?.execute(params)
+}
+
 fn ns(at: Timestamp) -> i64 {
     i64::try_from(at.as_nanos()).expect("timestamps before 2262")
 }
@@ -272,7 +282,8 @@ impl Journal {
         let tx = self.conn.transaction().map_err(&err)?;
         for entry in entries {
             match entry {
-                Entry::Accepted(a) => tx.execute(
+                Entry::Accepted(a) => exec(
+                    &tx,
                     "INSERT INTO payments (id, idempotency_key, originator, request_sha256, flow, \
                      amount_minor, currency, payer, payee, accepted_ns, originator_participant) \
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
@@ -290,7 +301,8 @@ impl Journal {
                         a.originator_participant.0
                     ],
                 ),
-                Entry::Booked(b) => tx.execute(
+                Entry::Booked(b) => exec(
+                    &tx,
                     "INSERT INTO bookings (transfer_id, payment_id, debit, credit, currency, \
                      amount_minor, reversal) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                     params![
@@ -303,15 +315,18 @@ impl Journal {
                         b.reversal
                     ],
                 ),
-                Entry::ReversalIntent { payment, at } => tx.execute(
+                Entry::ReversalIntent { payment, at } => exec(
+                    &tx,
                     "INSERT OR IGNORE INTO reversals (payment_id, intent_ns) VALUES (?1, ?2)",
                     params![i64::try_from(*payment).expect("RRNs fit i64"), ns(*at)],
                 ),
-                Entry::ReversalAcked { payment, at } => tx.execute(
+                Entry::ReversalAcked { payment, at } => exec(
+                    &tx,
                     "UPDATE reversals SET acked_ns = ?2 WHERE payment_id = ?1 AND acked_ns IS NULL",
                     params![i64::try_from(*payment).expect("RRNs fit i64"), ns(*at)],
                 ),
-                Entry::Final { payment, outcome, decline, at, acknowledged } => tx.execute(
+                Entry::Final { payment, outcome, decline, at, acknowledged } => exec(
+                    &tx,
                     "UPDATE payments SET outcome = ?2, decline = ?3, final_ns = ?4, \
                      acknowledged = max(acknowledged, ?5) WHERE id = ?1 AND outcome IS NULL",
                     params![
