@@ -20,6 +20,7 @@ use super::link::Outbox;
 use crate::payments::clearing::Rrn;
 use crate::payments::ledger::TransferId;
 use crate::payments::money::Money;
+use crate::payments::network::far_side::{FarPhase, FarSide, RequestStep, ReversalStep};
 use crate::payments::network::iso8583::{Frame, InstitutionId, PaymentFrame};
 use crate::payments::network::{Decline, Message, Mti, Outcome, ResponseCode};
 use crate::payments::party::{Flow, ParticipantId};
@@ -150,13 +151,8 @@ pub struct Shared {
 impl Shared {
     /// Records a payment's final outcome.
     pub fn finish(&self, id: u64, flow: Flow, outcome: Outcome, latency: Option<Duration>) {
-        let (status, decline) = match outcome {
-            Outcome::Approved | Outcome::ApprovedLate => ("approved", None),
-            Outcome::Declined(d) => ("declined", Some(d.name().to_string())),
-            Outcome::Reversed => ("reversed", None),
-            Outcome::Manual => ("manual", None),
-            Outcome::Abandoned => ("abandoned", None),
-        };
+        let (status, decline) = status_of(outcome);
+        let decline = decline.map(str::to_string);
         let latency_ms = latency.map(|l| u64::try_from(l.as_millis()).unwrap_or(u64::MAX));
         self.statuses.lock().expect("not poisoned").insert(
             id,
@@ -222,7 +218,35 @@ fn scaled(d: Duration, speedup: f64) -> Duration {
     Duration::from_secs_f64(d.as_secs_f64() / speedup)
 }
 
-fn now() -> Timestamp {
+/// An outcome as the API and the journal write it: the status, and the decline class apart.
+pub fn status_of(outcome: Outcome) -> (&'static str, Option<&'static str>) {
+    match outcome {
+        Outcome::Approved | Outcome::ApprovedLate => ("approved", None),
+        Outcome::Declined(d) => ("declined", Some(d.name())),
+        Outcome::Reversed => ("reversed", None),
+        Outcome::Manual => ("manual", None),
+        Outcome::Abandoned => ("abandoned", None),
+    }
+}
+
+/// The outcome a journaled status and decline class stand for (the inverse of [`status_of`]).
+pub fn outcome_of(status: &str, decline: Option<&str>) -> Outcome {
+    match status {
+        "approved" => Outcome::Approved,
+        "reversed" => Outcome::Reversed,
+        "abandoned" => Outcome::Abandoned,
+        "declined" => Outcome::Declined(
+            Decline::ALL
+                .into_iter()
+                .find(|d| Some(d.name()) == decline)
+                .unwrap_or(Decline::SwitchError),
+        ),
+        _ => Outcome::Manual,
+    }
+}
+
+/// The wall clock as the core's instant.
+pub(crate) fn now() -> Timestamp {
     let since =
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     Timestamp::from_nanos(u64::try_from(since.as_nanos()).unwrap_or(u64::MAX))
@@ -600,7 +624,7 @@ pub struct Member {
     setup: Setup,
     link: Option<(InstitutionId, Outbox)>,
     waiting: BTreeMap<u64, Waiting>,
-    credits: BTreeMap<u64, FarState>,
+    credits: BTreeMap<u64, Far>,
     rng: Prng,
     writer: Writer,
     shared: Arc<Shared>,
@@ -613,10 +637,12 @@ struct Waiting {
     timed_out: bool,
 }
 
-enum FarState {
-    Deciding(Box<PaymentFrame>),
-    Answered(ResponseCode),
-    Reversed,
+/// A payment at this member's far side: the core's state machine, and the request while the
+/// emulated decision is pending.
+#[derive(Default)]
+struct Far {
+    side: FarSide,
+    deciding: Option<Box<PaymentFrame>>,
 }
 
 impl Member {
@@ -750,13 +776,8 @@ impl Member {
         let Some(mut w) = self.waiting.remove(&id) else { return };
         let latency = w.started.elapsed();
         let flow = w.order.flow;
-        let (name, decline) = match outcome {
-            Outcome::Declined(d) => ("declined", Some(d.name().to_string())),
-            Outcome::Approved | Outcome::ApprovedLate => ("approved", None),
-            Outcome::Reversed => ("reversed", None),
-            Outcome::Manual => ("manual", None),
-            Outcome::Abandoned => ("abandoned", None),
-        };
+        let (name, decline) = status_of(outcome);
+        let decline = decline.map(str::to_string);
         let answer = w.answer.take();
         let acknowledged = answer.is_some();
         let shared = self.shared.clone();
@@ -846,39 +867,59 @@ impl Member {
                 self.finish(id, outcome);
             }
             Mti::ReversalAdviceResponse => self.finish(id, Outcome::Reversed),
-            Mti::FinancialRequest => match self.credits.get(&id) {
-                Some(FarState::Answered(code)) => self.send(respond(&p, *code)),
-                Some(FarState::Reversed) => {
-                    self.send(respond(&p, ResponseCode::Declined(Decline::Reversed)))
+            Mti::FinancialRequest => {
+                let far = self.credits.entry(id).or_default();
+                if far.deciding.is_some() {
+                    return; // A duplicate while the first is being decided.
                 }
-                Some(FarState::Deciding(..)) => {}
-                None => {
-                    let rng = &mut self.rng;
-                    let delay = Duration::from_nanos(
-                        self.setup.far_delay.iter().map(|l| l.sample_ns(rng)).sum(),
-                    );
-                    self.credits.insert(id, FarState::Deciding(Box::new(p)));
-                    after(inbox, scaled(delay, self.setup.speedup), Inbound::Decided(id));
+                let answer = match far.side.phase() {
+                    FarPhase::NotArrived => None,
+                    FarPhase::Credited { .. } => Some(ResponseCode::Approved),
+                    FarPhase::Declined(d) => Some(ResponseCode::Declined(d)),
+                    FarPhase::Reversed => Some(ResponseCode::Declined(Decline::Reversed)),
+                };
+                match answer {
+                    Some(code) => self.send(respond(&p, code)),
+                    None => {
+                        far.deciding = Some(Box::new(p));
+                        let rng = &mut self.rng;
+                        let delay = Duration::from_nanos(
+                            self.setup.far_delay.iter().map(|l| l.sample_ns(rng)).sum(),
+                        );
+                        after(inbox, scaled(delay, self.setup.speedup), Inbound::Decided(id));
+                    }
                 }
-            },
+            }
             Mti::ReversalAdvice => {
-                self.credits.insert(id, FarState::Reversed);
-                self.send(respond(&p, ResponseCode::Approved));
+                let far = self.credits.entry(id).or_default();
+                let code = match far.side.on_reversal(false) {
+                    ReversalStep::ReverseCredit { .. } => far.side.on_credit_reversed(),
+                    ReversalStep::Acknowledge(code) => code,
+                    ReversalStep::Ignore => return,
+                };
+                self.send(respond(&p, code));
             }
             _ => {}
         }
     }
 
     fn on_decided(&mut self, id: u64) {
-        let Some(FarState::Deciding(p)) = self.credits.remove(&id) else { return };
-        let mut code = ResponseCode::Approved;
-        for &(decline, ppm) in &self.setup.declines {
-            if self.rng.chance_ppm(ppm) {
-                code = ResponseCode::Declined(decline);
-                break;
+        let Some(far) = self.credits.get_mut(&id) else { return };
+        let Some(p) = far.deciding.take() else { return };
+        // The core decides: a reversal that came first declines it without a draw.
+        let (rng, declines) = (&mut self.rng, &self.setup.declines);
+        let step = far.side.on_request_with(|| {
+            declines.iter().find(|&&(_, ppm)| rng.chance_ppm(ppm)).map(|&(d, _)| d)
+        });
+        let code = match step {
+            RequestStep::Decline(d) => ResponseCode::Declined(d),
+            RequestStep::Credit => {
+                // The emulated credit always books; its id is the payment's.
+                let _ = far.side.on_credit(Ok(()), TransferId(id));
+                ResponseCode::Approved
             }
-        }
-        self.credits.insert(id, FarState::Answered(code));
+            RequestStep::AlreadyCredited => ResponseCode::Approved,
+        };
         self.send(respond(&p, code));
     }
 }

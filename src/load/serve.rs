@@ -23,7 +23,7 @@ use super::journal::{
     self, Accepted, Booking, Entry, Journal, SettlementBook, Writer, WriterStats,
 };
 use super::link::{self, LinkShared};
-use super::network::{Inbound, Member, PayOrder, Relay, Role, Setup, Shared};
+use super::network::{Inbound, Member, PayOrder, Relay, Role, Setup, Shared, now, outcome_of};
 use crate::payments::clearing::Rrn;
 use crate::payments::ledger::TransferId;
 use crate::payments::money::{Currency, Money};
@@ -33,7 +33,6 @@ use crate::payments::network::iso8583::{
 use crate::payments::network::{Decline, Message, Mti, Outcome, Stan, app};
 use crate::payments::party::Flow;
 use crate::payments::qr::{self, PayloadKind};
-use crate::payments::time::Timestamp;
 use crate::scenario::Scenario;
 use crate::sim::network::Latency;
 use crate::sim::world::config::Config;
@@ -159,12 +158,6 @@ fn json_response(code: StatusCode, body: &impl serde::Serialize) -> Response<Ful
 
 fn error(code: StatusCode, message: &str) -> Response<Full<Bytes>> {
     json_response(code, &serde_json::json!({"error": message}))
-}
-
-fn now() -> Timestamp {
-    let since =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    Timestamp::from_nanos(u64::try_from(since.as_nanos()).unwrap_or(u64::MAX))
 }
 
 impl Api {
@@ -637,18 +630,7 @@ pub async fn serve(
         let flow = Flow::ALL.into_iter().find(|f| f.name() == p.flow).unwrap_or(Flow::Domestic);
         match p.outcome.as_deref() {
             Some(outcome) => {
-                let o = match outcome {
-                    "approved" => Outcome::Approved,
-                    "reversed" => Outcome::Reversed,
-                    "declined" => Outcome::Declined(
-                        Decline::ALL
-                            .into_iter()
-                            .find(|d| Some(d.name()) == p.decline.as_deref())
-                            .unwrap_or(Decline::SwitchError),
-                    ),
-                    _ => Outcome::Manual,
-                };
-                shared.finish(p.id, flow, o, None);
+                shared.finish(p.id, flow, outcome_of(outcome, p.decline.as_deref()), None);
             }
             None => open.push(p.clone()),
         }
