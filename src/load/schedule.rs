@@ -1,7 +1,7 @@
 //! A scenario's traffic as a request schedule for `sim load`: each flow's arrival process from
 //! the scenario's resolved per-minute rates (the smooth daily curve the simulator uses, scaled
 //! by `--rate-multiplier`), time compressed by `--speedup`, with payers, merchants' codes (made
-//! by the QR core, in the simulator's shapes) and amounts (the scenario's amount mixtures).
+//! by the simulator's own `build::merchant_khqr` and `unionpay_merchant`) and amounts (the scenario's amount mixtures).
 //!
 //! The draws come from the load generator's own streams of the scenario's seed, so a schedule
 //! is a pure function of (scenario, seed, options); they are not the simulator's draws one for
@@ -15,8 +15,8 @@ use bytes::Bytes;
 
 use super::generate::{Planned, Schedule};
 use crate::payments::party::Flow;
-use crate::payments::qr::{self, CodeKind, EncodeSpec};
 use crate::sim::rng::Prng;
+use crate::sim::world::build::{merchant_khqr, unionpay_merchant};
 use crate::sim::world::config::{Config, cumulative, draw_share};
 
 /// Streams of the load generator: far from the simulator's.
@@ -61,34 +61,6 @@ pub struct ScheduleOptions {
     pub run: String,
     /// The API token of each originator, by participant name.
     pub tokens: std::collections::BTreeMap<String, String>,
-}
-
-fn khqr(i: u32, bank: usize, currency: u16, upi: bool) -> String {
-    let spec = EncodeSpec {
-        kind: CodeKind::Merchant,
-        account_id: Some(format!("m{i}@kb{bank:02}")),
-        merchant_name: Some(format!("Shop {i}")),
-        merchant_city: Some("Phnom Penh".into()),
-        merchant_id: Some(format!("{i:06}")),
-        acquiring_bank: Some(format!("Bank {bank:02}")),
-        currency_numeric: Some(currency),
-        upi_account: upi
-            .then(|| format!("{:08}{:08}{i:015}", 25_990_000 + bank, 30_000_000 + bank)),
-        ..EncodeSpec::default()
-    };
-    qr::encode(&spec).expect("merchant specs are valid")
-}
-
-fn unionpay(i: u32) -> String {
-    let spec = EncodeSpec {
-        kind: CodeKind::Unionpay,
-        merchant_name: Some(format!("Shanghai Shop {i}")),
-        merchant_city: Some("Shanghai".into()),
-        upi_account: Some(format!("{:08}{:08}{i:015}", 26_040_000, 48_000_000)),
-        mcc: Some("5812".into()),
-        ..EncodeSpec::default()
-    };
-    qr::encode(&spec).expect("UnionPay specs are valid")
 }
 
 impl ScenarioSchedule {
@@ -136,14 +108,17 @@ impl ScenarioSchedule {
             .clamp(1, MERCHANTS_MAX);
             let codes = (0..merchants)
                 .map(|i| {
-                    let bank = draw_share(&bank_cum, &mut rng);
+                    let bank =
+                        u16::try_from(draw_share(&bank_cum, &mut rng)).expect("at most 64 banks");
+                    let khqr =
+                        |currency, upi| merchant_khqr(i, bank, currency, upi, "Phnom Penh".into());
                     match f.flow {
-                        Flow::Domestic => [khqr(i, bank, 116, false), khqr(i, bank, 840, false)],
-                        Flow::Inward => [khqr(i, bank, 116, true), khqr(i, bank, 116, true)],
+                        Flow::Domestic => [khqr(116, false), khqr(840, false)],
+                        Flow::Inward => [khqr(116, true), khqr(116, true)],
                         _ if rng.chance_ppm(cfg.wechat) => {
                             [format!("wxp://f2f0{i:010}"), format!("wxp://f2f0{i:010}")]
                         }
-                        _ => [unionpay(i), unionpay(i)],
+                        _ => [unionpay_merchant(i), unionpay_merchant(i)],
                     }
                 })
                 .collect();

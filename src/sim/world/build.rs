@@ -56,20 +56,7 @@ fn codes(cfg: &Config, books: &Books) -> Codes {
         let b = books.customer(role, i).at;
         let mut rng =
             Prng::stream(seed, STREAM_CUSTOMERS | 1 << 40 | ((role as u64) << 32) | u64::from(i));
-        let spec = EncodeSpec {
-            kind: CodeKind::Merchant,
-            account_id: Some(format!("m{i}@kb{b:02}")),
-            merchant_name: Some(format!("Shop {i}")),
-            merchant_city: Some(city(&mut rng)),
-            merchant_id: Some(format!("{i:06}")),
-            acquiring_bank: Some(format!("Bank {b:02}")),
-            currency_numeric: Some(currency),
-            upi_account: upi.then(|| {
-                format!("{:08}{:08}{i:015}", 25_990_000 + u32::from(b), 30_000_000 + u32::from(b))
-            }),
-            ..EncodeSpec::default()
-        };
-        encode(&spec).expect("merchant specs are valid")
+        merchant_khqr(i, b, currency, upi, city(&mut rng))
     };
     let inward_static = (0..if has(Flow::Inward) { p.inward_merchants } else { 0 })
         .map(|i| khqr(i, Role::InwardMerchant, 116, true))
@@ -87,19 +74,44 @@ fn codes(cfg: &Config, books: &Books) -> Codes {
             if books.customer(Role::OutwardMerchant, i).at == 0 {
                 format!("wxp://f2f0{i:010}")
             } else {
-                let spec = EncodeSpec {
-                    kind: CodeKind::Unionpay,
-                    merchant_name: Some(format!("Shanghai Shop {i}")),
-                    merchant_city: Some("Shanghai".into()),
-                    upi_account: Some(format!("{:08}{:08}{i:015}", 26_040_000, 48_000_000)),
-                    mcc: Some("5812".into()),
-                    ..EncodeSpec::default()
-                };
-                encode(&spec).expect("UnionPay specs are valid")
+                unionpay_merchant(i)
             }
         })
         .collect();
     Codes { inward_static, outward, domestic }
+}
+
+/// Merchant `i`'s KHQR at member bank `bank`, in `currency` (ISO 4217 numeric), with a UnionPay
+/// account (tag 15) when it accepts UnionPay wallets: the code the simulator's merchants show,
+/// and the load generator's.
+pub(crate) fn merchant_khqr(i: u32, bank: u16, currency: u16, upi: bool, city: String) -> String {
+    let spec = EncodeSpec {
+        kind: CodeKind::Merchant,
+        account_id: Some(format!("m{i}@kb{bank:02}")),
+        merchant_name: Some(format!("Shop {i}")),
+        merchant_city: Some(city),
+        merchant_id: Some(format!("{i:06}")),
+        acquiring_bank: Some(format!("Bank {bank:02}")),
+        currency_numeric: Some(currency),
+        upi_account: upi.then(|| {
+            format!("{:08}{:08}{i:015}", 25_990_000 + u32::from(bank), 30_000_000 + u32::from(bank))
+        }),
+        ..EncodeSpec::default()
+    };
+    encode(&spec).expect("merchant specs are valid")
+}
+
+/// Chinese merchant `i`'s UnionPay code.
+pub(crate) fn unionpay_merchant(i: u32) -> String {
+    let spec = EncodeSpec {
+        kind: CodeKind::Unionpay,
+        merchant_name: Some(format!("Shanghai Shop {i}")),
+        merchant_city: Some("Shanghai".into()),
+        upi_account: Some(format!("{:08}{:08}{i:015}", 26_040_000, 48_000_000)),
+        mcc: Some("5812".into()),
+        ..EncodeSpec::default()
+    };
+    encode(&spec).expect("UnionPay specs are valid")
 }
 
 /// 0: the WeChat Pay acquirer, 1: the UnionPay acquirer.

@@ -15,7 +15,7 @@
 
 mod arrivals;
 mod books;
-mod build;
+pub(crate) mod build;
 mod clearing;
 mod codes;
 pub(crate) mod config;
