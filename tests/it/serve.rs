@@ -29,12 +29,24 @@ fn start(dir: &std::path::Path) -> Server {
 }
 
 fn start_at(dir: &std::path::Path, speedup: &str) -> Server {
+    spawn_server(dir, "127.0.0.1:0", speedup, &[])
+}
+
+/// `sim serve` of the small scenario with the journal and keys in `dir`, once it has said
+/// where it listens.
+fn spawn_server(
+    dir: &std::path::Path,
+    listen: &str,
+    speedup: &str,
+    extra: &[&std::ffi::OsStr],
+) -> Server {
     let mut child = sim()
-        .args(["serve", "tests/data/small.toml", "--listen", "127.0.0.1:0", "--speedup", speedup])
+        .args(["serve", "tests/data/small.toml", "--listen", listen, "--speedup", speedup])
         .arg("--journal")
         .arg(dir.join("journal.sqlite"))
         .arg("--keys")
         .arg(dir.join("keys.toml"))
+        .args(extra)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -268,29 +280,8 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").expect("binds").local_addr().expect("addr").port()
 }
 
-fn start_on(dir: &std::path::Path, port: u16) -> Child {
-    let mut child = sim()
-        .args([
-            "serve",
-            "tests/data/small.toml",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--speedup",
-            "50",
-        ])
-        .arg("--journal")
-        .arg(dir.join("journal.sqlite"))
-        .arg("--keys")
-        .arg(dir.join("keys.toml"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("one line");
-    assert!(line.starts_with("listening on"), "{line:?}");
-    child
+fn start_on(dir: &std::path::Path, port: u16) -> Server {
+    spawn_server(dir, &format!("127.0.0.1:{port}"), "50", &[])
 }
 
 /// Payers send payments on 4 connections while the server is killed with `kill -9` three times
@@ -352,8 +343,8 @@ fn kill_9_under_load_loses_nothing_and_books_nothing_twice() {
         seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
         std::thread::sleep(std::time::Duration::from_millis(400 + (seed >> 33) % 800));
         let mut s = server.lock().expect("lock");
-        s.kill().expect("kill -9");
-        s.wait().expect("reaped");
+        s.child.kill().expect("kill -9");
+        s.child.wait().expect("reaped");
         *s = start_on(&dir, port);
     }
     std::thread::sleep(std::time::Duration::from_millis(500));
@@ -364,8 +355,8 @@ fn kill_9_under_load_loses_nothing_and_books_nothing_twice() {
     std::thread::sleep(std::time::Duration::from_millis(500)); // The last advices are answered.
     {
         let mut s = server.lock().expect("lock");
-        s.kill().expect("kill");
-        s.wait().expect("reaped");
+        s.child.kill().expect("kill");
+        s.child.wait().expect("reaped");
     }
     verify_against_the_journal(&dir, &answers.lock().expect("lock"));
     std::fs::remove_dir_all(&dir).expect("cleans up");
@@ -429,30 +420,12 @@ fn frames_captured_from_a_run_read_alike_in_pyiso8583() {
             .success()
     );
     let capture = dir.join("frames.hex");
-    let mut child = sim()
-        .args([
-            "serve",
-            "tests/data/small.toml",
-            "--listen",
-            "127.0.0.1:0",
-            "--speedup",
-            "20",
-            "--capture-frames",
-        ])
-        .arg(&capture)
-        .arg("--journal")
-        .arg(dir.join("journal.sqlite"))
-        .arg("--keys")
-        .arg(dir.join("keys.toml"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("one line");
-    let server =
-        Server { addr: line.trim().trim_start_matches("listening on http://").to_string(), child };
+    let server = spawn_server(
+        &dir,
+        "127.0.0.1:0",
+        "20",
+        &["--capture-frames".as_ref(), capture.as_os_str()],
+    );
     let inward = encode(&EncodeSpec {
         kind: CodeKind::Merchant,
         account_id: Some("m7@kb02".into()),

@@ -161,22 +161,12 @@ impl MacKey {
 
     /// A key from 64 hex digits.
     pub fn from_hex(text: &str) -> Option<MacKey> {
-        let bytes = text.as_bytes();
-        if bytes.len() != 2 * KEY_BYTES {
-            return None;
-        }
-        let mut key = [0u8; KEY_BYTES];
-        for (i, pair) in bytes.chunks_exact(2).enumerate() {
-            let hi = char::from(pair[0]).to_digit(16)?;
-            let lo = char::from(pair[1]).to_digit(16)?;
-            key[i] = u8::try_from(hi * 16 + lo).ok()?;
-        }
-        Some(MacKey(key))
+        from_hex(text).map(MacKey)
     }
 
     /// Its 64 hex digits.
     pub fn to_hex(&self) -> String {
-        self.0.iter().map(|b| format!("{b:02x}")).collect()
+        to_hex(&self.0)
     }
 
     fn mac(&self, data: &[u8]) -> [u8; MAC_BYTES] {
@@ -568,7 +558,7 @@ impl Frame {
                     put(39, code.code().to_string());
                 }
                 if let Some(md5) = p.qr_md5 {
-                    put(48, md5.iter().map(|b| format!("{b:02x}")).collect());
+                    put(48, to_hex(&md5));
                 }
                 put(49, format!("{:03}", m.amount.currency.numeric()));
                 if let Some(billing) = m.billing {
@@ -655,7 +645,7 @@ impl Frame {
         let rrn_text = need(37)?;
         let rrn = rrn_text.parse().ok().and_then(Rrn::new).ok_or(bad(37, rrn_text))?;
         let rate = raw.text(10).map(|t| parse_rate(t).ok_or(bad(10, t))).transpose()?;
-        let qr_md5 = raw.text(48).map(|t| parse_md5(t).ok_or(bad(48, t))).transpose()?;
+        let qr_md5 = raw.text(48).map(|t| from_hex(t).ok_or(bad(48, t))).transpose()?;
         let original = raw.text(90).map(|t| parse_original(t).ok_or(bad(90, t))).transpose()?;
         let acquirer = institution(32)?.ok_or(error(0, Some(32), CodecErrorKind::Missing))?;
         let message = Message { mti, stan, rrn, amount, billing, rate, response };
@@ -721,18 +711,24 @@ fn parse_rate(text: &str) -> Option<Decimal> {
     (places <= 7).then(|| Decimal::new(mantissa, places))
 }
 
-fn parse_md5(text: &str) -> Option<[u8; 16]> {
+/// `N` bytes from exactly `2N` hex digits.
+fn from_hex<const N: usize>(text: &str) -> Option<[u8; N]> {
     let bytes = text.as_bytes();
-    if bytes.len() != 32 {
+    if bytes.len() != 2 * N {
         return None;
     }
-    let mut out = [0u8; 16];
+    let mut out = [0u8; N];
     for (i, pair) in bytes.chunks_exact(2).enumerate() {
         let hi = char::from(pair[0]).to_digit(16)?;
         let lo = char::from(pair[1]).to_digit(16)?;
         out[i] = u8::try_from(hi * 16 + lo).ok()?;
     }
     Some(out)
+}
+
+/// Lower-case hex digits of `bytes`.
+fn to_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn parse_original(text: &str) -> Option<Original> {
