@@ -21,12 +21,14 @@ use crate::payments::clearing::Rrn;
 use crate::payments::ledger::TransferId;
 use crate::payments::money::Money;
 use crate::payments::network::far_side::{FarPhase, FarSide, RequestStep, ReversalStep};
+use crate::payments::network::iso8583::Processing;
 use crate::payments::network::iso8583::{Frame, InstitutionId, PaymentFrame};
 use crate::payments::network::{Decline, Message, Mti, Outcome, ResponseCode};
 use crate::payments::party::{Flow, ParticipantId};
 use crate::payments::time::Timestamp;
 use crate::sim::network::Latency;
 use crate::sim::rng::Prng;
+use crate::sim::world::config::FailureRates;
 
 /// A participant's role.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -204,14 +206,44 @@ pub struct Setup {
     pub speedup: f64,
     /// The emulated far side's delays, summed (service and the links there and back).
     pub far_delay: Vec<Latency>,
-    /// Decline classes with their rates (parts per million), drawn in this order.
-    pub declines: Vec<(Decline, u32)>,
+    /// Each flow's decline rates, the simulator's own (drawn where the simulator draws them:
+    /// the originator's decision, the scheme's technical error, the far side's decision).
+    pub(crate) rates: Arc<BTreeMap<Flow, FailureRates>>,
     /// A relay's deadline toward the next hop.
     pub deadline: Duration,
     /// The seed of its streams.
     pub seed: u64,
     /// The reversal advice back-off, capped at its last step.
     pub advice_backoff: Vec<Duration>,
+}
+
+/// The flow of a payment frame, from its originator, its payee's participant and its
+/// processing code.
+pub fn flow_of(p: &PaymentFrame) -> Option<Flow> {
+    let origin = Role::of(p.acquirer)?;
+    let payee = Role::of(p.receiver?)?;
+    Some(match (origin, payee, p.processing) {
+        (_, _, Processing::Transfer) => Flow::Remittance,
+        (Role::KhBank(_), Role::KhBank(_), _) => Flow::Domestic,
+        (Role::CnIssuer(_), _, _) => Flow::Inward,
+        _ => Flow::Outward,
+    })
+}
+
+/// The originator's decision, the simulator's own (PIN, limit, risk, the host's
+/// availability), and then the payer's balance (an empty wallet, in the simulator).
+pub(crate) fn origin_decision(r: &FailureRates, rng: &mut Prng) -> Option<Decline> {
+    r.originator_decline(|_, ppm| rng.chance_ppm(ppm))
+        .or_else(|| rng.chance_ppm(r.insufficient_balance).then_some(Decline::InsufficientBalance))
+}
+
+/// Whether `role` is the scheme of `flow` (where the scheme's technical error strikes): the
+/// switch for domestic payments, UPI for the rest.
+pub fn is_scheme(role: Role, flow: Flow) -> bool {
+    match flow {
+        Flow::Domestic => role == Role::Switch,
+        _ => role == Role::Upi,
+    }
 }
 
 fn scaled(d: Duration, speedup: f64) -> Duration {
@@ -315,6 +347,7 @@ pub struct Relay {
     reversed_order: std::collections::VecDeque<u64>,
     book: Option<(SettlementBook, Writer)>,
     next_transfer: u64,
+    rng: Prng,
     shared: Arc<Shared>,
 }
 
@@ -328,7 +361,9 @@ impl Relay {
         booked: BTreeMap<u64, Booking>,
         shared: Arc<Shared>,
     ) -> Relay {
+        let rng = Prng::stream(setup.seed, setup.role.institution().get());
         Relay {
+            rng,
             setup,
             links: BTreeMap::new(),
             pending: BTreeMap::new(),
@@ -433,6 +468,14 @@ impl Relay {
                 if self.reversed.contains(&id) {
                     // Its reversal came first (the payer gave up): it must not go on.
                     self.send(from, respond(&p, ResponseCode::Declined(Decline::Reversed)));
+                    return;
+                }
+                if let Some(flow) = flow_of(&p)
+                    && is_scheme(self.setup.role, flow)
+                    && let Some(r) = self.setup.rates.get(&flow)
+                    && self.rng.chance_ppm(r.switch_error)
+                {
+                    self.send(from, respond(&p, ResponseCode::Declined(Decline::SwitchError)));
                     return;
                 }
                 self.send(to, Frame::Payment(p.clone()));
@@ -759,6 +802,14 @@ impl Member {
         );
         // Journal the acceptance, then send: nothing leaves before it is durable.
         let accepted = self.waiting[&id].order.accepted.clone();
+        let flow = self.waiting[&id].order.flow;
+        let rng = &mut self.rng;
+        if let Some(d) = self.setup.rates.get(&flow).and_then(|r| origin_decision(r, rng)) {
+            // The originator's own decline: journaled, answered, nothing sent.
+            let _ = self.writer.submit(vec![Entry::Accepted(accepted)], Box::new(|_| {}));
+            self.finish(id, Outcome::Declined(d));
+            return;
+        }
         let inbox2 = inbox.clone();
         let peer = self.link.as_ref().map(|(p, _)| *p).expect("checked above");
         let _ = self.writer.submit(
@@ -907,9 +958,10 @@ impl Member {
         let Some(far) = self.credits.get_mut(&id) else { return };
         let Some(p) = far.deciding.take() else { return };
         // The core decides: a reversal that came first declines it without a draw.
-        let (rng, declines) = (&mut self.rng, &self.setup.declines);
+        let (rng, rates) = (&mut self.rng, &self.setup.rates);
+        let flow = flow_of(&p).unwrap_or(Flow::Domestic);
         let step = far.side.on_request_with(|| {
-            declines.iter().find(|&&(_, ppm)| rng.chance_ppm(ppm)).map(|&(d, _)| d)
+            rates.get(&flow).and_then(|r| r.far_side_decline(flow, |_, ppm| rng.chance_ppm(ppm)))
         });
         let code = match step {
             RequestStep::Decline(d) => ResponseCode::Declined(d),

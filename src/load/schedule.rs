@@ -5,7 +5,8 @@
 //!
 //! The draws come from the load generator's own streams of the scenario's seed, so a schedule
 //! is a pure function of (scenario, seed, options); they are not the simulator's draws one for
-//! one (surges, tour-group bursts, retries and think times are the simulator's alone), so the
+//! one (surges, tour-group bursts, retries, think times, damaged or expired codes and
+//! remittances fixed in CNY are the simulator's alone), so the
 //! model check compares distributions, not payment by payment.
 
 use std::sync::Arc;
@@ -64,7 +65,8 @@ pub struct ScheduleOptions {
 }
 
 impl ScenarioSchedule {
-    /// The schedule of `cfg`'s flows that the payer API takes (domestic, inward, outward).
+    /// The schedule of `cfg`'s flows: merchant payments (domestic, inward, outward) and
+    /// remittances to recipients at Chinese issuers.
     ///
     /// # Errors
     /// The name of an originator without a token.
@@ -93,7 +95,10 @@ impl ScenarioSchedule {
                     (0..p.cn_issuer_shares_pct.len()).map(|b| format!("cn_issuer_{b}")).collect(),
                     &issuer_cum,
                 ),
-                Flow::Remittance => continue,
+                Flow::Remittance => (
+                    (0..p.bank_shares_pct.len()).map(|b| format!("kh_bank_{b}")).collect(),
+                    &bank_cum,
+                ),
             };
             let originators = originators
                 .into_iter()
@@ -103,7 +108,8 @@ impl ScenarioSchedule {
             let merchants = match f.flow {
                 Flow::Domestic => p.domestic_merchants,
                 Flow::Inward => p.inward_merchants,
-                _ => p.outward_merchants,
+                Flow::Outward => p.outward_merchants,
+                Flow::Remittance => p.remittance_recipients,
             }
             .clamp(1, MERCHANTS_MAX);
             let codes = (0..merchants)
@@ -113,6 +119,12 @@ impl ScenarioSchedule {
                     let khqr =
                         |currency, upi| merchant_khqr(i, bank, currency, upi, "Phnom Penh".into());
                     match f.flow {
+                        Flow::Remittance => {
+                            // A recipient: an issuer by share, and a card number there.
+                            let issuer = draw_share(&issuer_cum, &mut rng);
+                            let card = format!("cn_issuer_{issuer}:62{i:014}");
+                            [card.clone(), card]
+                        }
                         Flow::Domestic => [khqr(116, false), khqr(840, false)],
                         Flow::Inward => [khqr(116, true), khqr(116, true)],
                         _ if rng.chance_ppm(cfg.wechat) => {
@@ -184,13 +196,19 @@ impl Schedule for ScenarioSchedule {
         // A domestic merchant's code in the amount's currency (each merchant has both).
         let code =
             code[usize::from(amount.currency == crate::payments::money::Currency::Usd)].clone();
-        let body = serde_json::json!({
-            "qr": code,
+        let mut body = serde_json::json!({
             "amount": amount.to_decimal().to_string(),
             "currency": amount.currency.alpha(),
             "payer": format!("payer-{}", fs.rng.below(1_000_000)),
             "idempotency_key": format!("{}-{n}", self.run),
         });
+        match code.split_once(':').filter(|_| fs.flow == Flow::Remittance) {
+            Some((institution, account)) => {
+                body["recipient"] =
+                    serde_json::json!({ "institution": institution, "account": account });
+            }
+            None => body["qr"] = serde_json::Value::String(code),
+        }
         Some(Planned { at, token, body: Bytes::from(body.to_string()), flow: Some(fs.flow) })
     }
 }

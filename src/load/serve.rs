@@ -15,6 +15,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
+use rust_decimal::RoundingStrategy;
 use sha2::Digest;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
@@ -30,12 +31,12 @@ use crate::payments::money::{Currency, Money};
 use crate::payments::network::iso8583::{
     InstitutionId, MacKey, PaymentFrame, Processing, TransmissionTime,
 };
-use crate::payments::network::{Decline, Message, Mti, Outcome, Stan, app};
+use crate::payments::network::{Message, Mti, Outcome, Stan, app};
 use crate::payments::party::Flow;
 use crate::payments::qr::{self, PayloadKind};
 use crate::scenario::Scenario;
 use crate::sim::network::Latency;
-use crate::sim::world::config::Config;
+use crate::sim::world::config::{Config, FailureRates};
 
 /// The largest request body the API reads.
 pub const BODY_BYTES_MAX: usize = 16 * 1024;
@@ -126,11 +127,37 @@ pub fn originates(role: Role) -> bool {
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PayRequest {
-    qr: String,
+    /// The merchant's code (a payment), or
+    #[serde(default)]
+    qr: Option<String>,
+    /// the recipient (a remittance).
+    #[serde(default)]
+    recipient: Option<Recipient>,
     amount: String,
     currency: String,
     payer: String,
     idempotency_key: String,
+}
+
+/// A remittance's recipient: an account at a Chinese issuer.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Recipient {
+    /// The issuer, by participant name (`cn_issuer_3`).
+    institution: String,
+    /// The account (a UnionPay card number): 12 to 19 digits.
+    account: String,
+}
+
+/// The payee of a payer's request, once checked.
+struct Payee {
+    flow: Flow,
+    role: Role,
+    account: String,
+    /// The payee's amount, when it is not the amount the payer named.
+    amount: Option<Money>,
+    /// What the payer pays, when another currency.
+    billing: Option<Money>,
 }
 
 struct Api {
@@ -274,7 +301,7 @@ impl Api {
         }
     }
 
-    #[allow(clippy::too_many_lines)] // Each check of a payer's request, in the order reported.
+    /// The order of a payer's request, checked in the order reported.
     fn order(
         &self,
         originator: Role,
@@ -291,16 +318,62 @@ impl Api {
         {
             return Err(bad("payer: 1 to 28 printable ASCII characters without spaces".into()));
         }
-        if r.qr.len() > QR_CHARS_MAX {
-            return Err(bad(format!("qr: more than {QR_CHARS_MAX} characters")));
-        }
         let currency = Currency::from_alpha(&r.currency)
             .ok_or_else(|| bad(format!("currency: {:?} is not KHR, USD or CNY", r.currency)))?;
         let amount = Money::parse(&r.amount, currency).map_err(|e| bad(format!("amount: {e}")))?;
         if amount.minor <= 0 {
             return Err(bad("amount: must be positive".into()));
         }
-        let kind = qr::classify(&r.qr);
+        let payee = match (&r.qr, &r.recipient) {
+            (Some(qr), None) => self.merchant(originator, qr, amount)?,
+            (None, Some(recipient)) => self.recipient(originator, recipient, amount)?,
+            _ => return Err(bad("give either qr (a payment) or recipient (a remittance)".into())),
+        };
+        let flow = payee.flow;
+        let md5 = md5::Md5::digest(r.qr.as_deref().unwrap_or(&payee.account).as_bytes());
+        let id = 0; // Given by the caller once the idempotency key is known to be new.
+        let digest = sha2::Sha256::digest(body);
+        let request_sha256 = digest.iter().map(|b| format!("{b:02x}")).collect::<String>();
+        let mut qr_md5 = [0u8; 16];
+        qr_md5.copy_from_slice(&md5);
+        Ok(PayOrder {
+            id,
+            flow,
+            amount: payee.amount.unwrap_or(amount),
+            billing: payee.billing,
+            payee: payee.role,
+            payer: r.payer.clone(),
+            payee_account: payee.account,
+            qr_md5,
+            accepted: Accepted {
+                id,
+                idempotency_key: r.idempotency_key.clone(),
+                originator: originator.name(),
+                originator_participant: originator.participant(),
+                request_sha256,
+                flow: flow.name().into(),
+                amount: payee.amount.unwrap_or(amount),
+                payer: r.payer.clone(),
+                payee: payee.role.participant(),
+                at: now(),
+            },
+            timeout: self.timeouts[&flow],
+        })
+    }
+
+    /// The payee of a merchant payment: the flow the code and the originator make, the
+    /// code verified as the payer's app verifies it, the acquirer, and the payer's currency.
+    fn merchant(
+        &self,
+        originator: Role,
+        qr: &str,
+        amount: Money,
+    ) -> Result<Payee, (StatusCode, String)> {
+        let bad = |m: String| (StatusCode::BAD_REQUEST, m);
+        if qr.len() > QR_CHARS_MAX {
+            return Err(bad(format!("qr: more than {QR_CHARS_MAX} characters")));
+        }
+        let kind = qr::classify(qr);
         let flow = match (originator, kind) {
             (Role::KhBank(_), PayloadKind::Khqr) => Flow::Domestic,
             (Role::KhBank(_), PayloadKind::Emvco | PayloadKind::WechatUrl) => Flow::Outward,
@@ -312,16 +385,16 @@ impl Api {
                 )));
             }
         };
-        if let Some(decline) = app::scan(flow, &r.qr, now().as_millis()) {
+        if let Some(decline) = app::scan(flow, qr, now().as_millis()) {
             return Err(bad(format!("qr: the code does not verify ({})", decline.name())));
         }
         let (payee, payee_account) = match flow {
             Flow::Outward => {
                 let acquirer = if matches!(kind, PayloadKind::WechatUrl) { 0 } else { 1 };
-                (Role::CnAcquirer(acquirer), r.qr.chars().take(28).collect())
+                (Role::CnAcquirer(acquirer), qr.chars().take(28).collect())
             }
             _ => {
-                let decoded = qr::decode(&r.qr).map_err(|e| bad(format!("qr: {e}")))?;
+                let decoded = qr::decode(qr).map_err(|e| bad(format!("qr: {e}")))?;
                 let account = decoded.account_id().unwrap_or_default().to_string();
                 let bank = account
                     .rsplit_once("@kb")
@@ -341,62 +414,79 @@ impl Api {
         // The payer's currency: KHR or USD for Bakong wallets paying in China, CNY for UnionPay
         // wallets paying KHQR codes (the merchant's currency is the amount's).
         let billing = match flow {
-            Flow::Outward if currency != Currency::Cny => {
+            Flow::Outward if amount.currency != Currency::Cny => {
                 return Err(bad("amount: an outward payment is in CNY".into()));
             }
-            Flow::Outward => Some(self.convert(amount, Currency::Khr)),
-            Flow::Inward if currency != Currency::Khr => {
+            Flow::Outward => {
+                Some(self.convert(amount, Currency::Khr, RoundingStrategy::AwayFromZero))
+            }
+            Flow::Inward if amount.currency != Currency::Khr => {
                 return Err(bad("amount: an inward KHQR payment is in KHR".into()));
             }
-            Flow::Inward => Some(self.convert(amount, Currency::Cny)),
+            Flow::Inward => {
+                Some(self.convert(amount, Currency::Cny, RoundingStrategy::AwayFromZero))
+            }
             _ => None,
         };
-        let id = 0; // Given by the caller once the idempotency key is known to be new.
-        let digest = sha2::Sha256::digest(body);
-        let request_sha256 = digest.iter().map(|b| format!("{b:02x}")).collect::<String>();
-        let md5 = md5::Md5::digest(r.qr.as_bytes());
-        let mut qr_md5 = [0u8; 16];
-        qr_md5.copy_from_slice(&md5);
-        Ok(PayOrder {
-            id,
-            flow,
-            amount,
-            billing,
-            payee,
-            payer: r.payer.clone(),
-            payee_account,
-            qr_md5,
-            accepted: Accepted {
-                id,
-                idempotency_key: r.idempotency_key.clone(),
-                originator: originator.name(),
-                originator_participant: originator.participant(),
-                request_sha256,
-                flow: flow.name().into(),
-                amount,
-                payer: r.payer.clone(),
-                payee: payee.participant(),
-                at: now(),
-            },
-            timeout: self.timeouts[&flow],
+        Ok(Payee { flow, role: payee, account: payee_account, amount: None, billing })
+    }
+
+    /// The payee of a remittance: an account at a Chinese issuer of this network, paid in CNY
+    /// converted from the sender's KHR or USD (the sender's amount is fixed).
+    fn recipient(
+        &self,
+        originator: Role,
+        to: &Recipient,
+        amount: Money,
+    ) -> Result<Payee, (StatusCode, String)> {
+        let bad = |m: String| (StatusCode::BAD_REQUEST, m);
+        if !matches!(originator, Role::KhBank(_)) {
+            return Err(bad(format!("recipient: {} cannot send remittances", originator.name())));
+        }
+        let role = roles_by_name(&to.institution)
+            .filter(|r| matches!(r, Role::CnIssuer(_)) && self.inboxes.contains_key(r))
+            .ok_or_else(|| {
+                (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    format!(
+                        "recipient.institution: {:?} is no Chinese issuer of this network",
+                        to.institution
+                    ),
+                )
+            })?;
+        if !(12..=19).contains(&to.account.len()) || !to.account.bytes().all(|b| b.is_ascii_digit())
+        {
+            return Err(bad("recipient.account: 12 to 19 digits".into()));
+        }
+        if amount.currency == Currency::Cny {
+            return Err(bad("amount: a remittance is sent in KHR or USD".into()));
+        }
+        let payee_amount = self.convert(amount, Currency::Cny, RoundingStrategy::ToZero);
+        if payee_amount.minor <= 0 {
+            return Err(bad("amount: too small to convert to CNY".into()));
+        }
+        Ok(Payee {
+            flow: Flow::Remittance,
+            role,
+            account: to.account.clone(),
+            amount: Some(payee_amount),
+            billing: Some(amount),
         })
     }
 
-    /// The payer's side of a conversion at the scenario's rate, rounded up (in the provider's
-    /// favour, as the core's `RoundingRule::TOWARD_PROVIDER`).
-    fn convert(&self, amount: Money, to: Currency) -> Money {
+    /// A conversion at the scenario's mid rates, rounded as `rounding` says: the payer's side
+    /// away from zero and the payee's toward it (both in the provider's favour, as the core's
+    /// `RoundingRule::TOWARD_PROVIDER`).
+    fn convert(&self, amount: Money, to: Currency, rounding: RoundingStrategy) -> Money {
+        let one = rust_decimal::Decimal::ONE;
         let rate = match (amount.currency, to) {
             (Currency::Cny, Currency::Khr) => self.khr_per_cny,
             (Currency::Cny, Currency::Usd) => self.usd_per_cny,
-            (Currency::Khr, Currency::Cny) => rust_decimal::Decimal::ONE / self.khr_per_cny,
-            _ => rust_decimal::Decimal::ONE,
+            (Currency::Khr, Currency::Cny) => one / self.khr_per_cny,
+            (Currency::Usd, Currency::Cny) => one / self.usd_per_cny,
+            _ => one,
         };
-        Money::from_decimal(
-            amount.to_decimal() * rate,
-            to,
-            rust_decimal::RoundingStrategy::AwayFromZero,
-        )
-        .unwrap_or(Money::zero(to))
+        Money::from_decimal(amount.to_decimal() * rate, to, rounding).unwrap_or(Money::zero(to))
     }
 
     #[allow(clippy::too_many_lines)] // One exposition, family by family.
@@ -505,6 +595,7 @@ fn far_delays(cfg: &Config, role: Role) -> Vec<Latency> {
     let (n, l) = match role {
         Role::KhBank(_) => (node("kh_bank"), link("kh_backbone")),
         Role::CnAcquirer(_) => (node("cn_acquirer"), link("cn_backbone")),
+        Role::CnIssuer(_) => (node("cn_issuer"), link("cn_backbone")),
         _ => (None, None),
     };
     let mut out: Vec<Latency> = n.into_iter().collect();
@@ -513,28 +604,6 @@ fn far_delays(cfg: &Config, role: Role) -> Vec<Latency> {
         out.push(l);
     }
     out
-}
-
-fn declines(cfg: &Config, flows: &[Flow]) -> Vec<(Decline, u32)> {
-    let mut total: BTreeMap<Decline, u64> = BTreeMap::new();
-    let mut n = 0u64;
-    for f in cfg.flows.iter().filter(|f| flows.contains(&f.flow)) {
-        n += 1;
-        let r = &f.failures;
-        for (d, ppm) in [
-            (Decline::InsufficientBalance, r.insufficient_balance),
-            (Decline::LimitExceeded, r.limit_exceeded),
-            (Decline::RiskDecline, r.risk_decline),
-            (Decline::AcquirerError, r.acquirer_error),
-            (Decline::MerchantInvalid, r.merchant_invalid),
-        ] {
-            *total.entry(d).or_default() += u64::from(ppm);
-        }
-    }
-    total
-        .into_iter()
-        .map(|(d, sum)| (d, u32::try_from(sum / n.max(1)).unwrap_or(u32::MAX)))
-        .collect()
 }
 
 fn deadline(cfg: &Config, node: &str, default: Duration) -> Duration {
@@ -699,16 +768,17 @@ pub async fn serve(
     let speedup = options.speedup;
     let backoff: Vec<Duration> =
         [1u64, 2, 4, 8, 16, 32, 60].iter().map(|s| Duration::from_secs(*s)).collect();
-    let setup =
-        |role: Role, far: Vec<Latency>, declines: Vec<(Decline, u32)>, dl: Duration| Setup {
-            role,
-            speedup,
-            far_delay: far,
-            declines,
-            deadline: dl,
-            seed: scenario.meta.seed,
-            advice_backoff: backoff.clone(),
-        };
+    let rates: Arc<BTreeMap<Flow, FailureRates>> =
+        Arc::new(cfg.flows.iter().map(|f| (f.flow, f.failures)).collect());
+    let setup = |role: Role, far: Vec<Latency>, dl: Duration| Setup {
+        role,
+        speedup,
+        far_delay: far,
+        rates: rates.clone(),
+        deadline: dl,
+        seed: scenario.meta.seed,
+        advice_backoff: backoff.clone(),
+    };
     let mut inboxes = BTreeMap::new();
     let mut receivers = Vec::new();
     for role in &all {
@@ -717,12 +787,7 @@ pub async fn serve(
         receivers.push((*role, rx));
     }
     let mut switch = Relay::new(
-        setup(
-            Role::Switch,
-            Vec::new(),
-            Vec::new(),
-            deadline(&cfg, "bakong_switch", Duration::from_secs(8)),
-        ),
+        setup(Role::Switch, Vec::new(), deadline(&cfg, "bakong_switch", Duration::from_secs(8))),
         Some((book, writer.clone())),
         next_transfer,
         net,
@@ -735,7 +800,7 @@ pub async fn serve(
         switch.resume_advice(frame, to.institution());
     }
     let upi = Relay::new(
-        setup(Role::Upi, Vec::new(), Vec::new(), deadline(&cfg, "upi", Duration::from_secs(12))),
+        setup(Role::Upi, Vec::new(), deadline(&cfg, "upi", Duration::from_secs(12))),
         None,
         1,
         BTreeMap::new(),
@@ -756,12 +821,8 @@ pub async fn serve(
                 tasks.spawn(relay.run(tx, rx));
             }
             _ => {
-                let flows: &[Flow] = match role {
-                    Role::KhBank(_) => &[Flow::Domestic, Flow::Inward],
-                    _ => &[Flow::Outward, Flow::Remittance],
-                };
                 let member = Member::new(
-                    setup(role, far_delays(&cfg, role), declines(&cfg, flows), Duration::ZERO),
+                    setup(role, far_delays(&cfg, role), Duration::ZERO),
                     writer.clone(),
                     shared.clone(),
                 );

@@ -4,6 +4,7 @@
 use rust_decimal::Decimal;
 
 use crate::payments::money::{Currency, Money};
+use crate::payments::network::Decline;
 use crate::payments::network::originator::OriginatorPolicy;
 use crate::payments::party::Flow;
 use crate::payments::settlement::{Cutoff, NettingSchedule};
@@ -373,6 +374,43 @@ pub(crate) struct FailureRates {
     pub(crate) expired_qr: Ppm,
     pub(crate) malformed_qr: Ppm,
     pub(crate) late_approval: Ppm,
+}
+
+impl FailureRates {
+    /// The originator's decision: PIN, limit and risk, then the host's availability, each
+    /// drawn (by `chance`, given the class and its rate) only when the one before did not
+    /// decline. The simulator and the emulated members of `sim serve` both draw this.
+    pub(crate) fn originator_decline(
+        &self,
+        mut chance: impl FnMut(Decline, Ppm) -> bool,
+    ) -> Option<Decline> {
+        [
+            (Decline::PinFailure, self.pin_failure),
+            (Decline::LimitExceeded, self.limit_exceeded),
+            (Decline::RiskDecline, self.risk_decline),
+            (Decline::IssuerUnavailable, self.issuer_unavailable),
+        ]
+        .into_iter()
+        .find(|&(d, ppm)| chance(d, ppm))
+        .map(|(d, _)| d)
+    }
+
+    /// The far side's decision: the payee's account invalid, then a technical error (drawn
+    /// for every flow, declining all but domestic ones), each drawn only when the one before
+    /// did not decline.
+    pub(crate) fn far_side_decline(
+        &self,
+        flow: Flow,
+        mut chance: impl FnMut(Decline, Ppm) -> bool,
+    ) -> Option<Decline> {
+        if chance(Decline::MerchantInvalid, self.merchant_invalid) {
+            Some(Decline::MerchantInvalid)
+        } else if chance(Decline::AcquirerError, self.acquirer_error) && flow != Flow::Domestic {
+            Some(Decline::AcquirerError)
+        } else {
+            None
+        }
+    }
 }
 
 /// Draws amounts of one currency.

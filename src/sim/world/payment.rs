@@ -242,16 +242,10 @@ impl World {
         p: PRef,
     ) -> Option<Decline> {
         let r = self.cfg.flows[self.payment(p).expect("alive").fi as usize].failures;
-        for (rate, decline) in [
-            (r.pin_failure, Decline::PinFailure),
-            (r.limit_exceeded, Decline::LimitExceeded),
-            (r.risk_decline, Decline::RiskDecline),
-        ] {
-            if self.payment_mut(p).expect("alive").rng.chance_ppm(rate) {
-                return Some(decline);
-            }
-        }
-        self.draw(p, r.issuer_unavailable, node, now).then_some(Decline::IssuerUnavailable)
+        r.originator_decline(|d, rate| match d {
+            Decline::IssuerUnavailable => self.draw(p, rate, node, now),
+            _ => self.payment_mut(p).expect("alive").rng.chance_ppm(rate),
+        })
     }
 
     /// The originator authorises: its decision, then for a cross-border payment the FX quote
@@ -304,13 +298,7 @@ impl World {
     ) -> Option<Decline> {
         let pay = self.payment(p).expect("alive");
         let (flow, r) = (pay.flow(), self.cfg.flows[pay.fi as usize].failures);
-        if self.draw(p, r.merchant_invalid, node, now) {
-            Some(Decline::MerchantInvalid)
-        } else if self.draw(p, r.acquirer_error, node, now) && flow != Flow::Domestic {
-            Some(Decline::AcquirerError)
-        } else {
-            None
-        }
+        r.far_side_decline(flow, |_, rate| self.draw(p, rate, node, now))
     }
 
     /// The request at the far side: declined there, or the payee credited.
