@@ -10,6 +10,7 @@ use super::run::load;
 use super::{Outcome, SMALL_INPUT_BYTES_MAX, read_text};
 use crate::load::journal;
 use crate::load::serve::{self, KeyFile, ServeOptions};
+use crate::payments::time::{Span, Timestamp, Zone};
 use crate::scenario::ScenarioFile;
 
 /// `sim serve`.
@@ -36,6 +37,10 @@ pub(super) struct ServeArgs {
     /// frame per line, MAC included), for other decoders.
     #[arg(long)]
     capture_frames: Option<PathBuf>,
+    /// The emulated far sides answer at once instead of taking the scenario's time, so the
+    /// latency measured is the server's own (for the model check)
+    #[arg(long)]
+    no_far_delays: bool,
 }
 
 /// `sim journal`.
@@ -124,6 +129,7 @@ pub(super) fn serve(args: ServeArgs) -> anyhow::Result<Outcome> {
     };
     let options = ServeOptions {
         capture,
+        far_delays: !args.no_far_delays,
         listen: args.listen,
         allow_remote: args.allow_remote,
         journal: args.journal,
@@ -203,13 +209,22 @@ pub(super) struct LoadArgs {
     /// The originator whose token `--rate` requests carry.
     #[arg(long, default_value = "kh_bank_0")]
     originator: String,
+    /// Also check the simulator's prediction against what was measured (`model-check.md`):
+    /// the server must run with `--no-far-delays`
+    #[arg(long)]
+    model_check: bool,
     /// The report folder.
     #[arg(long)]
     out: Option<PathBuf>,
 }
 
-pub(super) fn load_run(args: LoadArgs) -> anyhow::Result<Outcome> {
+/// Refuses options out of their limits, before anything is read or written.
+fn check_load_args(args: &LoadArgs) -> anyhow::Result<()> {
     use crate::load::generate;
+    anyhow::ensure!(
+        !args.model_check || args.rate.is_none(),
+        "--model-check compares with the scenario's traffic: leave out --rate"
+    );
     anyhow::ensure!(
         args.speedup.is_finite() && args.speedup > 0.0 && args.speedup <= 1e6,
         "--speedup must be above 0 and at most 1000000"
@@ -231,6 +246,12 @@ pub(super) fn load_run(args: LoadArgs) -> anyhow::Result<Outcome> {
         generate::CONNECTIONS_MAX
     );
     anyhow::ensure!(args.in_flight_max >= 1, "--in-flight-max must be at least 1");
+    Ok(())
+}
+
+pub(super) fn load_run(args: LoadArgs) -> anyhow::Result<Outcome> {
+    use crate::load::generate;
+    check_load_args(&args)?;
     let scenario = network(&args.file)?;
     let keys = read_keys(&args.keys)?;
     generate::target_addr(&args.target)?;
@@ -251,6 +272,11 @@ pub(super) fn load_run(args: LoadArgs) -> anyhow::Result<Outcome> {
         .enable_all()
         .build()
         .context("starting the runtime")?;
+    let before = match args.model_check {
+        true => Some(runtime.block_on(scrape(&args.target))?),
+        false => None,
+    };
+    let cpu_before = crate::load::model::process_cpu_seconds().unwrap_or(0.0);
     let measured = runtime.block_on(generate::run(
         &args.target,
         args.connections,
@@ -266,10 +292,11 @@ pub(super) fn load_run(args: LoadArgs) -> anyhow::Result<Outcome> {
             );
         },
     ))?;
-    let metrics = runtime
+    let metrics_text = runtime
         .block_on(scrape(&args.target))
         .unwrap_or_else(|e| format!("# scraping {}/metrics failed: {e}\n", args.target));
-    let files = crate::load::generate::report_files(
+    let cpu_s = crate::load::model::process_cpu_seconds().unwrap_or(0.0) - cpu_before;
+    let mut files = crate::load::generate::report_files(
         &measured,
         &crate::load::generate::ReportMeta {
             scenario: scenario.meta.name.clone(),
@@ -279,8 +306,11 @@ pub(super) fn load_run(args: LoadArgs) -> anyhow::Result<Outcome> {
             run: run_id,
             connections: args.connections,
         },
-        metrics,
+        metrics_text.clone(),
     );
+    if let Some(before) = before {
+        files.push(model_check(&args, &scenario, &measured, &before, &metrics_text, cpu_s)?);
+    }
     let writer = super::output::Writer {
         command: "load",
         scenario: Some(scenario.meta.name.clone()),
@@ -299,6 +329,76 @@ pub(super) fn load_run(args: LoadArgs) -> anyhow::Result<Outcome> {
         out.display()
     );
     Ok(Outcome::Success)
+}
+
+/// `model-check.md`: the scenario run by the simulator with the service times measured, its
+/// latency per flow against the measured.
+fn model_check(
+    args: &LoadArgs,
+    scenario: &crate::scenario::Scenario,
+    measured: &crate::load::generate::Measured,
+    before: &str,
+    after: &str,
+    generator_cpu_s: f64,
+) -> anyhow::Result<crate::report::ReportFile> {
+    use crate::load::model::{self, Inputs, Scrape};
+    let parse = |t: &str| Scrape::parse(t).map_err(|e| anyhow::anyhow!("--model-check: {e}"));
+    let inputs = Inputs::new(&parse(before)?, &parse(after)?, generator_cpu_s, args.speedup)
+        .map_err(|e| anyhow::anyhow!("--model-check: {e}"))?;
+    // The model covers the whole scenario hours the run sent.
+    let start =
+        crate::scenario::validate::instant(&scenario.meta.start).context("the scenario's start")?;
+    let zone = crate::scenario::validate::zone_of(&scenario.meta.start).unwrap_or(Zone::UTC);
+    let start = start
+        .checked_add(Span::from_nanos(u64::from(args.start_hour) * 3_600_000_000_000))
+        .context("the run's start")?;
+    let hours = ((args.duration_s as f64 * args.speedup) / 3600.0).ceil().max(1.0) as u32;
+    let sets = inputs.overrides(
+        &rfc3339(start, zone),
+        hours,
+        scenario.load.multiplier * args.rate_multiplier,
+    );
+    let (file, _) = super::run::load(&args.file, &sets)?;
+    let crate::scenario::ScenarioFile::Network(model) = file else {
+        anyhow::bail!("--model-check needs a network scenario");
+    };
+    let record = crate::sim::world::World::new(&model, model.meta.seed)?
+        .run(&mut |_| {})
+        .map_err(|breach| anyhow::anyhow!("the model's run: invariant breach: {breach}"))?;
+    let checks = model::compare(measured, &record, args.speedup);
+    let offered =
+        (measured.sent + measured.dropped) as f64 / measured.scheduled.as_secs_f64().max(1e-9);
+    let command = format!(
+        "sim run {}{}",
+        args.file.display(),
+        sets.iter().map(|s| format!(" \\\n  --set '{s}'")).collect::<String>()
+    );
+    for c in &checks {
+        let e = c.errors();
+        say!(
+            "model check {}: p50 {:+.1} %, p99 {:+.1} % ({})",
+            c.flow,
+            e[0] * 100.0,
+            e[1] * 100.0,
+            if c.within() { "within" } else { "outside" }
+        );
+    }
+    Ok(crate::report::ReportFile {
+        path: "model-check.md".into(),
+        bytes: model::markdown(&inputs, offered, &checks, &command).into_bytes(),
+    })
+}
+
+/// An instant as an RFC 3339 date-time in `zone` (whole minutes).
+fn rfc3339(t: Timestamp, zone: Zone) -> String {
+    let date = t.date_at(zone);
+    let local_s = t.as_nanos() / 1_000_000_000;
+    let offset_s = i64::from(zone.offset_minutes) * 60;
+    let secs = (local_s as i64 + offset_s).rem_euclid(86_400);
+    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+    let sign = if zone.offset_minutes < 0 { '-' } else { '+' };
+    let off = zone.offset_minutes.unsigned_abs();
+    format!("{date}T{h:02}:{m:02}:{s:02}{sign}{:02}:{:02}", off / 60, off % 60)
 }
 
 async fn scrape(target: &str) -> anyhow::Result<String> {

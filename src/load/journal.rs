@@ -632,26 +632,42 @@ type Done = Box<dyn FnOnce(Result<(), String>) + Send>;
 /// The handle to the writer thread.
 #[derive(Clone)]
 pub struct Writer {
-    tx: mpsc::SyncSender<(Vec<Entry>, Done)>,
+    tx: mpsc::SyncSender<(Vec<Entry>, Done, std::time::Instant)>,
 }
 
 /// Group-commit figures, for `/metrics`.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct WriterStats {
     /// Transactions committed.
     pub commits: std::sync::atomic::AtomicU64,
     /// Entries committed.
     pub entries: std::sync::atomic::AtomicU64,
+    /// From a submission to its commit, µs: what group commit makes a payment wait.
+    pub wait_us: std::sync::Mutex<hdrhistogram::Histogram<u64>>,
+}
+
+impl Default for WriterStats {
+    fn default() -> WriterStats {
+        WriterStats {
+            commits: std::sync::atomic::AtomicU64::new(0),
+            entries: std::sync::atomic::AtomicU64::new(0),
+            wait_us: std::sync::Mutex::new(
+                hdrhistogram::Histogram::new_with_bounds(1, 3_600_000_000, 3)
+                    .expect("valid bounds"),
+            ),
+        }
+    }
 }
 
 impl Writer {
     /// Starts the writer thread on `journal`.
     pub fn start(mut journal: Journal, stats: std::sync::Arc<WriterStats>) -> Writer {
-        let (tx, rx) = mpsc::sync_channel::<(Vec<Entry>, Done)>(QUEUE_BATCHES_MAX);
+        let (tx, rx) =
+            mpsc::sync_channel::<(Vec<Entry>, Done, std::time::Instant)>(QUEUE_BATCHES_MAX);
         std::thread::Builder::new()
             .name("journal".into())
             .spawn(move || {
-                let mut waiting: Vec<(Vec<Entry>, Done)> = Vec::new();
+                let mut waiting: Vec<(Vec<Entry>, Done, std::time::Instant)> = Vec::new();
                 let mut entries: Vec<Entry> = Vec::new();
                 while let Ok(first) = rx.recv() {
                     waiting.push(first);
@@ -666,7 +682,11 @@ impl Writer {
                         }
                     }
                     entries.clear();
-                    for (batch, _) in &mut waiting {
+                    let mut submitted = Vec::with_capacity(waiting.len());
+                    for (batch, _, at) in &mut waiting {
+                        if !batch.is_empty() {
+                            submitted.push(*at);
+                        }
                         entries.append(batch);
                     }
                     let result = journal.commit(&entries).map_err(|e| e.to_string());
@@ -674,9 +694,15 @@ impl Writer {
                         use std::sync::atomic::Ordering::Relaxed;
                         stats.commits.fetch_add(1, Relaxed);
                         stats.entries.fetch_add(entries.len() as u64, Relaxed);
+                        let now = std::time::Instant::now();
+                        let mut wait = stats.wait_us.lock().expect("not poisoned");
+                        for at in submitted {
+                            let us = now.saturating_duration_since(at).as_micros();
+                            wait.saturating_record(u64::try_from(us).unwrap_or(u64::MAX).max(1));
+                        }
                     }
                     let failed = result.is_err();
-                    for (_, done) in waiting.drain(..) {
+                    for (_, done, _) in waiting.drain(..) {
                         done(result.clone());
                     }
                     if failed {
@@ -694,7 +720,7 @@ impl Writer {
     /// # Errors
     /// [`JournalError::Stopped`] when the writer has stopped.
     pub fn submit(&self, entries: Vec<Entry>, done: Done) -> Result<(), JournalError> {
-        self.tx.send((entries, done)).map_err(|_| JournalError::Stopped)
+        self.tx.send((entries, done, std::time::Instant::now())).map_err(|_| JournalError::Stopped)
     }
 }
 

@@ -10,6 +10,8 @@
 //! * [`serve`]: `sim serve`: start-up, recovery from the journal, the payer API.
 //! * [`generate`]: `sim load`: the open-loop generator, latency from the intended send time.
 //! * [`schedule`]: a scenario's traffic as a request schedule.
+//! * [`model`]: the model check: the simulator given the service times measured, against the
+//!   latency measured.
 
 // Real time is this layer's business: it reads the clock for timers, latencies and timestamps.
 #![allow(clippy::disallowed_methods)]
@@ -17,6 +19,7 @@
 pub mod generate;
 pub mod journal;
 pub mod link;
+pub mod model;
 pub mod network;
 pub mod schedule;
 pub mod serve;

@@ -104,6 +104,9 @@ pub struct ServeOptions {
     pub keys: KeyFile,
     /// A new file to capture the first frames sent on the links into (hex, one per line).
     pub capture: Option<std::fs::File>,
+    /// Whether the emulated far sides take the scenario's time (off: they answer at once, so
+    /// that the latency measured is the server's own, as the model check wants).
+    pub far_delays: bool,
 }
 
 /// Every participant of a scenario's network.
@@ -584,6 +587,38 @@ impl Api {
             "# TYPE bakong_payments_in_flight gauge\nbakong_payments_in_flight {}",
             self.in_flight.load(Relaxed)
         );
+        {
+            let wait = self.writer_stats.wait_us.lock().expect("not poisoned");
+            let _ = writeln!(
+                out,
+                "# HELP bakong_journal_wait_seconds From a submission to the journal to its commit (what group commit adds to each step that waits for durability).\n# TYPE bakong_journal_wait_seconds summary"
+            );
+            for q in [0.5, 0.9, 0.99] {
+                let v = if wait.is_empty() { 0 } else { wait.value_at_quantile(q) };
+                let _ = writeln!(
+                    out,
+                    "bakong_journal_wait_seconds{{quantile=\"{q}\"}} {}",
+                    v as f64 / 1e6
+                );
+            }
+            let _ = writeln!(
+                out,
+                "bakong_journal_wait_seconds_sum {}\nbakong_journal_wait_seconds_count {}",
+                wait.mean() * wait.len() as f64 / 1e6,
+                wait.len()
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP bakong_worker_threads The runtime's worker threads.\n# TYPE bakong_worker_threads gauge\nbakong_worker_threads {}",
+            tokio::runtime::Handle::current().metrics().num_workers()
+        );
+        if let Some(cpu_s) = super::model::process_cpu_seconds() {
+            let _ = writeln!(
+                out,
+                "# HELP process_cpu_seconds_total User and system CPU time of the server process.\n# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total {cpu_s}"
+            );
+        }
         out
     }
 }
@@ -822,7 +857,11 @@ pub async fn serve(
             }
             _ => {
                 let member = Member::new(
-                    setup(role, far_delays(&cfg, role), Duration::ZERO),
+                    setup(
+                        role,
+                        if options.far_delays { far_delays(&cfg, role) } else { Vec::new() },
+                        Duration::ZERO,
+                    ),
                     writer.clone(),
                     shared.clone(),
                 );

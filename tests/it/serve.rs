@@ -612,3 +612,72 @@ fn a_real_time_run_agrees_with_the_simulated_run_per_flow_and_outcome_class() {
     assert!(sim_counts.by_flow.values().sum::<f64>() > 5_000.0, "{table}");
     std::fs::remove_dir_all(&dir).expect("cleans up");
 }
+
+/// Goal: `sim load --model-check` writes `model-check.md`: the CPU a payment cost, measured
+/// from the server's `/metrics` and the generator's own, the simulator's prediction per flow
+/// from a run of the scenario with that service time, and the command that reproduces it; with
+/// `--rate` it is refused. Method: a 4-second run of the realtime scenario against a server
+/// with `--no-far-delays`; the figures are checked for being there and sane (the agreement
+/// itself is measured by benches/model-check.sh, not asserted on a shared test machine).
+#[test]
+fn the_model_check_writes_the_prediction_beside_the_measurement() {
+    let _timed = timed();
+    let scenario = "tests/data/realtime.toml";
+    let dir = std::env::temp_dir().join(format!("bakong-sim-model-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let keys = dir.join("keys.toml");
+    let generated = sim()
+        .args(["keys", "generate", scenario, "--out"])
+        .arg(&keys)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .expect("runs");
+    assert!(generated.success());
+    let no_delays = std::ffi::OsString::from("--no-far-delays");
+    let server = spawn_server_of(scenario, &dir, "127.0.0.1:0", "60", &[&no_delays]);
+    let load = |extra: &[&str], out: &str| {
+        sim()
+            .args(["load", scenario, "--target", &format!("http://{}", server.addr)])
+            .args(["--speedup", "60", "--rate-multiplier", "5", "--duration-s", "4"])
+            .args(["--model-check", "--keys"])
+            .arg(&keys)
+            .args(extra)
+            .arg("--out")
+            .arg(dir.join(out))
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .expect("runs")
+    };
+    let refused = load(&["--rate", "10", "--request", "x.json"], "refused");
+    assert_eq!(refused.status.code(), Some(2), "{}", String::from_utf8_lossy(&refused.stderr));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("leave out --rate"));
+    let out = load(&[], "report");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    drop(server);
+    let md = std::fs::read_to_string(dir.join("report/model-check.md")).expect("model-check.md");
+    for flow in ["domestic", "inward", "outward", "remittance"] {
+        let row = md
+            .lines()
+            .find(|l| l.starts_with(&format!("| {flow} |")))
+            .unwrap_or_else(|| panic!("no {flow} row in\n{md}"));
+        let ms: Vec<f64> = row
+            .split('|')
+            .filter_map(|c| c.trim().strip_suffix(" ms"))
+            .map(|c| c.parse().expect("a figure"))
+            .collect();
+        assert_eq!(ms.len(), 4, "{row}");
+        assert!(ms.iter().all(|&v| v > 0.0 && v < 5_000.0), "{row}");
+        assert!(ms[0] <= ms[2] && ms[1] <= ms[3], "p50 above p99: {row}");
+    }
+    let service = md
+        .lines()
+        .find(|l| l.starts_with("| CPU per payment"))
+        .and_then(|l| l.split('|').nth(2))
+        .and_then(|c| c.trim().strip_suffix(" ms"))
+        .and_then(|c| c.parse::<f64>().ok())
+        .unwrap_or_else(|| panic!("no service time in\n{md}"));
+    assert!(service > 0.0 && service < 100.0, "{service} ms a payment");
+    assert!(md.contains("--set 'nodes.bakong_switch="), "{md}");
+    std::fs::remove_dir_all(&dir).expect("cleans up");
+}
