@@ -203,7 +203,8 @@ pub(super) struct LoadArgs {
     /// Instead of the scenario's schedule: this many requests per second of `--request`.
     #[arg(long, requires = "request")]
     rate: Option<f64>,
-    /// A JSON request body for `--rate` (`{n}` is replaced by the request's number).
+    /// A JSON request body for `--rate`: the letter n in braces becomes each request's number,
+    /// so that idempotency keys differ
     #[arg(long, requires = "rate")]
     request: Option<PathBuf>,
     /// The originator whose token `--rate` requests carry.
@@ -216,6 +217,61 @@ pub(super) struct LoadArgs {
     /// The report folder.
     #[arg(long)]
     out: Option<PathBuf>,
+}
+
+/// `sim load`'s progress on standard error: a bar on a terminal, else a plain line at every
+/// tenth of the run, without carriage returns.
+struct LoadProgress {
+    bar: Option<indicatif::ProgressBar>,
+    duration_s: u64,
+    tenths_shown: u64,
+}
+
+impl LoadProgress {
+    fn new(duration_s: u64) -> LoadProgress {
+        use std::io::IsTerminal;
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = indicatif::ProgressBar::new(duration_s.max(1) * 10);
+            let style = indicatif::ProgressStyle::with_template("[{bar:30}] {percent:>3}%  {msg}")
+                .expect("a valid template")
+                .progress_chars("=> ");
+            bar.set_style(style);
+            bar
+        });
+        LoadProgress { bar, duration_s: duration_s.max(1), tenths_shown: 0 }
+    }
+
+    fn update(&mut self, p: &crate::load::generate::Progress) {
+        let text = format!(
+            "{:>6.1} s  sent {}  answered {}  dropped {}",
+            p.at.as_secs_f64(),
+            p.sent,
+            p.answered,
+            p.dropped
+        );
+        let tenths_s = (p.at.as_secs_f64() * 10.0) as u64;
+        if let Some(bar) = &self.bar {
+            bar.set_position(tenths_s.min(self.duration_s * 10));
+            bar.set_message(text);
+        } else {
+            let tenths = (tenths_s / self.duration_s).min(10);
+            if tenths > self.tenths_shown {
+                self.tenths_shown = tenths;
+                eprintln!("load: {:>3} %  {text}", tenths * 10);
+            }
+        }
+    }
+
+    /// The schedule is over: the bar ends at 100 %.
+    fn finish(&self) {
+        match &self.bar {
+            Some(bar) => {
+                bar.set_position(self.duration_s * 10);
+                bar.finish();
+            }
+            None => eprintln!("load: 100 %  sent; writing the report"),
+        }
+    }
 }
 
 /// Refuses options out of their limits, before anything is read or written.
@@ -277,24 +333,23 @@ pub(super) fn load_run(args: LoadArgs) -> anyhow::Result<Outcome> {
         false => None,
     };
     let cpu_before = crate::load::model::process_cpu_seconds().unwrap_or(0.0);
+    let mut view = LoadProgress::new(args.duration_s);
     let measured = runtime.block_on(generate::run(
         &args.target,
         args.connections,
         args.in_flight_max,
         schedule,
-        |p| {
-            eprintln!(
-                "load: {:>6.1} s  sent {:>9}  answered {:>9}  dropped {}",
-                p.at.as_secs_f64(),
-                p.sent,
-                p.answered,
-                p.dropped
-            );
-        },
+        crate::record::measured::MeasuredSeries::new(
+            scenario.meta.name.clone(),
+            scenario.meta.seed,
+            args.duration_s,
+        ),
+        |p| view.update(&p),
     ))?;
     let metrics_text = runtime
         .block_on(scrape(&args.target))
         .unwrap_or_else(|e| format!("# scraping {}/metrics failed: {e}\n", args.target));
+    view.finish();
     let cpu_s = crate::load::model::process_cpu_seconds().unwrap_or(0.0) - cpu_before;
     let mut files = crate::load::generate::report_files(
         &measured,
@@ -307,6 +362,10 @@ pub(super) fn load_run(args: LoadArgs) -> anyhow::Result<Outcome> {
             connections: args.connections,
         },
         metrics_text.clone(),
+    );
+    files.extend(
+        crate::report::measured::files(&measured.series)
+            .map_err(|e| anyhow::anyhow!("drawing the load test's plots: {e}"))?,
     );
     if let Some(before) = before {
         files.push(model_check(&args, &scenario, &measured, &before, &metrics_text, cpu_s)?);

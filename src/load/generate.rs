@@ -21,6 +21,7 @@ use tokio::net::TcpStream;
 use tokio::sync::{Mutex, mpsc};
 
 use crate::payments::party::Flow;
+use crate::record::measured::MeasuredSeries;
 
 /// The longest run, real seconds.
 pub const DURATION_S_MAX: u64 = 24 * 3600;
@@ -103,6 +104,8 @@ pub struct Measured {
     pub elapsed: Duration,
     /// The schedule's last intended time.
     pub scheduled: Duration,
+    /// Requests due, answers and latency per interval of the run.
+    pub series: MeasuredSeries,
 }
 
 impl Measured {
@@ -114,10 +117,19 @@ impl Measured {
         m.service_us.saturating_record(micros(a.done_at.saturating_duration_since(a.sent_at)));
         m.lag_us.saturating_record(micros(a.sent_at.saturating_duration_since(intended)));
         m.elapsed = m.elapsed.max(a.done_at.saturating_duration_since(start));
+        m.series.at(micros(a.planned_at)).due_count += 1;
+        let done = m.series.at(micros(a.done_at.saturating_duration_since(start)));
         let Ok((code, body)) = a.answer else {
+            done.failed_count += 1;
             m.failed += 1;
             return;
         };
+        done.answered_count += 1;
+        done.latency_us
+            .get_or_insert_with(|| {
+                hdrhistogram::Histogram::new_with_bounds(1, 3_600_000_000, 2).expect("valid bounds")
+            })
+            .saturating_record(micros(a.done_at.saturating_duration_since(intended)));
         let status = serde_json::from_slice::<serde_json::Value>(&body).ok();
         let field = |k: &str| {
             status.as_ref().and_then(|v| v.get(k)).and_then(|s| s.as_str()).map(str::to_string)
@@ -271,6 +283,7 @@ pub async fn run(
     connections: usize,
     in_flight_max: usize,
     mut schedule: Box<dyn Schedule>,
+    series: MeasuredSeries,
     mut progress: impl FnMut(Progress) + Send,
 ) -> Result<Measured, LoadError> {
     let addr = target_addr(target)?;
@@ -326,6 +339,7 @@ pub async fn run(
         outcomes: BTreeMap::new(),
         elapsed: Duration::ZERO,
         scheduled: Duration::ZERO,
+        series,
     };
     let mut answered = 0u64;
     let mut tick = tokio::time::interval(Duration::from_secs(1));

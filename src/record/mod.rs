@@ -1,13 +1,15 @@
-//! What a run produced, as data: the record that the simulator writes (and the load tester
-//! will), and that `report` renders without knowing which wrote it.
+//! What a run produced, as data: the record that the simulator writes, the series the load
+//! tester writes, and that `report` renders without knowing which wrote it.
 //!
 //! * [`RunRecord`]: one run: per-flow and per-node figures, the books, the audit.
 //! * [`flow`]: a flow's outcomes, latency histograms and per-minute series.
 //! * [`node`]: a node's occupancy and its per-minute snapshots.
+//! * [`measured`]: a load test's requests, answers and latency per interval of real time.
 //!
 //! Named structs throughout, never tuples: a field says what it holds and in which unit.
 
 pub mod flow;
+pub mod measured;
 pub mod mmc;
 pub mod node;
 pub mod study;

@@ -10,6 +10,7 @@ pub mod capacity_plots;
 pub mod compare;
 pub mod headline;
 pub mod liquidity;
+pub mod measured;
 pub mod mmc;
 pub mod plots;
 pub mod replications;

@@ -679,5 +679,23 @@ fn the_model_check_writes_the_prediction_beside_the_measurement() {
         .unwrap_or_else(|| panic!("no service time in\n{md}"));
     assert!(service > 0.0 && service < 100.0, "{service} ms a payment");
     assert!(md.contains("--set 'nodes.bakong_switch="), "{md}");
+    // The report folder over time: every request due is in timeseries.csv, and the plots.
+    let report = dir.join("report");
+    let summary: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(report.join("summary.json")).expect("summary"),
+    )
+    .expect("JSON");
+    let series = std::fs::read_to_string(report.join("timeseries.csv")).expect("timeseries");
+    let due: u64 = series
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(1).expect("due").parse::<u64>().expect("a count"))
+        .sum();
+    assert_eq!(Some(due), summary["sent"].as_u64(), "{series}");
+    for file in
+        ["histograms.hlog", "plots/latency.svg", "plots/latency.png", "plots/throughput.svg"]
+    {
+        assert!(std::fs::metadata(report.join(file)).is_ok_and(|m| m.len() > 100), "{file}");
+    }
     std::fs::remove_dir_all(&dir).expect("cleans up");
 }
