@@ -7,7 +7,8 @@
 //! * [`link`]: ISO 8583 links over TCP: sign-on, MACs, STANs, replay refusal.
 //! * [`network`]: the participants as tokio tasks: relays (the switch with its books and
 //!   journal, UPI) and members (originators for the payer API, emulated far sides).
-//! * [`serve`]: `sim serve`: start-up, recovery from the journal, the payer API.
+//! * [`serve`]: `sim serve`: start-up, recovery from the journal, links and listeners.
+//! * [`api`]: the payer apps' API on hyper.
 //! * [`generate`]: `sim load`: the open-loop generator, latency from the intended send time.
 //! * [`schedule`]: a scenario's traffic as a request schedule.
 //! * [`model`]: the model check: the simulator given the service times measured, against the
@@ -16,6 +17,7 @@
 // Real time is this layer's business: it reads the clock for timers, latencies and timestamps.
 #![allow(clippy::disallowed_methods)]
 
+pub mod api;
 pub mod generate;
 pub mod journal;
 pub mod link;
