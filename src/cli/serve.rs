@@ -41,6 +41,9 @@ pub(super) struct ServeArgs {
     /// latency measured is the server's own (for the model check)
     #[arg(long)]
     no_far_delays: bool,
+    /// Each link's signing-on side sends an echo (0800) this often, real seconds (1 to 3600)
+    #[arg(long, default_value_t = 30)]
+    echo_every_s: u64,
 }
 
 /// `sim journal`.
@@ -117,6 +120,7 @@ pub(super) fn serve(args: ServeArgs) -> anyhow::Result<Outcome> {
         args.speedup.is_finite() && args.speedup > 0.0 && args.speedup <= 1e6,
         "--speedup must be above 0 and at most 1000000"
     );
+    anyhow::ensure!((1..=3600).contains(&args.echo_every_s), "--echo-every-s must be 1 to 3600");
     let scenario = network(&args.file)?;
     let keys = read_keys(&args.keys)?;
     let capture = match &args.capture_frames {
@@ -130,6 +134,7 @@ pub(super) fn serve(args: ServeArgs) -> anyhow::Result<Outcome> {
     let options = ServeOptions {
         capture,
         far_delays: !args.no_far_delays,
+        echo_every: std::time::Duration::from_secs(args.echo_every_s),
         listen: args.listen,
         allow_remote: args.allow_remote,
         journal: args.journal,

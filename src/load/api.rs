@@ -472,6 +472,12 @@ impl Api {
         }
         let _ = writeln!(
             out,
+            "# HELP bakong_link_echoes_total Echoes (0800, 301) on the links: sent by the signing-on side, and answered.\n# TYPE bakong_link_echoes_total counter\nbakong_link_echoes_total{{result=\"sent\"}} {}\nbakong_link_echoes_total{{result=\"answered\"}} {}",
+            self.refusals.echoes_sent.load(Relaxed),
+            self.refusals.echoes_answered.load(Relaxed)
+        );
+        let _ = writeln!(
+            out,
             "# TYPE bakong_reversal_advices_sent_total counter\nbakong_reversal_advices_sent_total {}",
             self.shared.advices_sent.load(Relaxed)
         );

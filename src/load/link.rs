@@ -8,6 +8,10 @@
 //! anything else closes the connection. After it, every frame must carry a valid MAC, and a
 //! request whose STAN this link has carried within the last [`REPLAY_WINDOW`] requests is a
 //! replay; both are refused (dropped and counted), the link stays up.
+//!
+//! The side that signed on sends an echo (0800, DE 70 = 301) every `echo_every` while the link
+//! is up; the other side answers it (0810) itself. Echoes sent and answered are counted, so a
+//! link that carries no payments still shows that it is alive.
 
 use std::collections::{BTreeSet, VecDeque};
 use std::sync::Arc;
@@ -47,6 +51,10 @@ pub struct LinkShared {
     pub unknown_participant: AtomicU64,
     /// A frame that did not parse.
     pub malformed: AtomicU64,
+    /// Echoes (0800, 301) sent by the side that signed on.
+    pub echoes_sent: AtomicU64,
+    /// Echo answers (0810) received.
+    pub echoes_answered: AtomicU64,
 }
 
 /// Why a link could not be set up.
@@ -123,13 +131,73 @@ fn capture(shared: &LinkShared, frame: &Frame, key: &MacKey) {
 }
 
 fn sign_on(me: InstitutionId, now: Timestamp, response: Option<ResponseCode>) -> Frame {
+    network(me, now, response, NetworkCode::SignOn, Stan::new(1).expect("1 is a STAN"))
+}
+
+fn network(
+    me: InstitutionId,
+    now: Timestamp,
+    response: Option<ResponseCode>,
+    code: NetworkCode,
+    stan: Stan,
+) -> Frame {
     Frame::Network(NetworkFrame {
         response,
-        stan: Stan::new(1).expect("1 is a STAN"),
+        stan,
         sent: iso8583::TransmissionTime::of(now),
         sender: me,
-        code: NetworkCode::SignOn,
+        code,
     })
+}
+
+/// Who is at each end of a link, and how often the side that signed on echoes.
+#[derive(Clone, Copy, Debug)]
+pub struct Ends {
+    /// This end.
+    pub me: InstitutionId,
+    /// The other end.
+    pub peer: InstitutionId,
+    /// Echo every this long (the side that signed on); `None` on the side that answers.
+    pub echo_every: Option<Duration>,
+}
+
+/// A frame read, parsed and its MAC verified; `None` (counted) when it is malformed or its
+/// MAC does not verify.
+fn verified(bytes: &[u8], key: &MacKey, refusals: &LinkShared) -> Option<Frame> {
+    match iso8583::peek(bytes) {
+        Ok((raw, frame)) => match iso8583::verify(bytes, &raw, key) {
+            Ok(()) => Some(frame),
+            Err(_) => {
+                refusals.bad_mac.fetch_add(1, Ordering::Relaxed);
+                None
+            }
+        },
+        Err(e) if e.kind == iso8583::CodecErrorKind::MacInvalid => {
+            refusals.bad_mac.fetch_add(1, Ordering::Relaxed);
+            None
+        }
+        Err(_) => {
+            refusals.malformed.fetch_add(1, Ordering::Relaxed);
+            None
+        }
+    }
+}
+
+/// The signing-on side's echoes: one every `every` until the link is down.
+fn spawn_echoes(me: InstitutionId, every: Duration, outbox: Outbox, shared: Arc<LinkShared>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.tick().await; // The first tick is at once: the sign-on has just been answered.
+        loop {
+            tick.tick().await;
+            let now = super::network::now();
+            let echo = network(me, now, None, NetworkCode::Echo, Stan::new(1).expect("1"));
+            if outbox.send(echo).is_err() {
+                return; // The link is down.
+            }
+            shared.echoes_sent.fetch_add(1, Ordering::Relaxed);
+        }
+    });
 }
 
 /// Starts the writer and reader of a signed-on connection: frames read go to `deliver` with
@@ -138,10 +206,11 @@ fn run(
     stream: TcpStream,
     reader: FrameReader,
     key: MacKey,
-    peer: InstitutionId,
+    ends: Ends,
     deliver: mpsc::UnboundedSender<(InstitutionId, Frame)>,
     refusals: Arc<LinkShared>,
 ) -> Outbox {
+    let Ends { me, peer, echo_every } = ends;
     let _ = stream.set_nodelay(true);
     let (mut rd, wr) = stream.into_split();
     let (tx, mut rx) = mpsc::unbounded_channel::<Frame>();
@@ -170,28 +239,16 @@ fn run(
             }
         }
     });
+    if let Some(every) = echo_every {
+        spawn_echoes(me, every, tx.clone(), refusals.clone());
+    }
+    let answers = tx.clone();
     tokio::spawn(async move {
         let mut reader = reader;
         let mut seen = BTreeSet::new();
         let mut order = VecDeque::new();
         while let Ok(Some(bytes)) = read_frame(&mut rd, &mut reader).await {
-            let frame = match iso8583::peek(&bytes) {
-                Ok((raw, frame)) => match iso8583::verify(&bytes, &raw, &key) {
-                    Ok(()) => frame,
-                    Err(_) => {
-                        refusals.bad_mac.fetch_add(1, Ordering::Relaxed);
-                        continue;
-                    }
-                },
-                Err(e) if e.kind == iso8583::CodecErrorKind::MacInvalid => {
-                    refusals.bad_mac.fetch_add(1, Ordering::Relaxed);
-                    continue;
-                }
-                Err(_) => {
-                    refusals.malformed.fetch_add(1, Ordering::Relaxed);
-                    continue;
-                }
-            };
+            let Some(frame) = verified(&bytes, &key, &refusals) else { continue };
             if is_request(&frame) {
                 let stan = frame.stan().get();
                 if !seen.insert(stan) {
@@ -205,6 +262,28 @@ fn run(
                     seen.remove(&old);
                 }
             }
+            if let Frame::Network(n) = &frame
+                && n.code == NetworkCode::Echo
+            {
+                // Echoes are the link's own business: answered or counted here.
+                match n.response {
+                    None => {
+                        let now = super::network::now();
+                        let answer = network(
+                            me,
+                            now,
+                            Some(ResponseCode::Approved),
+                            NetworkCode::Echo,
+                            n.stan,
+                        );
+                        let _ = answers.send(answer);
+                    }
+                    Some(_) => {
+                        refusals.echoes_answered.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                continue;
+            }
             if deliver.send((peer, frame)).is_err() {
                 return;
             }
@@ -213,21 +292,20 @@ fn run(
     tx
 }
 
-/// Connects to `addr`, signs on as `me` with `key`, and runs the link.
+/// Connects to `addr`, signs on as `ends.me` with `key`, and runs the link.
 ///
 /// # Errors
 /// [`LinkError`] when the connection or the sign-on fails.
 pub async fn connect(
     addr: std::net::SocketAddr,
-    me: InstitutionId,
-    peer: InstitutionId,
+    ends: Ends,
     key: MacKey,
     now: Timestamp,
     deliver: mpsc::UnboundedSender<(InstitutionId, Frame)>,
     refusals: Arc<LinkShared>,
 ) -> Result<Outbox, LinkError> {
     let mut stream = TcpStream::connect(addr).await?;
-    let request = sign_on(me, now, None);
+    let request = sign_on(ends.me, now, None);
     capture(&refusals, &request, &key);
     write_frame(&mut stream, &request, &key).await?;
     let (mut rd, wr) = stream.into_split();
@@ -249,7 +327,7 @@ pub async fn connect(
         Err(e) => return Err(LinkError::SignOn(e.to_string())),
     }
     let stream = rd.reunite(wr).map_err(|e| LinkError::SignOn(e.to_string()))?;
-    Ok(run(stream, reader, key, peer, deliver, refusals))
+    Ok(run(stream, reader, key, ends, deliver, refusals))
 }
 
 /// Accepts one connection's sign-on: the participant must be one of `allowed` (with its key).
@@ -260,6 +338,7 @@ pub async fn connect(
 /// MACed under that participant's key.
 pub async fn accept(
     stream: TcpStream,
+    me: InstitutionId,
     allowed: &[(InstitutionId, MacKey)],
     now: Timestamp,
     deliver: mpsc::UnboundedSender<(InstitutionId, Frame)>,
@@ -291,9 +370,10 @@ pub async fn accept(
         refusals.bad_mac.fetch_add(1, Ordering::Relaxed);
         return Err(LinkError::SignOn("the sign-on's MAC does not verify".into()));
     }
-    let answer = sign_on(sender, now, Some(ResponseCode::Approved));
+    let answer = sign_on(me, now, Some(ResponseCode::Approved));
     capture(&refusals, &answer, key);
     write_frame(&mut wr, &answer, key).await?;
     let stream = rd.reunite(wr).map_err(|e| LinkError::SignOn(e.to_string()))?;
-    Ok((sender, run(stream, reader, key.clone(), sender, deliver, refusals)))
+    let ends = Ends { me, peer: sender, echo_every: None };
+    Ok((sender, run(stream, reader, key.clone(), ends, deliver, refusals)))
 }

@@ -89,6 +89,8 @@ pub struct ServeOptions {
     /// Whether the emulated far sides take the scenario's time (off: they answer at once, so
     /// that the latency measured is the server's own, as the model check wants).
     pub far_delays: bool,
+    /// How often each link's signing-on side sends an echo (real time).
+    pub echo_every: Duration,
 }
 
 /// Every participant of a scenario's network.
@@ -174,7 +176,7 @@ pub async fn serve(
         far_delays: options.far_delays,
     };
     let (mut tasks, inboxes) = participants(&cfg, &all, timing, &mut restart);
-    links(&all, &keys, &inboxes, &refusals).await?;
+    links(&all, &keys, &inboxes, &refusals, options.echo_every).await?;
 
     let api = Arc::new(Api {
         tokens,
@@ -484,6 +486,7 @@ async fn links(
     keys: &BTreeMap<Role, MacKey>,
     inboxes: &BTreeMap<Role, mpsc::UnboundedSender<Inbound>>,
     refusals: &Arc<LinkShared>,
+    echo_every: Duration,
 ) -> Result<(), ServeError> {
     let io = |what: &str| {
         let what = what.to_string();
@@ -521,7 +524,8 @@ async fn links(
                 tokio::spawn(async move {
                     let (deliver, mut frames) = mpsc::unbounded_channel();
                     if let Ok((peer, outbox)) =
-                        link::accept(stream, &allowed, now(), deliver, refusals).await
+                        link::accept(stream, me.institution(), &allowed, now(), deliver, refusals)
+                            .await
                     {
                         let _ = inbox.send(Inbound::LinkUp(peer, outbox));
                         while let Some((from, frame)) = frames.recv().await {
@@ -538,16 +542,14 @@ async fn links(
         let (addr, peer) =
             if role.on_the_switch() { (switch_addr, Role::Switch) } else { (upi_addr, Role::Upi) };
         let (deliver, mut frames) = mpsc::unbounded_channel();
-        let outbox = link::connect(
-            addr,
-            role.institution(),
-            peer.institution(),
-            keys[&role].clone(),
-            now(),
-            deliver,
-            refusals.clone(),
-        )
-        .await?;
+        let ends = link::Ends {
+            me: role.institution(),
+            peer: peer.institution(),
+            echo_every: Some(echo_every),
+        };
+        let outbox =
+            link::connect(addr, ends, keys[&role].clone(), now(), deliver, refusals.clone())
+                .await?;
         let inbox = inboxes[&role].clone();
         let _ = inbox.send(Inbound::LinkUp(peer.institution(), outbox));
         tokio::spawn(async move {

@@ -699,3 +699,49 @@ fn the_model_check_writes_the_prediction_beside_the_measurement() {
     }
     std::fs::remove_dir_all(&dir).expect("cleans up");
 }
+
+/// Goal: every link stays visibly alive without payments: the side that signed on sends an
+/// echo (0800, DE 70 = 301) every `--echo-every-s`, the other side answers it, and `/metrics`
+/// counts both; an interval of 0 is refused. Method: the small scenario's 22 links at one echo
+/// a second, idle for 2.5 s.
+#[test]
+fn idle_links_echo_and_the_echoes_are_answered() {
+    let dir = std::env::temp_dir().join(format!("bakong-sim-echo-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let keys = dir.join("keys.toml");
+    let generated = sim()
+        .args(["keys", "generate", "tests/data/small.toml", "--out"])
+        .arg(&keys)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .expect("runs");
+    assert!(generated.success());
+    let zero = sim()
+        .args(["serve", "tests/data/small.toml", "--echo-every-s", "0", "--keys"])
+        .arg(&keys)
+        .arg("--journal")
+        .arg(dir.join("zero.sqlite"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("runs");
+    assert_eq!(zero.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&zero.stderr).contains("--echo-every-s must be 1 to 3600"));
+    let (flag, every) = (std::ffi::OsString::from("--echo-every-s"), std::ffi::OsString::from("1"));
+    let server = spawn_server(&dir, "127.0.0.1:0", "20", &[&flag, &every]);
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    let (_, metrics) = http(&server.addr, "GET", "/metrics", None, "");
+    let count = |result: &str| -> u64 {
+        let key = format!("bakong_link_echoes_total{{result=\"{result}\"}} ");
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(&key))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {key} in\n{metrics}"))
+    };
+    let (sent, answered) = (count("sent"), count("answered"));
+    assert!(answered >= 22, "22 links, {answered} echoes answered in 2.5 s");
+    assert!(sent >= answered && sent <= 22 * 3, "{sent} sent, {answered} answered");
+    drop(server);
+    std::fs::remove_dir_all(&dir).expect("cleans up");
+}
