@@ -5,7 +5,6 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
@@ -80,7 +79,6 @@ pub(super) struct Api {
     pub(super) idempotency: std::sync::Mutex<BTreeMap<(String, String), (u64, String)>>,
     pub(super) next_id: std::sync::atomic::AtomicU64,
     pub(super) in_flight: std::sync::atomic::AtomicUsize,
-    pub(super) timeouts: BTreeMap<Flow, Duration>,
     pub(super) khr_per_cny: rust_decimal::Decimal,
     pub(super) usd_per_cny: rust_decimal::Decimal,
 }
@@ -268,7 +266,6 @@ impl Api {
                 payee: payee.role.participant(),
                 at: now(),
             },
-            timeout: self.timeouts[&flow],
         })
     }
 
@@ -475,6 +472,11 @@ impl Api {
             "# HELP bakong_link_echoes_total Echoes (0800, 301) on the links: sent by the signing-on side, and answered.\n# TYPE bakong_link_echoes_total counter\nbakong_link_echoes_total{{result=\"sent\"}} {}\nbakong_link_echoes_total{{result=\"answered\"}} {}",
             self.refusals.echoes_sent.load(Relaxed),
             self.refusals.echoes_answered.load(Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP bakong_status_inquiries_total Status inquiries (0600) sent by originators after their timeout.\n# TYPE bakong_status_inquiries_total counter\nbakong_status_inquiries_total {}",
+            self.shared.inquiries_sent.load(Relaxed)
         );
         let _ = writeln!(
             out,

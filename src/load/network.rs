@@ -23,9 +23,12 @@ use crate::payments::money::Money;
 use crate::payments::network::far_side::{FarPhase, FarSide, RequestStep, ReversalStep};
 use crate::payments::network::iso8583::Processing;
 use crate::payments::network::iso8583::{Frame, InstitutionId, PaymentFrame};
+use crate::payments::network::originator::{
+    InquiryStep, Originator, OriginatorPolicy, ReversalStep as OriginatorReversal, Timer,
+};
 use crate::payments::network::{Decline, Message, Mti, Outcome, ResponseCode};
 use crate::payments::party::{Flow, ParticipantId};
-use crate::payments::time::Timestamp;
+use crate::payments::time::{Span, Timestamp};
 use crate::sim::network::Latency;
 use crate::sim::rng::Prng;
 use crate::sim::world::config::FailureRates;
@@ -114,8 +117,6 @@ pub struct PayOrder {
     pub qr_md5: [u8; 16],
     /// Journaled as accepted.
     pub accepted: Accepted,
-    /// When the payer's timeout passes.
-    pub timeout: Duration,
 }
 
 /// A payment's status as the API reports it.
@@ -148,6 +149,8 @@ pub struct Shared {
     pub advices_acked: AtomicU64,
     /// Approvals the switch's books refused (declined and reversed instead).
     pub book_rejects: AtomicU64,
+    /// Status inquiries (0600) originators sent after their timeout.
+    pub inquiries_sent: AtomicU64,
 }
 
 impl Shared {
@@ -185,8 +188,8 @@ pub enum Inbound {
     Frame(InstitutionId, Box<Frame>),
     /// A payer's order (originators), answered with the status on the channel.
     Pay(Box<PayOrder>, oneshot::Sender<Status>),
-    /// The payer's timeout for a payment passed.
-    PayerTimeout(u64),
+    /// An originator's timer for a payment (its timeout, an inquiry, a reversal attempt).
+    OriginatorTimer(u64, Timer),
     /// A relay's deadline for a payment passed.
     Deadline(u64),
     /// Time to send an unacknowledged reversal advice again.
@@ -209,6 +212,9 @@ pub struct Setup {
     /// Each flow's decline rates, the simulator's own (drawn where the simulator draws them:
     /// the originator's decision, the scheme's technical error, the far side's decision).
     pub(crate) rates: Arc<BTreeMap<Flow, FailureRates>>,
+    /// Each flow's originator policy, the simulator's own: timeout, inquiries, reversal
+    /// back-off (scenario time, divided by the speed-up).
+    pub policies: Arc<BTreeMap<Flow, OriginatorPolicy>>,
     /// A relay's deadline toward the next hop.
     pub deadline: Duration,
     /// The seed of its streams.
@@ -319,6 +325,10 @@ fn advice(p: &PaymentFrame) -> Frame {
     Frame::Payment(a)
 }
 
+/// Inquiries UPI has passed on and not yet seen answered, at most (beyond, it answers "not
+/// found" itself).
+pub const INQUIRIES_MAX: usize = 1 << 16;
+
 /// Payments a relay remembers as reversed (their late requests are declined).
 pub const REVERSED_REMEMBERED: usize = 1 << 20;
 
@@ -347,6 +357,8 @@ pub struct Relay {
     reversed_order: std::collections::VecDeque<u64>,
     book: Option<(SettlementBook, Writer)>,
     next_transfer: u64,
+    /// Inquiries UPI passed on to the switch: whom to pass the answer back to.
+    inquiries: BTreeMap<u64, InstitutionId>,
     rng: Prng,
     shared: Arc<Shared>,
 }
@@ -364,6 +376,7 @@ impl Relay {
         let rng = Prng::stream(setup.seed, setup.role.institution().get());
         Relay {
             rng,
+            inquiries: BTreeMap::new(),
             setup,
             links: BTreeMap::new(),
             pending: BTreeMap::new(),
@@ -440,7 +453,7 @@ impl Relay {
                 Inbound::Deadline(id) => self.on_deadline(id, &inbox_tx),
                 Inbound::AdviceRetry(id) => self.on_advice_retry(id, &inbox_tx),
                 Inbound::Send(to, frame) => self.send(to, *frame),
-                Inbound::Pay(..) | Inbound::PayerTimeout(_) | Inbound::Decided(_) => {}
+                Inbound::Pay(..) | Inbound::OriginatorTimer(..) | Inbound::Decided(_) => {}
             }
         }
     }
@@ -572,6 +585,12 @@ impl Relay {
                     }
                 }
             }
+            Mti::StatusInquiry => self.on_inquiry(from, &p),
+            Mti::StatusInquiryResponse => {
+                if let Some(back) = self.inquiries.remove(&id) {
+                    self.send(back, Frame::Payment(p));
+                }
+            }
             Mti::ReversalAdviceResponse if self.advices.remove(&id).is_some() => {
                 self.shared.advices_acked.fetch_add(1, Ordering::Relaxed);
                 if let Some((_, writer)) = &self.book {
@@ -583,6 +602,34 @@ impl Relay {
             }
             _ => {}
         }
+    }
+
+    /// A status inquiry (0600): the switch answers from its books (approved if it booked the
+    /// payment, declined if it was reversed here, else not found: still in flight, or never
+    /// seen); UPI passes an inquiry about a payment to a Bakong member on to the switch and
+    /// its answer back, and answers "not found" for the rest.
+    fn on_inquiry(&mut self, from: InstitutionId, p: &PaymentFrame) {
+        let id = p.message.rrn.get();
+        let switch = Role::Switch.institution();
+        let code = if self.book.is_some() {
+            if self.booked.contains_key(&id) {
+                ResponseCode::Approved
+            } else if self.reversed.contains(&id) {
+                ResponseCode::Declined(Decline::Reversed)
+            } else {
+                ResponseCode::NotFound
+            }
+        } else if self.next_hop(p) == Some(switch)
+            && self.links.contains_key(&switch)
+            && self.inquiries.len() < INQUIRIES_MAX
+        {
+            self.inquiries.insert(id, from);
+            self.send(switch, Frame::Payment(p.clone()));
+            return;
+        } else {
+            ResponseCode::NotFound
+        };
+        self.send(from, respond(p, code));
     }
 
     /// Remembers that a payment was reversed here, for [`REVERSED_REMEMBERED`] payments, so
@@ -662,6 +709,42 @@ pub fn settlement_booking(
     })
 }
 
+/// The frame of a payment's message from its originator `role`: the request (with the payer,
+/// the payee and the code), or an inquiry or advice naming it.
+fn order_frame(role: Role, order: &PayOrder, mti: Mti) -> Frame {
+    let rrn = Rrn::new(order.id).expect("payment ids are RRNs");
+    let mut message = Message::request(
+        mti,
+        crate::payments::network::Stan::new(0).expect("0"),
+        rrn,
+        order.amount,
+    );
+    message.billing = order.billing;
+    let request = mti == Mti::FinancialRequest;
+    let sent = crate::payments::network::iso8583::TransmissionTime::of(now());
+    Frame::Payment(PaymentFrame {
+        message,
+        processing: if order.flow == Flow::Remittance {
+            crate::payments::network::iso8583::Processing::Transfer
+        } else {
+            crate::payments::network::iso8583::Processing::Purchase
+        },
+        sent,
+        acquirer: role.institution(),
+        forwarder: None,
+        receiver: Some(order.payee.institution()),
+        payer: request.then(|| order.payer.clone()),
+        payee: request.then(|| order.payee_account.clone()),
+        qr_md5: request.then_some(order.qr_md5),
+        original: (!request).then_some(crate::payments::network::iso8583::Original {
+            mti: Mti::FinancialRequest,
+            stan: crate::payments::network::Stan::new(0).expect("0"),
+            sent,
+            acquirer: role.institution(),
+        }),
+    })
+}
+
 /// A member bank, issuer or acquirer: originates for its payers, books its payees' side.
 pub struct Member {
     setup: Setup,
@@ -675,9 +758,11 @@ pub struct Member {
 
 struct Waiting {
     order: Box<PayOrder>,
+    /// The payer's answer, until it is given (the outcome, or `pending` at the timeout).
     answer: Option<oneshot::Sender<Status>>,
     started: std::time::Instant,
-    timed_out: bool,
+    /// The core's state machine of the payment at its originator.
+    originator: Originator,
 }
 
 /// A payment at this member's far side: the core's state machine, and the request while the
@@ -732,7 +817,7 @@ impl Member {
                 }
                 Inbound::Frame(..) => {}
                 Inbound::Pay(order, answer) => self.on_pay(order, answer, &inbox_tx),
-                Inbound::PayerTimeout(id) => self.on_payer_timeout(id, &inbox_tx),
+                Inbound::OriginatorTimer(id, timer) => self.on_timer(id, timer, &inbox_tx),
                 Inbound::Decided(id) => self.on_decided(id),
                 Inbound::Send(_, frame) => self.send(*frame),
                 Inbound::Deadline(_) | Inbound::AdviceRetry(_) => {}
@@ -740,47 +825,43 @@ impl Member {
         }
     }
 
+    /// Sends `frame` through the writer's queue, so that it leaves after everything journaled
+    /// before it (a request leaves once its acceptance has committed).
+    fn send_after_journal(&self, frame: Frame, inbox: &mpsc::UnboundedSender<Inbound>) {
+        let Some((peer, _)) = &self.link else { return };
+        let (peer, inbox) = (*peer, inbox.clone());
+        let _ = self.writer.submit(
+            Vec::new(),
+            Box::new(move |_| {
+                let _ = inbox.send(Inbound::Send(peer, Box::new(frame)));
+            }),
+        );
+    }
+
+    /// Sets one of the core originator's timers, in real time.
+    fn set_timer(&self, inbox: &mpsc::UnboundedSender<Inbound>, id: u64, timer: Timer, wait: Span) {
+        let wait = scaled(Duration::from_nanos(wait.as_nanos()), self.setup.speedup);
+        after(inbox, wait, Inbound::OriginatorTimer(id, timer));
+    }
+
+    /// A payer's order: the originator's own decision (the core's `on_request`), then the
+    /// acceptance journaled, the request sent once it is durable, and the timeout set.
     fn on_pay(
         &mut self,
         order: Box<PayOrder>,
         answer: oneshot::Sender<Status>,
         inbox: &mpsc::UnboundedSender<Inbound>,
     ) {
-        let Some((peer, _)) = &self.link else {
+        let id = order.id;
+        if self.link.is_none() {
             let _ = answer.send(Status {
-                payment_id: order.id,
+                payment_id: id,
                 status: "declined".into(),
                 decline_class: Some(Decline::SwitchError.name().into()),
                 latency_ms: Some(0),
             });
             return;
-        };
-        let _ = peer;
-        let id = order.id;
-        let rrn = Rrn::new(id).expect("payment ids are RRNs");
-        let mut message = Message::request(
-            Mti::FinancialRequest,
-            crate::payments::network::Stan::new(0).expect("0"),
-            rrn,
-            order.amount,
-        );
-        message.billing = order.billing;
-        let frame = Frame::Payment(PaymentFrame {
-            message,
-            processing: if order.flow == Flow::Remittance {
-                crate::payments::network::iso8583::Processing::Transfer
-            } else {
-                crate::payments::network::iso8583::Processing::Purchase
-            },
-            sent: crate::payments::network::iso8583::TransmissionTime::of(now()),
-            acquirer: self.setup.role.institution(),
-            forwarder: None,
-            receiver: Some(order.payee.institution()),
-            payer: Some(order.payer.clone()),
-            payee: Some(order.payee_account.clone()),
-            qr_md5: Some(order.qr_md5),
-            original: None,
-        });
+        }
         self.shared.statuses.lock().expect("not poisoned").insert(
             id,
             Status {
@@ -790,37 +871,26 @@ impl Member {
                 latency_ms: None,
             },
         );
-        let timeout = order.timeout;
-        self.waiting.insert(
-            id,
-            Waiting {
-                order,
-                answer: Some(answer),
-                started: std::time::Instant::now(),
-                timed_out: false,
-            },
-        );
-        // Journal the acceptance, then send: nothing leaves before it is durable.
-        let accepted = self.waiting[&id].order.accepted.clone();
-        let flow = self.waiting[&id].order.flow;
+        let flow = order.flow;
+        let accepted = order.accepted.clone();
+        let frame = order_frame(self.setup.role, &order, Mti::FinancialRequest);
+        let mut originator = Originator::default();
         let rng = &mut self.rng;
-        if let Some(d) = self.setup.rates.get(&flow).and_then(|r| origin_decision(r, rng)) {
+        let decision = self.setup.rates.get(&flow).and_then(|r| origin_decision(r, rng));
+        let declined = originator.on_request(decision).err();
+        let started = std::time::Instant::now();
+        self.waiting.insert(id, Waiting { order, answer: Some(answer), started, originator });
+        let _ = self.writer.submit(vec![Entry::Accepted(accepted)], Box::new(|_| {}));
+        if let Some(d) = declined {
             // The originator's own decline: journaled, answered, nothing sent.
-            let _ = self.writer.submit(vec![Entry::Accepted(accepted)], Box::new(|_| {}));
             self.finish(id, Outcome::Declined(d));
             return;
         }
-        let inbox2 = inbox.clone();
-        let peer = self.link.as_ref().map(|(p, _)| *p).expect("checked above");
-        let _ = self.writer.submit(
-            vec![Entry::Accepted(accepted)],
-            Box::new(move |r| {
-                if r.is_ok() {
-                    let _ = inbox2.send(Inbound::Send(peer, Box::new(frame)));
-                }
-            }),
-        );
-        after(inbox, scaled(timeout, self.setup.speedup), Inbound::PayerTimeout(id));
+        let Some(policy) = self.setup.policies.get(&flow) else { return };
+        let w = self.waiting.get_mut(&id).expect("inserted above");
+        let (timer, wait) = w.originator.on_authorised(policy);
+        self.send_after_journal(frame, inbox);
+        self.set_timer(inbox, id, timer, wait);
     }
 
     fn finish(&mut self, id: u64, outcome: Outcome) {
@@ -853,71 +923,95 @@ impl Member {
         );
     }
 
-    fn on_payer_timeout(&mut self, id: u64, inbox: &mpsc::UnboundedSender<Inbound>) {
-        let Some(w) = self.waiting.get_mut(&id) else { return };
-        if w.timed_out {
-            return;
+    /// One of the core originator's timers: at the timeout the payer is told `pending` and
+    /// the originator inquires (0600) every `inquiry_every`; when no inquiry settles the
+    /// payment it sends the reversal advice (0420), again on the back-off until acknowledged,
+    /// and past the last attempt the payment goes to manual handling.
+    fn on_timer(&mut self, id: u64, timer: Timer, inbox: &mpsc::UnboundedSender<Inbound>) {
+        enum Then {
+            Nothing,
+            Timer(Timer, Span),
+            Send(Frame, Timer, Span),
+            Advise(Frame, Timer, Span),
+            Manual,
         }
-        w.timed_out = true;
-        if let Some(answer) = w.answer.take() {
-            let _ = answer.send(Status {
-                payment_id: id,
-                status: "pending".into(),
-                decline_class: None,
-                latency_ms: None,
-            });
-        }
-        // The payer has gone: reverse (the switch stores and forwards the advice).
-        let rrn = Rrn::new(id).expect("payment ids are RRNs");
-        let mut message = Message::request(
-            Mti::ReversalAdvice,
-            crate::payments::network::Stan::new(0).expect("0"),
-            rrn,
-            w.order.amount,
-        );
-        message.billing = w.order.billing;
-        let frame = Frame::Payment(PaymentFrame {
-            message,
-            processing: crate::payments::network::iso8583::Processing::Purchase,
-            sent: crate::payments::network::iso8583::TransmissionTime::of(now()),
-            acquirer: self.setup.role.institution(),
-            forwarder: None,
-            receiver: Some(w.order.payee.institution()),
-            payer: None,
-            payee: None,
-            qr_md5: None,
-            original: None,
-        });
-        // Through the writer's queue, so that it leaves after the request it reverses (which
-        // leaves once its acceptance has committed).
-        let peer = self.link.as_ref().map(|(p, _)| *p);
-        let inbox = inbox.clone();
-        let _ = self.writer.submit(
-            Vec::new(),
-            Box::new(move |_| {
-                if let Some(peer) = peer {
-                    let _ = inbox.send(Inbound::Send(peer, Box::new(frame)));
+        let role = self.setup.role;
+        let then = {
+            let Some(w) = self.waiting.get_mut(&id) else { return };
+            let Some(policy) = self.setup.policies.get(&w.order.flow) else { return };
+            match timer {
+                Timer::Timeout { epoch } => match w.originator.on_timeout(epoch) {
+                    None => Then::Nothing,
+                    Some(next) => {
+                        if let Some(answer) = w.answer.take() {
+                            let _ = answer.send(Status {
+                                payment_id: id,
+                                status: "pending".into(),
+                                decline_class: None,
+                                latency_ms: None,
+                            });
+                        }
+                        Then::Timer(next, Span::ZERO)
+                    }
+                },
+                Timer::Inquiry { n } => match w.originator.on_inquiry_timer(n, policy) {
+                    InquiryStep::Stale => Then::Nothing,
+                    InquiryStep::Send { next, after } => {
+                        Then::Send(order_frame(role, &w.order, Mti::StatusInquiry), next, after)
+                    }
+                    InquiryStep::Reverse { .. } => {
+                        Then::Timer(w.originator.first_reversal(), Span::ZERO)
+                    }
+                },
+                Timer::Reversal { attempt } => {
+                    match w.originator.on_reversal_timer(attempt, policy) {
+                        OriginatorReversal::Stale => Then::Nothing,
+                        OriginatorReversal::Send { next, after } => Then::Advise(
+                            order_frame(role, &w.order, Mti::ReversalAdvice),
+                            next,
+                            after,
+                        ),
+                        OriginatorReversal::Manual => Then::Manual,
+                    }
                 }
-            }),
-        );
+            }
+        };
+        match then {
+            Then::Nothing => {}
+            Then::Timer(next, wait) => self.set_timer(inbox, id, next, wait),
+            Then::Send(frame, next, wait) => {
+                self.shared.inquiries_sent.fetch_add(1, Ordering::Relaxed);
+                self.send(frame);
+                self.set_timer(inbox, id, next, wait);
+            }
+            Then::Advise(frame, next, wait) => {
+                self.send_after_journal(frame, inbox);
+                self.set_timer(inbox, id, next, wait);
+            }
+            Then::Manual => self.finish(id, Outcome::Manual),
+        }
     }
 
     fn on_payment(&mut self, p: PaymentFrame, inbox: &mpsc::UnboundedSender<Inbound>) {
         let id = p.message.rrn.get();
         match p.message.mti {
-            Mti::FinancialResponse => {
-                let Some(w) = self.waiting.get(&id) else { return };
-                if w.timed_out {
-                    return; // The reversal already went; it decides.
+            Mti::FinancialResponse | Mti::StatusInquiryResponse => {
+                // The core decides: an answer while reversing changes nothing (the reversal
+                // decides), one while inquiring is late, "not found" settles nothing.
+                let Some(w) = self.waiting.get_mut(&id) else { return };
+                let code =
+                    p.message.response.unwrap_or(ResponseCode::Declined(Decline::SwitchError));
+                if let Some(c) = w.originator.on_answer(code) {
+                    self.finish(id, c.outcome);
                 }
-                let outcome = match p.message.response {
-                    Some(ResponseCode::Approved) => Outcome::Approved,
-                    Some(ResponseCode::Declined(d)) => Outcome::Declined(d),
-                    _ => Outcome::Declined(Decline::SwitchError),
-                };
-                self.finish(id, outcome);
             }
-            Mti::ReversalAdviceResponse => self.finish(id, Outcome::Reversed),
+            Mti::ReversalAdviceResponse => {
+                let Some(w) = self.waiting.get_mut(&id) else { return };
+                let code = p.message.response.unwrap_or(ResponseCode::Approved);
+                if let Some(outcome) = w.originator.on_reversal_ack(code) {
+                    self.finish(id, outcome);
+                }
+            }
             Mti::FinancialRequest => {
                 let far = self.credits.entry(id).or_default();
                 if far.deciding.is_some() {

@@ -23,6 +23,7 @@ use crate::payments::ledger::TransferId;
 use crate::payments::network::iso8583::{
     InstitutionId, MacKey, PaymentFrame, Processing, TransmissionTime,
 };
+use crate::payments::network::originator::OriginatorPolicy;
 use crate::payments::network::{Message, Mti, Outcome, Stan};
 use crate::payments::party::Flow;
 use crate::scenario::Scenario;
@@ -187,7 +188,6 @@ pub async fn serve(
         idempotency: std::sync::Mutex::new(restart.idempotency),
         next_id: std::sync::atomic::AtomicU64::new(restart.next_id),
         in_flight: std::sync::atomic::AtomicUsize::new(0),
-        timeouts: payer_timeouts(&cfg),
         khr_per_cny: cfg.usd_khr / cfg.usd_cny,
         usd_per_cny: rust_decimal::Decimal::ONE / cfg.usd_cny,
     });
@@ -425,11 +425,14 @@ fn participants(
         [1u64, 2, 4, 8, 16, 32, 60].iter().map(|s| Duration::from_secs(*s)).collect();
     let rates: Arc<BTreeMap<Flow, FailureRates>> =
         Arc::new(cfg.flows.iter().map(|f| (f.flow, f.failures)).collect());
+    let policies: Arc<BTreeMap<Flow, OriginatorPolicy>> =
+        Arc::new(cfg.flows.iter().map(|f| (f.flow, f.policy.clone())).collect());
     let setup = |role: Role, far: Vec<Latency>, dl: Duration| Setup {
         role,
         speedup: timing.speedup,
         far_delay: far,
         rates: rates.clone(),
+        policies: policies.clone(),
         deadline: dl,
         seed: timing.seed,
         advice_backoff: backoff.clone(),
@@ -561,19 +564,6 @@ async fn links(
         });
     }
     Ok(())
-}
-
-/// Each flow's payer timeout.
-fn payer_timeouts(cfg: &Config) -> BTreeMap<Flow, Duration> {
-    Flow::ALL
-        .into_iter()
-        .map(|f| {
-            let t = cfg.flows.iter().find(|c| c.flow == f).map_or(Duration::from_secs(15), |c| {
-                Duration::from_nanos(c.policy.timeout.as_nanos())
-            });
-            (f, t)
-        })
-        .collect()
 }
 
 fn frame_receiver(frame: &crate::payments::network::iso8583::Frame) -> InstitutionId {

@@ -745,3 +745,71 @@ fn idle_links_echo_and_the_echoes_are_answered() {
     drop(server);
     std::fs::remove_dir_all(&dir).expect("cleans up");
 }
+
+/// Goal: an originator that gets no answer before its timeout tells the payer `pending`, asks
+/// with status inquiries (0600) instead of reversing at once, and a late approval settles the
+/// payment as approved, booked once. Method: the small scenario with the member banks' service
+/// slowed to 10–12 s (past the domestic timeout of 8 s, inside the switch's 14 s deadline
+/// here and the inquiry window of 45 s) at 100x; a domestic payment answers 202, then its
+/// status turns to approved, with inquiries counted and the journal consistent.
+#[test]
+fn a_payment_past_its_timeout_is_inquired_about_and_approved_late() {
+    let dir = std::env::temp_dir().join(format!("bakong-sim-inquiry-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let small = std::fs::read_to_string(root.join("tests/data/small.toml")).expect("reads");
+    let slow = small
+        .replace(
+            "kh_bank        = { servers = 96,  queue_max = 10_000, service_ms = [80, 500],",
+            "kh_bank        = { servers = 96,  queue_max = 10_000, service_ms = [10000, 12000],",
+        )
+        .replace(
+            "bakong_switch  = { servers = 128, queue_max = 20_000, service_ms = [15, 80], other_service_ms = [4, 20] }",
+            "bakong_switch  = { servers = 128, queue_max = 20_000, service_ms = [15, 80], other_service_ms = [4, 20], deadline_s = 14 }",
+        );
+    assert_eq!(slow.matches("10000, 12000").count() + slow.matches("deadline_s = 14").count(), 2);
+    let scenario = dir.join("slow.toml");
+    std::fs::write(&scenario, &slow).expect("writes");
+    let generated = sim()
+        .args(["keys", "generate"])
+        .arg(&scenario)
+        .arg("--out")
+        .arg(dir.join("keys.toml"))
+        .status()
+        .expect("runs");
+    assert!(generated.success());
+    let server =
+        spawn_server_of(scenario.to_str().expect("UTF-8"), &dir, "127.0.0.1:0", "100", &[]);
+    let bank = token(&dir, "kh_bank_0");
+    let (code, first) =
+        http(&server.addr, "POST", "/v1/payments", Some(&bank), &pay("slow-1", "40000"));
+    assert_eq!(code, 202, "{first}");
+    assert!(first.contains(r#""status":"pending""#), "{first}");
+    let mut status = String::new();
+    for _ in 0..50 {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        status = http(&server.addr, "GET", "/v1/payments/1", Some(&bank), "").1;
+        if !status.contains("pending") {
+            break;
+        }
+    }
+    assert!(status.contains(r#""status":"approved""#), "{status}");
+    let (_, metrics) = http(&server.addr, "GET", "/metrics", None, "");
+    let count = |name: &str| -> u64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} ")))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in\n{metrics}"))
+    };
+    assert!(count("bakong_status_inquiries_total") >= 1, "{metrics}");
+    assert_eq!(count("bakong_reversal_advices_sent_total"), 0, "nothing to reverse");
+    drop(server);
+    let out =
+        sim().args(["journal", "check"]).arg(dir.join("journal.sqlite")).output().expect("runs");
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{report}");
+    assert!(report.contains(r#""payments_final": 1"#), "{report}");
+    std::fs::remove_dir_all(&dir).expect("cleans up");
+}
