@@ -154,10 +154,12 @@ pub(super) fn serve(args: ServeArgs) -> anyhow::Result<Outcome> {
             options,
             |running| {
                 say!("listening on http://{}", running.api);
-                if running.recovered_open > 0 {
+                if running.recovered_approved + running.recovered_reversed > 0 {
                     eprintln!(
-                        "recovered {} open payments from the journal: reversing them",
-                        running.recovered_open
+                        "recovered {} open payments from the journal: {} the switch had booked, approved; {} reversed",
+                        running.recovered_approved + running.recovered_reversed,
+                        running.recovered_approved,
+                        running.recovered_reversed
                     );
                 }
             },

@@ -3,7 +3,8 @@
 //!
 //! Start-up: open the journal (refusing a file that is not ours), recover from it (statuses,
 //! idempotency keys, the switch's settlement ledger rebuilt and its invariants checked; every
-//! payment left open is reversed: its advice is journaled and sent when the links are up),
+//! payment left open is settled from the switch's books: approved where it booked the far
+//! side's approval, else reversed, its advice journaled and sent when the links are up),
 //! start the switch's and UPI's listeners, sign every member on, then answer the API.
 
 use std::collections::BTreeMap;
@@ -19,7 +20,6 @@ use super::journal::{self, Booking, Entry, Journal, SettlementBook, Writer, Writ
 use super::link::{self, LinkShared};
 use super::network::{Inbound, Member, Relay, Role, Setup, Shared, now, outcome_of};
 use crate::payments::clearing::Rrn;
-use crate::payments::ledger::TransferId;
 use crate::payments::network::iso8583::{
     InstitutionId, MacKey, PaymentFrame, Processing, TransmissionTime,
 };
@@ -145,8 +145,10 @@ fn is_loopback(addr: SocketAddr) -> bool {
 pub struct Running {
     /// Where the API listens.
     pub api: SocketAddr,
-    /// The payments recovered from the journal and reversed at start-up.
-    pub recovered_open: usize,
+    /// Payments found open in the journal that the switch had booked, approved at start-up.
+    pub recovered_approved: usize,
+    /// Payments found open in the journal and reversed at start-up.
+    pub recovered_reversed: usize,
 }
 
 /// Starts the network and the API, and serves until `stop` resolves: the participants' keys
@@ -198,7 +200,11 @@ pub async fn serve(
     let listener =
         TcpListener::bind(options.listen).await.map_err(io("binding the API's address"))?;
     let api_addr = listener.local_addr().map_err(io("the API's address"))?;
-    started(&Running { api: api_addr, recovered_open: restart.open });
+    started(&Running {
+        api: api_addr,
+        recovered_approved: restart.approved,
+        recovered_reversed: restart.reversed,
+    });
     let accept = async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else { continue };
@@ -277,17 +283,17 @@ struct Restart {
     next_id: u64,
     /// Payments whose reversal advice is to be sent (again).
     advices: Vec<journal::RecoveredPayment>,
+    /// Payments found open that the switch had booked: approved.
+    approved: usize,
     /// Payments found open and reversed.
-    open: usize,
+    reversed: usize,
     writer: Writer,
     writer_stats: Arc<WriterStats>,
 }
 
 /// Recovery: the ledger rebuilt from the journal's bookings and checked; every payment left
-/// open by a crash reversed (the switch journals the intent, with the reversal of its
-/// booking if it booked, and advises the far side until acknowledged; the outcome is
-/// `reversed`, never acknowledged to a payer who got no answer); unacknowledged advices
-/// queued to go again.
+/// open by a crash settled as an inquiry would settle it ([`settle_open`]: approved where the
+/// switch booked it, else reversed and advised); unacknowledged advices queued to go again.
 fn recover(journal: Journal) -> Result<Restart, ServeError> {
     let recovered = journal.recover()?;
     let mut book = SettlementBook::default();
@@ -296,7 +302,7 @@ fn recover(journal: Journal) -> Result<Restart, ServeError> {
             .map_err(|e| ServeError::Ledger(format!("booking {}: {e:?}", b.transfer.0)))?;
     }
     book.check().map_err(|e| ServeError::Ledger(format!("{e:?}")))?;
-    let mut next_transfer = recovered.bookings.iter().map(|b| b.transfer.0 + 1).max().unwrap_or(1);
+    let next_transfer = recovered.bookings.iter().map(|b| b.transfer.0 + 1).max().unwrap_or(1);
     let mut booked: BTreeMap<u64, Booking> = BTreeMap::new();
     for b in &recovered.bookings {
         if b.reversal {
@@ -329,8 +335,8 @@ fn recover(journal: Journal) -> Result<Restart, ServeError> {
     let writer_stats = Arc::new(WriterStats::default());
     let writer = Writer::start(journal, writer_stats.clone());
 
-    let mut advices = open.clone();
-    let entries = reverse_open(&open, &mut book, &mut next_transfer, &mut booked, &shared)?;
+    let (entries, mut advices) = settle_open(&open, &booked, &shared);
+    let reversed = advices.len();
     for id in &recovered.reversals_open {
         if let Some(p) = recovered.payments.iter().find(|p| p.id == *id)
             && !advices.iter().any(|q| q.id == *id)
@@ -358,35 +364,36 @@ fn recover(journal: Journal) -> Result<Restart, ServeError> {
         idempotency,
         next_id,
         advices,
-        open: open.len(),
+        approved: open.len() - reversed,
+        reversed,
         writer,
         writer_stats,
     })
 }
 
-/// The journal entries that reverse payments left open (with the reversal of the switch's
-/// booking where it booked), applied to the book and recorded as final.
-fn reverse_open(
+/// Payments left open by a crash, settled as an inquiry would settle them: one the switch
+/// booked was approved by its far side (the switch books only an approval, before passing it
+/// on), so it is final as approved, never acknowledged to a payer who got no answer; any
+/// other had nothing booked to undo and is reversed: its advice goes to the far side, which
+/// takes back a credit it made. Returns the journal entries and the payments to advise.
+fn settle_open(
     open: &[journal::RecoveredPayment],
-    book: &mut SettlementBook,
-    next_transfer: &mut u64,
-    booked: &mut BTreeMap<u64, Booking>,
+    booked: &BTreeMap<u64, Booking>,
     shared: &Shared,
-) -> Result<Vec<Entry>, ServeError> {
-    let mut entries = Vec::new();
+) -> (Vec<Entry>, Vec<journal::RecoveredPayment>) {
+    let (mut entries, mut reverse) = (Vec::new(), Vec::new());
     let t = now();
     for p in open {
-        if let Some(b) = booked.remove(&p.id) {
-            let undo = Booking {
-                transfer: TransferId(*next_transfer),
-                reversal: true,
-                debit: b.credit,
-                credit: b.debit,
-                ..b
-            };
-            *next_transfer += 1;
-            book.apply(&undo, t).map_err(|e| ServeError::Ledger(format!("{e:?}")))?;
-            entries.push(Entry::Booked(undo));
+        if booked.contains_key(&p.id) {
+            entries.push(Entry::Final {
+                payment: p.id,
+                outcome: "approved".into(),
+                decline: None,
+                at: t,
+                acknowledged: false,
+            });
+            shared.finish(p.id, flow_named(&p.flow), Outcome::Approved, None);
+            continue;
         }
         entries.push(Entry::ReversalIntent { payment: p.id, at: t });
         entries.push(Entry::Final {
@@ -397,8 +404,9 @@ fn reverse_open(
             acknowledged: false,
         });
         shared.finish(p.id, flow_named(&p.flow), Outcome::Reversed, None);
+        reverse.push(p.clone());
     }
-    Ok(entries)
+    (entries, reverse)
 }
 
 fn flow_named(name: &str) -> Flow {
