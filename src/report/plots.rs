@@ -1,5 +1,5 @@
 //! The report's plots, as PNG and SVG bytes: latency percentiles over time per flow,
-//! throughput (offered and completed) per flow, the latency percentile spectrum per flow,
+//! throughput per flow (offered, and approved, declined or timed out, stacked), the latency percentile spectrum per flow,
 //! queue depth and utilisation of the busiest nodes, and outcomes by class.
 //!
 //! Text is drawn with DejaVu Sans, embedded in the binary (`assets/fonts`), so plots render on
@@ -270,21 +270,30 @@ fn per_minute_rate(counts: impl ExactSizeIterator<Item = u32>) -> Series {
         .collect()
 }
 
-/// Offered and completed payments per minute, one panel per flow.
+/// Per flow, in payments per second: what became of the payments completed, stacked
+/// (approved, declined, reversed or sent to manual handling), under the offered rate drawn as
+/// a line, so an overload shows as the stack parting from the line and turning to declines.
 fn throughput<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, record: &RunRecord) -> Drawn {
-    let title = caption(record, "throughput: payments offered and completed per minute");
+    let title =
+        caption(record, "throughput per second: offered, and approved, declined or timed out");
     let root = root.titled(&title, font(24)).map_err(err)?;
     let panels = root.split_evenly((record.flows.len().max(1), 1));
     for (k, panel) in panels.iter().enumerate().take(record.flows.len()) {
         let minutes = &record.minutes[k];
         let hours = minutes.len() as f64 / 60.0;
-        let top = minutes.iter().map(|m| m.offered.max(m.completed)).max().unwrap_or(1).max(1)
-            as f64
-            * 1.15;
+        let per_s = |f: fn(&crate::record::MinuteStats) -> u32| -> Series {
+            per_minute_rate(minutes.iter().map(f)).into_iter().map(|(x, y)| (x, y / 60.0)).collect()
+        };
+        let offered = per_s(|m| m.offered);
+        let approved = per_s(|m| m.approved);
+        let declined = per_s(|m| m.approved + m.declined);
+        let timed_out = per_s(|m| m.approved + m.declined + m.timed_out);
+        let top =
+            offered.iter().chain(&timed_out).map(|p| p.1).fold(0.0, f64::max).max(0.01) * 1.15;
         let mut chart = ChartBuilder::on(panel)
             .caption(
                 format!(
-                    "{} (payments per minute, averaged over {} min)",
+                    "{} (payments per second, averaged over {} min)",
                     record.flows[k].flow.name(),
                     bucket_minutes(minutes.len())
                 ),
@@ -295,12 +304,39 @@ fn throughput<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, record: &RunRec
             .y_label_area_size(80)
             .build_cartesian_2d(0.0..hours.max(1.0 / 60.0), 0.0..top)
             .map_err(err)?;
-        time_mesh(&mut chart, record, "payments/min", 12)?;
-        let offered = per_minute_rate(minutes.iter().map(|m| m.offered));
-        let completed = per_minute_rate(minutes.iter().map(|m| m.completed));
-        draw_line(&mut chart, offered, PALETTE[0], 2, "offered")?;
-        draw_line(&mut chart, completed, PALETTE[1], 1, "completed")?;
-        legend(&mut chart, 12)?;
+        time_mesh(&mut chart, record, "payments/s", 12)?;
+        // Tallest first, each band drawn over the one above it.
+        for (points, color, name) in [
+            (timed_out, PALETTE[3], "reversed or manual"),
+            (declined, PALETTE[1], "declined"),
+            (approved, PALETTE[2], "approved"),
+        ] {
+            // Opaque and lightened (each band covers the one above it, so no blending).
+            let light = RGBColor(
+                u8::try_from((u16::from(color.0) + 255) / 2).unwrap_or(255),
+                u8::try_from((u16::from(color.1) + 255) / 2).unwrap_or(255),
+                u8::try_from((u16::from(color.2) + 255) / 2).unwrap_or(255),
+            );
+            chart
+                .draw_series(AreaSeries::new(points, 0.0, light.filled()).border_style(color))
+                .map_err(err)?
+                .label(name)
+                .legend(move |(x, y)| {
+                    Rectangle::new([(x, y - 5), (x + 20, y + 5)], color.filled())
+                });
+        }
+        draw_line(&mut chart, offered, BLACK, 2, "offered")?;
+        if k > 0 {
+            continue; // One legend, on the first panel, covers them all.
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .label_font(font(12))
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()
+            .map_err(err)?;
     }
     Ok(())
 }
@@ -566,7 +602,10 @@ pub fn names(record: &RunRecord) -> Vec<(String, String)> {
             )
         })
         .collect();
-    out.push(("throughput".into(), "offered and completed payments per minute, per flow".into()));
+    out.push((
+        "throughput".into(),
+        "payments per second per flow: offered, and approved, declined or timed out".into(),
+    ));
     out.push(("latency-spectrum".into(), "latency percentile spectrum per flow".into()));
     out.push(("nodes".into(), "utilisation and queue depth of the busiest nodes".into()));
     out.push(("outcomes".into(), "outcomes by class per flow".into()));
