@@ -8,7 +8,9 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::ReportFile;
-use super::plots::{Drawing, Drawn, PALETTE, draw_line, err, font, legend, render_drawing};
+use super::plots::{
+    Drawing, Drawn, PALETTE, draw_line, draw_segments, err, font, legend, render_drawing,
+};
 use crate::record::measured::MeasuredSeries;
 
 /// The files, plots included.
@@ -151,41 +153,9 @@ fn latency<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, s: &MeasuredSeries
         .draw()
         .map_err(err)?;
     for (i, (name, points)) in series.iter().enumerate().rev() {
-        // Runs of consecutive intervals only: a gap is not bridged.
-        let mut run: Vec<(f64, f64)> = Vec::new();
-        let mut labelled = false;
-        for (k, &p) in points.iter().enumerate() {
-            let gap = k > 0 && p.0 - points[k - 1].0 > s.interval_s as f64 * 1.5;
-            if gap && !run.is_empty() {
-                draw_run(&mut chart, &run, PALETTE[i], name, &mut labelled)?;
-                run.clear();
-            }
-            run.push(p);
-        }
-        draw_run(&mut chart, &run, PALETTE[i], name, &mut labelled)?;
+        draw_segments(&mut chart, points, s.interval_s as f64 * 1.5, PALETTE[i], 2, name)?;
     }
     legend(&mut chart, 16)
-}
-
-fn draw_run<DB: DrawingBackend, CT: CoordTranslate<From = (f64, f64)>>(
-    chart: &mut ChartContext<'_, DB, CT>,
-    run: &[(f64, f64)],
-    color: RGBColor,
-    name: &str,
-    labelled: &mut bool,
-) -> Drawn {
-    if run.is_empty() {
-        return Ok(());
-    }
-    if *labelled {
-        chart
-            .draw_series(LineSeries::new(run.iter().copied(), color.stroke_width(2)))
-            .map_err(err)?;
-        Ok(())
-    } else {
-        *labelled = true;
-        draw_line(chart, run.iter().copied(), color, 2, name)
-    }
 }
 
 /// Requests due and answers received per second, per interval.

@@ -13,7 +13,7 @@ use plotters::prelude::*;
 
 use crate::payments::network::{Decline, Outcome};
 use crate::payments::time::{Span, Zone};
-use crate::record::{INTERVAL_MINUTES, RunRecord};
+use crate::record::{INTERVAL_MINUTES, RunRecord, SloBound, SloMetric};
 
 const FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
 const FAMILY: &str = "dejavu";
@@ -178,7 +178,26 @@ fn latency_over_time<DB: DrawingBackend>(
         [("p50", line(0.5)), ("p99", line(0.99)), ("p99.9", line(0.999))];
     let minutes = &record.minutes[k];
     let hours = minutes.len() as f64 / 60.0;
-    let top = series.iter().flat_map(|s| s.1.iter().map(|p| p.1)).fold(10.0, f64::max) * 1.5;
+    let this_flow = record.flows[k].flow;
+    // The flow's latency SLOs, drawn as dashed lines at their bounds.
+    let slos: Vec<(String, f64)> = record
+        .slos
+        .iter()
+        .filter(|s| s.flow == Some(this_flow))
+        .filter_map(|s| match (s.metric, s.bound) {
+            (
+                SloMetric::LatencyMsP50 | SloMetric::LatencyMsP99 | SloMetric::LatencyMsP999,
+                SloBound::Max(ms),
+            ) => Some((format!("SLO: {}", s.name), ms)),
+            _ => None,
+        })
+        .collect();
+    let top = series
+        .iter()
+        .flat_map(|s| s.1.iter().map(|p| p.1))
+        .chain(slos.iter().map(|s| s.1))
+        .fold(10.0, f64::max)
+        * 1.5;
     let bottom = series[0].1.iter().map(|p| p.1).fold(top, f64::min).max(0.01) / 1.5;
     let flow = record.flows[k].flow.name();
     let mut chart = ChartBuilder::on(root)
@@ -189,11 +208,25 @@ fn latency_over_time<DB: DrawingBackend>(
         .build_cartesian_2d(0.0..hours.max(1.0 / 60.0), (bottom..top).log_scale())
         .map_err(err)?;
     time_mesh(&mut chart, record, "latency, ms (log scale)", 15)?;
-    // p99.9 first and thin, so p99 and p50 stay visible where few payments make them equal.
+    // p99.9 first and thin, so p99 and p50 stay visible where few payments make them equal;
+    // an interval without payments breaks the line rather than being bridged.
     for (i, (name, points)) in series.iter().enumerate().rev() {
         let color = PALETTE[i];
         let width = if i == 2 { 1 } else { 2 };
-        draw_line(&mut chart, points.iter().copied(), color, width, name)?;
+        draw_segments(&mut chart, points, width_h * 1.5, color, width, name)?;
+    }
+    for (name, ms) in &slos {
+        let dashed = DashedLineSeries::new(
+            [(0.0, *ms), (hours.max(1.0 / 60.0), *ms)],
+            8,
+            6,
+            BLACK.stroke_width(2),
+        );
+        chart
+            .draw_series(dashed)
+            .map_err(err)?
+            .label(name.as_str())
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK.stroke_width(2)));
     }
     legend(&mut chart, 16)
 }
@@ -211,6 +244,34 @@ pub(super) fn draw_line<DB: DrawingBackend, CT: CoordTranslate<From = (f64, f64)
         .map_err(err)?
         .label(name)
         .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(3)));
+    Ok(())
+}
+
+/// Draws a labelled line in pieces: where two points are more than `gap` apart on the x axis
+/// (an interval without data between them), the line breaks instead of bridging it.
+pub(super) fn draw_segments<DB: DrawingBackend, CT: CoordTranslate<From = (f64, f64)>>(
+    chart: &mut ChartContext<'_, DB, CT>,
+    points: &[(f64, f64)],
+    gap: f64,
+    color: RGBColor,
+    width: u32,
+    name: &str,
+) -> Drawn {
+    let mut start = 0;
+    let mut labelled = false;
+    for end in 1..=points.len() {
+        if end < points.len() && points[end].0 - points[end - 1].0 <= gap {
+            continue;
+        }
+        let piece = points[start..end].iter().copied();
+        if labelled {
+            chart.draw_series(LineSeries::new(piece, color.stroke_width(width))).map_err(err)?;
+        } else {
+            draw_line(chart, piece, color, width, name)?;
+            labelled = true;
+        }
+        start = end;
+    }
     Ok(())
 }
 
