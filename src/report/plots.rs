@@ -166,16 +166,21 @@ fn latency_over_time<DB: DrawingBackend>(
     let intervals = &record.flows[k].intervals;
     let width_h = INTERVAL_MINUTES as f64 / 60.0;
     let at = |i: usize| (i as f64 + 0.5) * width_h;
-    let line = |q: f64| -> Series {
+    // A percentile is drawn only where the interval holds enough payments to have one of
+    // its own: 100 for p99, 1,000 for p99.9 (with fewer it is just the maximum).
+    let line = |q: f64, samples_min: u64| -> Series {
         intervals
             .iter()
             .enumerate()
-            .filter(|(_, h)| !h.is_empty())
+            .filter(|(_, h)| !h.is_empty() && h.len() >= samples_min)
             .map(|(i, h)| (at(i), h.value_at_quantile(q) as f64 / 1000.0))
             .collect()
     };
-    let series: [(&str, Series); 3] =
-        [("p50", line(0.5)), ("p99", line(0.99)), ("p99.9", line(0.999))];
+    let series: [(&str, Series); 3] = [
+        ("p50", line(0.5, 1)),
+        ("p99 (intervals of 100 payments or more)", line(0.99, 100)),
+        ("p99.9 (intervals of 1,000 or more)", line(0.999, 1000)),
+    ];
     let minutes = &record.minutes[k];
     let hours = minutes.len() as f64 / 60.0;
     let this_flow = record.flows[k].flow;
