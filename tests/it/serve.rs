@@ -315,9 +315,11 @@ fn a_stall_shows_in_the_corrected_latency_as_theory_says_and_not_in_the_service_
     assert!(load.wait().expect("finishes").success());
     let (p99, p90) = (summary_ms(&out, "latency_ms", "p99"), summary_ms(&out, "latency_ms", "p90"));
     let service_p99 = summary_ms(&out, "service_ms", "p99");
-    // A stall of T: p99 = T − 60 ms and p90 = T − 600 ms; 250 ms below for timing, and 350 ms
-    // above for the backlog the server works off after it (400 requests on 4 connections).
-    let (low, high) = (stall_ms_min - 250.0, stall_ms_max + 350.0);
+    // A stall of T: p99 = T − 60 ms and p90 = T − 600 ms; 250 ms below for timing, and 700 ms
+    // above for the backlog the server works off after it (400 requests on 4 connections),
+    // which on a machine busy with the other tests took up to 480 ms more than theory (p90
+    // 1,884 ms after a stall of 2,002 to 2,014 ms, in CI).
+    let (low, high) = (stall_ms_min - 250.0, stall_ms_max + 700.0);
     assert!(
         (low - 60.0..=high - 60.0).contains(&p99),
         "corrected p99 {p99} ms; a stall of {stall_ms_min:.0} to {stall_ms_max:.0} ms"
