@@ -473,36 +473,47 @@ impl Api {
             self.refusals.echoes_sent.load(Relaxed),
             self.refusals.echoes_answered.load(Relaxed)
         );
-        let _ = writeln!(
-            out,
-            "# HELP bakong_status_inquiries_total Status inquiries (0600) sent by originators after their timeout.\n# TYPE bakong_status_inquiries_total counter\nbakong_status_inquiries_total {}",
-            self.shared.inquiries_sent.load(Relaxed)
-        );
-        let _ = writeln!(
-            out,
-            "# TYPE bakong_reversal_advices_sent_total counter\nbakong_reversal_advices_sent_total {}",
-            self.shared.advices_sent.load(Relaxed)
-        );
-        let _ = writeln!(
-            out,
-            "# TYPE bakong_reversal_advices_acked_total counter\nbakong_reversal_advices_acked_total {}",
-            self.shared.advices_acked.load(Relaxed)
-        );
-        let _ = writeln!(
-            out,
-            "# TYPE bakong_journal_commits_total counter\nbakong_journal_commits_total {}",
-            self.writer_stats.commits.load(Relaxed)
-        );
-        let _ = writeln!(
-            out,
-            "# TYPE bakong_journal_entries_total counter\nbakong_journal_entries_total {}",
-            self.writer_stats.entries.load(Relaxed)
-        );
-        let _ = writeln!(
-            out,
-            "# TYPE bakong_payments_in_flight gauge\nbakong_payments_in_flight {}",
-            self.in_flight.load(Relaxed)
-        );
+        // The single-valued families: name, type, what, value.
+        for (name, kind, help, value) in [
+            (
+                "bakong_status_inquiries_total",
+                "counter",
+                "Status inquiries (0600) sent by originators after their timeout.",
+                self.shared.inquiries_sent.load(Relaxed),
+            ),
+            (
+                "bakong_reversal_advices_sent_total",
+                "counter",
+                "Reversal advices the relays sent downstream (first and repeated).",
+                self.shared.advices_sent.load(Relaxed),
+            ),
+            (
+                "bakong_reversal_advices_acked_total",
+                "counter",
+                "Reversal advices acknowledged downstream.",
+                self.shared.advices_acked.load(Relaxed),
+            ),
+            (
+                "bakong_journal_commits_total",
+                "counter",
+                "Journal transactions committed.",
+                self.writer_stats.commits.load(Relaxed),
+            ),
+            (
+                "bakong_journal_entries_total",
+                "counter",
+                "Journal entries committed.",
+                self.writer_stats.entries.load(Relaxed),
+            ),
+            (
+                "bakong_payments_in_flight",
+                "gauge",
+                "Payments accepted and not yet answered.",
+                u64::try_from(self.in_flight.load(Relaxed)).unwrap_or(u64::MAX),
+            ),
+        ] {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
+        }
         {
             let wait = self.writer_stats.wait_us.lock().expect("not poisoned");
             let _ = writeln!(
