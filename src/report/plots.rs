@@ -303,13 +303,23 @@ where
         .map_err(err)
 }
 
-/// Draws the legend box.
+/// Draws the legend box where plotters puts it by default (middle right).
 pub(super) fn legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
     chart: &mut ChartContext<'a, DB, CT>,
     size: u32,
 ) -> Drawn {
+    legend_at(chart, size, SeriesLabelPosition::MiddleRight)
+}
+
+/// Draws the legend box at `position`.
+pub(super) fn legend_at<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    size: u32,
+    position: SeriesLabelPosition,
+) -> Drawn {
     chart
         .configure_series_labels()
+        .position(position)
         .label_font(font(size))
         .background_style(WHITE.mix(0.8))
         .border_style(BLACK)
@@ -395,14 +405,7 @@ fn throughput<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, record: &RunRec
         if k > 0 {
             continue; // One legend, on the first panel, covers them all.
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .label_font(font(12))
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .draw()
-            .map_err(err)?;
+        legend_at(&mut chart, 12, SeriesLabelPosition::UpperLeft)?;
     }
     Ok(())
 }
@@ -645,14 +648,7 @@ fn outcomes<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, record: &RunRecor
             .label(record.flows[k].flow.name())
             .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 15, y + 5)], color.filled()));
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
-        .label_font(font(16))
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .draw()
-        .map_err(err)
+    legend_at(&mut chart, 16, SeriesLabelPosition::LowerRight)
 }
 
 /// Every plot's file name (without extension) and title, in the order they are drawn.
