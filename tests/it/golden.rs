@@ -3,7 +3,8 @@
 //! report from the one list `sim run` writes (`report::files`) with fixed process facts (wall
 //! time, commit), and compare each text file with `tests/data/golden/`; `BLESS=1 cargo test
 //! golden` rewrites them after a deliberate change. The interval log is checked for its header;
-//! plots are decoded (PNG) or checked for their root element and seed (SVG).
+//! plots are decoded and must have something drawn (PNG), or must carry their title, axis and
+//! legend texts and enough series (SVG, the table `PLOTS`).
 
 use bakong_sim::report::{self, RunMeta};
 use bakong_sim::scenario;
@@ -91,11 +92,95 @@ fn small_report_matches_the_golden_files_and_its_plots_decode() {
             let image = image::load_from_memory_with_format(bytes, image::ImageFormat::Png)
                 .unwrap_or_else(|e| panic!("{name} does not decode: {e}"));
             assert_eq!((image.width(), image.height()), (1200, 700), "{name}");
-            assert!(bytes.len() > 20_000, "{name} is {} bytes: nothing drawn?", bytes.len());
+            // The frame, its text and its grid are greys; only the series are in colour.
+            let coloured =
+                image.to_rgba8().pixels().filter(|p| p.0[0] != p.0[1] || p.0[1] != p.0[2]).count();
+            assert!(coloured > 2_000, "{name}: {coloured} coloured pixels: nothing drawn?");
         } else {
-            let svg = std::str::from_utf8(bytes).expect("SVG is text");
-            assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"), "{name}");
-            assert!(svg.contains("seed 1)"), "{name} names the seed");
+            check_svg(&name, std::str::from_utf8(bytes).expect("SVG is text"));
         }
+    }
+}
+
+/// What each plot of the small report must show: its title, axis and legend texts, and at
+/// least so many polylines (series, segments, SLO lines) beyond the frame.
+const PLOTS: &[(&str, &[&str], usize)] = &[
+    (
+        "latency-inward.svg",
+        &[
+            "inward: end-to-end latency",
+            "latency, ms (log scale)",
+            "p50",
+            "p99 (intervals of 100 payments or more)",
+            "SLO: inward p99 under 5 s",
+        ],
+        20,
+    ),
+    ("latency-outward.svg", &["outward: end-to-end latency", "p50"], 5),
+    ("latency-remittance.svg", &["remittance: end-to-end latency", "p50"], 5),
+    (
+        "latency-domestic.svg",
+        &[
+            "domestic: end-to-end latency",
+            "p99 (intervals of 100 payments or more)",
+            "SLO: domestic p99 under 3 s",
+        ],
+        20,
+    ),
+    (
+        "throughput.svg",
+        &[
+            "throughput per second",
+            "offered",
+            "approved",
+            "declined",
+            "reversed or manual",
+            "inward (payments",
+            "domestic (payments",
+        ],
+        40,
+    ),
+    (
+        "latency-spectrum.svg",
+        &["latency by percentile", "percentile", "inward", "outward", "remittance", "domestic"],
+        4,
+    ),
+    (
+        "nodes.svg",
+        &[
+            "busiest nodes",
+            "utilisation, % of servers busy",
+            "longest queue in the minute",
+            "bakong_switch",
+        ],
+        12,
+    ),
+    (
+        "outcomes.svg",
+        &["outcomes other than approval", "reversed", "insufficient_balance", "domestic"],
+        0,
+    ),
+    ("liquidity.svg", &["headroom under each bank", "headroom, % of the cap"], 5),
+];
+
+/// One SVG plot: a whole document naming the seed, with its texts and drawn series.
+fn check_svg(name: &str, svg: &str) {
+    assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"), "{name}");
+    let texts: Vec<&str> = svg
+        .split("<text")
+        .skip(1)
+        .filter_map(|t| Some(t.split_once('>')?.1.split_once("</text>")?.0.trim()))
+        .collect();
+    assert!(texts.first().is_some_and(|t| t.ends_with("(seed 1)")), "{name}: title {texts:?}");
+    let (_, wanted, polylines_min) =
+        PLOTS.iter().find(|(n, ..)| *n == name).unwrap_or_else(|| panic!("{name} not in PLOTS"));
+    for want in *wanted {
+        assert!(texts.iter().any(|t| t.contains(want)), "{name} lacks {want:?}: {texts:?}");
+    }
+    let polylines = svg.matches("<polyline").count();
+    assert!(polylines >= *polylines_min, "{name}: {polylines} polylines");
+    if name == "outcomes.svg" {
+        // Bars: the frame's rectangles and one per flow and class with any share.
+        assert!(svg.matches("<rect").count() > 20, "{name}: no bars");
     }
 }

@@ -13,6 +13,7 @@ const README: &str = include_str!("../../scenarios/README.md");
 /// Applies `edit` (from, to) to the reference and expects an error at `key` whose message
 /// contains `message`, on the line where `key`'s value (or the broken text) is.
 fn check(edit: (&str, &str), key: &str, message: &str) {
+    assert!(!message.is_empty(), "an empty expected text matches anything");
     assert!(REFERENCE.contains(edit.0), "edit target {:?} not in the reference", edit.0);
     let text = REFERENCE.replacen(edit.0, edit.1, 1);
     let error: ScenarioError = match scenario::parse(&text) {

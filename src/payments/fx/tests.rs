@@ -218,7 +218,8 @@ proptest! {
         let back = book.quote(request(to, from, Flow::Domestic)).expect("quote");
         prop_assert_eq!(there.markup_bps, 0);
         let start = Money::new(from, minor);
-        let Ok(first) = there.convert_from_payer(start, t0()) else { return Ok(()) };
+        // Every amount in range converts: an error here is a bug, not a case to skip.
+        let first = there.convert_from_payer(start, t0()).expect("converts");
         prop_assume!(first.received.minor > 0);
         let second = back.convert_from_payer(first.received, t0()).expect("back");
         // Each rounding down loses under one minor unit of its currency: one unit of `to` is
@@ -244,7 +245,7 @@ proptest! {
         } else {
             quote.convert_from_payer(Money::new(Currency::Khr, minor), t0())
         };
-        let Ok(c) = conversion else { return Ok(()) };
+        let c = conversion.expect("every amount in range converts");
         prop_assert!(c.spread.minor >= 0 && c.exchanged.minor >= 0);
         prop_assert_eq!(c.paid().minor, c.exchanged.minor + c.spread.minor);
         // The payee never gets more than the exchanged amount is worth at the rate.
