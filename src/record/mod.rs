@@ -97,7 +97,76 @@ pub struct RunRecord {
     pub slos: Vec<SloSpec>,
     /// Minutes the scenario cuts from the start for steady-state figures (detected when none).
     pub warmup_minutes: Option<u64>,
+    /// How often the run reached the states a fault campaign must reach.
+    pub marks: Marks,
 }
+
+/// How often a run reached the states that matter to a fault campaign (`sim swarm`): each
+/// is a path through the protocol that ordinary traffic rarely takes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Marks {
+    /// The originator timed out after the far side had booked the credit.
+    pub timeout_after_credit_count: u64,
+    /// A reversal undid a credit the far side had booked.
+    pub credit_reversed_count: u64,
+    /// An approval reached the payer after the originator's timeout.
+    pub late_approval_count: u64,
+    /// A payment confirmed before the Beijing day cut (23:00 Phnom Penh) and final after it.
+    pub across_day_cut_count: u64,
+    /// A duplicate request reached a side that had booked, and idempotency absorbed it.
+    pub duplicate_absorbed_count: u64,
+    /// A payment declined for its bank's liquidity at NBC.
+    pub liquidity_decline_count: u64,
+    /// A node crashed while a payment with an open hold had it on its route.
+    pub crash_open_hold_count: u64,
+    /// Messages lost in crashes (held in memory, or sent to a node that was down).
+    pub crash_lost_count: u64,
+}
+
+/// One mark: its key in `swarm.json`, what it means, and its count.
+pub struct Mark {
+    /// Its key.
+    pub name: &'static str,
+    /// What it means.
+    pub means: &'static str,
+    /// Its count in a run's marks.
+    pub count: fn(&Marks) -> u64,
+}
+
+/// Every mark, in the order reports list them.
+pub const MARKS: &[Mark] = &[
+    Mark {
+        name: "timeout_after_credit",
+        means: "a timeout after the far side booked",
+        count: |m| m.timeout_after_credit_count,
+    },
+    Mark {
+        name: "credit_reversed",
+        means: "a reversal of a credited payment",
+        count: |m| m.credit_reversed_count,
+    },
+    Mark { name: "late_approval", means: "a late approval", count: |m| m.late_approval_count },
+    Mark {
+        name: "across_day_cut",
+        means: "a payment across the Beijing day cut",
+        count: |m| m.across_day_cut_count,
+    },
+    Mark {
+        name: "duplicate_absorbed",
+        means: "a duplicate absorbed by idempotency",
+        count: |m| m.duplicate_absorbed_count,
+    },
+    Mark {
+        name: "liquidity_decline",
+        means: "a liquidity decline",
+        count: |m| m.liquidity_decline_count,
+    },
+    Mark {
+        name: "crash_open_hold",
+        means: "a crash during an open hold",
+        count: |m| m.crash_open_hold_count,
+    },
+];
 
 /// A member bank's liquidity at NBC in one currency at the end of a simulated minute, minor
 /// units.

@@ -318,6 +318,14 @@ pub struct Exceptions {
     /// Records UPI's file marks declined though approved.
     #[serde(default)]
     pub status_mismatch: f64,
+    /// Records UPI presents a business day late (in the next day's file).
+    #[serde(default)]
+    pub late_presentment: f64,
+    /// UPI's clock against the switch's, milliseconds (negative: behind), as it dates its
+    /// records: a record near the 23:00 Phnom Penh (midnight Beijing) cut lands on another
+    /// business day than the switch's. At most an hour either way.
+    #[serde(default)]
+    pub scheme_clock_skew_ms: i64,
 }
 
 /// `[population]`.
@@ -778,6 +786,14 @@ pub struct WindowSpec {
     /// Late-approval rate at the nodes, percent, replacing the flows'.
     #[serde(default)]
     pub late_approval_pct: Option<f64>,
+    /// Duplication on the links, percent, replacing theirs.
+    #[serde(default)]
+    pub duplicate_pct: Option<f64>,
+    /// The targeted nodes (nodes only) crash at `from` and restart at `to`: what they held in
+    /// memory (messages queued or in service) is lost, messages that reach them meanwhile are
+    /// lost, and their timers (kept in their journal, like their books) fire at the restart.
+    #[serde(default)]
+    pub crash: bool,
 }
 
 /// `[[slo]]`: a threshold checked in the report.

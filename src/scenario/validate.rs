@@ -50,6 +50,8 @@ pub const MEMORY_MB_MIN: u32 = 64;
 pub const MEMORY_MB_MAX: u32 = 1 << 20;
 /// Most rate shocks a scenario may list.
 pub const SHOCKS_MAX: usize = 64;
+/// The largest clock skew between the switch and UPI, milliseconds: an hour.
+pub const CLOCK_SKEW_MS_MAX: u64 = 3_600_000;
 /// Most degraded windows a scenario may list.
 pub const WINDOWS_MAX: usize = 256;
 /// The most a surge may multiply a flow's rate.
@@ -539,10 +541,17 @@ fn check_settlement(s: &Scenario) -> Check {
         ("duplicate", e.duplicate),
         ("amount_mismatch", e.amount_mismatch),
         ("status_mismatch", e.status_mismatch),
+        ("late_presentment", e.late_presentment),
     ] {
         if !(0.0..=1000.0).contains(&v) {
             return Err(at(&["exceptions", key], format!("{v} per 10 000 is outside 0 to 1000")));
         }
+    }
+    if e.scheme_clock_skew_ms.unsigned_abs() > CLOCK_SKEW_MS_MAX {
+        return Err(at(
+            &["exceptions", "scheme_clock_skew_ms"],
+            format!("at most {CLOCK_SKEW_MS_MAX} ms either way"),
+        ));
     }
     Ok(())
 }
@@ -1530,7 +1539,16 @@ fn check_windows(s: &Scenario) -> Check {
         if !(0.0..=1000.0).contains(&w.error_x) {
             return Err(here("error_x", "must be 0 to 1000".into()));
         }
-        for (key, v) in [("loss_pct", w.loss_pct), ("late_approval_pct", w.late_approval_pct)] {
+        if w.crash
+            && let Some(t) = w.targets.iter().find(|t| !nodes(s).iter().any(|n| n.0 == t.as_str()))
+        {
+            return Err(here("targets", format!("{t:?} is a link; a crash window targets nodes")));
+        }
+        for (key, v) in [
+            ("loss_pct", w.loss_pct),
+            ("late_approval_pct", w.late_approval_pct),
+            ("duplicate_pct", w.duplicate_pct),
+        ] {
             if let Some(v) = v
                 && !(0.0..=100.0).contains(&v)
             {

@@ -18,7 +18,9 @@
 //!
 //! A breach stops the run; the caller prints the seed and the command that reproduces it.
 
+use crate::payments::clearing::ClearingRecord;
 use crate::payments::ledger::{AccountId, InvariantBreach, Ledger, Purpose};
+use crate::payments::money::Currency;
 use crate::payments::time::Timestamp;
 use crate::record::AuditCounts;
 
@@ -75,6 +77,20 @@ pub enum Breach {
         /// What the payments account for.
         expected: i64,
     },
+    /// After reconciliation, the switch's receivable differs from the network's claim.
+    #[error(
+        "business day {date}: after its breaks are resolved the switch's {currency} receivable is {ours}, the network's file claims {claimed}"
+    )]
+    Receivable {
+        /// The business day.
+        date: crate::payments::time::Date,
+        /// The currency.
+        currency: Currency,
+        /// Our receivable after the breaks' changes, minor units.
+        ours: i128,
+        /// What their file claims, minor units.
+        claimed: i128,
+    },
     /// A reversal that undoes nothing, or a different amount.
     #[error("payment {payment}: reversal without a matching original credit ({why})")]
     ReversalUnmatched {
@@ -83,6 +99,43 @@ pub enum Breach {
         /// What was wrong.
         why: &'static str,
     },
+}
+
+/// The oracle of reconciliation: after every break of a business day is resolved, the
+/// switch's receivable from the network equals what the network's file claims, currency by
+/// currency. It sums the two files itself (approved purchases less approved reversals and
+/// refunds) rather than asking the reconciliation code that made the breaks.
+///
+/// # Errors
+/// [`Breach::Receivable`] for the first currency that disagrees.
+pub fn check_receivable(
+    date: crate::payments::time::Date,
+    ours: &[ClearingRecord],
+    theirs: &[ClearingRecord],
+    breaks: &[crate::payments::recon::Break],
+) -> Result<(), Breach> {
+    use crate::payments::clearing::{MessageKind, Status};
+    let mut sums = [[0i128; 2]; Currency::ALL.len()];
+    for (side, records) in [ours, theirs].into_iter().enumerate() {
+        for r in records {
+            let sign = match (r.status, r.kind) {
+                (Status::Approved, MessageKind::Purchase) => 1,
+                (Status::Approved, MessageKind::Reversal | MessageKind::Refund) => -1,
+                _ => 0,
+            };
+            sums[r.amount.currency.index()][side] += sign * i128::from(r.amount.minor);
+        }
+    }
+    for b in breaks {
+        sums[b.receivable_change.currency.index()][0] += i128::from(b.receivable_change.minor);
+    }
+    for c in Currency::ALL {
+        let [ours, claimed] = sums[c.index()];
+        if ours != claimed {
+            return Err(Breach::Receivable { date, currency: c, ours, claimed });
+        }
+    }
+    Ok(())
 }
 
 /// A payment still in flight when the run stopped: what the books must show for it so far.

@@ -213,6 +213,8 @@ pub struct Degraded {
     pub loss_permille: u32,
     /// A loss rate, parts per million, that replaces the link's in the window.
     pub loss_ppm: Option<u32>,
+    /// A duplication rate, parts per million, that replaces the link's in the window.
+    pub duplicate_ppm: Option<u32>,
 }
 
 /// A one-way hop between two nodes.
@@ -276,7 +278,8 @@ impl Link {
             now.checked_add(crate::payments::time::Span::from_nanos(ns)).expect("within u64 ns")
         };
         let first = at(latency.sample_ns(rng));
-        if rng.chance_ppm(self.duplicate_ppm) {
+        let duplicate_ppm = degraded.and_then(|d| d.duplicate_ppm).unwrap_or(self.duplicate_ppm);
+        if rng.chance_ppm(duplicate_ppm) {
             let second = at(latency.sample_ns(rng)).max(first);
             return Delivery::Duplicated(first, second);
         }
@@ -417,6 +420,7 @@ mod tests {
             latency_p99_permille: 3_000,
             loss_permille: 10_000,
             loss_ppm: None,
+            duplicate_ppm: None,
         };
         let slow = Link { degraded: vec![degraded], ..link() };
         let (lost, _, latest) = tally(&slow, t(5), 100_000);
@@ -425,6 +429,12 @@ mod tests {
         let replaced = Degraded { loss_ppm: Some(500_000), ..degraded };
         let (lost, _, _) = tally(&Link { degraded: vec![replaced], ..link() }, t(5), 100_000);
         assert!((49_000..51_000).contains(&lost), "loss replaced by 50 %: {lost}");
+        let doubled = Degraded { duplicate_ppm: Some(300_000), ..degraded };
+        let (_, dup, _) = tally(&Link { degraded: vec![doubled], ..link() }, t(5), 100_000);
+        assert!(
+            (26_000..28_500).contains(&dup),
+            "duplication replaced by 30 % of delivered: {dup}"
+        );
     }
 
     #[test]

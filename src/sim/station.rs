@@ -171,6 +171,19 @@ impl<T> Station<T> {
         self.next(now)
     }
 
+    /// The station crashes at `now`: everything waiting is lost and handed back (the caller
+    /// drops it). Each leaves as discarded work, so Little's law still holds. Requests in
+    /// service are the caller's to drop when they finish.
+    pub fn drain(&mut self, now: Timestamp) -> Vec<Waiting<T>> {
+        self.advance(now);
+        let lost: Vec<Waiting<T>> = self.queues.iter_mut().flat_map(|q| q.drain(..)).collect();
+        for w in &lost {
+            self.stats.discarded_count += 1;
+            self.stats.sojourn_ns += u128::from(now.saturating_since(w.arrived).as_nanos());
+        }
+        lost
+    }
+
     /// The longest queue since the last call, restarting from the queue's length now.
     pub fn take_interval_queue_max(&mut self) -> u32 {
         let len = self.queue_len() as u32;

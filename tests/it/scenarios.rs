@@ -70,6 +70,21 @@ fn bad_files_name_line_column_and_key() {
         "not a node or link",
     );
     check(
+        ("targets = [\"cn_acquirer\"]\ncrash = true", "targets = [\"cn_backbone\"]\ncrash = true"),
+        "windows[1].targets",
+        "a crash window targets nodes",
+    );
+    check(
+        ("duplicate_pct = 0.5", "duplicate_pct = 100.5"),
+        "windows[0].duplicate_pct",
+        "percentage",
+    );
+    check(
+        ("scheme_clock_skew_ms = 0", "scheme_clock_skew_ms = 3600001"),
+        "exceptions.scheme_clock_skew_ms",
+        "at most 3600000 ms",
+    );
+    check(
         ("pin_failure = 0.6", "pin_failur = 0.6"),
         "flows.inward.failures_pct.pin_failur",
         "unknown field",

@@ -553,3 +553,39 @@ fn a_bank_short_of_liquidity_declines_or_holds_and_settlement_never_fails() {
     let topped: i64 = held.liquidity.iter().map(|b| b.topped_up_minor[1]).sum();
     assert!(topped > 0);
 }
+
+#[test]
+fn a_crashed_switch_loses_what_it_held_and_every_payment_still_ends_once() {
+    // The switch is down for three minutes at the Beijing day cut: the messages it held and
+    // those sent to it meanwhile are lost; its timers wait for the restart; the originators
+    // inquire and reverse, and the books still balance.
+    let crash = "[[windows]]\nname = \"switch_crash\"\nfrom = 2026-02-16T22:58:00+07:00\n\
+                 to = 2026-02-16T23:01:00+07:00\ntargets = [\"bakong_switch\"]\ncrash = true\n\n\
+                 [[windows]]\nname = \"upi_national_peak\"";
+    let total = |r: &RunRecord, o: Outcome| r.flows.iter().map(|f| f.count(o)).sum::<u64>();
+    // Fifty times tiny's traffic, so that payments are open when it crashes.
+    let busier = (
+        "[[windows]]\nname = \"upi_national_peak\"",
+        "[load]\nmultiplier = 50\n\n[[windows]]\nname = \"upi_national_peak\"",
+    );
+    let calm = run(&tiny_with(&[busier]), 5, Sabotage::default()).expect("no breach");
+    let crashed = run(
+        &tiny_with(&[busier, ("[[windows]]\nname = \"upi_national_peak\"", crash)]),
+        5,
+        Sabotage::default(),
+    )
+    .expect("no breach");
+    assert_eq!(calm.marks.crash_lost_count, 0);
+    assert!(crashed.marks.crash_lost_count > 50, "{:?}", crashed.marks);
+    assert!(crashed.marks.crash_open_hold_count > 5, "{:?}", crashed.marks);
+    assert_eq!(crashed.stop, bakong_sim::record::Stop::Drained);
+    let c = crashed.audit_counts;
+    assert_eq!(c.payments_created_count, c.payments_final_count, "every payment ended once");
+    let timed_out = |r: &RunRecord| total(r, Outcome::Reversed) + total(r, Outcome::Manual);
+    assert!(
+        timed_out(&crashed) > timed_out(&calm) + 20,
+        "the crash times payments out: {} against {}",
+        timed_out(&crashed),
+        timed_out(&calm)
+    );
+}

@@ -383,6 +383,7 @@ pub(super) fn world(cfg: Config, sabotage: Sabotage) -> World {
         kh_calendar,
         sabotage,
         events_count: 0,
+        marks: Default::default(),
         stop: None::<Stop>,
         cfg,
     };
@@ -477,5 +478,13 @@ impl World {
             date = date.succ();
         }
         self.after(Span::from_minutes(1), Event::Minute);
+        for node in 0..self.nodes.len() {
+            for &w in &self.nodes[node].windows.clone() {
+                let w = &self.cfg.windows[w];
+                if w.crash && w.span.from >= start && w.span.from <= self.cfg.hard_end {
+                    self.schedule(w.span.from, Event::Crash { node: node as u32 });
+                }
+            }
+        }
     }
 }

@@ -27,12 +27,17 @@ impl World {
             _ => TransferId(0),
         };
         let ours = pay.terms.clearing_record(Party::Switch, kind, switch, credit, md5.clone());
+        // UPI dates its record by its own clock.
+        let skew = self.cfg.scheme_clock_skew_ns;
+        let upi_clock = Timestamp::from_nanos(upi.0.as_nanos().saturating_add_signed(skew));
+        let upi = (upi_clock, upi.1);
         let mut theirs = pay.terms.clearing_record(Party::Upi, kind, upi, credit, md5);
         let seq = pay.seq;
         if switch.1 != upi.1 || switch.0.date_at(Zone::BEIJING) != upi.0.date_at(Zone::BEIJING) {
             self.eventful.insert(seq);
         }
-        let [missing_network, missing_switch, duplicate, mismatch, status] = self.cfg.exceptions;
+        let [missing_network, missing_switch, duplicate, mismatch, status, late] =
+            self.cfg.exceptions;
         let rng = &mut self.exceptions_rng;
         let mut injected = false;
         let mut push_ours = true;
@@ -55,6 +60,10 @@ impl World {
                 injected = true;
             } else if rng.chance_ppm(status) && theirs.status == Status::Approved {
                 theirs.status = Status::Declined;
+                injected = true;
+            } else if late > 0 && rng.chance_ppm(late) {
+                // Presented a business day late: in the next day's file.
+                theirs.business_date = theirs.business_date.succ();
                 injected = true;
             }
         }

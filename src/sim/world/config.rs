@@ -266,6 +266,9 @@ pub(crate) struct Window {
     pub(crate) error_permille: u32,
     pub(crate) loss: Option<Ppm>,
     pub(crate) late_approval: Option<Ppm>,
+    pub(crate) duplicate: Option<Ppm>,
+    /// The targeted nodes are down (crashed) in the window.
+    pub(crate) crash: bool,
 }
 
 fn permille(x: f64) -> u32 {
@@ -285,6 +288,8 @@ impl Window {
             error_permille: permille(w.error_x),
             loss: w.loss_pct.map(ppm),
             late_approval: w.late_approval_pct.map(ppm),
+            duplicate: w.duplicate_pct.map(ppm),
+            crash: w.crash,
         }
     }
 
@@ -296,6 +301,7 @@ impl Window {
             latency_p99_permille: self.p99_permille,
             loss_permille: self.error_permille,
             loss_ppm: self.loss,
+            duplicate_ppm: self.duplicate,
         }
     }
 
@@ -683,7 +689,9 @@ pub(crate) struct Config {
     pub(crate) fx: FxConfig,
     /// Exceptions injected into UPI's file, parts per million: missing at the network, missing
     /// at the switch, duplicated, amount mismatch, status mismatch.
-    pub(crate) exceptions: [Ppm; 5],
+    pub(crate) exceptions: [Ppm; 6],
+    /// UPI's clock against the switch's when it dates its records.
+    pub(crate) scheme_clock_skew_ns: i64,
     pub(crate) rounding_tolerance_minor: i64,
     /// Share of outward merchants whose code is WeChat Pay's.
     pub(crate) wechat: Ppm,
@@ -832,8 +840,10 @@ impl Config {
                 e.duplicate,
                 e.amount_mismatch,
                 e.status_mismatch,
+                e.late_presentment,
             ]
             .map(|per_10k| (per_10k * 100.0).round() as Ppm),
+            scheme_clock_skew_ns: e.scheme_clock_skew_ms * 1_000_000,
             rounding_tolerance_minor: s.settlement.recon_rounding_tolerance_minor,
             wechat: s.flows.outward.as_ref().map_or(0, |f| ppm(f.wechat_share_pct)),
             accounts_needed: validate::accounts_needed(s),

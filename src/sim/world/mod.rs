@@ -128,6 +128,10 @@ enum Event {
     SchemeValue(crate::payments::time::Date),
     Cutoff(u16),
     Minute,
+    /// A node crashes (a crash window of its begins).
+    Crash {
+        node: u32,
+    },
 }
 
 /// Where a payment is, as the world sees it: the payer still deciding, then in the network
@@ -315,6 +319,8 @@ pub struct World {
     sabotage: Sabotage,
     events_count: u64,
     stop: Option<Stop>,
+    /// The states reached that a fault campaign looks for.
+    marks: crate::record::Marks,
 }
 
 /// The minute index of `at` in a run starting at `start`.
@@ -479,6 +485,10 @@ impl World {
             Event::Arrive(msg) => self.on_arrive(now, msg)?,
             Event::Done { node, msg, arrived } => self.on_done(now, node as usize, msg, arrived)?,
             Event::Response(p, code) => self.on_answer(now, p, code)?,
+            // A node's timers are kept in its journal: one that falls while the node is down
+            // fires at its restart.
+            Event::Originator(p, _) | Event::HopDeadline { p, .. } | Event::Advice { p, .. }
+                if self.defer_while_down(now, p, event) => {}
             Event::Originator(p, timer) => self.on_originator_timer(now, p, timer)?,
             Event::HopDeadline { p, hop } => self.on_hop_deadline(now, p, hop),
             Event::Advice { p, hop, attempt } => self.on_advice_timer(now, p, hop, attempt)?,
@@ -488,6 +498,7 @@ impl World {
             Event::SchemeValue(date) => self.on_scheme_value(now, date),
             Event::Cutoff(i) => self.on_cutoff(now, i as usize)?,
             Event::Minute => self.on_minute(now),
+            Event::Crash { node } => self.on_crash(now, node as usize),
         }
         Ok(())
     }
@@ -553,6 +564,46 @@ impl World {
             .windows
             .iter()
             .map(|&w| &self.cfg.windows[w])
-            .find(|w| w.span.contains(now))
+            .find(|w| !w.crash && w.span.contains(now))
+    }
+
+    /// When the node restarts, if it is down (crashed) at `now`.
+    fn node_down(&self, node: usize, now: Timestamp) -> Option<Timestamp> {
+        self.nodes[node]
+            .windows
+            .iter()
+            .map(|&w| &self.cfg.windows[w])
+            .filter(|w| w.crash && w.span.contains(now))
+            .map(|w| w.span.until)
+            .max()
+    }
+
+    /// Whether the node crashed after `after` and at or before `upto`: work it held in memory
+    /// then is lost.
+    fn crashed_between(&self, node: usize, after: Timestamp, upto: Timestamp) -> bool {
+        self.nodes[node]
+            .windows
+            .iter()
+            .map(|&w| &self.cfg.windows[w])
+            .any(|w| w.crash && w.span.from > after && w.span.from <= upto)
+    }
+
+    /// A payment's timer held by a node that is down at `now` waits for its restart: `true`
+    /// when it was put off.
+    fn defer_while_down(&mut self, now: Timestamp, p: PRef, event: Event) -> bool {
+        let hop = match event {
+            Event::Originator(..) => 0,
+            Event::HopDeadline { hop, .. } | Event::Advice { hop, .. } => hop,
+            _ => return false,
+        };
+        let Some(pay) = self.slot(p) else { return false };
+        let node = self.node_of(self.route(pay.fi).hops[hop as usize], pay);
+        match self.node_down(node, now) {
+            Some(until) => {
+                self.schedule(until, event);
+                true
+            }
+            None => false,
+        }
     }
 }

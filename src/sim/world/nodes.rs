@@ -5,7 +5,7 @@
 //! whose originator has already timed out when it reaches a server, instead of serving it.
 
 use super::transport::{Kind, Msg};
-use super::{Decline, Event, Node, World};
+use super::{Decline, Event, Node, Stage, World};
 use crate::payments::network::ResponseCode;
 use crate::payments::time::{Span, Timestamp};
 use crate::record::{NodeMinute, NodeStats};
@@ -132,6 +132,26 @@ impl World {
         }
     }
 
+    /// A node crashes: everything it held in memory is lost (its books and journal are not).
+    pub(super) fn on_crash(&mut self, now: Timestamp, node: usize) {
+        let mut open_holds = 0;
+        for pay in &self.slots {
+            if pay.stage != Stage::InNetwork || pay.originator.hold().is_none() {
+                continue;
+            }
+            let route = &self.cfg.flows[pay.fi as usize].route;
+            if route.hops.iter().any(|&h| self.node_of(h, pay) == node) {
+                open_holds += 1;
+            }
+        }
+        self.marks.crash_open_hold_count += open_holds;
+        for lost in self.nodes[node].station.drain(now) {
+            self.marks.crash_lost_count += 1;
+            self.left_admission(node, lost.request);
+            self.consume(lost.request.p);
+        }
+    }
+
     /// A message reaches a node: served at once, queued, or (a new request, the queue of new
     /// requests being full) refused: the node answers "overloaded", unless it is a duplicate.
     pub(super) fn node_arrive(
@@ -140,6 +160,11 @@ impl World {
         node: usize,
         msg: Msg,
     ) -> Result<(), Breach> {
+        if self.node_down(node, now).is_some() {
+            self.marks.crash_lost_count += 1;
+            self.consume(msg.p);
+            return Ok(());
+        }
         let request = matches!(msg.kind, Kind::Request { .. });
         if msg.kind.forward() && self.nodes[node].admission.is_some() {
             let sender = self.sender_of(msg);
@@ -190,6 +215,12 @@ impl World {
             self.take_server(node, now, next);
         }
         self.left_admission(node, msg);
+        if self.crashed_between(node, arrived, now) {
+            // It was in service when the node crashed.
+            self.marks.crash_lost_count += 1;
+            self.consume(msg.p);
+            return Ok(());
+        }
         self.served(now, node, msg, arrived)
     }
 

@@ -219,6 +219,7 @@ impl World {
             let until = pay.held_at.checked_add(self.cfg.hold).expect("in range");
             let commands = pay.terms.hold_commands(&self.books, hold, until);
             let _ = self.books.ledger.execute_linked(&commands, now);
+            self.marks.duplicate_absorbed_count += 1;
         }
         if hop == self.route(pay.fi).credit
             && let Some(credit) = pay.far.on_duplicate()
@@ -230,6 +231,7 @@ impl World {
             };
             let commands = pay.terms.credit_commands(&self.books, id);
             let _ = self.books.ledger.execute_linked(&commands, now);
+            self.marks.duplicate_absorbed_count += 1;
         }
     }
 
@@ -451,6 +453,9 @@ impl World {
                 let pay = self.payment_mut(p).expect("alive");
                 if let Some(first) = pay.originator.on_timeout(epoch) {
                     let seq = pay.seq;
+                    if matches!(pay.far.phase(), FarPhase::Credited { .. }) {
+                        self.marks.timeout_after_credit_count += 1;
+                    }
                     self.eventful.insert(seq);
                     self.after(Span::ZERO, Event::Originator(p, first));
                 }
@@ -534,6 +539,7 @@ impl World {
     pub(super) fn reverse_credit(&mut self, now: Timestamp, p: PRef) -> Result<(), Breach> {
         let pay = self.payment(p).expect("alive");
         self.audit.reversing(pay.seq, pay.terms.received().minor)?;
+        self.marks.credit_reversed_count += 1;
         let first = TransferId(self.books.ids(2));
         let pay = self.payment(p).expect("alive");
         let commands = pay.terms.credit_reversal_commands(&self.books, first);
@@ -652,6 +658,17 @@ impl World {
             effects[1].1 = payee_gets;
         }
         let (seq, fi) = (pay.seq, pay.fi as usize);
+        let now = self.queue.now();
+        if pay.confirmed_at.date_at(Zone::BEIJING) != now.date_at(Zone::BEIJING) {
+            self.marks.across_day_cut_count += 1;
+        }
+        match outcome {
+            Outcome::ApprovedLate => self.marks.late_approval_count += 1,
+            Outcome::Declined(Decline::InsufficientLiquidity) => {
+                self.marks.liquidity_decline_count += 1;
+            }
+            _ => {}
+        }
         self.audit.finalized(seq, || outcome.name(), &effects)?;
         if self.sabotage.finalize_twice && outcome.is_approved() {
             self.audit.finalized(seq, || outcome.name(), &[])?;

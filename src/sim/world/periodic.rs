@@ -157,7 +157,7 @@ impl World {
             self.settle_cycle(now, cycle);
         }
         let scheme_settlements = self.settle_scheme(now);
-        let (breaks, unexplained) = self.reconcile();
+        let (breaks, unexplained) = self.reconcile()?;
         let in_flight = self.in_flight_effects();
         self.audit.finish(&self.books.ledger, now, &in_flight)?;
         let fx_end = [0, 1].map(|k| self.books.rates.mid(PAIRS[k], now).expect("set"));
@@ -195,6 +195,7 @@ impl World {
             audit_counts: self.audit.counts(),
             slos: self.cfg.slos.clone(),
             warmup_minutes: self.cfg.warmup_minutes,
+            marks: self.marks,
             fx_mid: FxMids {
                 usd_cny: MidMove { start: self.fx.start[0], end: fx_end[0] },
                 usd_khr: MidMove { start: self.fx.start[1], end: fx_end[1] },
@@ -292,7 +293,7 @@ impl World {
 
     /// Reconciles the switch's file with UPI's per trade date. A break is explained when its
     /// payment had a timeout, a reversal or an injected exception.
-    fn reconcile(&mut self) -> (Vec<crate::payments::recon::Break>, u64) {
+    fn reconcile(&mut self) -> Result<(Vec<crate::payments::recon::Break>, u64), Breach> {
         let by_date = |records: &[ClearingRecord]| {
             let mut m: BTreeMap<Date, Vec<ClearingRecord>> = BTreeMap::new();
             for r in records {
@@ -311,7 +312,9 @@ impl World {
             let o = ours.get(&d).unwrap_or(&empty);
             let t = theirs.get(&d).unwrap_or(&empty);
             let next = theirs.get(&d.succ()).unwrap_or(&empty);
-            breaks.extend(reconcile(o, t, next, config));
+            let found = reconcile(o, t, next, config);
+            crate::sim::audit::check_receivable(d, o, t, &found)?;
+            breaks.extend(found);
         }
         let unexplained = breaks
             .iter()
@@ -321,6 +324,6 @@ impl World {
                 !self.eventful.contains(&payment)
             })
             .count() as u64;
-        (breaks, unexplained)
+        Ok((breaks, unexplained))
     }
 }
