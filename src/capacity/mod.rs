@@ -7,6 +7,7 @@
 //! independent streams drawn from the base seed ([`replication_seeds`]), never `seed + i`.
 
 mod parallel;
+pub mod swarm;
 pub mod sweep;
 
 pub use parallel::map_in_order;

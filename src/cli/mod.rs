@@ -20,6 +20,7 @@ mod qr;
 mod recon;
 mod run;
 mod serve;
+mod swarm;
 mod sweep;
 
 use std::io::Write;
@@ -50,6 +51,8 @@ enum Command {
     Validate(run::ValidateArgs),
     /// Run a scenario at a grid of load points (or search for the knee), with replications.
     Sweep(sweep::SweepArgs),
+    /// A fault campaign: every seed draws its own faults, heals, and is checked.
+    Swarm(swarm::SwarmArgs),
     /// Join the shards of a sweep into one sweep folder.
     Merge(sweep::MergeArgs),
     /// Two report folders' headline figures side by side, with significance.
@@ -89,6 +92,7 @@ pub fn main() -> ExitCode {
         Command::Validate(args) => run::validate(args),
         Command::Sweep(args) => sweep::run(args),
         Command::Merge(args) => sweep::merge(args),
+        Command::Swarm(args) => swarm::run(args),
         Command::Compare(args) => sweep::compare(args),
         Command::Serve(args) => serve::serve(args),
         Command::Load(args) => serve::load_run(args),

@@ -13,6 +13,7 @@ pub mod measured;
 pub mod mmc;
 pub mod node;
 pub mod study;
+pub mod swarm;
 
 use rust_decimal::Decimal;
 

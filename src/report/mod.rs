@@ -15,6 +15,7 @@ pub mod mmc;
 pub mod plots;
 pub mod replications;
 pub mod steady;
+pub mod swarm;
 pub mod sweep;
 
 use std::fmt::Write as _;
@@ -89,9 +90,19 @@ pub const FILE_NAMES: [&str; 12] = [
 /// # Errors
 /// A plot that cannot be drawn.
 pub fn files(record: &RunRecord, meta: &RunMeta) -> Result<Vec<ReportFile>, String> {
+    let mut files = texts(record, meta);
+    for plot in plots::plots(record)? {
+        files.push(ReportFile::new(format!("plots/{}.png", plot.name), plot.png));
+        files.push(ReportFile::new(format!("plots/{}.svg", plot.name), plot.svg));
+    }
+    Ok(files)
+}
+
+/// The report's files without its plots: what a determinism check compares.
+pub fn texts(record: &RunRecord, meta: &RunMeta) -> Vec<ReportFile> {
     let verdicts = &verdicts(record);
     let steady = &steady::steady(record, record.warmup_minutes);
-    let mut files = vec![
+    let files = vec![
         ReportFile::new("summary.json", summary_json(record, meta, verdicts, steady)),
         ReportFile::new("summary.md", summary_md(record, meta, verdicts, steady)),
         ReportFile::new("latency.csv", latency_csv(record)),
@@ -106,11 +117,7 @@ pub fn files(record: &RunRecord, meta: &RunMeta) -> Result<Vec<ReportFile>, Stri
         ReportFile::new("histograms.hlog", histogram_log(record)),
     ];
     assert!(files.iter().map(|f| f.path.as_str()).eq(FILE_NAMES), "FILE_NAMES lists the files");
-    for plot in plots::plots(record)? {
-        files.push(ReportFile::new(format!("plots/{}.png", plot.name), plot.png));
-        files.push(ReportFile::new(format!("plots/{}.svg", plot.name), plot.svg));
-    }
-    Ok(files)
+    files
 }
 
 /// One SLO's verdict.
@@ -1010,7 +1017,7 @@ fn md_books(out: &mut String, record: &RunRecord) {
     let _ = writeln!(out, "\n## Books\n");
     let _ = writeln!(
         out,
-        "- Ledger: {} accounts, {} records; every invariant held at every netting cut-off and at the end, and every wallet agreed with its payments, holds of payments in flight included ({} auditor checks; {} payments created, {} final).",
+        "- Ledger: {} accounts, {} records; every invariant held at every netting cut-off and at the end, every wallet, fee income and bank settlement account agreed with what the payments and netting cycles account for (holds of payments in flight included), every conversion and merchant discount with the pricing rules, and the receivable with the network's file after reconciliation ({} auditor checks; {} payments created, {} final).",
         record.ledger_size.accounts_count,
         record.ledger_size.records_count,
         record.audit_checks_count,

@@ -19,8 +19,24 @@
 //! A breach stops the run; the caller prints the seed and the command that reproduces it.
 
 use crate::payments::clearing::ClearingRecord;
-use crate::payments::ledger::{AccountId, InvariantBreach, Ledger, Purpose};
-use crate::payments::money::Currency;
+use crate::payments::ledger::{Account, AccountId, AccountKey, InvariantBreach, Ledger, Purpose};
+use crate::payments::money::{Currency, Money};
+use crate::payments::network::Terms;
+use crate::payments::party::{Flow, ParticipantId};
+
+/// The accounts the auditor keeps its own expectation of, besides customer wallets: every
+/// fee income account, and the member banks' settlement accounts at NBC (participants 10 to
+/// 99; NBC's own and the scheme's move by settlement chains the ledger balances).
+fn watched(key: AccountKey) -> bool {
+    key.purpose == Purpose::FeeIncome
+        || (key.purpose == Purpose::Settlement && (10..100).contains(&key.participant.0))
+}
+
+/// Posted balance, credits less debits.
+fn balance(a: &Account) -> i64 {
+    i64::try_from(i128::from(a.credits_posted) - i128::from(a.debits_posted))
+        .expect("balances fit i64")
+}
 use crate::payments::time::Timestamp;
 use crate::record::AuditCounts;
 
@@ -75,6 +91,32 @@ pub enum Breach {
         /// Its pending debits and credits.
         pending: u64,
         /// What the payments account for.
+        expected: i64,
+    },
+    /// A payment's price breaks the pricing rules: a conversion rounded toward the payee, or a
+    /// merchant discount that is not the scenario's rate.
+    #[error("payment {payment}: {why}")]
+    Mispriced {
+        /// The payment.
+        payment: u64,
+        /// What is wrong, with the figures.
+        why: String,
+    },
+    /// A fee income or bank settlement account holds other than the payments and the netting
+    /// cycles account for.
+    #[error(
+        "{purpose:?} account of participant {participant} in {currency} has balance {actual}, the payments and cycles account for {expected}"
+    )]
+    AccountMismatch {
+        /// The account's purpose.
+        purpose: Purpose,
+        /// Its participant.
+        participant: u16,
+        /// Its currency.
+        currency: Currency,
+        /// Its posted balance.
+        actual: i64,
+        /// What the auditor expects.
         expected: i64,
     },
     /// After reconciliation, the switch's receivable differs from the network's claim.
@@ -148,6 +190,22 @@ pub struct InFlight {
     pub posted: Vec<(AccountId, i64)>,
     /// Debits held on customer wallets (the originator's hold).
     pub held: Vec<(AccountId, u64)>,
+    /// Income already posted: the merchant discount of a booked credit, the spread of a
+    /// payment whose payer has paid.
+    pub income: Vec<(ParticipantId, Money)>,
+}
+
+/// What one payment earns its participants, by the auditor's own rules: the payer's bank keeps
+/// the spread once the payer has paid, the payee's bank the merchant discount once it has
+/// credited. The auditor prices these itself and never asks the books which account is whose.
+#[derive(Clone, Copy, Debug)]
+pub struct Earned<'a> {
+    /// The payment's terms as booked.
+    pub terms: &'a Terms,
+    /// Whether the payer paid (an approval).
+    pub paid: bool,
+    /// Whether the payee was credited and stays so.
+    pub credited: bool,
 }
 
 /// The auditor's state.
@@ -162,15 +220,28 @@ pub struct Auditor {
     credits: std::collections::BTreeMap<u64, i64>,
     /// Checks made, for the report.
     pub checks_count: u64,
+    /// The merchant discount on inward payments, basis points.
+    mdr_bps: u32,
+    /// What every fee income and bank settlement account must hold, by its key: the opening
+    /// balances, then what payments earned and what netting cycles and top-ups moved.
+    accounts: std::collections::BTreeMap<AccountKey, i64>,
 }
 
 impl Auditor {
-    /// An auditor expecting `openings` as the wallets' starting balances.
-    pub fn new(openings: &[(AccountId, i64)], accounts_count: usize) -> Auditor {
-        let mut expected = vec![0; accounts_count];
+    /// An auditor expecting `openings` as the wallets' starting balances, and the fee income
+    /// and settlement accounts of `ledger` (as opened) to move only as payments and cycles say;
+    /// inward payments pay a merchant discount of `mdr_bps`.
+    pub fn new(openings: &[(AccountId, i64)], ledger: &Ledger, mdr_bps: u32) -> Auditor {
+        let mut expected = vec![0; ledger.accounts().len()];
         for &(a, v) in openings {
             expected[a.0 as usize] = v;
         }
+        let accounts = ledger
+            .accounts()
+            .iter()
+            .filter(|a| watched(a.key))
+            .map(|a| (a.key, balance(a)))
+            .collect();
         Auditor {
             final_bits: Vec::new(),
             created_count: 0,
@@ -179,6 +250,82 @@ impl Auditor {
             expected,
             credits: Default::default(),
             checks_count: 0,
+            mdr_bps,
+            accounts,
+        }
+    }
+
+    /// A payment reaches its final state: its price is checked against the rules, and what
+    /// it earned is expected on its participants' fee income.
+    ///
+    /// # Errors
+    /// [`Breach::Mispriced`].
+    pub fn earned(&mut self, payment: u64, e: Earned<'_>) -> Result<(), Breach> {
+        self.checks_count += 1;
+        let t = e.terms;
+        if let Some(c) = t.conversion {
+            // Rounding goes toward the provider: the payee never gets more than the exchanged
+            // amount is worth at the locked rate, and never a whole unit less (of the payee's
+            // currency when the payer's amount is fixed, of the payer's when the payee's is).
+            let worth = c.exchanged.to_decimal() * t.rate;
+            let received = c.received.to_decimal();
+            let unit = |m: Money| rust_decimal::Decimal::new(1, m.currency.exponent());
+            let slack =
+                if t.payee_amount_fixed { unit(c.exchanged) * t.rate } else { unit(c.received) };
+            if received > worth || worth - received >= slack {
+                return Err(Breach::Mispriced {
+                    payment,
+                    why: format!(
+                        "{} exchanged at {} is worth {worth}, yet the payee receives {}",
+                        c.exchanged, t.rate, c.received
+                    ),
+                });
+            }
+        }
+        if t.flow == Flow::Inward && e.credited {
+            // The discount, half away from zero, in integers.
+            let amount = i128::from(t.amount.minor);
+            let fee = (amount * i128::from(self.mdr_bps) * 2 + 10_000) / 20_000;
+            if i128::from(t.fee.minor) != fee || t.fee.currency != t.amount.currency {
+                return Err(Breach::Mispriced {
+                    payment,
+                    why: format!(
+                        "merchant discount {} on {}, the rule gives {fee}",
+                        t.fee, t.amount
+                    ),
+                });
+            }
+        }
+        if e.paid && t.spread().minor != 0 {
+            self.income(t.payer_participant, t.spread());
+        }
+        if e.credited && t.fee.minor != 0 {
+            self.income(t.payee_participant, t.fee);
+        }
+        Ok(())
+    }
+
+    fn income(&mut self, participant: ParticipantId, amount: Money) {
+        let key = AccountKey {
+            participant,
+            currency: amount.currency,
+            purpose: Purpose::FeeIncome,
+            holder: 0,
+        };
+        *self.accounts.entry(key).or_insert(0) += amount.minor;
+    }
+
+    /// A netting cycle moved `amount` (signed: credited when positive) on `participant`'s
+    /// settlement account, or a top-up did.
+    pub fn settled(&mut self, participant: ParticipantId, amount: Money) {
+        let key = AccountKey {
+            participant,
+            currency: amount.currency,
+            purpose: Purpose::Settlement,
+            holder: 0,
+        };
+        if watched(key) {
+            *self.accounts.entry(key).or_insert(0) += amount.minor;
         }
     }
 
@@ -304,6 +451,43 @@ impl Auditor {
                 });
             }
         }
+        let mut accounts = self.accounts.clone();
+        for p in in_flight {
+            for &(participant, amount) in &p.income {
+                let key = AccountKey {
+                    participant,
+                    currency: amount.currency,
+                    purpose: Purpose::FeeIncome,
+                    holder: 0,
+                };
+                *accounts.entry(key).or_insert(0) += amount.minor;
+            }
+        }
+        for a in ledger.accounts().iter().filter(|a| watched(a.key)) {
+            self.checks_count += 1;
+            let expected = accounts.remove(&a.key).unwrap_or(0);
+            // A run that stopped early may hold a spread on its way to fee income.
+            let pending = in_flight.is_empty() && (a.debits_pending != 0 || a.credits_pending != 0);
+            if balance(a) != expected || pending {
+                return Err(Breach::AccountMismatch {
+                    purpose: a.key.purpose,
+                    participant: a.key.participant.0,
+                    currency: a.key.currency,
+                    actual: balance(a),
+                    expected,
+                });
+            }
+        }
+        if let Some((key, &expected)) = accounts.iter().find(|(_, v)| **v != 0) {
+            // Earned by a participant that has no such account.
+            return Err(Breach::AccountMismatch {
+                purpose: key.purpose,
+                participant: key.participant.0,
+                currency: key.currency,
+                actual: 0,
+                expected,
+            });
+        }
         Ok(())
     }
 
@@ -314,5 +498,423 @@ impl Auditor {
             payments_final_count: self.final_count,
             payments_in_flight_count: self.in_flight_count,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Goal: every check of the auditor fires on the fault it names, and on nothing else.
+    //! Method: a tiny ledger (two wallets, a fee income and a bank's settlement account, and
+    //! the outside world) driven by hand, one scripted history per case through one `check`
+    //! helper; the reconciliation oracle on hand-written files.
+
+    use super::*;
+    use crate::payments::clearing::{MessageKind, Party, Rrn, Status};
+    use crate::payments::fx::{Conversion, QuoteId};
+    use crate::payments::ledger::{Command, Limits, Transfer, TransferId};
+    use crate::payments::time::Date;
+    use rust_decimal::Decimal;
+
+    const KHR: Currency = Currency::Khr;
+    /// Accounts: 0 outside, 1 payer wallet, 2 payee wallet, 3 bank 10's fee income, 4 bank
+    /// 10's settlement account.
+    const OUTSIDE: u32 = 0;
+    const PAYER: u32 = 1;
+    const PAYEE: u32 = 2;
+    const FEES: u32 = 3;
+    const SETTLEMENT: u32 = 4;
+    const BANK: ParticipantId = ParticipantId(10);
+
+    fn at() -> Timestamp {
+        Timestamp::from_nanos(1_771_200_000_000_000_000)
+    }
+
+    fn ledger() -> Ledger {
+        let mut l = Ledger::default();
+        for (purpose, holder) in [
+            (Purpose::External, 0),
+            (Purpose::CustomerFunds, 1),
+            (Purpose::CustomerFunds, 2),
+            (Purpose::FeeIncome, 0),
+            (Purpose::Settlement, 0),
+        ] {
+            let participant =
+                if purpose == Purpose::CustomerFunds { ParticipantId(1) } else { BANK };
+            let key = AccountKey { participant, currency: KHR, purpose, holder };
+            l.open_account(key, Limits::NONE).expect("opens");
+        }
+        l
+    }
+
+    fn transfer(l: &mut Ledger, id: u64, debit: u32, credit: u32, minor: i64) {
+        let t = Transfer::posted(
+            TransferId(id),
+            AccountId(debit),
+            AccountId(credit),
+            Money::new(KHR, minor),
+            0,
+        );
+        l.execute(Command::Transfer(t), at()).expect("applies");
+    }
+
+    /// A domestic payment of `minor` riel from the payer to the payee.
+    fn terms(minor: i64) -> Terms {
+        Terms {
+            flow: Flow::Domestic,
+            reference: 1,
+            payer_wallet: AccountId(PAYER),
+            payee_wallet: AccountId(PAYEE),
+            payer_participant: BANK,
+            payee_participant: BANK,
+            amount: Money::new(KHR, minor),
+            payer_currency: KHR,
+            payee_amount_fixed: true,
+            conversion: None,
+            rate: Decimal::ONE,
+            fee: Money::zero(KHR),
+        }
+    }
+
+    /// A history: what happens to the ledger and the auditor, then the end-of-run check.
+    type Script = fn(&mut Ledger, &mut Auditor) -> Result<(), Breach>;
+
+    /// Runs `script` from wallets of 1,000 riel (payer) and 0 (payee), the settlement account
+    /// prefunded with 5,000, and checks the first breach against `expect` (a fragment of its
+    /// text), or that there is none.
+    fn check(name: &str, script: Script, expect: Option<&str>) {
+        let mut l = ledger();
+        transfer(&mut l, 1, OUTSIDE, PAYER, 1_000);
+        transfer(&mut l, 2, OUTSIDE, SETTLEMENT, 5_000);
+        let openings = [(AccountId(PAYER), 1_000), (AccountId(PAYEE), 0)];
+        let mut a = Auditor::new(&openings, &l, 100);
+        let result = script(&mut l, &mut a);
+        match (result, expect) {
+            (Ok(()), None) => {}
+            (Err(b), Some(fragment)) => {
+                assert!(!fragment.is_empty(), "{name}: an empty fragment matches anything");
+                assert!(b.to_string().contains(fragment), "{name}: {b}");
+            }
+            (r, e) => panic!("{name}: expected {e:?}, got {r:?}"),
+        }
+    }
+
+    fn pay(l: &mut Ledger, a: &mut Auditor, payment: u64, minor: i64) -> Result<(), Breach> {
+        transfer(l, 100 + payment, PAYER, PAYEE, minor);
+        a.created();
+        let effects = [(AccountId(PAYER), -minor), (AccountId(PAYEE), minor)];
+        a.earned(payment, Earned { terms: &terms(minor), paid: true, credited: true })?;
+        a.finalized(payment, || "approved".into(), &effects)
+    }
+
+    #[test]
+    fn each_payment_check_fires_on_its_fault() {
+        check(
+            "a clean history",
+            |l, a| {
+                pay(l, a, 0, 300)?;
+                a.finish(l, at(), &[])
+            },
+            None,
+        );
+        check(
+            "final twice, payment 0",
+            |l, a| {
+                pay(l, a, 0, 300)?;
+                a.finalized(0, || "again".into(), &[])
+            },
+            Some("payment 0 reached a final state twice (second: again)"),
+        );
+        check(
+            "final twice, payment 65 (not a multiple of 64)",
+            |_, a| {
+                for p in [63, 64, 65] {
+                    a.created();
+                    a.finalized(p, || "approved".into(), &[])?;
+                }
+                a.finalized(65, || "again".into(), &[])
+            },
+            Some("payment 65 reached a final state twice"),
+        );
+        check(
+            "never final",
+            |l, a| {
+                pay(l, a, 0, 300)?;
+                a.created();
+                a.created();
+                a.finish(l, at(), &[])
+            },
+            Some("2 payments never reached a final state (first: payment 1)"),
+        );
+        check(
+            "declared in flight yet final",
+            |l, a| {
+                pay(l, a, 0, 300)?;
+                a.finish(l, at(), &[InFlight { payment: 0, ..InFlight::default() }])
+            },
+            Some("payment 0 reached a final state twice (second: still in flight)"),
+        );
+        check(
+            "a reversal of another amount",
+            |_, a| {
+                a.credited(7, 300);
+                a.reversing(7, 299)
+            },
+            Some("amount differs from the credit"),
+        );
+        check("a reversal of nothing", |_, a| a.reversing(7, 300), Some("no credit to undo"));
+        check(
+            "a reversal after the payment was final",
+            |l, a| {
+                a.credited(0, 300);
+                pay(l, a, 0, 300)?;
+                a.reversing(0, 300)
+            },
+            Some("no credit to undo"),
+        );
+    }
+
+    #[test]
+    fn every_wallet_is_as_its_payments_say() {
+        check(
+            "debited twice",
+            |l, a| {
+                pay(l, a, 0, 300)?;
+                transfer(l, 999, PAYER, OUTSIDE, 300);
+                a.finish(l, at(), &[])
+            },
+            Some("double debit"),
+        );
+        check(
+            "credited twice",
+            |l, a| {
+                pay(l, a, 0, 300)?;
+                transfer(l, 999, OUTSIDE, PAYEE, 300);
+                a.finish(l, at(), &[])
+            },
+            Some("has balance 600 (pending 0), payments account for 300"),
+        );
+        check(
+            "a hold left at the end",
+            |l, a| {
+                let hold = Transfer {
+                    pending_until: Some(Timestamp::from_nanos(at().as_nanos() + 1)),
+                    ..Transfer::posted(
+                        TransferId(50),
+                        AccountId(PAYER),
+                        AccountId(OUTSIDE),
+                        Money::new(KHR, 10),
+                        0,
+                    )
+                };
+                l.execute(Command::Transfer(hold), at()).expect("holds");
+                a.finish(l, at(), &[])
+            },
+            Some("(pending 10)"),
+        );
+        check(
+            "a hold declared in flight",
+            |l, a| {
+                let hold = Transfer {
+                    pending_until: Some(Timestamp::from_nanos(at().as_nanos() + 1)),
+                    ..Transfer::posted(
+                        TransferId(50),
+                        AccountId(PAYER),
+                        AccountId(OUTSIDE),
+                        Money::new(KHR, 10),
+                        0,
+                    )
+                };
+                l.execute(Command::Transfer(hold), at()).expect("holds");
+                a.created();
+                let held = InFlight {
+                    payment: 0,
+                    held: vec![(AccountId(PAYER), 10)],
+                    ..InFlight::default()
+                };
+                a.finish(l, at(), &[held])
+            },
+            None,
+        );
+    }
+
+    #[test]
+    fn settlement_accounts_move_only_by_cycles_and_top_ups() {
+        check(
+            "a settlement account moved by no cycle",
+            |l, a| {
+                transfer(l, 999, SETTLEMENT, OUTSIDE, 1);
+                a.finish(l, at(), &[])
+            },
+            Some(
+                "Settlement account of participant 10 in KHR has balance 4999, the payments and cycles account for 5000",
+            ),
+        );
+        check(
+            "a settlement account moved by a cycle",
+            |l, a| {
+                transfer(l, 999, SETTLEMENT, OUTSIDE, 700);
+                a.settled(BANK, Money::new(KHR, -700));
+                a.finish(l, at(), &[])
+            },
+            None,
+        );
+        check(
+            "a cycle applied twice",
+            |l, a| {
+                transfer(l, 998, SETTLEMENT, OUTSIDE, 700);
+                transfer(l, 999, SETTLEMENT, OUTSIDE, 700);
+                a.settled(BANK, Money::new(KHR, -700));
+                a.finish(l, at(), &[])
+            },
+            Some("has balance 3600, the payments and cycles account for 4300"),
+        );
+    }
+
+    /// An inward payment of 40,000 riel, its discount at 100 bps booked as `fee`.
+    fn inward(fee: i64) -> Terms {
+        Terms {
+            flow: Flow::Inward,
+            fee: Money::new(KHR, fee),
+            payee_participant: BANK,
+            ..terms(40_000)
+        }
+    }
+
+    #[test]
+    fn prices_and_income_follow_the_rules_not_the_booking() {
+        check(
+            "the discount at the scenario's rate, earned by the payee's bank",
+            |l, a| {
+                transfer(l, 10, OUTSIDE, FEES, 400);
+                a.earned(1, Earned { terms: &inward(400), paid: true, credited: true })?;
+                a.finish(l, at(), &[])
+            },
+            None,
+        );
+        check(
+            "a discount off the rate",
+            |_, a| a.earned(1, Earned { terms: &inward(401), paid: true, credited: true }),
+            Some("merchant discount 401 KHR on 40000 KHR, the rule gives 400"),
+        );
+        check(
+            "a discount half a riel: half away from zero",
+            |_, a| {
+                let t = Terms { amount: Money::new(KHR, 50), ..inward(1) };
+                a.earned(1, Earned { terms: &t, paid: true, credited: true })
+            },
+            None,
+        );
+        check(
+            "a discount booked to another account",
+            |l, a| {
+                a.earned(1, Earned { terms: &inward(400), paid: true, credited: true })?;
+                a.finish(l, at(), &[])
+            },
+            Some(
+                "FeeIncome account of participant 10 in KHR has balance 0, the payments and cycles account for 400",
+            ),
+        );
+        check(
+            "a reversed payment earns nothing",
+            |l, a| {
+                a.earned(1, Earned { terms: &inward(400), paid: false, credited: false })?;
+                a.finish(l, at(), &[])
+            },
+            None,
+        );
+        let converted = |exchanged: i64, received: i64, payee_fixed: bool| Terms {
+            flow: Flow::Outward,
+            payer_currency: Currency::Usd,
+            payee_amount_fixed: payee_fixed,
+            rate: Decimal::new(69_457, 4), // CNY per USD
+            conversion: Some(Conversion {
+                quote: QuoteId(1),
+                exchanged: Money::new(Currency::Usd, exchanged),
+                spread: Money::zero(Currency::Usd),
+                received: Money::new(Currency::Cny, received),
+            }),
+            ..terms(received)
+        };
+        // $10.00 is worth 69.457 CNY: the payer's amount fixed, the payee gets 69.45.
+        for (name, exchanged, received, payee_fixed, expect) in [
+            ("toward zero", 1_000, 6_945, false, None),
+            ("rounded up", 1_000, 6_946, false, Some("is worth 69.457")),
+            ("a whole fen short", 1_000, 6_944, false, Some("yet the payee receives 69.44 CNY")),
+            // The payee's 69.45 fixed: the payer pays $10.00 (9.999 rounded up), not $9.99.
+            ("the payer's amount rounded up", 1_000, 6_945, true, None),
+            ("the payer's amount rounded down", 999, 6_945, true, Some("is worth 69.387")),
+            ("a whole cent over", 1_001, 6_945, true, Some("10.01 USD exchanged")),
+        ] {
+            let t = converted(exchanged, received, payee_fixed);
+            let l = ledger();
+            let mut a = Auditor::new(&[], &l, 100);
+            let result = a.earned(1, Earned { terms: &t, paid: true, credited: true });
+            match (result, expect) {
+                (Ok(()), None) => {}
+                (Err(b), Some(f)) => assert!(b.to_string().contains(f), "{name}: {b}"),
+                (r, e) => panic!("{name}: expected {e:?}, got {r:?}"),
+            }
+        }
+    }
+
+    fn record(rrn: u64, kind: MessageKind, status: Status, minor: i64) -> ClearingRecord {
+        ClearingRecord {
+            party: Party::Switch,
+            business_date: Date::new(2026, 2, 16).expect("a date"),
+            kind,
+            rrn: Rrn::new(rrn).expect("an RRN"),
+            trace_number: 0,
+            original_rrn: (kind != MessageKind::Purchase).then(|| Rrn::new(rrn - 1).expect("rrn")),
+            payment_id: rrn,
+            transfer_id: 0,
+            quote_id: 0,
+            qr_md5: String::new(),
+            amount: Money::new(KHR, minor),
+            billed: Money::new(KHR, minor),
+            fx_rate: Decimal::ONE,
+            fee: Money::zero(KHR),
+            status,
+            at: at(),
+        }
+    }
+
+    #[test]
+    fn the_receivable_oracle_sums_the_files_itself() {
+        use crate::payments::recon::{Break, BreakClass, Resolution, Side};
+        use MessageKind::{Purchase, Reversal};
+        use Status::{Approved, Declined, TimedOut};
+        let date = Date::new(2026, 2, 16).expect("a date");
+        // Ours: a purchase of 500 and its reversal (two records), a declined purchase, one
+        // that timed out. Theirs: the same, except the timed-out one approved.
+        let ours = [
+            record(10, Purchase, Approved, 500),
+            record(11, Reversal, Approved, 500),
+            record(20, Purchase, Declined, 70),
+            record(30, Purchase, TimedOut, 90),
+        ];
+        let mut theirs = ours.to_vec();
+        theirs[3].status = Approved;
+        let adjust = Break {
+            class: BreakClass::TimeoutButApproved,
+            rrn: Rrn::new(30).expect("rrn"),
+            kind: Purchase,
+            side: Side::Ours,
+            ours: Some(ours[3].clone()),
+            theirs: Some(theirs[3].clone()),
+            receivable_change: Money::new(KHR, 90),
+            resolution: Resolution::Adjustment,
+        };
+        assert_eq!(check_receivable(date, &ours, &theirs, std::slice::from_ref(&adjust)), Ok(()));
+        // Without the break's change, or with its sign wrong, the oracle disagrees.
+        let err = check_receivable(date, &ours, &theirs, &[]).expect_err("90 short");
+        assert!(
+            err.to_string().contains("KHR receivable is 0, the network's file claims 90"),
+            "{err}"
+        );
+        let wrong = Break { receivable_change: Money::new(KHR, -90), ..adjust };
+        assert!(check_receivable(date, &ours, &theirs, &[wrong]).is_err());
+        // A reversal counts against the claim: theirs without it claims 500 more.
+        let err = check_receivable(date, &ours, &theirs[..1], &[]).expect_err("reversal");
+        assert!(err.to_string().contains("is 0, the network's file claims 500"), "{err}");
     }
 }

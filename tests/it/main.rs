@@ -12,6 +12,7 @@ mod scaleout;
 mod scenarios;
 mod serve;
 mod support;
+mod swarm;
 mod theory;
 mod tidy;
 mod world;

@@ -90,6 +90,8 @@ pub(crate) struct Books {
     pub(crate) customers: BTreeMap<u8, Vec<Customer>>,
     /// Opening balance of every customer wallet, for the auditor.
     pub(crate) openings: Vec<(AccountId, i64)>,
+    /// A canary: fees and spreads go to the next bank's income.
+    pub(crate) fee_to_other_bank: bool,
     /// Netting obligations per cycle, aggregated by (payer, payee, currency).
     pub(crate) obligations:
         BTreeMap<CycleId, BTreeMap<(ParticipantId, ParticipantId, Currency), i64>>,
@@ -184,6 +186,7 @@ impl Books {
             issuer_empty,
             customers: BTreeMap::new(),
             openings: Vec::new(),
+            fee_to_other_bank: false,
             obligations: BTreeMap::new(),
             scheme_owed: BTreeMap::new(),
             clearing_switch: Vec::new(),
@@ -334,7 +337,11 @@ impl NetworkAccounts for Books {
     }
 
     fn fee_income(&self, participant: ParticipantId, currency: Currency) -> Option<AccountId> {
-        self.bank_fee.get(bank_index(participant)?).map(|a| a[currency.index()])
+        let mut b = bank_index(participant)?;
+        if self.fee_to_other_bank && b < self.bank_fee.len() {
+            b = (b + 1) % self.bank_fee.len();
+        }
+        self.bank_fee.get(b).map(|a| a[currency.index()])
     }
 }
 

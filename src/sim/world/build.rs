@@ -306,9 +306,10 @@ pub(super) fn world(cfg: Config, sabotage: Sabotage) -> World {
     let issuer_cum = cumulative(p.cn_issuer_shares_pct.iter().copied());
     let hints = ledger_hints(&cfg);
     let mut books = Books::new(&cfg.liquidity.prefunds, issuers, hints, sabotage.unfunded_bank);
+    books.fee_to_other_bank = sabotage.fee_to_other_bank;
     open_customers(&mut books, &cfg, &bank_cum, &issuer_cum);
     rates(&mut books, &cfg);
-    let audit = Auditor::new(&books.openings, books.ledger.accounts().len());
+    let audit = Auditor::new(&books.openings, &books.ledger, cfg.fx.inward_mdr_bps);
 
     let (nodes, node_base) = nodes(&cfg);
     let links = links(&cfg);

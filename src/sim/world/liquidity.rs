@@ -16,7 +16,7 @@ use std::collections::VecDeque;
 
 use super::books::{self, bank_index};
 use super::{Decline, PRef, World};
-use crate::payments::money::Currency;
+use crate::payments::money::{Currency, Money};
 use crate::payments::network::ResponseCode;
 use crate::payments::settlement::NetPositions;
 use crate::payments::settlement::liquidity::Liquidity;
@@ -167,7 +167,9 @@ impl World {
                 );
                 if self.cfg.liquidity.top_up {
                     let target = self.cfg.liquidity.prefunds[b][k];
-                    self.banks.topped_up_minor[b][k] += self.books.top_up(b, k, target, now);
+                    let topped = self.books.top_up(b, k, target, now);
+                    self.banks.topped_up_minor[b][k] += topped;
+                    self.audit.settled(books::bank(b as u16), Money::new(currency, topped));
                 }
                 let cap = self.cfg.liquidity.cap(self.books.bank_balance(b, k));
                 self.banks.liquidity[b][k].new_cycle(cap);

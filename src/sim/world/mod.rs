@@ -69,6 +69,33 @@ pub struct Sabotage {
     /// The first member bank opens without prefunding at NBC, so its first net debit in a
     /// netting cycle is refused (a finding, not a breach).
     pub unfunded_bank: bool,
+    /// A crashed originator forgets the reversals it owed (they are not in its journal).
+    pub forget_reversals_on_restart: bool,
+    /// Fees and spreads are booked to the next bank's fee income.
+    pub fee_to_other_bank: bool,
+    /// Conversions round toward the payee (one minor unit the wrong way).
+    pub round_fx_up: bool,
+    /// A relaying node drops its store-and-forward advice after the first failed attempt.
+    pub drop_advice_on_retry: bool,
+    /// Every netting cycle's settlement chains are applied twice.
+    pub settle_cycles_twice: bool,
+}
+
+impl Sabotage {
+    /// No sabotage.
+    pub const NONE: Sabotage = Sabotage {
+        rebook_duplicates: false,
+        finalize_twice: false,
+        reverse_twice: false,
+        unbalanced_entry: false,
+        post_declined_holds: false,
+        unfunded_bank: false,
+        forget_reversals_on_restart: false,
+        fee_to_other_bank: false,
+        round_fx_up: false,
+        drop_advice_on_retry: false,
+        settle_cycles_twice: false,
+    };
 }
 
 /// Progress, reported to the caller now and then.
@@ -598,6 +625,12 @@ impl World {
         };
         let Some(pay) = self.slot(p) else { return false };
         let node = self.node_of(self.route(pay.fi).hops[hop as usize], pay);
+        if self.sabotage.forget_reversals_on_restart
+            && matches!(event, Event::Originator(_, Timer::Reversal { .. }))
+            && self.crashed_between(node, pay.held_at, now)
+        {
+            return true;
+        }
         match self.node_down(node, now) {
             Some(until) => {
                 self.schedule(until, event);

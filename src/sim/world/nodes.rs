@@ -146,10 +146,25 @@ impl World {
         }
         self.marks.crash_open_hold_count += open_holds;
         for lost in self.nodes[node].station.drain(now) {
-            self.marks.crash_lost_count += 1;
             self.left_admission(node, lost.request);
-            self.consume(lost.request.p);
+            self.lost_in_crash(now, lost.request);
         }
+    }
+
+    /// A message a crash lost leaves the network. A payer's request that never reached its
+    /// originator's books leaves nobody waiting but the payer's app, which gives up after
+    /// its timeout, as when the request is lost on the way.
+    fn lost_in_crash(&mut self, now: Timestamp, msg: Msg) {
+        self.marks.crash_lost_count += 1;
+        if msg.hop == 0
+            && msg.kind == (Kind::Request { dup: false })
+            && let Some(pay) = self.payment(msg.p)
+        {
+            let at = pay.confirmed_at.checked_add(self.cfg.app_timeout).expect("in range");
+            let code = ResponseCode::Declined(Decline::IssuerUnavailable);
+            self.schedule(at.max(now), Event::Response(msg.p, code));
+        }
+        self.consume(msg.p);
     }
 
     /// A message reaches a node: served at once, queued, or (a new request, the queue of new
@@ -161,8 +176,7 @@ impl World {
         msg: Msg,
     ) -> Result<(), Breach> {
         if self.node_down(node, now).is_some() {
-            self.marks.crash_lost_count += 1;
-            self.consume(msg.p);
+            self.lost_in_crash(now, msg);
             return Ok(());
         }
         let request = matches!(msg.kind, Kind::Request { .. });
@@ -217,8 +231,7 @@ impl World {
         self.left_admission(node, msg);
         if self.crashed_between(node, arrived, now) {
             // It was in service when the node crashed.
-            self.marks.crash_lost_count += 1;
-            self.consume(msg.p);
+            self.lost_in_crash(now, msg);
             return Ok(());
         }
         self.served(now, node, msg, arrived)

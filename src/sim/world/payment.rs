@@ -12,6 +12,7 @@ use super::{Decline, Event, Outcome, PRef, Payment, Stage, World};
 use super::{minute_of, second_of};
 use crate::payments::clearing::{MessageKind, Status};
 use crate::payments::ledger::TransferId;
+use crate::payments::money::Money;
 use crate::payments::network::ResponseCode;
 use crate::payments::network::far_side::{FarPhase, RequestStep, ReversalStep as FarReversal};
 use crate::payments::network::originator::{
@@ -50,19 +51,18 @@ impl World {
         let dup_rate = self.cfg.flows[fi].duplicate_tap;
         let dup_tap = self.payment_mut(p).expect("alive").rng.chance_ppm(dup_rate);
         let delivery = self.send_from_app(now, p);
-        match delivery.first() {
-            Some(at) => {
-                if dup_tap {
-                    let later = at.checked_add(Span::from_millis(300)).expect("in range");
-                    self.schedule_msg(later, Msg { p, hop: 0, kind: Kind::Request { dup: true } });
-                }
-            }
-            None => {
-                // The app never reached its bank: it gives up after its timeout.
-                let at = now.checked_add(self.cfg.app_timeout).expect("in range");
-                let code = ResponseCode::Declined(Decline::IssuerUnavailable);
-                self.schedule(at, Event::Response(p, code));
-            }
+        let gives_up = now.checked_add(self.cfg.app_timeout).expect("in range");
+        if let Some(at) = delivery.first()
+            && dup_tap
+        {
+            let later = at.checked_add(Span::from_millis(300)).expect("in range");
+            self.schedule_msg(later, Msg { p, hop: 0, kind: Kind::Request { dup: true } });
+        }
+        if delivery.first().is_none_or(|at| at > gives_up) {
+            // The app never reached its bank, or reaches it only after its own timeout: it
+            // gives up then (a request that arrives later finds its payment over).
+            let code = ResponseCode::Declined(Decline::IssuerUnavailable);
+            self.schedule(gives_up, Event::Response(p, code));
         }
     }
 
@@ -286,7 +286,17 @@ impl World {
         let request = terms.quote_request(now, self.cfg.quote_ttl).expect("a cross-border flow");
         let quote =
             self.books.rates.quote(request).expect("UPI publishes every pair from the start");
-        let converted = terms.converted(&quote, now).expect("amounts are positive and in range");
+        let mut converted =
+            terms.converted(&quote, now).expect("amounts are positive and in range");
+        if self.sabotage.round_fx_up
+            && let Some(c) = converted.conversion.as_mut()
+        {
+            if converted.payee_amount_fixed {
+                c.exchanged = Money::new(c.exchanged.currency, c.exchanged.minor - 1);
+            } else {
+                c.received = Money::new(c.received.currency, c.received.minor + 1);
+            }
+        }
         self.payment_mut(p).expect("alive").terms = converted;
     }
 
@@ -658,6 +668,11 @@ impl World {
             effects[1].1 = payee_gets;
         }
         let (seq, fi) = (pay.seq, pay.fi as usize);
+        let terms = pay.terms;
+        let earned =
+            crate::sim::audit::Earned { terms: &terms, paid: outcome.is_approved(), credited };
+        self.audit.earned(seq, earned)?;
+        let pay = self.payment(p).expect("alive");
         let now = self.queue.now();
         if pay.confirmed_at.date_at(Zone::BEIJING) != now.date_at(Zone::BEIJING) {
             self.marks.across_day_cut_count += 1;

@@ -95,13 +95,35 @@ impl World {
         let chains = settlement_commands(&positions, &self.books, TransferId(first), 0)
             .expect("every participant has settlement accounts");
         for (currency, chain) in chains {
-            if let Err((command_index, reject)) = self.books.ledger.execute_linked(&chain, now) {
-                self.netting_refusals.push(SettlementRefusal {
-                    cycle,
-                    currency,
-                    command_index,
-                    reject,
-                });
+            match self.books.ledger.execute_linked(&chain, now) {
+                Ok(_) => {
+                    for (participant, amount) in positions.iter() {
+                        if amount.currency == currency && amount.minor != 0 {
+                            self.audit.settled(participant, amount);
+                        }
+                    }
+                    if self.sabotage.settle_cycles_twice {
+                        let again: Vec<_> = chain
+                            .iter()
+                            .map(|c| match *c {
+                                crate::payments::ledger::Command::Transfer(mut t) => {
+                                    t.id = TransferId(self.books.ids(1));
+                                    crate::payments::ledger::Command::Transfer(t)
+                                }
+                                other => other,
+                            })
+                            .collect();
+                        let _ = self.books.ledger.execute_linked(&again, now);
+                    }
+                }
+                Err((command_index, reject)) => {
+                    self.netting_refusals.push(SettlementRefusal {
+                        cycle,
+                        currency,
+                        command_index,
+                        reject,
+                    });
+                }
             }
         }
         self.nettings.push(positions);
@@ -213,6 +235,16 @@ impl World {
             }
             let t = &pay.terms;
             let mut effects = InFlight { payment: pay.seq, ..InFlight::default() };
+            let credited = matches!(pay.far.phase(), FarPhase::Credited { .. });
+            if credited && t.fee.minor != 0 {
+                effects.income.push((t.payee_participant, t.fee));
+            }
+            if pay.pending.is_some_and(super::Outcome::is_approved)
+                && t.flow != Flow::Domestic
+                && t.spread().minor != 0
+            {
+                effects.income.push((t.payer_participant, t.spread()));
+            }
             if pay.originator.hold().is_some() {
                 let held = t.exchanged().minor + t.spread().minor;
                 effects.held.push((t.payer_wallet, held.unsigned_abs()));

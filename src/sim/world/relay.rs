@@ -112,6 +112,9 @@ impl World {
         attempt: u32,
     ) -> Result<(), Breach> {
         self.consume(p);
+        if self.sabotage.drop_advice_on_retry && attempt > 0 {
+            return Ok(());
+        }
         let Some(pay) = self.payment(p) else { return Ok(()) };
         let fi = pay.fi as usize;
         let policy = &self.cfg.flows[fi].policy;

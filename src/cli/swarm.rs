@@ -1,0 +1,181 @@
+//! `sim swarm SCENARIO --seeds A..B [--jobs J] [--shard I/N] [--out DIR]`: a fault campaign,
+//! every seed a different storm (see `capacity::swarm`).
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use clap::Args;
+
+use super::output::Writer;
+use super::run::{default_jobs, finish_writing, prepare, scenario_meta};
+use super::{Outcome, SMALL_INPUT_BYTES_MAX, read_text};
+use crate::capacity::swarm::{self, SwarmSpec};
+use crate::record::RunRecord;
+use crate::record::swarm::{Campaign, SeedOutcome, Verdict};
+use crate::report::{self, ReportFile, RunMeta};
+use crate::scenario::overrides::Override;
+
+/// `sim swarm`.
+#[derive(Debug, Args)]
+pub(super) struct SwarmArgs {
+    /// The scenario file (TOML).
+    file: PathBuf,
+    /// The seeds, `A..B` inclusive (`S..S` replays one).
+    #[arg(long, value_name = "A..B")]
+    seeds: String,
+    /// Threads (default: the machine's cores); the results do not depend on it.
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// Runs only the seeds at positions I modulo N (for a batch array).
+    #[arg(long, value_name = "I/N")]
+    shard: Option<String>,
+    /// Replaces one key for every seed, before the fault mix.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+    /// The campaign folder; defaults to `reports/<scenario name>-swarm/`.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Plants a deliberate bug (a test of the campaign itself): one of
+    /// `capacity::swarm::CANARIES`.
+    #[arg(long, hide = true)]
+    canary: Option<String>,
+    /// Only the summary, not a line per seed.
+    #[arg(long)]
+    quiet: bool,
+}
+
+fn seeds(arg: &str) -> anyhow::Result<(u64, u64)> {
+    let parsed = arg.split_once("..").and_then(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?)));
+    match parsed {
+        Some((a, b)) if a <= b => Ok((a, b)),
+        _ => bail!("--seeds {arg}: expected A..B with A at most B, e.g. 1..200"),
+    }
+}
+
+fn shard(arg: &str) -> anyhow::Result<(usize, usize)> {
+    let parsed = arg.split_once('/').and_then(|(i, n)| Some((i.parse().ok()?, n.parse().ok()?)));
+    match parsed {
+        Some((i, n)) if n > 0 && i < n => Ok((i, n)),
+        _ => bail!("--shard {arg}: expected I/N with 0 <= I < N"),
+    }
+}
+
+pub(super) fn run(args: SwarmArgs) -> anyhow::Result<Outcome> {
+    let base: Vec<Override> =
+        args.set.iter().map(|a| Override::parse(a)).collect::<Result<_, _>>()?;
+    let text = read_text(&args.file, SMALL_INPUT_BYTES_MAX, "scenario")?;
+    let canary = match &args.canary {
+        Some(name) => Some(swarm::canary(name).with_context(|| {
+            let known: Vec<&str> = swarm::CANARIES.iter().map(|c| c.name).collect();
+            format!("--canary {name}: known: {}", known.join(", "))
+        })?),
+        None => None,
+    };
+    let (scenario, _) = swarm::seed_scenario(&text, &base, 0)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", args.file.display()))?;
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| Path::new("reports").join(format!("{}-swarm", scenario.meta.name)));
+    let spec = SwarmSpec {
+        text: &text,
+        base: &base,
+        seeds: seeds(&args.seeds)?,
+        shard: args.shard.as_deref().map(shard).transpose()?,
+        jobs: args.jobs.unwrap_or_else(default_jobs),
+        canary,
+    };
+    let target = prepare(&out)?;
+    let started = Instant::now();
+    let quiet = args.quiet;
+    let done = |s: &SeedOutcome| {
+        if !quiet {
+            eprintln!("{}", progress_line(s));
+        }
+    };
+    let (campaign, records) = swarm::campaign(&spec, &done)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", args.file.display()))?;
+    let meta = scenario_meta(&args.file, &text, &args.set, started.elapsed().as_secs_f64());
+    let mut files = vec![
+        ReportFile::new("swarm.json", report::swarm::swarm_json(&campaign, &meta)),
+        ReportFile::new("summary.md", report::swarm::summary_md(&campaign, &meta)),
+    ];
+    files.extend(failing_seed_files(&campaign, &records, &meta)?);
+    let writer = Writer { command: "swarm", scenario: Some(campaign.scenario.clone()), seed: None };
+    finish_writing(target, &writer, files, &out)?;
+    let failed: Vec<_> = campaign.failed().collect();
+    say!(
+        "{}: {} seeds on {} threads, {} clean, {} failed; report in {}",
+        campaign.scenario,
+        campaign.seeds.len(),
+        spec.jobs,
+        campaign.seeds.len() - failed.len(),
+        failed.len(),
+        out.display()
+    );
+    for s in &failed {
+        say!(
+            "seed {} failed ({}): replay with `{}` at commit {}",
+            s.seed,
+            s.verdict.name(),
+            report::swarm::replay_command(&campaign, &meta, s.seed),
+            meta.commit
+        );
+    }
+    say!("wall {:.1} s", started.elapsed().as_secs_f64());
+    Ok(if failed.is_empty() { Outcome::Success } else { Outcome::Negative })
+}
+
+/// The line a seed prints as it finishes.
+fn progress_line(s: &SeedOutcome) -> String {
+    let kinds: Vec<&str> = s.faults.iter().map(|f| f.kind).collect();
+    let kinds = if kinds.is_empty() { "none".to_string() } else { kinds.join(", ") };
+    match &s.verdict {
+        Verdict::Clean => {
+            format!("seed {}: clean, {} payments; faults: {kinds}", s.seed, s.payments_count)
+        }
+        v => format!(
+            "seed {}: FAILED ({}): {}; faults: {kinds}",
+            s.seed,
+            v.name(),
+            v.detail().unwrap_or("")
+        ),
+    }
+}
+
+/// What a failing seed keeps: `seed-S/fault-mix.txt` (its faults, its `--set` arguments, the
+/// command that replays it, the commit) and, when its run ended, its report.
+fn failing_seed_files(
+    campaign: &Campaign,
+    records: &[RunRecord],
+    meta: &RunMeta,
+) -> anyhow::Result<Vec<ReportFile>> {
+    let mut files = Vec::new();
+    for s in campaign.failed() {
+        let dir = format!("seed-{}", s.seed);
+        let mut mix = format!(
+            "# seed {}: {}\n# {}\n# replay: {}\n# commit: {}\n",
+            s.seed,
+            s.verdict.name(),
+            s.verdict.detail().unwrap_or(""),
+            report::swarm::replay_command(campaign, meta, s.seed),
+            meta.commit
+        );
+        for f in &s.faults {
+            mix.push_str(&format!("# {}: {}\n", f.kind, f.what));
+        }
+        for o in &s.overrides {
+            mix.push_str(&format!("--set '{o}'\n"));
+        }
+        files.push(ReportFile::new(format!("{dir}/fault-mix.txt"), mix));
+        if let Some(record) = records.iter().find(|r| r.seed == s.seed) {
+            let run = report::files(record, meta).map_err(|e| anyhow::anyhow!("plots: {e}"))?;
+            files.extend(
+                run.into_iter()
+                    .map(|f| ReportFile { path: format!("{dir}/{}", f.path), bytes: f.bytes }),
+            );
+        }
+    }
+    Ok(files)
+}
