@@ -68,9 +68,13 @@ enum Injection {
     ReversalWithoutOriginal,
     StatusMismatch,
     ReversedTogether,
+    /// Declined at the switch, absent from the network's file: no break.
+    DeclinedOursOnly,
+    /// Timed out at the switch, absent from the network's file: no break.
+    TimedOutOursOnly,
 }
 
-const INJECTIONS: [Injection; 13] = [
+const INJECTIONS: [Injection; 15] = [
     Injection::None,
     Injection::Declined,
     Injection::MissingAtNetwork,
@@ -84,6 +88,8 @@ const INJECTIONS: [Injection; 13] = [
     Injection::ReversalWithoutOriginal,
     Injection::StatusMismatch,
     Injection::ReversedTogether,
+    Injection::DeclinedOursOnly,
+    Injection::TimedOutOursOnly,
 ];
 
 /// A day: our file, the network's, the network's next-day file, and the breaks expected.
@@ -92,6 +98,9 @@ struct Day {
     theirs: Vec<ClearingRecord>,
     theirs_next: Vec<ClearingRecord>,
     expected: BTreeSet<(BreakClass, Rrn, Resolution)>,
+    /// What the network's file for the day claims from the switch, added up by hand from the
+    /// injections' meaning (never by the code under test).
+    claimed: i64,
 }
 
 fn day(plan: &[(Injection, i64)]) -> Day {
@@ -100,6 +109,7 @@ fn day(plan: &[(Injection, i64)]) -> Day {
         theirs: Vec::new(),
         theirs_next: Vec::new(),
         expected: BTreeSet::new(),
+        claimed: 0,
     };
     for (i, &(injection, amount)) in plan.iter().enumerate() {
         inject(&mut d, i as u64, injection, amount);
@@ -115,10 +125,34 @@ fn inject(d: &mut Day, i: u64, injection: Injection, amount: i64) {
     let mut expect = |class, resolution| {
         d.expected.insert((class, rrn, resolution));
     };
+    d.claimed += match injection {
+        Injection::None
+        | Injection::MissingAtSwitch
+        | Injection::DuplicateOurs
+        | Injection::TimeoutButApproved => amount,
+        Injection::DuplicateTheirs => 2 * amount,
+        Injection::RoundingMismatch => amount + 3,
+        Injection::LargeMismatch => amount + 5_000,
+        // An approved reversal in their file takes its amount back.
+        Injection::ReversalWithoutOriginal => -amount,
+        Injection::Declined
+        | Injection::MissingAtNetwork
+        | Injection::LatePresentment
+        | Injection::StatusMismatch
+        | Injection::ReversedTogether
+        | Injection::DeclinedOursOnly
+        | Injection::TimedOutOursOnly => 0,
+    };
     match injection {
         Injection::None => {
             d.ours.push(ours);
             d.theirs.push(theirs);
+        }
+        Injection::DeclinedOursOnly => {
+            d.ours.push(ClearingRecord { status: Status::Declined, ..ours })
+        }
+        Injection::TimedOutOursOnly => {
+            d.ours.push(ClearingRecord { status: Status::TimedOut, ..ours })
         }
         Injection::Declined => {
             d.ours.push(ClearingRecord { status: Status::Declined, ..ours });
@@ -179,9 +213,10 @@ fn inject(d: &mut Day, i: u64, injection: Injection, amount: i64) {
             expect(BreakClass::StatusMismatch, Resolution::ManualQueue);
         }
         Injection::ReversedTogether => {
-            // A purchase and its reversal, in both files: no break.
+            // A purchase and its reversal (under an RRN of its own), in both files: no break.
             let reversal = |r: &ClearingRecord| ClearingRecord {
                 kind: MessageKind::Reversal,
+                rrn: Rrn::new(800_000_000_000 + i).expect("12 digits"),
                 original_rrn: Some(r.rrn),
                 ..r.clone()
             };
@@ -234,7 +269,13 @@ fn books_for(ours: &[ClearingRecord]) -> Books {
         .collect();
     let mut books = Books { ledger, receivable, suspense, merchants };
     for (n, r) in ours.iter().enumerate() {
-        let change = claim(r);
+        // What the switch booked: approved purchases owed by the network, approved reversals
+        // taken back.
+        let change = match (r.status, r.kind) {
+            (Status::Approved, MessageKind::Purchase) => r.amount.minor,
+            (Status::Approved, MessageKind::Reversal | MessageKind::Refund) => -r.amount.minor,
+            _ => 0,
+        };
         if change == 0 {
             continue;
         }
@@ -266,12 +307,14 @@ fn check_day(plan: &[(Injection, i64)]) {
         if let Some(command) =
             resolution_command(b, &books, TransferId(1_000_000 + n as u64), 0).expect("accounts")
         {
+            check_resolution_accounts(b, &command, &books);
             books.ledger.execute(command, Timestamp::EPOCH).expect("resolution posts");
         }
     }
     books.ledger.check_invariants().expect("ledger invariants");
     let receivable = books.ledger.account(books.receivable).expect("account");
     let owed_by_network = -receivable.balance(); // A debit balance: what the network owes.
+    assert_eq!(owed_by_network, i128::from(d.claimed), "the receivable against the hand count");
     assert_eq!(owed_by_network, network_claim(&d.theirs)[Currency::Khr.index()]);
     // Both files survive a round trip through CSV.
     for file in [&d.ours, &d.theirs] {
@@ -279,6 +322,29 @@ fn check_day(plan: &[(Injection, i64)]) {
     }
     let summary = ReconSummary::new(&breaks);
     assert_eq!(summary.breaks_count(), breaks.len() as u64);
+}
+
+/// Where each resolution posts, by the policy (docs/chart-of-accounts.md): money the switch
+/// moved and must move back goes between the receivable and the payee (a purchase the network
+/// never saw, a timeout it approved, our own duplicate); everything else waits in suspense.
+fn check_resolution_accounts(b: &Break, command: &Command, books: &Books) {
+    let Command::Transfer(t) = command else { panic!("{:?}: a resolution is a transfer", b.class) };
+    let payee_side = matches!(
+        (b.class, b.resolution),
+        (BreakClass::MissingAtNetwork, _)
+            | (BreakClass::TimeoutButApproved, _)
+            | (BreakClass::Duplicate, Resolution::Reversal)
+    );
+    let record = b.ours.as_ref().or(b.theirs.as_ref()).expect("a break has a record");
+    let counterpart =
+        if payee_side { books.payee(record).expect("merchant") } else { books.suspense };
+    let accounts = [t.debit, t.credit];
+    assert!(accounts.contains(&books.receivable), "{:?}: {t:?} misses the receivable", b.class);
+    assert!(accounts.contains(&counterpart), "{:?}: {t:?} posts to the wrong account", b.class);
+    // The receivable is debited exactly when it grows.
+    let grows = b.receivable_change.minor > 0;
+    assert_eq!(t.debit == books.receivable, grows, "{:?}: {t:?}", b.class);
+    assert_eq!(i128::from(t.amount), i128::from(b.receivable_change.minor).abs());
 }
 
 #[test]
@@ -294,7 +360,7 @@ fn every_break_class_together_is_found_and_resolved() {
     let plan: Vec<(Injection, i64)> = INJECTIONS
         .iter()
         .cycle()
-        .take(130)
+        .take(150)
         .enumerate()
         .map(|(i, &inj)| (inj, 1_000 + 97 * i as i64))
         .collect();
