@@ -117,15 +117,10 @@ fn day(plan: &[(Injection, i64)]) -> Day {
     d
 }
 
-/// Adds payment `i` to the day, broken as `injection` says, and records the break expected.
-fn inject(d: &mut Day, i: u64, injection: Injection, amount: i64) {
-    let ours = record(Party::Switch, i, amount);
-    let theirs = record(Party::Upi, i, amount);
-    let rrn = ours.rrn;
-    let mut expect = |class, resolution| {
-        d.expected.insert((class, rrn, resolution));
-    };
-    d.claimed += match injection {
+/// What the network's file claims for one injected payment of `amount`, by the injection's
+/// meaning: the ground truth the receivable must reach.
+fn claimed_by_hand(injection: Injection, amount: i64) -> i64 {
+    match injection {
         Injection::None
         | Injection::MissingAtSwitch
         | Injection::DuplicateOurs
@@ -142,7 +137,18 @@ fn inject(d: &mut Day, i: u64, injection: Injection, amount: i64) {
         | Injection::ReversedTogether
         | Injection::DeclinedOursOnly
         | Injection::TimedOutOursOnly => 0,
+    }
+}
+
+/// Adds payment `i` to the day, broken as `injection` says, and records the break expected.
+fn inject(d: &mut Day, i: u64, injection: Injection, amount: i64) {
+    let ours = record(Party::Switch, i, amount);
+    let theirs = record(Party::Upi, i, amount);
+    let rrn = ours.rrn;
+    let mut expect = |class, resolution| {
+        d.expected.insert((class, rrn, resolution));
     };
+    d.claimed += claimed_by_hand(injection, amount);
     match injection {
         Injection::None => {
             d.ours.push(ours);
