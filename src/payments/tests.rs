@@ -10,9 +10,13 @@ use rust_decimal::{Decimal, RoundingStrategy};
 use super::money::{AmountParseErrorKind, Currency, Money, MoneyError};
 use super::time::{Date, Timestamp, Weekday, Zone};
 
-/// Parses `text` in `currency` and expects `Ok(minor)` or the error kind.
-fn check_parse(text: &str, currency: Currency, expected: Result<i64, AmountParseErrorKind>) {
-    let got = Money::parse(text, currency).map(|m| m.minor).map_err(|e| e.kind);
+/// Parses `text` in `currency` and expects `Ok(minor)`, or the error kind at its byte offset.
+fn check_parse(
+    text: &str,
+    currency: Currency,
+    expected: Result<i64, (AmountParseErrorKind, usize)>,
+) {
+    let got = Money::parse(text, currency).map(|m| m.minor).map_err(|e| (e.kind, e.offset));
     assert_eq!(got, expected, "{text:?} in {currency}");
 }
 
@@ -24,17 +28,20 @@ fn amounts_parse_without_rounding() {
     check_parse("10", Currency::Cny, Ok(1000));
     check_parse("-3.5", Currency::Usd, Ok(-350));
     check_parse("50000", Currency::Khr, Ok(50_000));
-    check_parse("50000.5", Currency::Khr, Err(E::TooManyDecimals));
-    check_parse("1.234", Currency::Usd, Err(E::TooManyDecimals));
-    check_parse("", Currency::Usd, Err(E::Empty));
-    check_parse("1e3", Currency::Usd, Err(E::NotDecimal));
-    check_parse("1.", Currency::Usd, Err(E::NotDecimal));
-    check_parse(".5", Currency::Usd, Err(E::NotDecimal));
-    check_parse("1.2.3", Currency::Usd, Err(E::NotDecimal));
-    check_parse("92233720368547758.08", Currency::Usd, Err(E::Overflow));
+    // The offset points at the first decimal too many.
+    check_parse("50000.5", Currency::Khr, Err((E::TooManyDecimals, 6)));
+    check_parse("1.234", Currency::Usd, Err((E::TooManyDecimals, 4)));
+    check_parse("-12.345", Currency::Usd, Err((E::TooManyDecimals, 6)));
+    check_parse("", Currency::Usd, Err((E::Empty, 0)));
+    check_parse("1e3", Currency::Usd, Err((E::NotDecimal, 1)));
+    check_parse("-1x", Currency::Usd, Err((E::NotDecimal, 2)));
+    check_parse("12a", Currency::Usd, Err((E::NotDecimal, 2)));
+    check_parse("1.", Currency::Usd, Err((E::NotDecimal, 0)));
+    check_parse("-.5", Currency::Usd, Err((E::NotDecimal, 1)));
+    check_parse("1.2.3", Currency::Usd, Err((E::NotDecimal, 0)));
+    check_parse("92233720368547758.08", Currency::Usd, Err((E::Overflow, 0)));
     check_parse("92233720368547758.07", Currency::Usd, Ok(i64::MAX));
-    let error = Money::parse("12a", Currency::Usd).expect_err("not decimal");
-    assert_eq!(error.offset, 2, "{error}");
+    check_parse("-92233720368547758.07", Currency::Usd, Ok(-i64::MAX));
 }
 
 #[test]

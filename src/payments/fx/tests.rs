@@ -69,6 +69,20 @@ fn rates_direct_inverse_and_cross() {
 }
 
 #[test]
+fn a_step_is_in_force_from_its_own_instant() {
+    let mut book = book();
+    let t1 = t0().checked_add(Span::from_minutes(1)).expect("in range");
+    book.set_mid(USD_KHR, t1, d("4030")).expect("a later step");
+    let just_before = Timestamp::from_nanos(t1.as_nanos() - 1);
+    assert_eq!(book.mid(USD_KHR, just_before), Some(d("4025")));
+    assert_eq!(book.mid(USD_KHR, t1), Some(d("4030")), "in force at its instant");
+    // A second step at the same instant replaces the first from then on.
+    book.set_mid(USD_KHR, t1, d("4031")).expect("the same instant is in order");
+    assert_eq!(book.mid(USD_KHR, t1), Some(d("4031")));
+    assert_eq!(book.mid(USD_KHR, just_before), Some(d("4025")));
+}
+
+#[test]
 fn rate_input_errors() {
     let mut book = book();
     assert_eq!(
@@ -82,6 +96,8 @@ fn rate_input_errors() {
     let earlier = Timestamp::from_nanos(t0().as_nanos() - 1);
     assert!(matches!(book.set_mid(USD_KHR, earlier, d("4000")), Err(RateError::OutOfOrder { .. })));
     assert_eq!(book.set_markup(BANK, Flow::Inward, 10_001), Err(RateError::MarkupTooLarge(10_001)));
+    assert_eq!(book.set_markup(BANK, Flow::Inward, 10_000), Ok(()), "the limit itself is allowed");
+    assert_eq!(book.markup(BANK, Flow::Inward), 10_000);
     let no_rate =
         book.shock_mid(Pair::new(Currency::Cny, Currency::Khr), t0(), 10, d("1"), d("1000"));
     assert!(matches!(no_rate, Err(RateError::NoRate { .. })));
@@ -198,7 +214,9 @@ fn conversion_rejections_in_order() {
     let mut scheme = request(Currency::Cny, Currency::Khr, Flow::Inward);
     scheme.source = RateSource::Scheme;
     assert_eq!(empty.quote(scheme), Err(FxReject::RateUnavailable));
-    assert_eq!(book.quotes_issued_count(), 1);
+    assert_eq!(book.quotes_issued_count(), 1, "a refused quote is not issued");
+    book.quote(request(Currency::Usd, Currency::Cny, Flow::Outward)).expect("a second quote");
+    assert_eq!(book.quotes_issued_count(), 2);
 }
 
 fn currency() -> impl Strategy<Value = Currency> {
