@@ -513,3 +513,98 @@ pub fn campaign(
         kept,
     ))
 }
+
+/// A campaign read back from its `swarm.json` (the shards of one campaign, for merging).
+///
+/// # Errors
+/// What is missing or malformed, by key.
+pub fn read(json: &str) -> Result<Campaign, String> {
+    let j: serde_json::Value =
+        serde_json::from_str(json).map_err(|e| format!("swarm.json: {e}"))?;
+    let u = |v: &serde_json::Value, key: &str| {
+        v[key].as_u64().ok_or_else(|| format!("swarm.json: {key} is not a whole number"))
+    };
+    let canary = match j["canary"].as_str() {
+        Some(name) => Some(canary(name).ok_or_else(|| format!("unknown canary {name}"))?.name),
+        None => None,
+    };
+    let mut seeds = Vec::new();
+    for s in j["seeds"].as_array().ok_or("swarm.json: seeds is not a list")? {
+        let seed = u(s, "seed")?;
+        let at = |what: &str| format!("swarm.json: seed {seed}: {what}");
+        let verdict = Verdict::from_name(s["verdict"].as_str().unwrap_or(""), s["detail"].as_str())
+            .ok_or_else(|| at("unknown verdict"))?;
+        let mut faults = Vec::new();
+        for f in s["faults"].as_array().ok_or_else(|| at("faults is not a list"))? {
+            let kind = f["kind"].as_str().unwrap_or("");
+            let kind = crate::record::swarm::FAULT_KINDS
+                .iter()
+                .find(|k| **k == kind)
+                .ok_or_else(|| at(&format!("unknown fault kind {kind:?}")))?;
+            faults.push(Fault { kind, what: f["what"].as_str().unwrap_or("").to_string() });
+        }
+        let overrides = s["overrides"]
+            .as_array()
+            .ok_or_else(|| at("overrides is not a list"))?
+            .iter()
+            .map(|o| o.as_str().map(str::to_string).ok_or_else(|| at("an override is not text")))
+            .collect::<Result<Vec<String>, String>>()?;
+        let mut marks = Marks::default();
+        for m in crate::record::MARKS {
+            (m.set)(&mut marks, u(&s["marks"], m.name).map_err(|e| at(&e))?);
+        }
+        marks.crash_lost_count = u(s, "crash_lost_messages")?;
+        let payments_count = u(s, "payments")?;
+        seeds.push(SeedOutcome { seed, faults, overrides, verdict, marks, payments_count });
+    }
+    let shard = match &j["shard"] {
+        serde_json::Value::Null => None,
+        v => Some((u(v, "index")? as usize, u(v, "count")? as usize)),
+    };
+    Ok(Campaign {
+        scenario: j["scenario"].as_str().ok_or("swarm.json: scenario is not text")?.to_string(),
+        seeds_from: u(&j, "seeds_from")?,
+        seeds_to: u(&j, "seeds_to")?,
+        shard,
+        canary,
+        seeds,
+    })
+}
+
+/// The shards of one campaign as the whole: every shard of the same seed range and canary,
+/// each once, the seeds in order.
+///
+/// # Errors
+/// Shards of different campaigns, a shard twice or missing, a seed twice.
+pub fn merge(shards: Vec<Campaign>) -> Result<Campaign, String> {
+    let first = shards.first().ok_or("no shards")?;
+    let (scenario, from, to, canary) =
+        (first.scenario.clone(), first.seeds_from, first.seeds_to, first.canary);
+    let count = first.shard.map_or(1, |(_, n)| n);
+    let mut seen = vec![false; count];
+    let mut seeds = Vec::new();
+    for c in shards {
+        if (c.scenario.as_str(), c.seeds_from, c.seeds_to, c.canary)
+            != (scenario.as_str(), from, to, canary)
+        {
+            return Err(format!(
+                "shards of different campaigns: {} seeds {}..{} and {scenario} seeds {from}..{to}",
+                c.scenario, c.seeds_from, c.seeds_to
+            ));
+        }
+        let (i, n) = c.shard.unwrap_or((0, 1));
+        if n != count || seen[i] {
+            return Err(format!("shard {i}/{n} is given twice or does not fit {count} shards"));
+        }
+        seen[i] = true;
+        seeds.extend(c.seeds);
+    }
+    if let Some(i) = seen.iter().position(|s| !s) {
+        return Err(format!("shard {i}/{count} is missing"));
+    }
+    seeds.sort_by_key(|s| s.seed);
+    if let Some(w) = seeds.windows(2).find(|w| w[0].seed == w[1].seed) {
+        return Err(format!("seed {} is in two shards", w[0].seed));
+    }
+    Ok(Campaign { scenario, seeds_from: from, seeds_to: to, shard: None, canary, seeds })
+}

@@ -53,7 +53,7 @@ enum Command {
     Sweep(sweep::SweepArgs),
     /// A fault campaign: every seed draws its own faults, heals, and is checked.
     Swarm(swarm::SwarmArgs),
-    /// Join the shards of a sweep into one sweep folder.
+    /// Join the shards of a sweep, or of a swarm campaign, into one folder.
     Merge(sweep::MergeArgs),
     /// Two report folders' headline figures side by side, with significance.
     Compare(sweep::CompareArgs),

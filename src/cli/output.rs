@@ -438,6 +438,11 @@ fn manifest_bytes(manifest: &Manifest) -> Vec<u8> {
     text.into_bytes()
 }
 
+/// The files a report folder of ours lists, with their lengths; `None` when it is not ours.
+pub(super) fn listed_files(dir: &Path) -> Option<Vec<(String, u64)>> {
+    read_manifest(dir).map(|m| m.files.into_iter().map(|f| (f.path, f.bytes)).collect())
+}
+
 /// Reads a folder's manifest: `None` when there is none, or it is not one of ours.
 fn read_manifest(dir: &Path) -> Option<Manifest> {
     let path = dir.join(MANIFEST);

@@ -16,6 +16,11 @@ use crate::record::swarm::{Campaign, SeedOutcome, Verdict};
 use crate::report::{self, ReportFile, RunMeta};
 use crate::scenario::overrides::Override;
 
+/// Most failing seeds that keep a folder of their own (every one is in `swarm.json`).
+const FAILING_SEED_FOLDERS_MAX: usize = 20;
+/// The largest file copied from a shard's seed folder.
+const SEED_FILE_BYTES_MAX: u64 = 64 << 20;
+
 /// `sim swarm`.
 #[derive(Debug, Args)]
 pub(super) struct SwarmArgs {
@@ -152,7 +157,7 @@ fn failing_seed_files(
     meta: &RunMeta,
 ) -> anyhow::Result<Vec<ReportFile>> {
     let mut files = Vec::new();
-    for s in campaign.failed() {
+    for s in campaign.failed().take(FAILING_SEED_FOLDERS_MAX) {
         let dir = format!("seed-{}", s.seed);
         let mut mix = format!(
             "# seed {}: {}\n# {}\n# replay: {}\n# commit: {}\n",
@@ -178,4 +183,72 @@ fn failing_seed_files(
         }
     }
     Ok(files)
+}
+
+/// `sim merge` of a campaign's shard folders: one `swarm.json` and `summary.md`, the failing
+/// seeds' folders copied from their shards.
+pub(super) fn merge(dirs: &[PathBuf], out: &Path) -> anyhow::Result<Outcome> {
+    let mut shards = Vec::new();
+    let mut first: Option<serde_json::Value> = None;
+    let mut wall_seconds = 0.0;
+    for dir in dirs {
+        let text = read_text(&dir.join("swarm.json"), 1 << 30, "swarm.json")?;
+        let j: serde_json::Value =
+            serde_json::from_str(&text).with_context(|| format!("{}/swarm.json", dir.display()))?;
+        if let Some(f) = &first {
+            for key in ["scenario_path", "scenario_hash", "overrides", "commit"] {
+                if f[key] != j[key] {
+                    bail!("{}: its {key} differs from {}'s", dir.display(), dirs[0].display());
+                }
+            }
+        }
+        wall_seconds += j["summary"]["wall_seconds"].as_f64().unwrap_or(0.0);
+        first.get_or_insert(j);
+        shards.push(swarm::read(&text).map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?);
+    }
+    let f = first.context("no shard folders")?;
+    let whole = swarm::merge(shards).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let text = |key: &str| f[key].as_str().unwrap_or("").to_string();
+    let meta = RunMeta {
+        scenario_path: text("scenario_path"),
+        scenario_hash: text("scenario_hash"),
+        overrides: serde_json::from_value(f["overrides"].clone()).unwrap_or_default(),
+        commit: text("commit"),
+        wall_seconds,
+        peak_rss_bytes: None,
+    };
+    let target = prepare(out)?;
+    let mut files = vec![
+        ReportFile::new("swarm.json", report::swarm::swarm_json(&whole, &meta)),
+        ReportFile::new("summary.md", report::swarm::summary_md(&whole, &meta)),
+    ];
+    for s in whole.failed().take(FAILING_SEED_FOLDERS_MAX) {
+        let prefix = format!("seed-{}/", s.seed);
+        for dir in dirs {
+            for (path, bytes) in super::output::listed_files(dir).unwrap_or_default() {
+                if !path.starts_with(&prefix) {
+                    continue;
+                }
+                let on_disk =
+                    std::fs::symlink_metadata(dir.join(&path)).map_or(u64::MAX, |m| m.len());
+                if bytes.max(on_disk) > SEED_FILE_BYTES_MAX {
+                    bail!("{}/{path}: larger than {SEED_FILE_BYTES_MAX} bytes", dir.display());
+                }
+                let data = std::fs::read(dir.join(&path))
+                    .with_context(|| format!("reading {}/{path}", dir.display()))?;
+                files.push(ReportFile { path, bytes: data });
+            }
+        }
+    }
+    let writer = Writer { command: "swarm", scenario: Some(whole.scenario.clone()), seed: None };
+    finish_writing(target, &writer, files, out)?;
+    let failed = whole.failed().count();
+    say!(
+        "merged {} folders: {} seeds, {} failed; report in {}",
+        dirs.len(),
+        whole.seeds.len(),
+        failed,
+        out.display()
+    );
+    Ok(if failed == 0 { Outcome::Success } else { Outcome::Negative })
 }

@@ -252,6 +252,9 @@ fn write(
 }
 
 pub(super) fn merge(args: MergeArgs) -> anyhow::Result<Outcome> {
+    if args.dirs[0].join("swarm.json").is_file() {
+        return super::swarm::merge(&args.dirs, &args.out);
+    }
     let mut shards = Vec::new();
     let mut first_meta: Option<serde_json::Value> = None;
     for dir in &args.dirs {

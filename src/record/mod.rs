@@ -132,6 +132,8 @@ pub struct Mark {
     pub means: &'static str,
     /// Its count in a run's marks.
     pub count: fn(&Marks) -> u64,
+    /// Sets its count (reading a campaign back).
+    pub set: fn(&mut Marks, u64),
 }
 
 /// Every mark, in the order reports list them.
@@ -140,32 +142,43 @@ pub const MARKS: &[Mark] = &[
         name: "timeout_after_credit",
         means: "a timeout after the far side booked",
         count: |m| m.timeout_after_credit_count,
+        set: |m, n| m.timeout_after_credit_count = n,
     },
     Mark {
         name: "credit_reversed",
         means: "a reversal of a credited payment",
         count: |m| m.credit_reversed_count,
+        set: |m, n| m.credit_reversed_count = n,
     },
-    Mark { name: "late_approval", means: "a late approval", count: |m| m.late_approval_count },
+    Mark {
+        name: "late_approval",
+        means: "a late approval",
+        count: |m| m.late_approval_count,
+        set: |m, n| m.late_approval_count = n,
+    },
     Mark {
         name: "across_day_cut",
         means: "a payment across the Beijing day cut",
         count: |m| m.across_day_cut_count,
+        set: |m, n| m.across_day_cut_count = n,
     },
     Mark {
         name: "duplicate_absorbed",
         means: "a duplicate absorbed by idempotency",
         count: |m| m.duplicate_absorbed_count,
+        set: |m, n| m.duplicate_absorbed_count = n,
     },
     Mark {
         name: "liquidity_decline",
         means: "a liquidity decline",
         count: |m| m.liquidity_decline_count,
+        set: |m, n| m.liquidity_decline_count = n,
     },
     Mark {
         name: "crash_open_hold",
         means: "a crash during an open hold",
         count: |m| m.crash_open_hold_count,
+        set: |m, n| m.crash_open_hold_count = n,
     },
 ];
 

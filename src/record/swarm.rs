@@ -4,6 +4,21 @@
 
 use super::Marks;
 
+/// Every kind of fault a mix may hold, in the order they are drawn.
+pub const FAULT_KINDS: &[&str] = &[
+    "link_outage",
+    "link_loss",
+    "link_duplication",
+    "link_reorder",
+    "node_crash",
+    "node_stall",
+    "fx_shock",
+    "clock_skew",
+    "liquidity_squeeze",
+    "reversal_failures",
+    "presentments",
+];
+
 /// One fault of a seed's mix, as the campaign drew it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Fault {
@@ -31,6 +46,20 @@ pub enum Verdict {
 }
 
 impl Verdict {
+    /// The verdict of `name` with `detail` (reading a campaign back).
+    pub fn from_name(name: &str, detail: Option<&str>) -> Option<Verdict> {
+        let d = || detail.unwrap_or("").to_string();
+        Some(match name {
+            "clean" => Verdict::Clean,
+            "refused" => Verdict::Refused(d()),
+            "breach" => Verdict::Breach(d()),
+            "not_live" => Verdict::NotLive(d()),
+            "unexplained" => Verdict::Unexplained(d()),
+            "nondeterministic" => Verdict::Nondeterministic(d()),
+            _ => return None,
+        })
+    }
+
     /// Its key in `swarm.json`.
     pub fn name(&self) -> &'static str {
         match self {

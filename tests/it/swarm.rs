@@ -132,3 +132,38 @@ fn bad_seed_ranges_and_canaries_are_usage_errors() {
         assert!(stderr.contains(says), "{args:?}: {stderr}");
     }
 }
+
+#[test]
+fn shards_merge_into_the_whole_campaign() {
+    let dir = scratch("swarm-shards");
+    let path = |name: &str| dir.join(name).to_str().expect("utf-8").to_string();
+    let run = |extra: &[&str], out: &str| {
+        let mut args = vec!["swarm", "tests/data/swarm.toml", "--seeds", "1..5", "--quiet"];
+        args.extend(extra);
+        args.extend(["--canary", "double_credit", "--out", out]);
+        sim(&args, None)
+    };
+    run(&[], &path("whole"));
+    run(&["--shard", "0/2"], &path("shard-0"));
+    run(&["--shard", "1/2"], &path("shard-1"));
+    let o = sim(&["merge", &path("shard-1"), &path("shard-0"), "--out", &path("merged")], None);
+    assert_eq!(o.status.code(), Some(1), "the canary fails seeds: {o:?}");
+    let json = |name: &str| -> serde_json::Value {
+        let text = std::fs::read_to_string(dir.join(name).join("swarm.json")).expect("swarm.json");
+        serde_json::from_str(&text).expect("JSON")
+    };
+    let (whole, merged) = (json("whole"), json("merged"));
+    assert_eq!(whole["seeds"], merged["seeds"]);
+    assert_eq!(whole["summary"]["failed"], merged["summary"]["failed"]);
+    assert!(!merged["summary"]["failed"].as_array().expect("a list").is_empty());
+    for seed in merged["summary"]["failed"].as_array().expect("a list") {
+        let mix = dir.join("merged").join(format!("seed-{seed}")).join("fault-mix.txt");
+        assert!(mix.is_file(), "{} copied from its shard", mix.display());
+    }
+    // A shard missing, or given twice, is refused.
+    let o = sim(&["merge", &path("shard-0"), "--out", &path("half")], None);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("shard 1/2 is missing"), "{o:?}");
+    let o = sim(&["merge", &path("shard-0"), &path("shard-0"), "--out", &path("twice")], None);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("given twice"), "{o:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
