@@ -557,6 +557,21 @@ mod tests {
         l.execute(Command::Transfer(t), at()).expect("applies");
     }
 
+    /// Holds `minor` riel of the payer's wallet, pending.
+    fn hold(l: &mut Ledger, minor: i64) {
+        let hold = Transfer {
+            pending_until: Some(Timestamp::from_nanos(at().as_nanos() + 1)),
+            ..Transfer::posted(
+                TransferId(50),
+                AccountId(PAYER),
+                AccountId(OUTSIDE),
+                Money::new(KHR, minor),
+                0,
+            )
+        };
+        l.execute(Command::Transfer(hold), at()).expect("holds");
+    }
+
     /// A domestic payment of `minor` riel from the payer to the payee.
     fn terms(minor: i64) -> Terms {
         Terms {
@@ -696,17 +711,7 @@ mod tests {
         check(
             "a hold left at the end",
             |l, a| {
-                let hold = Transfer {
-                    pending_until: Some(Timestamp::from_nanos(at().as_nanos() + 1)),
-                    ..Transfer::posted(
-                        TransferId(50),
-                        AccountId(PAYER),
-                        AccountId(OUTSIDE),
-                        Money::new(KHR, 10),
-                        0,
-                    )
-                };
-                l.execute(Command::Transfer(hold), at()).expect("holds");
+                hold(l, 10);
                 a.finish(l, at(), &[])
             },
             Some("(pending 10)"),
@@ -714,17 +719,7 @@ mod tests {
         check(
             "a hold declared in flight",
             |l, a| {
-                let hold = Transfer {
-                    pending_until: Some(Timestamp::from_nanos(at().as_nanos() + 1)),
-                    ..Transfer::posted(
-                        TransferId(50),
-                        AccountId(PAYER),
-                        AccountId(OUTSIDE),
-                        Money::new(KHR, 10),
-                        0,
-                    )
-                };
-                l.execute(Command::Transfer(hold), at()).expect("holds");
+                hold(l, 10);
                 a.created();
                 let held = InFlight {
                     payment: 0,

@@ -672,6 +672,8 @@ pub(crate) struct Config {
     pub(crate) cn_holidays: Vec<Date>,
     pub(crate) kh_holidays: Vec<Date>,
     pub(crate) windows: Vec<Window>,
+    /// Whether any window crashes a node (else the crash checks are skipped).
+    pub(crate) any_crash: bool,
     pub(crate) app_timeout: Span,
     pub(crate) reversal_fail: Ppm,
     pub(crate) reversal_gap: Span,
@@ -821,6 +823,7 @@ impl Config {
             netting: NettingSchedule::new(&cutoffs).expect("validated"),
             cn_holidays: validate::holiday_dates(&s.calendar.cn_holidays),
             kh_holidays: validate::holiday_dates(&s.calendar.kh_holidays),
+            any_crash: windows.iter().any(|w| w.crash),
             windows,
             app_timeout: sec(t.app_s),
             reversal_fail: ppm(t.reversal_attempt_fail_pct),

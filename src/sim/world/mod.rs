@@ -596,6 +596,9 @@ impl World {
 
     /// When the node restarts, if it is down (crashed) at `now`.
     fn node_down(&self, node: usize, now: Timestamp) -> Option<Timestamp> {
+        if !self.cfg.any_crash {
+            return None;
+        }
         self.nodes[node]
             .windows
             .iter()
@@ -608,6 +611,9 @@ impl World {
     /// Whether the node crashed after `after` and at or before `upto`: work it held in memory
     /// then is lost.
     fn crashed_between(&self, node: usize, after: Timestamp, upto: Timestamp) -> bool {
+        if !self.cfg.any_crash {
+            return false;
+        }
         self.nodes[node]
             .windows
             .iter()
@@ -618,6 +624,10 @@ impl World {
     /// A payment's timer held by a node that is down at `now` waits for its restart: `true`
     /// when it was put off.
     fn defer_while_down(&mut self, now: Timestamp, p: PRef, event: Event) -> bool {
+        // Timers fire on the hot path: without crash windows there is nothing to look up.
+        if !self.cfg.any_crash {
+            return false;
+        }
         let hop = match event {
             Event::Originator(..) => 0,
             Event::HopDeadline { hop, .. } | Event::Advice { hop, .. } => hop,
