@@ -2,8 +2,9 @@
 # Tests the Slurm recipe for real: starts a one-node Slurm cluster on this machine (Debian's
 # slurm-wlm and munge, as root, with its own munge key, socket, ports and state under a scratch
 # folder), submits an 8-task sweep array and its merge through deploy/slurm/submit.sh, checks
-# that the merged folder equals the same sweep run locally in one piece, byte for byte, then
-# stops the daemons and removes the scratch folder.
+# that the merged folder equals the same sweep run locally in one piece, byte for byte, does
+# the same for a 4-task swarm campaign (seeds, verdicts and marks), resubmits both and checks
+# that every finished shard is skipped, then stops the daemons and removes the scratch folder.
 #
 #   deploy/slurm/test-cluster.sh [path/to/sim]     (default: target/release/sim)
 #
@@ -147,3 +148,48 @@ grep -q "already whole there; skipped" "$scratch"/again-*.log \
 [[ $(stat -c %Y "$out/shard-3/sweep.json") == "$before" ]] || { echo "test-cluster: a whole shard was rewritten" >&2; exit 1; }
 diff -r "$scratch/local" "$out/sweep" >/dev/null || { echo "test-cluster: the re-merged sweep differs" >&2; exit 1; }
 echo "test-cluster: ok: 8 array tasks and their merge equal the local sweep ($files files, byte for byte); resubmitted ($again), every shard skipped"
+
+# A swarm campaign, in one piece here and as 4 array tasks plus their merge. A planted bug
+# (a test-only canary) makes every seed fail: the elements still succeed, the merge runs and
+# exits 1, and the merged campaign holds the same seeds, verdicts and marks as the local one.
+campaign=(tests/data/swarm.toml --seeds 1..8 --canary fee_to_wrong_account)
+rc=0
+"$sim" swarm "${campaign[@]}" --jobs 2 --quiet --out "$scratch/swarm-local" >/dev/null || rc=$?
+[[ $rc -eq 1 ]] || { echo "test-cluster: the local campaign exited $rc, not 1 (failing seeds)" >&2; exit 1; }
+sout=$scratch/storm
+submitted=$(BAKONG_SIM=$sim SBATCH_EXTRA="--cpus-per-task=1 --mem-per-cpu=256M --time=00:10:00 --output=$scratch/swarm-%j.log" \
+    deploy/slurm/submit.sh --swarm 4 "$sout" "${campaign[@]}")
+echo "test-cluster: $submitted"
+deadline=$((SECONDS + 600))
+while [[ -n $(squeue -h -o '%i' 2>/dev/null) ]]; do
+    (( SECONDS < deadline )) || { echo "test-cluster: swarm jobs still queued after 600 s" >&2; squeue >&2; exit 1; }
+    sleep 1
+done
+[[ -f $sout/swarm/swarm.json ]] || { echo "test-cluster: no merged campaign in $sout/swarm" >&2; ls -R "$sout" >&2; cat "$scratch"/swarm-*.log >&2; exit 1; }
+grep -q "has failing seeds; the merge lists them" "$scratch"/swarm-*.log \
+    || { echo "test-cluster: no element reported its failing seeds" >&2; cat "$scratch"/swarm-*.log >&2; exit 1; }
+grep -q "8 seeds, 8 failed" "$scratch"/swarm-*.log \
+    || { echo "test-cluster: the merge did not report 8 failed seeds" >&2; cat "$scratch"/swarm-*.log >&2; exit 1; }
+python3 - "$scratch/swarm-local/swarm.json" "$sout/swarm/swarm.json" <<'PY'
+import json, sys
+local, merged = (json.load(open(p)) for p in sys.argv[1:])
+for key in ("seeds",):
+    assert local[key] == merged[key], f"the merged campaign's {key} differ from the local run's"
+for key in ("failed", "marks", "marks_never_hit", "seeds", "clean"):
+    assert local["summary"][key] == merged["summary"][key], f"summary.{key} differs"
+PY
+for s in 1 8; do
+    [[ -f $sout/swarm/seed-$s/fault-mix.txt ]] || { echo "test-cluster: seed $s's folder was not merged" >&2; exit 1; }
+done
+before=$(stat -c %Y "$sout/shard-2/swarm.json")
+BAKONG_SIM=$sim SBATCH_EXTRA="--cpus-per-task=1 --mem-per-cpu=256M --time=00:10:00 --output=$scratch/swarm-again-%j.log" \
+    deploy/slurm/submit.sh --swarm 4 "$sout" "${campaign[@]}" >/dev/null
+deadline=$((SECONDS + 300))
+while [[ -n $(squeue -h -o '%i' 2>/dev/null) ]]; do
+    (( SECONDS < deadline )) || { echo "test-cluster: swarm resubmission still queued after 300 s" >&2; exit 1; }
+    sleep 1
+done
+[[ $(grep -l "already whole there" "$scratch"/swarm-again-*.log | wc -l) -eq 4 ]] \
+    || { echo "test-cluster: the resubmitted swarm tasks did not all skip" >&2; cat "$scratch"/swarm-again-*.log >&2; exit 1; }
+[[ $(stat -c %Y "$sout/shard-2/swarm.json") == "$before" ]] || { echo "test-cluster: a whole swarm shard was rewritten" >&2; exit 1; }
+echo "test-cluster: ok: a swarm campaign as 4 array tasks and its merge equals the local one (8 seeds, all failing on the canary); resubmitted, every shard skipped"

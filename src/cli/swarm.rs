@@ -20,6 +20,8 @@ use crate::scenario::overrides::Override;
 const FAILING_SEED_FOLDERS_MAX: usize = 20;
 /// The largest file copied from a shard's seed folder.
 const SEED_FILE_BYTES_MAX: u64 = 64 << 20;
+/// The largest `swarm.json` read back (a merge, or `--skip-existing`).
+const SWARM_JSON_BYTES_MAX: u64 = 1 << 30;
 
 /// `sim swarm`.
 #[derive(Debug, Args)]
@@ -48,6 +50,11 @@ pub(super) struct SwarmArgs {
     /// Only the summary, not a line per seed.
     #[arg(long)]
     quiet: bool,
+    /// Does nothing when `--out` already holds, whole, this very campaign (or shard): the same
+    /// scenario bytes, `--set`s, commit, seeds, shard and canary. A batch array resubmitted
+    /// after a failure redoes only what is missing. The exit code is still the campaign's.
+    #[arg(long)]
+    skip_existing: bool,
 }
 
 fn seeds(arg: &str) -> anyhow::Result<(u64, u64)> {
@@ -91,6 +98,15 @@ pub(super) fn run(args: SwarmArgs) -> anyhow::Result<Outcome> {
         jobs: args.jobs.unwrap_or_else(default_jobs),
         canary,
     };
+    if let Some(failed) =
+        args.skip_existing.then(|| already_done(&out, &args, &text, &spec)).flatten()
+    {
+        say!(
+            "{}: this campaign is already whole there, {failed} seeds failed; skipped",
+            out.display()
+        );
+        return Ok(if failed == 0 { Outcome::Success } else { Outcome::Negative });
+    }
     let target = prepare(&out)?;
     let started = Instant::now();
     let quiet = args.quiet;
@@ -130,6 +146,30 @@ pub(super) fn run(args: SwarmArgs) -> anyhow::Result<Outcome> {
     }
     say!("wall {:.1} s", started.elapsed().as_secs_f64());
     Ok(if failed.is_empty() { Outcome::Success } else { Outcome::Negative })
+}
+
+/// When `out` holds, whole, the campaign (or shard) these arguments would write, how many of
+/// its seeds failed.
+fn already_done(out: &Path, args: &SwarmArgs, text: &str, spec: &SwarmSpec) -> Option<usize> {
+    if !super::output::is_whole(out) {
+        return None;
+    }
+    let json = read_text(&out.join("swarm.json"), SWARM_JSON_BYTES_MAX, "swarm.json").ok()?;
+    let j: serde_json::Value = serde_json::from_str(&json).ok()?;
+    let meta = scenario_meta(&args.file, text, &args.set, 0.0);
+    let shard = spec.shard.map(|(i, n)| serde_json::json!({ "index": i, "count": n }));
+    let same = j["scenario_hash"] == meta.scenario_hash.as_str()
+        && j["overrides"] == serde_json::json!(meta.overrides)
+        && j["commit"] == meta.commit.as_str()
+        && meta.commit != "unknown"
+        && j["seeds_from"] == spec.seeds.0
+        && j["seeds_to"] == spec.seeds.1
+        && j["shard"] == shard.unwrap_or(serde_json::Value::Null)
+        && j["canary"] == serde_json::json!(spec.canary.map(|c| c.name));
+    if !same {
+        return None;
+    }
+    j["summary"]["failed"].as_array().map(Vec::len)
 }
 
 /// The line a seed prints as it finishes.
@@ -192,7 +232,7 @@ pub(super) fn merge(dirs: &[PathBuf], out: &Path) -> anyhow::Result<Outcome> {
     let mut first: Option<serde_json::Value> = None;
     let mut wall_seconds = 0.0;
     for dir in dirs {
-        let text = read_text(&dir.join("swarm.json"), 1 << 30, "swarm.json")?;
+        let text = read_text(&dir.join("swarm.json"), SWARM_JSON_BYTES_MAX, "swarm.json")?;
         let j: serde_json::Value =
             serde_json::from_str(&text).with_context(|| format!("{}/swarm.json", dir.display()))?;
         if let Some(f) = &first {

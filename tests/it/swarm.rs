@@ -144,7 +144,7 @@ fn shards_merge_into_the_whole_campaign() {
         sim(&args, None)
     };
     run(&[], &path("whole"));
-    run(&["--shard", "0/2"], &path("shard-0"));
+    let first = run(&["--shard", "0/2"], &path("shard-0"));
     run(&["--shard", "1/2"], &path("shard-1"));
     let o = sim(&["merge", &path("shard-1"), &path("shard-0"), "--out", &path("merged")], None);
     assert_eq!(o.status.code(), Some(1), "the canary fails seeds: {o:?}");
@@ -160,6 +160,22 @@ fn shards_merge_into_the_whole_campaign() {
         let mix = dir.join("merged").join(format!("seed-{seed}")).join("fault-mix.txt");
         assert!(mix.is_file(), "{} copied from its shard", mix.display());
     }
+    // A shard already whole is skipped with --skip-existing, and its exit code is still the
+    // campaign's; other seeds are not the same campaign and run.
+    let before = std::fs::metadata(dir.join("shard-0/swarm.json")).and_then(|m| m.modified());
+    let o = run(&["--shard", "0/2", "--skip-existing"], &path("shard-0"));
+    assert_eq!(o.status.code(), first.status.code(), "{o:?}");
+    assert!(String::from_utf8_lossy(&o.stdout).contains("already whole there"), "{o:?}");
+    let after = std::fs::metadata(dir.join("shard-0/swarm.json")).and_then(|m| m.modified());
+    assert_eq!(before.expect("mtime"), after.expect("mtime"), "a whole shard was rewritten");
+    let o = sim(
+        &["swarm", "tests/data/swarm.toml", "--seeds", "1..1", "--quiet", "--skip-existing"]
+            .into_iter()
+            .chain(["--shard", "0/2", "--out", &path("shard-0")])
+            .collect::<Vec<_>>(),
+        None,
+    );
+    assert!(!String::from_utf8_lossy(&o.stdout).contains("already whole there"), "{o:?}");
     // A shard missing, or given twice, is refused.
     let o = sim(&["merge", &path("shard-0"), "--out", &path("half")], None);
     assert!(String::from_utf8_lossy(&o.stderr).contains("shard 1/2 is missing"), "{o:?}");
