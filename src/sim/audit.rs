@@ -640,6 +640,19 @@ mod tests {
             Some("payment 0 reached a final state twice (second: again)"),
         );
         check(
+            "two hundred payments final once each (no two share a bit)",
+            |_, a| {
+                for p in 0..200 {
+                    a.created();
+                    a.finalized(p, || "approved".into(), &[])?;
+                }
+                // One bit a payment: 200 payments fill four words, not more.
+                assert_eq!(a.final_bits.len(), 4);
+                Ok(())
+            },
+            None,
+        );
+        check(
             "final twice, payment 65 (not a multiple of 64)",
             |_, a| {
                 for p in [63, 64, 65] {
@@ -832,6 +845,7 @@ mod tests {
         };
         // $10.00 is worth 69.457 CNY: the payer's amount fixed, the payee gets 69.45.
         for (name, exchanged, received, payee_fixed, expect) in [
+            ("exact: $100.00 is 694.57 CNY", 10_000, 69_457, false, None),
             ("toward zero", 1_000, 6_945, false, None),
             ("rounded up", 1_000, 6_946, false, Some("is worth 69.457")),
             ("a whole fen short", 1_000, 6_944, false, Some("yet the payee receives 69.44 CNY")),
@@ -850,6 +864,64 @@ mod tests {
                 (r, e) => panic!("{name}: expected {e:?}, got {r:?}"),
             }
         }
+    }
+
+    /// An outward payment of 10,000 riel at 0.0017 CNY a riel (17.00 CNY exactly), with a
+    /// spread of 200 riel earned by the payer's bank.
+    fn with_spread() -> Terms {
+        Terms {
+            flow: Flow::Outward,
+            payee_amount_fixed: false,
+            rate: Decimal::new(17, 4),
+            conversion: Some(Conversion {
+                quote: QuoteId(1),
+                exchanged: Money::new(KHR, 10_000),
+                spread: Money::new(KHR, 200),
+                received: Money::new(Currency::Cny, 1_700),
+            }),
+            ..terms(10_000)
+        }
+    }
+
+    #[test]
+    fn the_spread_is_income_of_the_payer_bank_once_paid() {
+        check(
+            "a paid spread on the payer's bank's fee income",
+            |l, a| {
+                transfer(l, 10, OUTSIDE, FEES, 200);
+                a.earned(1, Earned { terms: &with_spread(), paid: true, credited: true })?;
+                a.finish(l, at(), &[])
+            },
+            None,
+        );
+        check(
+            "a paid spread never booked",
+            |l, a| {
+                a.earned(1, Earned { terms: &with_spread(), paid: true, credited: true })?;
+                a.finish(l, at(), &[])
+            },
+            Some("the payments and cycles account for 200"),
+        );
+        check(
+            "an unpaid payment earns no spread",
+            |l, a| {
+                a.earned(1, Earned { terms: &with_spread(), paid: false, credited: false })?;
+                a.finish(l, at(), &[])
+            },
+            None,
+        );
+        check(
+            "every check counted",
+            |l, a| {
+                a.earned(1, Earned { terms: &with_spread(), paid: false, credited: false })?;
+                a.earned(2, Earned { terms: &with_spread(), paid: false, credited: false })?;
+                assert_eq!(a.checks_count, 2);
+                a.check_ledger(l, at())?;
+                assert_eq!(a.checks_count, 3);
+                Ok(())
+            },
+            None,
+        );
     }
 
     fn record(rrn: u64, kind: MessageKind, status: Status, minor: i64) -> ClearingRecord {
