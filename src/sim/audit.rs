@@ -663,6 +663,10 @@ mod tests {
             },
             Some("payment 65 reached a final state twice"),
         );
+    }
+
+    #[test]
+    fn every_payment_final_or_in_flight_at_the_end() {
         check(
             "never final",
             |l, a| {
@@ -674,6 +678,41 @@ mod tests {
             Some("2 payments never reached a final state (first: payment 1)"),
         );
         check(
+            "payment 1 in flight, 65 final: their bits apart",
+            |l, a| {
+                for p in 0..66 {
+                    a.created();
+                    if p != 1 {
+                        a.finalized(p, || "approved".into(), &[])?;
+                    }
+                }
+                a.finish(l, at(), &[InFlight { payment: 1, ..InFlight::default() }])
+            },
+            None,
+        );
+        check(
+            "declared in flight yet final, payment 70",
+            |l, a| {
+                for p in 0..71 {
+                    a.created();
+                    a.finalized(p, || "approved".into(), &[])?;
+                }
+                a.finish(l, at(), &[InFlight { payment: 70, ..InFlight::default() }])
+            },
+            Some("payment 70 reached a final state twice (second: still in flight)"),
+        );
+        check(
+            "one final, one in flight, one lost",
+            |l, a| {
+                for _ in 0..3 {
+                    a.created();
+                }
+                a.finalized(0, || "approved".into(), &[])?;
+                a.finish(l, at(), &[InFlight { payment: 1, ..InFlight::default() }])
+            },
+            Some("1 payments never reached a final state (first: payment 2)"),
+        );
+        check(
             "declared in flight yet final",
             |l, a| {
                 pay(l, a, 0, 300)?;
@@ -681,6 +720,10 @@ mod tests {
             },
             Some("payment 0 reached a final state twice (second: still in flight)"),
         );
+    }
+
+    #[test]
+    fn reversals_and_the_ledger_checks_fire_on_their_faults() {
         check(
             "a reversal of another amount",
             |_, a| {
@@ -690,6 +733,23 @@ mod tests {
             Some("amount differs from the credit"),
         );
         check("a reversal of nothing", |_, a| a.reversing(7, 300), Some("no credit to undo"));
+        check(
+            "a reversal of the credited amount, once",
+            |_, a| {
+                a.credited(7, 300);
+                a.reversing(7, 300)?;
+                a.reversing(7, 300)
+            },
+            Some("payment 7: reversal without a matching original credit (no credit to undo)"),
+        );
+        check(
+            "a ledger out of balance",
+            |l, a| {
+                l.sabotage_unbalanced_credit(AccountId(PAYEE), 1);
+                a.check_ledger(l, at())
+            },
+            Some("ledger invariant broken"),
+        );
         check(
             "a reversal after the payment was final",
             |l, a| {
@@ -728,6 +788,38 @@ mod tests {
                 a.finish(l, at(), &[])
             },
             Some("(pending 10)"),
+        );
+        check(
+            "a pending credit left at the end",
+            |l, a| {
+                let hold = Transfer {
+                    pending_until: Some(Timestamp::from_nanos(at().as_nanos() + 1)),
+                    ..Transfer::posted(
+                        TransferId(51),
+                        AccountId(OUTSIDE),
+                        AccountId(PAYEE),
+                        Money::new(KHR, 10),
+                        0,
+                    )
+                };
+                l.execute(Command::Transfer(hold), at()).expect("holds");
+                a.finish(l, at(), &[])
+            },
+            Some("has balance 0 (pending 10)"),
+        );
+        check(
+            "a payment in flight has posted its debit and credit",
+            |l, a| {
+                transfer(l, 100, PAYER, PAYEE, 300);
+                a.created();
+                let posted = InFlight {
+                    payment: 0,
+                    posted: vec![(AccountId(PAYER), -300), (AccountId(PAYEE), 300)],
+                    ..InFlight::default()
+                };
+                a.finish(l, at(), &[posted])
+            },
+            None,
         );
         check(
             "a hold declared in flight",
@@ -918,6 +1010,12 @@ mod tests {
                 assert_eq!(a.checks_count, 2);
                 a.check_ledger(l, at())?;
                 assert_eq!(a.checks_count, 3);
+                a.credited(7, 300);
+                a.reversing(7, 300)?;
+                assert_eq!(a.checks_count, 4);
+                // The ledger, two wallets, the fee income and the settlement account.
+                a.finish(l, at(), &[])?;
+                assert_eq!(a.checks_count, 9);
                 Ok(())
             },
             None,
