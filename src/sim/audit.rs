@@ -976,6 +976,53 @@ mod tests {
     }
 
     #[test]
+    fn income_in_flight_pending_or_without_an_account_is_seen() {
+        check(
+            "a spread of a payment in flight, already on fee income",
+            |l, a| {
+                transfer(l, 10, OUTSIDE, FEES, 200);
+                a.created();
+                let p = InFlight {
+                    payment: 0,
+                    income: vec![(BANK, Money::new(KHR, 200))],
+                    ..InFlight::default()
+                };
+                a.finish(l, at(), &[p])
+            },
+            None,
+        );
+        check(
+            "a pending credit on fee income when nothing is in flight",
+            |l, a| {
+                let hold = Transfer {
+                    pending_until: Some(Timestamp::from_nanos(at().as_nanos() + 1)),
+                    ..Transfer::posted(
+                        TransferId(51),
+                        AccountId(OUTSIDE),
+                        AccountId(FEES),
+                        Money::new(KHR, 10),
+                        0,
+                    )
+                };
+                l.execute(Command::Transfer(hold), at()).expect("holds");
+                a.finish(l, at(), &[])
+            },
+            Some("FeeIncome account of participant 10 in KHR has balance 0, the payments and"),
+        );
+        check(
+            "a discount earned by a bank with no fee income account",
+            |l, a| {
+                let t = Terms { payee_participant: ParticipantId(11), ..inward(400) };
+                a.earned(1, Earned { terms: &t, paid: true, credited: true })?;
+                a.finish(l, at(), &[])
+            },
+            Some(
+                "FeeIncome account of participant 11 in KHR has balance 0, the payments and cycles account for 400",
+            ),
+        );
+    }
+
+    #[test]
     fn the_spread_is_income_of_the_payer_bank_once_paid() {
         check(
             "a paid spread on the payer's bank's fee income",
@@ -1016,6 +1063,15 @@ mod tests {
                 // The ledger, two wallets, the fee income and the settlement account.
                 a.finish(l, at(), &[])?;
                 assert_eq!(a.checks_count, 9);
+                a.created();
+                a.created();
+                a.finalized(0, || "approved".into(), &[])?;
+                let counts = a.counts();
+                assert_eq!(
+                    (counts.payments_created_count, counts.payments_final_count),
+                    (2, 1),
+                    "{counts:?}"
+                );
                 Ok(())
             },
             None,
