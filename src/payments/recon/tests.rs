@@ -484,3 +484,11 @@ proptest! {
         check_day(&plan);
     }
 }
+
+#[test]
+fn resolution_names_in_files_are_fixed() {
+    // The breaks file is read by people and by other tools: the names are a format.
+    let all =
+        [Resolution::Reversal, Resolution::Refund, Resolution::Adjustment, Resolution::ManualQueue];
+    assert_eq!(all.map(Resolution::name), ["reversal", "refund", "adjustment", "manual_queue"]);
+}
