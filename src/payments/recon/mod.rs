@@ -324,7 +324,6 @@ fn classify(
                 if rounding { Resolution::Adjustment } else { Resolution::ManualQueue },
             ))
         }
-        (Some(_), Some(_)) => None,
         (Some(o), None) if next.contains(&key(o)) => {
             Some((BreakClass::LatePresentment, Resolution::Adjustment))
         }
@@ -334,6 +333,7 @@ fn classify(
         (None, Some(t)) if t.status == Status::Approved => {
             Some((BreakClass::MissingAtSwitch, Resolution::Refund))
         }
+        // Both sides agree, or one side alone holds a record that moved no money.
         _ => None,
     };
     if let Some((class, resolution)) = class {

@@ -72,9 +72,11 @@ enum Injection {
     DeclinedOursOnly,
     /// Timed out at the switch, absent from the network's file: no break.
     TimedOutOursOnly,
+    /// Declined in the network's file, never seen by the switch: no break.
+    DeclinedTheirsOnly,
 }
 
-const INJECTIONS: [Injection; 15] = [
+const INJECTIONS: [Injection; 16] = [
     Injection::None,
     Injection::Declined,
     Injection::MissingAtNetwork,
@@ -90,6 +92,7 @@ const INJECTIONS: [Injection; 15] = [
     Injection::ReversedTogether,
     Injection::DeclinedOursOnly,
     Injection::TimedOutOursOnly,
+    Injection::DeclinedTheirsOnly,
 ];
 
 /// A day: our file, the network's, the network's next-day file, and the breaks expected.
@@ -136,7 +139,8 @@ fn claimed_by_hand(injection: Injection, amount: i64) -> i64 {
         | Injection::StatusMismatch
         | Injection::ReversedTogether
         | Injection::DeclinedOursOnly
-        | Injection::TimedOutOursOnly => 0,
+        | Injection::TimedOutOursOnly
+        | Injection::DeclinedTheirsOnly => 0,
     }
 }
 
@@ -159,6 +163,9 @@ fn inject(d: &mut Day, i: u64, injection: Injection, amount: i64) {
         }
         Injection::TimedOutOursOnly => {
             d.ours.push(ClearingRecord { status: Status::TimedOut, ..ours })
+        }
+        Injection::DeclinedTheirsOnly => {
+            d.theirs.push(ClearingRecord { status: Status::Declined, ..theirs })
         }
         Injection::Declined => {
             d.ours.push(ClearingRecord { status: Status::Declined, ..ours });
@@ -366,7 +373,7 @@ fn every_break_class_together_is_found_and_resolved() {
     let plan: Vec<(Injection, i64)> = INJECTIONS
         .iter()
         .cycle()
-        .take(150)
+        .take(160)
         .enumerate()
         .map(|(i, &inj)| (inj, 1_000 + 97 * i as i64))
         .collect();
