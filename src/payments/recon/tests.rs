@@ -74,9 +74,13 @@ enum Injection {
     TimedOutOursOnly,
     /// Declined in the network's file, never seen by the switch: no break.
     DeclinedTheirsOnly,
+    /// Declined at the switch, approved in the network's file: the network claims it.
+    DeclinedButApproved,
+    /// Timed out at the switch, declined in the network's file: no money moved, no break.
+    TimedOutAndDeclined,
 }
 
-const INJECTIONS: [Injection; 16] = [
+const INJECTIONS: [Injection; 18] = [
     Injection::None,
     Injection::Declined,
     Injection::MissingAtNetwork,
@@ -93,6 +97,8 @@ const INJECTIONS: [Injection; 16] = [
     Injection::DeclinedOursOnly,
     Injection::TimedOutOursOnly,
     Injection::DeclinedTheirsOnly,
+    Injection::DeclinedButApproved,
+    Injection::TimedOutAndDeclined,
 ];
 
 /// A day: our file, the network's, the network's next-day file, and the breaks expected.
@@ -127,7 +133,8 @@ fn claimed_by_hand(injection: Injection, amount: i64) -> i64 {
         Injection::None
         | Injection::MissingAtSwitch
         | Injection::DuplicateOurs
-        | Injection::TimeoutButApproved => amount,
+        | Injection::TimeoutButApproved
+        | Injection::DeclinedButApproved => amount,
         Injection::DuplicateTheirs => 2 * amount,
         Injection::RoundingMismatch => amount + 3,
         Injection::LargeMismatch => amount + 5_000,
@@ -140,8 +147,48 @@ fn claimed_by_hand(injection: Injection, amount: i64) -> i64 {
         | Injection::ReversedTogether
         | Injection::DeclinedOursOnly
         | Injection::TimedOutOursOnly
-        | Injection::DeclinedTheirsOnly => 0,
+        | Injection::DeclinedTheirsOnly
+        | Injection::TimedOutAndDeclined => 0,
     }
+}
+
+/// Our record's status and theirs (`None`: no record) and the break expected, for the
+/// injections that differ only in which side has the payment and with which status.
+#[allow(clippy::type_complexity)]
+fn statuses(
+    injection: Injection,
+) -> Option<(Option<Status>, Option<Status>, Option<(BreakClass, Resolution)>)> {
+    use Status::{Approved, Declined, TimedOut};
+    Some(match injection {
+        Injection::None => (Some(Approved), Some(Approved), None),
+        Injection::Declined => (Some(Declined), Some(Declined), None),
+        Injection::DeclinedOursOnly => (Some(Declined), None, None),
+        Injection::TimedOutOursOnly => (Some(TimedOut), None, None),
+        Injection::DeclinedTheirsOnly => (None, Some(Declined), None),
+        Injection::TimedOutAndDeclined => (Some(TimedOut), Some(Declined), None),
+        Injection::MissingAtNetwork => {
+            (Some(Approved), None, Some((BreakClass::MissingAtNetwork, Resolution::Reversal)))
+        }
+        Injection::MissingAtSwitch => {
+            (None, Some(Approved), Some((BreakClass::MissingAtSwitch, Resolution::Refund)))
+        }
+        Injection::TimeoutButApproved => (
+            Some(TimedOut),
+            Some(Approved),
+            Some((BreakClass::TimeoutButApproved, Resolution::Adjustment)),
+        ),
+        Injection::StatusMismatch => (
+            Some(Approved),
+            Some(Declined),
+            Some((BreakClass::StatusMismatch, Resolution::ManualQueue)),
+        ),
+        Injection::DeclinedButApproved => (
+            Some(Declined),
+            Some(Approved),
+            Some((BreakClass::StatusMismatch, Resolution::ManualQueue)),
+        ),
+        _ => return None,
+    })
 }
 
 /// Adds payment `i` to the day, broken as `injection` says, and records the break expected.
@@ -153,32 +200,19 @@ fn inject(d: &mut Day, i: u64, injection: Injection, amount: i64) {
         d.expected.insert((class, rrn, resolution));
     };
     d.claimed += claimed_by_hand(injection, amount);
+    if let Some((ours_status, theirs_status, expected)) = statuses(injection) {
+        if let Some(status) = ours_status {
+            d.ours.push(ClearingRecord { status, ..ours });
+        }
+        if let Some(status) = theirs_status {
+            d.theirs.push(ClearingRecord { status, ..theirs });
+        }
+        if let Some((class, resolution)) = expected {
+            expect(class, resolution);
+        }
+        return;
+    }
     match injection {
-        Injection::None => {
-            d.ours.push(ours);
-            d.theirs.push(theirs);
-        }
-        Injection::DeclinedOursOnly => {
-            d.ours.push(ClearingRecord { status: Status::Declined, ..ours })
-        }
-        Injection::TimedOutOursOnly => {
-            d.ours.push(ClearingRecord { status: Status::TimedOut, ..ours })
-        }
-        Injection::DeclinedTheirsOnly => {
-            d.theirs.push(ClearingRecord { status: Status::Declined, ..theirs })
-        }
-        Injection::Declined => {
-            d.ours.push(ClearingRecord { status: Status::Declined, ..ours });
-            d.theirs.push(ClearingRecord { status: Status::Declined, ..theirs });
-        }
-        Injection::MissingAtNetwork => {
-            d.ours.push(ours);
-            expect(BreakClass::MissingAtNetwork, Resolution::Reversal);
-        }
-        Injection::MissingAtSwitch => {
-            d.theirs.push(theirs);
-            expect(BreakClass::MissingAtSwitch, Resolution::Refund);
-        }
         Injection::DuplicateOurs => {
             d.ours.push(ours.clone());
             d.ours.push(ours);
@@ -205,11 +239,6 @@ fn inject(d: &mut Day, i: u64, injection: Injection, amount: i64) {
             d.theirs_next.push(ClearingRecord { business_date: tomorrow(), ..theirs });
             expect(BreakClass::LatePresentment, Resolution::Adjustment);
         }
-        Injection::TimeoutButApproved => {
-            d.ours.push(ClearingRecord { status: Status::TimedOut, ..ours });
-            d.theirs.push(theirs);
-            expect(BreakClass::TimeoutButApproved, Resolution::Adjustment);
-        }
         Injection::ReversalWithoutOriginal => {
             // The network reverses a purchase that nobody has.
             let orphan = Rrn::new(700_000_000_000 + i).expect("12 digits");
@@ -219,11 +248,6 @@ fn inject(d: &mut Day, i: u64, injection: Injection, amount: i64) {
                 ..theirs
             });
             expect(BreakClass::ReversalWithoutOriginal, Resolution::ManualQueue);
-        }
-        Injection::StatusMismatch => {
-            d.ours.push(ours);
-            d.theirs.push(ClearingRecord { status: Status::Declined, ..theirs });
-            expect(BreakClass::StatusMismatch, Resolution::ManualQueue);
         }
         Injection::ReversedTogether => {
             // A purchase and its reversal (under an RRN of its own), in both files: no break.
@@ -237,6 +261,7 @@ fn inject(d: &mut Day, i: u64, injection: Injection, amount: i64) {
             d.ours.extend([ours, ours_reversal]);
             d.theirs.extend([theirs, theirs_reversal]);
         }
+        _ => unreachable!("{injection:?} is a status case"),
     }
 }
 
@@ -373,7 +398,7 @@ fn every_break_class_together_is_found_and_resolved() {
     let plan: Vec<(Injection, i64)> = INJECTIONS
         .iter()
         .cycle()
-        .take(160)
+        .take(180)
         .enumerate()
         .map(|(i, &inj)| (inj, 1_000 + 97 * i as i64))
         .collect();
