@@ -194,13 +194,19 @@ pub(super) fn prepare(out: &Path) -> anyhow::Result<Target> {
     Ok(target)
 }
 
-/// Writes a report folder whole and says what it replaced or left.
+/// Writes a report folder whole, with its page (`report.html`) when it has a summary, and says
+/// what it replaced or left.
 pub(super) fn finish_writing(
     target: Target,
     writer: &Writer,
     files: Vec<ReportFile>,
     out: &Path,
 ) -> anyhow::Result<()> {
+    // Every folder with a summary gets its page: one file a reviewer opens anywhere.
+    let mut files = files;
+    if let Some(page) = crate::report::html::page(&files) {
+        files.push(page);
+    }
     let written = target.write(writer, files)?;
     for note in &written.notes {
         eprintln!("note: {note}");

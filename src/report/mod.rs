@@ -9,6 +9,7 @@ pub mod banks;
 pub mod capacity_plots;
 pub mod compare;
 pub mod headline;
+pub mod html;
 pub mod liquidity;
 pub mod measured;
 pub mod mmc;
@@ -559,6 +560,11 @@ fn md_header(out: &mut String, record: &RunRecord, meta: &RunMeta) {
     md_provenance(out, meta);
     let _ = writeln!(out, "| seed | {} |", record.seed);
     let _ = writeln!(out, "| commit | `{}` |", meta.commit);
+    let mut again = format!("sim run {} --seed {}", meta.scenario_path, record.seed);
+    for o in &meta.overrides {
+        let _ = write!(again, " --set '{o}'");
+    }
+    let _ = writeln!(out, "| reproduce | `{again}` at that commit |");
     let _ = writeln!(
         out,
         "| simulated | {} to {} (time zone of the scenario) |",

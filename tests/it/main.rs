@@ -7,6 +7,7 @@ mod golden;
 mod iso8583;
 mod output;
 mod overrides;
+mod page;
 mod qr_vectors;
 mod scaleout;
 mod scenarios;

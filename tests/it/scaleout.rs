@@ -7,24 +7,7 @@
 //! validates the manifests with `kubernetes-validate --strict` (installed from PyPI when
 //! missing) and runs the containers' own command lines with the index the Job controller sets.
 
-use std::process::Command;
-
-fn script(path: &str, program: Option<&str>) {
-    let root = env!("CARGO_MANIFEST_DIR");
-    let mut command = match program {
-        Some(p) => {
-            let mut c = Command::new(p);
-            c.arg(format!("{root}/{path}"));
-            c
-        }
-        None => Command::new(format!("{root}/{path}")),
-    };
-    let out = command.arg(env!("CARGO_BIN_EXE_sim")).current_dir(root).output().expect("runs");
-    let (stdout, stderr) =
-        (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "{path} failed ({}):\n{stdout}\n{stderr}", out.status);
-    assert!(stdout.contains(": ok: "), "{path} said no verdict:\n{stdout}\n{stderr}");
-}
+use crate::support::script;
 
 #[test]
 fn a_slurm_array_and_its_merge_equal_the_local_sweep() {

@@ -1,4 +1,5 @@
-//! What the integration tests share: running the built binary, and scratch folders.
+//! What the integration tests share: running the built binary and the project's test scripts, and
+//! scratch folders.
 
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
@@ -25,4 +26,23 @@ pub(crate) fn scratch(name: &str) -> std::path::PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("scratch folder");
     dir
+}
+
+/// Runs one of the project's test scripts with the binary under test, from the repository's
+/// root; it must succeed and print its verdict (`: ok: `).
+pub(crate) fn script(path: &str, program: Option<&str>) {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let mut command = match program {
+        Some(p) => {
+            let mut c = Command::new(p);
+            c.arg(format!("{root}/{path}"));
+            c
+        }
+        None => Command::new(format!("{root}/{path}")),
+    };
+    let out = command.arg(env!("CARGO_BIN_EXE_sim")).current_dir(root).output().expect("runs");
+    let (stdout, stderr) =
+        (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{path} failed ({}):\n{stdout}\n{stderr}", out.status);
+    assert!(stdout.contains(": ok: "), "{path} said no verdict:\n{stdout}\n{stderr}");
 }
