@@ -74,7 +74,11 @@ fn obligations_fall_into_cycles_and_holidays_roll() {
     check_cycle(&s, ict(2026, 2, 16, 23, 59), monday, 2);
     check_cycle(&s, ict(2026, 2, 21, 10, 0), date(2026, 2, 23), 0); // Saturday → Monday.
     check_cycle(&s, ict(2026, 4, 14, 9, 0), date(2026, 4, 17), 0); // Khmer New Year → Friday.
+    // Bakong's three cut-offs, as a scenario file sees them.
+    let c = |hour, minute| Cutoff { hour, minute };
+    assert_eq!(s.cutoffs(), [c(12, 0), c(16, 30), c(24, 0)]);
     let early = NettingSchedule::new(&[Cutoff { hour: 20, minute: 0 }]).expect("valid");
+    assert_eq!(early.cutoffs(), [c(20, 0)]);
     check_cycle(&early, ict(2026, 2, 16, 21, 0), date(2026, 2, 17), 0);
     check_cycle(&early, ict(2026, 2, 20, 21, 0), date(2026, 2, 23), 0); // Friday night → Monday.
     assert_eq!(
