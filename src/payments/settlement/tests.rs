@@ -327,6 +327,17 @@ fn settlement_csv_is_checked_before_it_is_written() {
     };
     let csv = write_settlement_csv(std::slice::from_ref(&net), &[refusal]).expect("balanced");
     assert!(csv.ends_with(",-1025,refused:insufficient_funds\n2026-02-16,0,3,USD,1025,refused:insufficient_funds\n"), "{csv}");
+    assert_eq!(
+        refusal.to_string(),
+        "2026-02-16 cycle 0 USD: command 0 refused: insufficient_funds"
+    );
+    // A refusal in another currency, or of another cycle, leaves these rows settled.
+    let elsewhere = [
+        SettlementRefusal { currency: Currency::Khr, ..refusal },
+        SettlementRefusal { cycle: CycleId { index: 1, ..cycle() }, ..refusal },
+    ];
+    let csv = write_settlement_csv(std::slice::from_ref(&net), &elsewhere).expect("balanced");
+    assert!(!csv.contains("refused"), "{csv}");
     let mut broken = net.clone();
     *broken.positions.get_mut(&(C, Currency::Usd)).expect("position") -= 1;
     assert_eq!(
