@@ -110,6 +110,15 @@ until sinfo -h -o '%t' 2>/dev/null | grep -qE '^(idle|mix|alloc)'; do
 done
 echo "test-cluster: slurm up (node $node, $cpus CPUs, ports $ctld_port/$slurmd_port)"
 
+# Waits until the queue is empty, for at most $1 seconds; $2 names what is waited for.
+drain() {
+    local deadline=$((SECONDS + $1))
+    while [[ -n $(squeue -h -o '%i' 2>/dev/null) ]]; do
+        (( SECONDS < deadline )) || { echo "test-cluster: $2 still queued after $1 s" >&2; squeue >&2 || true; exit 1; }
+        sleep 1
+    done
+}
+
 # The same sweep twice: in one piece here, and as 8 array tasks plus their merge.
 scenario=tests/data/tiny.toml
 vary=(--vary "load.multiplier=0.5,1,1.5,2,2.5,3,3.5,4,4.5,5" --replications 2)
@@ -119,11 +128,7 @@ out=$scratch/batch
 submitted=$(BAKONG_SIM=$sim SBATCH_EXTRA="--cpus-per-task=1 --mem-per-cpu=256M --time=00:10:00 --output=$scratch/job-%j.log" \
     deploy/slurm/submit.sh 8 "$out" "$scenario" "${vary[@]}")
 echo "test-cluster: $submitted"
-deadline=$((SECONDS + 600))
-while [[ -n $(squeue -h -o '%i' 2>/dev/null) ]]; do
-    (( SECONDS < deadline )) || { echo "test-cluster: jobs still queued after 600 s" >&2; squeue >&2; exit 1; }
-    sleep 1
-done
+drain 600 "jobs"
 [[ -d $out/sweep ]] || { echo "test-cluster: no merged sweep in $out/sweep" >&2; ls -R "$out" >&2; cat "$scratch"/job-*.log >&2; exit 1; }
 for i in $(seq 0 7); do
     [[ -f $out/shard-$i/sweep.json ]] || { echo "test-cluster: shard $i missing" >&2; exit 1; }
@@ -138,11 +143,7 @@ files=$(find "$out/sweep" -type f | wc -l)
 before=$(stat -c %Y "$out/shard-3/sweep.json")
 again=$(BAKONG_SIM=$sim SBATCH_EXTRA="--cpus-per-task=1 --mem-per-cpu=256M --time=00:10:00 --output=$scratch/again-%j.log" \
     deploy/slurm/submit.sh 8 "$out" "$scenario" "${vary[@]}")
-deadline=$((SECONDS + 300))
-while [[ -n $(squeue -h -o '%i' 2>/dev/null) ]]; do
-    (( SECONDS < deadline )) || { echo "test-cluster: resubmission still queued after 300 s" >&2; exit 1; }
-    sleep 1
-done
+drain 300 "resubmission"
 grep -q "already whole there; skipped" "$scratch"/again-*.log \
     || { echo "test-cluster: the resubmitted tasks did not skip their shards" >&2; cat "$scratch"/again-*.log >&2; exit 1; }
 [[ $(stat -c %Y "$out/shard-3/sweep.json") == "$before" ]] || { echo "test-cluster: a whole shard was rewritten" >&2; exit 1; }
@@ -160,11 +161,7 @@ sout=$scratch/storm
 submitted=$(BAKONG_SIM=$sim SBATCH_EXTRA="--cpus-per-task=1 --mem-per-cpu=256M --time=00:10:00 --output=$scratch/swarm-%j.log" \
     deploy/slurm/submit.sh --swarm 4 "$sout" "${campaign[@]}")
 echo "test-cluster: $submitted"
-deadline=$((SECONDS + 600))
-while [[ -n $(squeue -h -o '%i' 2>/dev/null) ]]; do
-    (( SECONDS < deadline )) || { echo "test-cluster: swarm jobs still queued after 600 s" >&2; squeue >&2; exit 1; }
-    sleep 1
-done
+drain 600 "swarm jobs"
 [[ -f $sout/swarm/swarm.json ]] || { echo "test-cluster: no merged campaign in $sout/swarm" >&2; ls -R "$sout" >&2; cat "$scratch"/swarm-*.log >&2; exit 1; }
 grep -q "has failing seeds; the merge lists them" "$scratch"/swarm-*.log \
     || { echo "test-cluster: no element reported its failing seeds" >&2; cat "$scratch"/swarm-*.log >&2; exit 1; }
@@ -184,11 +181,7 @@ done
 before=$(stat -c %Y "$sout/shard-2/swarm.json")
 BAKONG_SIM=$sim SBATCH_EXTRA="--cpus-per-task=1 --mem-per-cpu=256M --time=00:10:00 --output=$scratch/swarm-again-%j.log" \
     deploy/slurm/submit.sh --swarm 4 "$sout" "${campaign[@]}" >/dev/null
-deadline=$((SECONDS + 300))
-while [[ -n $(squeue -h -o '%i' 2>/dev/null) ]]; do
-    (( SECONDS < deadline )) || { echo "test-cluster: swarm resubmission still queued after 300 s" >&2; exit 1; }
-    sleep 1
-done
+drain 300 "swarm resubmission"
 [[ $(grep -l "already whole there" "$scratch"/swarm-again-*.log | wc -l) -eq 4 ]] \
     || { echo "test-cluster: the resubmitted swarm tasks did not all skip" >&2; cat "$scratch"/swarm-again-*.log >&2; exit 1; }
 [[ $(stat -c %Y "$sout/shard-2/swarm.json") == "$before" ]] || { echo "test-cluster: a whole swarm shard was rewritten" >&2; exit 1; }

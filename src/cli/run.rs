@@ -127,6 +127,15 @@ fn run_meta(args: &RunArgs, text: &str, wall_seconds: f64) -> RunMeta {
     scenario_meta(&args.file, text, &args.set, wall_seconds)
 }
 
+/// Whether a folder's JSON came from this very scenario file, `--set`s and commit (a commit of
+/// `unknown` never matches: it cannot tell one build from another). `--skip-existing` asks it.
+pub(super) fn same_source(json: &serde_json::Value, meta: &RunMeta) -> bool {
+    json["scenario_hash"] == meta.scenario_hash.as_str()
+        && json["overrides"] == serde_json::json!(meta.overrides)
+        && json["commit"] == meta.commit.as_str()
+        && meta.commit != "unknown"
+}
+
 /// What a report says of the process that made it: the scenario file and its hash, the
 /// overrides, the commit, the wall time and the peak memory.
 pub(super) fn scenario_meta(file: &Path, text: &str, set: &[String], wall_seconds: f64) -> RunMeta {

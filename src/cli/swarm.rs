@@ -158,10 +158,7 @@ fn already_done(out: &Path, args: &SwarmArgs, text: &str, spec: &SwarmSpec) -> O
     let j: serde_json::Value = serde_json::from_str(&json).ok()?;
     let meta = scenario_meta(&args.file, text, &args.set, 0.0);
     let shard = spec.shard.map(|(i, n)| serde_json::json!({ "index": i, "count": n }));
-    let same = j["scenario_hash"] == meta.scenario_hash.as_str()
-        && j["overrides"] == serde_json::json!(meta.overrides)
-        && j["commit"] == meta.commit.as_str()
-        && meta.commit != "unknown"
+    let same = super::run::same_source(&j, &meta)
         && j["seeds_from"] == spec.seeds.0
         && j["seeds_to"] == spec.seeds.1
         && j["shard"] == shard.unwrap_or(serde_json::Value::Null)

@@ -222,10 +222,7 @@ fn already_done(
         })
         .unwrap_or_default();
     let shard_json = shard.map(|(i, n)| serde_json::json!({ "index": i, "count": n }));
-    j["scenario_hash"] == meta.scenario_hash.as_str()
-        && j["overrides"] == serde_json::json!(meta.overrides)
-        && j["commit"] == meta.commit.as_str()
-        && meta.commit != "unknown"
+    super::run::same_source(&j, &meta)
         && j["seed"] == seed
         && j["replications"] == args.replications
         && vary_there == vary_json

@@ -205,35 +205,9 @@ fn markdown(text: &str, inlined: &[&str], h: &mut String) {
             }
             row(line, "td", &right, inlined, h);
         } else if let Some(t) = line.strip_prefix("  - ") {
-            match &mut block {
-                Block::List { nested } => {
-                    if !*nested {
-                        h.push_str("<ul>");
-                        *nested = true;
-                    }
-                    let _ = write!(h, "<li>{}</li>", inline(t, inlined));
-                }
-                _ => {
-                    close(&mut block, h);
-                    let _ = write!(h, "<ul>\n<li>{}", inline(t, inlined));
-                    block = Block::List { nested: false };
-                }
-            }
+            list_item(&mut block, true, &inline(t, inlined), h);
         } else if let Some(t) = line.strip_prefix("- ") {
-            match &mut block {
-                Block::List { nested } => {
-                    if *nested {
-                        h.push_str("</ul>");
-                        *nested = false;
-                    }
-                    let _ = write!(h, "</li>\n<li>{}", inline(t, inlined));
-                }
-                _ => {
-                    close(&mut block, h);
-                    let _ = write!(h, "<ul>\n<li>{}", inline(t, inlined));
-                    block = Block::List { nested: false };
-                }
-            }
+            list_item(&mut block, false, &inline(t, inlined), h);
         } else if block == Block::Paragraph {
             let _ = write!(h, "\n{}", inline(line.trim(), inlined));
         } else {
@@ -245,6 +219,31 @@ fn markdown(text: &str, inlined: &[&str], h: &mut String) {
     close(&mut block, h);
     if in_section {
         h.push_str("</section>\n");
+    }
+}
+
+/// A list item, `nested` under the last top-level item (a nested item with no list open
+/// starts one at the top).
+fn list_item(block: &mut Block, nested: bool, text: &str, h: &mut String) {
+    match block {
+        Block::List { nested: open } => match (nested, *open) {
+            (true, false) => {
+                let _ = write!(h, "<ul><li>{text}</li>");
+                *open = true;
+            }
+            (true, true) => {
+                let _ = write!(h, "<li>{text}</li>");
+            }
+            (false, was) => {
+                let _ = write!(h, "{}</li>\n<li>{text}", if was { "</ul>" } else { "" });
+                *open = false;
+            }
+        },
+        _ => {
+            close(block, h);
+            let _ = write!(h, "<ul>\n<li>{text}");
+            *block = Block::List { nested: false };
+        }
     }
 }
 

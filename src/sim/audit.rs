@@ -557,14 +557,14 @@ mod tests {
         l.execute(Command::Transfer(t), at()).expect("applies");
     }
 
-    /// Holds `minor` riel of the payer's wallet, pending.
-    fn hold(l: &mut Ledger, minor: i64) {
+    /// Holds `minor` riel from `debit` to `credit`, pending.
+    fn hold(l: &mut Ledger, debit: u32, credit: u32, minor: i64) {
         let hold = Transfer {
             pending_until: Some(Timestamp::from_nanos(at().as_nanos() + 1)),
             ..Transfer::posted(
                 TransferId(50),
-                AccountId(PAYER),
-                AccountId(OUTSIDE),
+                AccountId(debit),
+                AccountId(credit),
                 Money::new(KHR, minor),
                 0,
             )
@@ -784,7 +784,7 @@ mod tests {
         check(
             "a hold left at the end",
             |l, a| {
-                hold(l, 10);
+                hold(l, PAYER, OUTSIDE, 10);
                 a.finish(l, at(), &[])
             },
             Some("(pending 10)"),
@@ -792,17 +792,7 @@ mod tests {
         check(
             "a pending credit left at the end",
             |l, a| {
-                let hold = Transfer {
-                    pending_until: Some(Timestamp::from_nanos(at().as_nanos() + 1)),
-                    ..Transfer::posted(
-                        TransferId(51),
-                        AccountId(OUTSIDE),
-                        AccountId(PAYEE),
-                        Money::new(KHR, 10),
-                        0,
-                    )
-                };
-                l.execute(Command::Transfer(hold), at()).expect("holds");
+                hold(l, OUTSIDE, PAYEE, 10);
                 a.finish(l, at(), &[])
             },
             Some("has balance 0 (pending 10)"),
@@ -824,7 +814,7 @@ mod tests {
         check(
             "a hold declared in flight",
             |l, a| {
-                hold(l, 10);
+                hold(l, PAYER, OUTSIDE, 10);
                 a.created();
                 let held = InFlight {
                     payment: 0,
@@ -994,17 +984,7 @@ mod tests {
         check(
             "a pending credit on fee income when nothing is in flight",
             |l, a| {
-                let hold = Transfer {
-                    pending_until: Some(Timestamp::from_nanos(at().as_nanos() + 1)),
-                    ..Transfer::posted(
-                        TransferId(51),
-                        AccountId(OUTSIDE),
-                        AccountId(FEES),
-                        Money::new(KHR, 10),
-                        0,
-                    )
-                };
-                l.execute(Command::Transfer(hold), at()).expect("holds");
+                hold(l, OUTSIDE, FEES, 10);
                 a.finish(l, at(), &[])
             },
             Some("FeeIncome account of participant 10 in KHR has balance 0, the payments and"),
