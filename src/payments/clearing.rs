@@ -204,9 +204,11 @@ pub const COLUMNS: [&str; 19] = [
 const TRAILER_PREFIX: &str = "#end,records=";
 
 /// Writes a clearing file: header, one row per record in the given order, trailer.
-pub fn write_clearing_file(records: &[ClearingRecord]) -> String {
+pub fn write_clearing_file<'a>(records: impl IntoIterator<Item = &'a ClearingRecord>) -> String {
     let mut writer = CsvText::new(COLUMNS);
+    let mut count = 0usize;
     for r in records {
+        count += 1;
         let row = [
             r.party.to_string(),
             r.business_date.to_string(),
@@ -231,7 +233,7 @@ pub fn write_clearing_file(records: &[ClearingRecord]) -> String {
         writer.row(&row);
     }
     let mut text = writer.finish();
-    text.push_str(&format!("{TRAILER_PREFIX}{}\n", records.len()));
+    text.push_str(&format!("{TRAILER_PREFIX}{count}\n"));
     text
 }
 

@@ -17,6 +17,7 @@ pub mod swarm;
 
 use rust_decimal::Decimal;
 
+use crate::payments::clearing::ClearingRecord;
 use crate::payments::party::Flow;
 use crate::payments::recon::Break;
 use crate::payments::settlement::{NetPositions, SchemeSettlement, SettlementRefusal};
@@ -82,8 +83,8 @@ pub struct RunRecord {
     pub breaks_unexplained_count: u64,
     /// Exceptions injected into UPI's file.
     pub exceptions_injected_count: u64,
-    /// Clearing records kept.
-    pub clearing_counts: ClearingCounts,
+    /// The clearing records kept.
+    pub clearing: Clearing,
     /// The ledger at the end.
     pub ledger_size: LedgerSize,
     /// Whether every ledger invariant held at the end.
@@ -293,13 +294,14 @@ pub enum SloBound {
     Min(f64),
 }
 
-/// How many clearing records each party kept.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct ClearingCounts {
+/// The clearing records each party kept, in the order they were written: the files that
+/// `sim recon` reads, one per party and business date (`report` writes them to `clearing/`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Clearing {
     /// The Bakong switch's.
-    pub switch_records_count: usize,
+    pub switch: Vec<ClearingRecord>,
     /// UPI's.
-    pub upi_records_count: usize,
+    pub upi: Vec<ClearingRecord>,
 }
 
 /// The ledger's size at the end of a run.

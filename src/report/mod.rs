@@ -103,7 +103,7 @@ pub fn files(record: &RunRecord, meta: &RunMeta) -> Result<Vec<ReportFile>, Stri
 pub fn texts(record: &RunRecord, meta: &RunMeta) -> Vec<ReportFile> {
     let verdicts = &verdicts(record);
     let steady = &steady::steady(record, record.warmup_minutes);
-    let files = vec![
+    let mut files = vec![
         ReportFile::new("summary.json", summary_json(record, meta, verdicts, steady)),
         ReportFile::new("summary.md", summary_md(record, meta, verdicts, steady)),
         ReportFile::new("latency.csv", latency_csv(record)),
@@ -118,8 +118,34 @@ pub fn texts(record: &RunRecord, meta: &RunMeta) -> Vec<ReportFile> {
         ReportFile::new("histograms.hlog", histogram_log(record)),
     ];
     assert!(files.iter().map(|f| f.path.as_str()).eq(FILE_NAMES), "FILE_NAMES lists the files");
+    files.extend(clearing_files(record));
     files
 }
+
+/// Each party's clearing file per business date, as `sim recon` reads them:
+/// `clearing/switch-2026-02-16.csv`, `clearing/upi-2026-02-16.csv`, ….
+fn clearing_files(record: &RunRecord) -> Vec<ReportFile> {
+    use crate::payments::clearing::{ClearingRecord, write_clearing_file};
+    use crate::payments::time::Date;
+    let mut out = Vec::new();
+    for (party, records) in [("switch", &record.clearing.switch), ("upi", &record.clearing.upi)] {
+        let mut by_date: std::collections::BTreeMap<Date, Vec<&ClearingRecord>> =
+            std::collections::BTreeMap::new();
+        for r in records {
+            by_date.entry(r.business_date).or_default().push(r);
+        }
+        for (date, day) in by_date {
+            out.push(ReportFile::new(
+                format!("{CLEARING_DIR}/{party}-{date}.csv"),
+                write_clearing_file(day),
+            ));
+        }
+    }
+    out
+}
+
+/// The folder of a run's clearing files.
+pub const CLEARING_DIR: &str = "clearing";
 
 /// One SLO's verdict.
 #[derive(Clone, Debug, PartialEq)]
@@ -254,8 +280,8 @@ pub fn summary_json(
             "breaks_count": record.breaks.len(),
             "breaks_unexplained_count": record.breaks_unexplained_count,
             "exceptions_injected_count": record.exceptions_injected_count,
-            "clearing_records_switch": record.clearing_counts.switch_records_count,
-            "clearing_records_upi": record.clearing_counts.upi_records_count,
+            "clearing_records_switch": record.clearing.switch.len(),
+            "clearing_records_upi": record.clearing.upi.len(),
         },
         "settlement": {
             "netting_cycles_count": record.nettings.len(),
@@ -538,7 +564,12 @@ pub fn summary_md(
     md_steady(&mut out, steady);
     md_plots(&mut out, record);
     let names: Vec<String> = FILE_NAMES.iter().map(|n| format!("`{n}`")).collect();
-    let _ = writeln!(out, "\n## Files\n\n{}, `plots/`.", names.join(", "));
+    let _ = writeln!(
+        out,
+        "\n## Files\n\n{}, `plots/`, and `{CLEARING_DIR}/`: the switch's and UPI's clearing files \
+         per business date, which `sim recon` reads.",
+        names.join(", ")
+    );
     out
 }
 
@@ -1056,8 +1087,8 @@ fn md_books(out: &mut String, record: &RunRecord) {
         record.breaks.len(),
         record.breaks_unexplained_count,
         record.exceptions_injected_count,
-        record.clearing_counts.switch_records_count,
-        record.clearing_counts.upi_records_count
+        record.clearing.switch.len(),
+        record.clearing.upi.len()
     );
     let _ = writeln!(
         out,

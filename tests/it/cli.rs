@@ -156,6 +156,48 @@ fn clearing_record(
     }
 }
 
+/// The clearing files a run writes are the files `sim recon` reads: reconciling them day by
+/// day (each day with the network's next day for late presentments) finds exactly the breaks
+/// the run's own `reconciliation.csv` lists, row for row.
+#[test]
+fn recon_of_a_runs_clearing_files_finds_the_runs_breaks() {
+    let dir = scratch("recon-run");
+    let path = |f: &str| dir.join(f).display().to_string();
+    let run = sim(&["run", "tests/data/small.toml", "--quiet", "--out", &path("run")], None);
+    assert!(run.status.code().is_some_and(|c| c <= 1), "{}", String::from_utf8_lossy(&run.stderr));
+    let mut dates: Vec<String> = std::fs::read_dir(dir.join("run/clearing"))
+        .expect("the run wrote its clearing files")
+        .map(|e| e.expect("entry").file_name().into_string().expect("UTF-8"))
+        .filter_map(|n| Some(n.strip_prefix("switch-")?.strip_suffix(".csv")?.to_owned()))
+        .collect();
+    dates.sort();
+    assert_eq!(dates, ["2026-02-16", "2026-02-17"]);
+    let mut found = String::new();
+    for (i, date) in dates.iter().enumerate() {
+        let file = |party: &str, d: &str| path(&format!("run/clearing/{party}-{d}.csv"));
+        let out = path(&format!("recon-{date}"));
+        let (ours, theirs) = (file("switch", date), file("upi", date));
+        let mut args = vec!["recon", "--ours", &ours, "--theirs", &theirs, "--out", &out];
+        let next = dates.get(i + 1).map(|d| file("upi", d));
+        if let Some(next) = &next {
+            args.extend(["--theirs-next", next.as_str()]);
+        }
+        let recon = sim(&args, None);
+        assert_eq!(recon.status.code(), Some(1), "{}", String::from_utf8_lossy(&recon.stderr));
+        let text = std::fs::read_to_string(dir.join(format!("recon-{date}/reconciliation.csv")))
+            .expect("written");
+        let rows =
+            if i == 0 { text.lines().collect::<Vec<_>>() } else { text.lines().skip(1).collect() };
+        for row in rows {
+            found.push_str(row);
+            found.push('\n');
+        }
+    }
+    let run_breaks = std::fs::read_to_string(dir.join("run/reconciliation.csv")).expect("written");
+    assert!(run_breaks.lines().count() > 10, "the small scenario injects exceptions");
+    assert_eq!(found, run_breaks);
+}
+
 #[test]
 fn recon_writes_its_outputs_and_exits_1_on_breaks() {
     use bakong_sim::payments::clearing::{Party, write_clearing_file};

@@ -20,7 +20,7 @@ fn golden_dir() -> std::path::PathBuf {
 fn check_golden(name: &str, text: &str, bless: bool) {
     let path = golden_dir().join(name);
     if bless {
-        std::fs::create_dir_all(golden_dir()).expect("golden dir");
+        std::fs::create_dir_all(path.parent().expect("in the golden dir")).expect("golden dir");
         std::fs::write(&path, text).expect("bless");
         return;
     }

@@ -247,9 +247,10 @@ fn two_runs_at_one_folder_take_turns_and_never_mix() {
 
 #[test]
 fn recon_writes_both_outputs_or_neither() {
-    use bakong_sim::payments::clearing::write_clearing_file;
+    use bakong_sim::payments::clearing::{ClearingRecord, write_clearing_file};
     let dir = scratch("recon-out");
-    std::fs::write(dir.join("empty.csv"), write_clearing_file(&[])).expect("write");
+    std::fs::write(dir.join("empty.csv"), write_clearing_file(&[] as &[ClearingRecord]))
+        .expect("write");
     std::fs::create_dir(dir.join("taken")).expect("mkdir");
     std::fs::write(dir.join("taken/keep.txt"), "x").expect("write");
     let recon = |out: &str| {

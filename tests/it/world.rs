@@ -70,9 +70,7 @@ fn small_run_exercises_every_path_and_balances() {
     assert!(r.flows.iter().all(|s| s.payments_count > 0), "every flow has traffic");
     assert!(!r.nettings.is_empty(), "the 24:00 cut-off falls inside the run");
     assert!(!r.scheme_settlements.is_empty());
-    assert!(
-        r.clearing_counts.switch_records_count > 1000 && r.clearing_counts.upi_records_count > 1000
-    );
+    assert!(r.clearing.switch.len() > 1000 && r.clearing.upi.len() > 1000);
     assert!(!r.breaks.is_empty(), "timeouts and the day cut make breaks");
     assert_eq!(r.breaks_unexplained_count, 0, "every break has a cause the world knows");
     // The Beijing day cut (23:00 ICT) falls inside the run: two trade dates.

@@ -469,7 +469,7 @@ fn clearing_files_refuse_damage_with_line_and_field() {
     assert_eq!(kind(&bad_header), Err((1, None, ClearingFileErrorKind::Header)));
     let short_row = text.replacen(",approved,", ",", 1);
     assert!(matches!(kind(&short_row), Err((2, None, ClearingFileErrorKind::Csv(_)))));
-    assert_eq!(read_clearing_file(&write_clearing_file(&[])), Ok(vec![]));
+    assert_eq!(read_clearing_file(&write_clearing_file(&[] as &[ClearingRecord])), Ok(vec![]));
 }
 
 #[test]

@@ -20,7 +20,7 @@ use crate::payments::settlement::{
     settlement_commands,
 };
 use crate::payments::time::{Date, Span, Timestamp};
-use crate::record::{ClearingCounts, FxMids, LedgerSize, MidMove, MinuteStats, RunRecord, Stop};
+use crate::record::{Clearing, FxMids, LedgerSize, MidMove, MinuteStats, RunRecord, Stop};
 use crate::sim::audit::{Breach, InFlight};
 use crate::sim::network::standard_normal;
 
@@ -204,9 +204,9 @@ impl World {
             breaks_unexplained_count: unexplained,
             breaks,
             exceptions_injected_count: self.exceptions_injected,
-            clearing_counts: ClearingCounts {
-                switch_records_count: self.books.clearing_switch.len(),
-                upi_records_count: self.books.clearing_upi.len(),
+            clearing: Clearing {
+                switch: std::mem::take(&mut self.books.clearing_switch),
+                upi: std::mem::take(&mut self.books.clearing_upi),
             },
             ledger_size: LedgerSize {
                 accounts_count: self.books.ledger.accounts().len(),
