@@ -85,6 +85,8 @@ pub struct RunRecord {
     pub exceptions_injected_count: u64,
     /// The clearing records kept.
     pub clearing: Clearing,
+    /// The scenario's degraded windows, crashes and link outages, in the scenario's order.
+    pub incidents: Vec<Incident>,
     /// The ledger at the end.
     pub ledger_size: LedgerSize,
     /// Whether every ledger invariant held at the end.
@@ -302,6 +304,44 @@ pub struct Clearing {
     pub switch: Vec<ClearingRecord>,
     /// UPI's.
     pub upi: Vec<ClearingRecord>,
+}
+
+/// What an incident did to its targets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IncidentKind {
+    /// Slower, lossier or failing more (a `[[windows]]` entry).
+    Degraded,
+    /// The targeted nodes were down (a window with `crash = true`).
+    Crash,
+    /// A link lost everything sent on it (a link's `outages`).
+    Outage,
+}
+
+impl IncidentKind {
+    /// The name in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            IncidentKind::Degraded => "degraded",
+            IncidentKind::Crash => "crash",
+            IncidentKind::Outage => "outage",
+        }
+    }
+}
+
+/// A stretch of time in which the scenario degraded, crashed or cut part of the network: the
+/// plots shade it on every time axis.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Incident {
+    /// The window's name, or `<link> outage`.
+    pub name: String,
+    /// What it did.
+    pub kind: IncidentKind,
+    /// Its first instant.
+    pub from: Timestamp,
+    /// The first instant after it.
+    pub until: Timestamp,
+    /// The nodes and links it hit.
+    pub targets: Vec<String>,
 }
 
 /// The ledger's size at the end of a run.

@@ -10,7 +10,10 @@ use plotters::coord::ranged1d::ValueFormatter;
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
-use super::plots::{Drawing, Drawn, PALETTE, Plot, draw_line, err, font, legend, render_drawing};
+use super::plots::{
+    Drawing, Drawn, Legend, Mark, PALETTE, Plot, chart_on, draw_line, err, font, linear_label,
+    log_axis, log_label, render_drawing,
+};
 use crate::payments::party::Flow;
 use crate::record::study::{Interval, Point, Sweep};
 
@@ -120,16 +123,18 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, s: &Sweep, which: Whi
         "{} — {what} (seed {}, {} replications per point)",
         s.scenario, s.seed, s.replications
     );
-    let mut area = ChartBuilder::on(root);
-    area.caption(caption, font(22)).margin(15).x_label_area_size(50).y_label_area_size(80);
+    let titled = root.titled(&caption, font(22)).map_err(err)?;
+    let mut area = chart_on(&titled, 15);
+    area.x_label_area_size(50).y_label_area_size(80);
     let knee = s.knee.as_ref().and_then(|k| k.value);
     if let Which::Latency = which {
         let top = values.iter().copied().fold(10.0, f64::max) * 1.5;
         let bottom = values.iter().copied().filter(|v| *v > 0.0).fold(top, f64::min).max(0.1) / 1.5;
-        let mut chart = area
-            .build_cartesian_2d((x0 - pad)..(x1 + pad), (bottom..top).log_scale())
-            .map_err(err)?;
-        return curves(&mut chart, key, y_desc, &lines, (bottom, top), knee);
+        let mut chart =
+            area.build_cartesian_2d((x0 - pad)..(x1 + pad), log_axis(bottom, top)).map_err(err)?;
+        let legend =
+            curves(&mut chart, (key, y_desc, &|v| log_label(*v)), &lines, (bottom, top), knee)?;
+        return legend.draw(&titled, 15, 14);
     }
     let top = values.iter().copied().fold(0.0, f64::max).max(if matches!(which, Which::Nodes) {
         100.0
@@ -139,22 +144,31 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, s: &Sweep, which: Whi
         + 1.0;
     let bottom = values.iter().copied().fold(top, f64::min).clamp(-5.0, 0.0);
     let mut chart = area.build_cartesian_2d((x0 - pad)..(x1 + pad), bottom..top).map_err(err)?;
+    let mut legend = curves(&mut chart, (key, y_desc, &linear_label), &lines, (bottom, top), knee)?;
     if let Which::Nodes = which {
-        let full = vec![(x0 - pad, 100.0), (x1 + pad, 100.0)];
-        chart.draw_series(LineSeries::new(full, BLACK.stroke_width(1))).map_err(err)?;
+        let full = DashedLineSeries::new(
+            [(x0 - pad, 100.0), (x1 + pad, 100.0)],
+            8,
+            6,
+            RED.stroke_width(2),
+        );
+        chart.draw_series(full).map_err(err)?;
+        legend.add("100 % busy", Mark::Line { color: RED, width: 2, dashed: true });
     }
-    curves(&mut chart, key, y_desc, &lines, (bottom, top), knee)
+    legend.draw(&titled, 15, 14)
 }
 
-/// The mesh, each line's band and mean, the knee's vertical line, and the legend.
+/// How a value on an axis is written.
+type LabelFn = dyn Fn(&f64) -> String;
+
+/// The mesh, each line's band and mean, and the knee's vertical line; their legend.
 fn curves<'a, DB, Y>(
     chart: &mut ChartContext<'a, DB, Cartesian2d<RangedCoordf64, Y>>,
-    key: &str,
-    y_desc: &str,
+    (key, y_desc, y_label): (&str, &str, &LabelFn),
     lines: &Lines,
     (bottom, top): (f64, f64),
     knee: Option<f64>,
-) -> Drawn
+) -> Result<Legend, String>
 where
     DB: DrawingBackend + 'a,
     Y: Ranged<ValueType = f64> + ValueFormatter<f64>,
@@ -163,19 +177,23 @@ where
         .configure_mesh()
         .x_desc(key)
         .y_desc(y_desc)
+        .y_label_formatter(y_label)
         .label_style(font(15))
         .axis_desc_style(font(17))
         .draw()
         .map_err(err)?;
+    let mut legend = Legend::default();
     for (name, b, c, w) in lines {
         draw_band(chart, b, *c, bottom)?;
-        draw_line(chart, b.iter().map(|(x, i)| (*x, i.mean.max(bottom))), *c, *w, name)?;
+        let means = b.iter().map(|(x, i)| (*x, i.mean.max(bottom)));
+        draw_line(chart, &mut legend, means, *c, *w, name)?;
     }
     if let Some(k) = knee {
         let line = vec![(k, bottom), (k, top)];
         chart.draw_series(LineSeries::new(line, BLACK.stroke_width(2))).map_err(err)?;
+        legend.add("the knee", Mark::line(BLACK, 2));
     }
-    legend(chart, 14)
+    Ok(legend)
 }
 
 struct CurvePlot<'a> {

@@ -9,7 +9,8 @@ use plotters::prelude::*;
 
 use super::ReportFile;
 use super::plots::{
-    Drawing, Drawn, PALETTE, draw_line, draw_segments, err, font, legend, render_drawing,
+    Drawing, Drawn, Legend, PALETTE, chart_on, draw_line, draw_segments, err, font, log_axis,
+    log_label, render_drawing,
 };
 use crate::record::measured::MeasuredSeries;
 
@@ -134,28 +135,39 @@ fn latency<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, s: &MeasuredSeries
     let series = [("p50", line(0.5)), ("p99", line(0.99)), ("max", line(1.0))];
     let top = series.iter().flat_map(|l| l.1.iter().map(|p| p.1)).fold(1.0, f64::max) * 1.5;
     let bottom = series[0].1.iter().map(|p| p.1).fold(top, f64::min).max(0.01) / 1.5;
-    let mut chart = ChartBuilder::on(root)
-        .caption(
-            caption(s, &format!("latency per {} s from the intended send time", s.interval_s)),
+    let area = root
+        .titled(
+            &caption(s, &format!("latency per {} s from the intended send time", s.interval_s)),
             font(22),
         )
-        .margin(15)
+        .map_err(err)?;
+    let mut chart = chart_on(&area, 15)
         .x_label_area_size(50)
         .y_label_area_size(80)
-        .build_cartesian_2d(0.0..span_s(s), (bottom..top).log_scale())
+        .build_cartesian_2d(0.0..span_s(s), log_axis(bottom, top))
         .map_err(err)?;
     chart
         .configure_mesh()
         .x_desc("seconds from the start of the run")
         .y_desc("latency, ms (log scale)")
+        .y_label_formatter(&|v| log_label(*v))
         .label_style(font(15))
         .axis_desc_style(font(17))
         .draw()
         .map_err(err)?;
+    let mut legend = Legend::default();
     for (i, (name, points)) in series.iter().enumerate().rev() {
-        draw_segments(&mut chart, points, s.interval_s as f64 * 1.5, PALETTE[i], 2, name)?;
+        draw_segments(
+            &mut chart,
+            &mut legend,
+            points,
+            s.interval_s as f64 * 1.5,
+            PALETTE[i],
+            2,
+            name,
+        )?;
     }
-    legend(&mut chart, 16)
+    legend.draw(&area, 15, 15)
 }
 
 /// Requests due and answers received per second, per interval.
@@ -171,9 +183,10 @@ fn throughput<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, s: &MeasuredSer
     let answered = per_s(|m| m.answered_count);
     let failed = per_s(|m| m.failed_count);
     let top = due.iter().chain(&answered).map(|p| p.1).fold(1.0, f64::max) * 1.15;
-    let mut chart = ChartBuilder::on(root)
-        .caption(caption(s, "requests due and answers received per second"), font(22))
-        .margin(15)
+    let area = root
+        .titled(&caption(s, "requests due and answers received per second"), font(22))
+        .map_err(err)?;
+    let mut chart = chart_on(&area, 15)
         .x_label_area_size(50)
         .y_label_area_size(80)
         .build_cartesian_2d(0.0..span_s(s), 0.0..top)
@@ -187,8 +200,9 @@ fn throughput<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, s: &MeasuredSer
         .draw()
         .map_err(err)?;
     // Due underneath and wider: where the server keeps up, answered lies on it.
-    draw_line(&mut chart, due, PALETTE[0], 5, "due (intended send time)")?;
-    draw_line(&mut chart, answered, PALETTE[2], 2, "answered")?;
-    draw_line(&mut chart, failed, PALETTE[1], 1, "failed (no answer)")?;
-    legend(&mut chart, 16)
+    let mut legend = Legend::default();
+    draw_line(&mut chart, &mut legend, due, PALETTE[0], 5, "due (intended send time)")?;
+    draw_line(&mut chart, &mut legend, answered, PALETTE[2], 2, "answered")?;
+    draw_line(&mut chart, &mut legend, failed, PALETTE[1], 1, "failed (no answer)")?;
+    legend.draw(&area, 15, 15)
 }

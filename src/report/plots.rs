@@ -7,13 +7,15 @@
 //! Pure: the caller writes the bytes.
 
 use plotters::coord::Shift;
+use plotters::coord::combinators::{BindKeyPoints, LogCoord, WithKeyPoints};
 use plotters::coord::ranged1d::ValueFormatter;
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::payments::network::{Decline, Outcome};
 use crate::payments::time::{Span, Zone};
-use crate::record::{INTERVAL_MINUTES, RunRecord, SloBound, SloMetric};
+use crate::record::{INTERVAL_MINUTES, IncidentKind, RunRecord, SloBound, SloMetric};
 
 const FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
 const FAMILY: &str = "dejavu";
@@ -63,6 +65,7 @@ enum Kind {
     Spectrum,
     Nodes,
     Outcomes,
+    Hops,
     Liquidity,
 }
 
@@ -77,6 +80,7 @@ fn draw<DB: DrawingBackend>(
         Kind::Spectrum => spectrum(root, record),
         Kind::Nodes => nodes(root, record),
         Kind::Outcomes => outcomes(root, record),
+        Kind::Hops => hops(root, record),
         Kind::Liquidity => liquidity(root, record),
     }
 }
@@ -178,8 +182,8 @@ fn latency_over_time<DB: DrawingBackend>(
     };
     let series: [(&str, Series); 3] = [
         ("p50", line(0.5, 1)),
-        ("p99 (intervals of 100 payments or more)", line(0.99, 100)),
-        ("p99.9 (intervals of 1,000 or more)", line(0.999, 1000)),
+        ("p99 (intervals ≥ 100)", line(0.99, 100)),
+        ("p99.9 (intervals ≥ 1,000)", line(0.999, 1000)),
     ];
     let minutes = &record.minutes[k];
     let hours = minutes.len() as f64 / 60.0;
@@ -205,20 +209,21 @@ fn latency_over_time<DB: DrawingBackend>(
         * 1.5;
     let bottom = series[0].1.iter().map(|p| p.1).fold(top, f64::min).max(0.01) / 1.5;
     let flow = record.flows[k].flow.name();
-    let mut chart = ChartBuilder::on(root)
-        .caption(caption(record, &format!("{flow}: end-to-end latency of approved payments, per {INTERVAL_MINUTES} minutes")), font(24))
-        .margin(15)
+    let area = root.titled(&caption(record, &format!("{flow}: end-to-end latency of approved payments, per {INTERVAL_MINUTES} minutes")), font(24)).map_err(err)?;
+    let mut chart = chart_on(&area, 15)
         .x_label_area_size(50)
         .y_label_area_size(80)
-        .build_cartesian_2d(0.0..hours.max(1.0 / 60.0), (bottom..top).log_scale())
+        .build_cartesian_2d(0.0..hours.max(1.0 / 60.0), log_axis(bottom, top))
         .map_err(err)?;
-    time_mesh(&mut chart, record, "latency, ms (log scale)", 15)?;
+    time_mesh(&mut chart, record, "latency, ms (log scale)", 15, &|v| log_label(*v))?;
+    let mut legend = Legend::default();
+    shade_incidents(&mut chart, &mut legend, record, (bottom, top))?;
     // p99.9 first and thin, so p99 and p50 stay visible where few payments make them equal;
     // an interval without payments breaks the line rather than being bridged.
     for (i, (name, points)) in series.iter().enumerate().rev() {
         let color = PALETTE[i];
         let width = if i == 2 { 1 } else { 2 };
-        draw_segments(&mut chart, points, width_h * 1.5, color, width, name)?;
+        draw_segments(&mut chart, &mut legend, points, width_h * 1.5, color, width, name)?;
     }
     for (name, ms) in &slos {
         let dashed = DashedLineSeries::new(
@@ -227,28 +232,23 @@ fn latency_over_time<DB: DrawingBackend>(
             6,
             BLACK.stroke_width(2),
         );
-        chart
-            .draw_series(dashed)
-            .map_err(err)?
-            .label(name.as_str())
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK.stroke_width(2)));
+        chart.draw_series(dashed).map_err(err)?;
+        legend.add(name, Mark::Line { color: BLACK, width: 2, dashed: true });
     }
-    legend(&mut chart, 16)
+    legend.draw(&area, 15, 15)
 }
 
 /// Draws one labelled line.
 pub(super) fn draw_line<DB: DrawingBackend, CT: CoordTranslate<From = (f64, f64)>>(
     chart: &mut ChartContext<'_, DB, CT>,
+    legend: &mut Legend,
     points: impl IntoIterator<Item = (f64, f64)>,
     color: RGBColor,
     width: u32,
     name: &str,
 ) -> Drawn {
-    chart
-        .draw_series(LineSeries::new(points, color.stroke_width(width)))
-        .map_err(err)?
-        .label(name)
-        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(3)));
+    chart.draw_series(LineSeries::new(points, color.stroke_width(width))).map_err(err)?;
+    legend.add(name, Mark::line(color, width));
     Ok(())
 }
 
@@ -256,27 +256,26 @@ pub(super) fn draw_line<DB: DrawingBackend, CT: CoordTranslate<From = (f64, f64)
 /// (an interval without data between them), the line breaks instead of bridging it.
 pub(super) fn draw_segments<DB: DrawingBackend, CT: CoordTranslate<From = (f64, f64)>>(
     chart: &mut ChartContext<'_, DB, CT>,
+    legend: &mut Legend,
     points: &[(f64, f64)],
     gap: f64,
     color: RGBColor,
     width: u32,
     name: &str,
 ) -> Drawn {
+    if points.is_empty() {
+        return Ok(()); // Nothing drawn, nothing listed.
+    }
     let mut start = 0;
-    let mut labelled = false;
     for end in 1..=points.len() {
         if end < points.len() && points[end].0 - points[end - 1].0 <= gap {
             continue;
         }
         let piece = points[start..end].iter().copied();
-        if labelled {
-            chart.draw_series(LineSeries::new(piece, color.stroke_width(width))).map_err(err)?;
-        } else {
-            draw_line(chart, piece, color, width, name)?;
-            labelled = true;
-        }
+        chart.draw_series(LineSeries::new(piece, color.stroke_width(width))).map_err(err)?;
         start = end;
     }
+    legend.add(name, Mark::line(color, width));
     Ok(())
 }
 
@@ -287,6 +286,7 @@ fn time_mesh<'a, DB, Y, YT>(
     record: &RunRecord,
     y_desc: &str,
     label_size: u32,
+    y_label: &dyn Fn(&YT) -> String,
 ) -> Drawn
 where
     DB: DrawingBackend + 'a,
@@ -297,34 +297,235 @@ where
         .x_desc(format!("simulated time ({})", zone_label(record.zone)))
         .y_desc(y_desc)
         .x_label_formatter(&|h| time_label(record, *h))
+        .y_label_formatter(y_label)
         .label_style(font(label_size))
         .axis_desc_style(font(label_size + 2))
         .draw()
         .map_err(err)
 }
 
-/// Draws the legend box where plotters puts it by default (middle right).
-pub(super) fn legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
-    chart: &mut ChartContext<'a, DB, CT>,
-    size: u32,
-) -> Drawn {
-    legend_at(chart, size, SeriesLabelPosition::MiddleRight)
+/// Pixels kept free right of every chart for its legend, so that no legend covers data.
+pub(super) const LEGEND_WIDTH: u32 = 250;
+
+/// A chart builder on `area` with `margin` on three sides and the legend's room on the right.
+pub(super) fn chart_on<'a, 'b, DB: DrawingBackend>(
+    area: &'a DrawingArea<DB, Shift>,
+    margin: u32,
+) -> ChartBuilder<'a, 'b, DB> {
+    let mut builder = ChartBuilder::on(area);
+    builder.margin(margin).margin_right(LEGEND_WIDTH);
+    builder
 }
 
-/// Draws the legend box at `position`.
-pub(super) fn legend_at<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
+/// How a legend shows a series.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Mark {
+    /// A line of the colour and width, solid or dashed.
+    Line { color: RGBColor, width: u32, dashed: bool },
+    /// A filled box (bars, bands, shaded windows).
+    Band(RGBColor),
+}
+
+impl Mark {
+    /// A solid line.
+    pub(super) fn line(color: RGBColor, width: u32) -> Mark {
+        Mark::Line { color, width, dashed: false }
+    }
+}
+
+/// A plot's legend: every series' name and mark in the order drawn, a name listed once. It is
+/// drawn in the room right of the charts (see [`chart_on`]), so it never covers data.
+#[derive(Default)]
+pub(super) struct Legend {
+    entries: Vec<(String, Mark)>,
+}
+
+impl Legend {
+    /// Lists a series, unless one of that name is listed already.
+    pub(super) fn add(&mut self, name: &str, mark: Mark) {
+        if !self.entries.iter().any(|e| e.0 == name) {
+            self.entries.push((name.to_owned(), mark));
+        }
+    }
+
+    /// Draws the legend in the right-hand room of `area`, from `top` pixels down; long names
+    /// wrap.
+    pub(super) fn draw<DB: DrawingBackend>(
+        &self,
+        area: &DrawingArea<DB, Shift>,
+        top: i32,
+        size: u32,
+    ) -> Drawn {
+        if self.entries.is_empty() {
+            return Ok(());
+        }
+        let (width, _) = area.dim_in_pixel();
+        let room = i32::try_from(LEGEND_WIDTH).unwrap_or(0);
+        let x0 = i32::try_from(width).unwrap_or(0) - room + 6;
+        let text_x = x0 + 34;
+        let text_width = u32::try_from(room - 46).unwrap_or(0);
+        let style = TextStyle::from(font(size)).pos(Pos::new(HPos::Left, VPos::Center));
+        let line_h = i32::try_from(size * 3 / 2).unwrap_or(20);
+        let mut rows: Vec<(Option<Mark>, String)> = Vec::new();
+        for (name, mark) in &self.entries {
+            for (i, piece) in wrap(area, name, &style, text_width).into_iter().enumerate() {
+                rows.push(((i == 0).then_some(*mark), piece));
+            }
+        }
+        let height = line_h * i32::try_from(rows.len()).unwrap_or(0) + 10;
+        let corner = [(x0, top), (x0 + room - 12, top + height)];
+        area.draw(&Rectangle::new(corner, WHITE.filled())).map_err(err)?;
+        area.draw(&Rectangle::new(corner, BLACK.stroke_width(1))).map_err(err)?;
+        for (i, (mark, text)) in rows.iter().enumerate() {
+            let y = top + 5 + line_h * i32::try_from(i).unwrap_or(0) + line_h / 2;
+            match mark {
+                Some(Mark::Line { color, width, dashed: false }) => {
+                    let path = PathElement::new(
+                        vec![(x0 + 6, y), (x0 + 28, y)],
+                        color.stroke_width(*width.max(&2)),
+                    );
+                    area.draw(&path).map_err(err)?;
+                }
+                Some(Mark::Line { color, width, dashed: true }) => {
+                    for (a, b) in [(6, 13), (17, 24)] {
+                        let path = PathElement::new(
+                            vec![(x0 + a, y), (x0 + b, y)],
+                            color.stroke_width(*width.max(&2)),
+                        );
+                        area.draw(&path).map_err(err)?;
+                    }
+                }
+                Some(Mark::Band(color)) => {
+                    let band = Rectangle::new([(x0 + 6, y - 6), (x0 + 28, y + 6)], color.filled());
+                    area.draw(&band).map_err(err)?;
+                }
+                None => {}
+            }
+            area.draw_text(text, &style, (text_x, y)).map_err(err)?;
+        }
+        Ok(())
+    }
+}
+
+/// `text` in lines no wider than `width` pixels, broken at spaces.
+fn wrap<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    text: &str,
+    style: &TextStyle,
+    width: u32,
+) -> Vec<String> {
+    let fits = |t: &str| area.estimate_text_size(t, style).map_or(true, |(w, _)| w <= width);
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for word in text.split(' ') {
+        let candidate = if line.is_empty() { word.to_owned() } else { format!("{line} {word}") };
+        if line.is_empty() || fits(&candidate) {
+            line = candidate;
+        } else {
+            lines.push(std::mem::replace(&mut line, word.to_owned()));
+        }
+    }
+    lines.push(line);
+    lines
+}
+
+/// A logarithmic axis from `bottom` to `top` labelled at 1, 2 and 5 of every decade, with a
+/// light line at every other whole step of it (3, 4, 6, …).
+pub(super) fn log_axis(bottom: f64, top: f64) -> WithKeyPoints<LogCoord<f64>> {
+    let mut labelled = Vec::new();
+    let mut light = Vec::new();
+    let mut decade = 10f64.powf(bottom.log10().floor());
+    while decade <= top {
+        for step in 1..10u32 {
+            let v = decade * f64::from(step);
+            if v < bottom || v > top {
+                continue;
+            }
+            if matches!(step, 1 | 2 | 5) {
+                labelled.push(v);
+            } else {
+                light.push(v);
+            }
+        }
+        decade *= 10.0;
+    }
+    (bottom..top).log_scale().with_key_points(labelled).with_light_points(light)
+}
+
+/// A value on a log axis, in its own unit: `0.5`, `20`, `1,000`, `20,000`.
+pub(super) fn log_label(v: f64) -> String {
+    if v >= 1.0 {
+        thousands(v.round() as u64)
+    } else {
+        let text = format!("{v:.3}");
+        text.trim_end_matches('0').trim_end_matches('.').to_owned()
+    }
+}
+
+/// `1234567` → `1,234,567`.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A value on a linear axis without trailing zeros: `0`, `2.5`, `100`.
+pub(super) fn linear_label(v: &f64) -> String {
+    let text = format!("{v:.2}");
+    text.trim_end_matches('0').trim_end_matches('.').to_owned()
+}
+
+/// Shades every incident of the run (degraded windows, crashes, link outages) over the full
+/// height of a time chart from `y_low` to `y_high`, under the data, with one legend entry per kind.
+fn shade_incidents<'a, DB, CT>(
     chart: &mut ChartContext<'a, DB, CT>,
-    size: u32,
-    position: SeriesLabelPosition,
-) -> Drawn {
-    chart
-        .configure_series_labels()
-        .position(position)
-        .label_font(font(size))
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .draw()
-        .map_err(err)
+    legend: &mut Legend,
+    record: &RunRecord,
+    (y_low, y_high): (f64, f64),
+) -> Drawn
+where
+    DB: DrawingBackend + 'a,
+    CT: CoordTranslate<From = (f64, f64)>,
+{
+    let hours = |t: crate::payments::time::Timestamp| {
+        t.as_nanos().saturating_sub(record.start.as_nanos()) as f64 / 3.6e12
+    };
+    for kind in [IncidentKind::Outage, IncidentKind::Crash, IncidentKind::Degraded] {
+        let color = incident_color(kind);
+        let bands: Vec<_> = record
+            .incidents
+            .iter()
+            .filter(|i| i.kind == kind)
+            .map(|i| {
+                Rectangle::new([(hours(i.from), y_low), (hours(i.until), y_high)], color.filled())
+            })
+            .collect();
+        if bands.is_empty() {
+            continue;
+        }
+        let label = match kind {
+            IncidentKind::Outage => "link outage",
+            IncidentKind::Crash => "node crash",
+            IncidentKind::Degraded => "degraded window",
+        };
+        chart.draw_series(bands).map_err(err)?;
+        legend.add(label, Mark::Band(color));
+    }
+    Ok(())
+}
+
+/// The shade of an incident: light red for what is down, light amber for what is degraded.
+fn incident_color(kind: IncidentKind) -> RGBColor {
+    match kind {
+        IncidentKind::Outage | IncidentKind::Crash => RGBColor(250, 205, 205),
+        IncidentKind::Degraded => RGBColor(253, 235, 190),
+    }
 }
 
 /// Minutes per point of a long series: at most about 300 points a line.
@@ -354,6 +555,7 @@ fn throughput<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, record: &RunRec
         caption(record, "throughput per second: offered, and approved, declined or timed out");
     let root = root.titled(&title, font(24)).map_err(err)?;
     let panels = root.split_evenly((record.flows.len().max(1), 1));
+    let mut legend = Legend::default();
     for (k, panel) in panels.iter().enumerate().take(record.flows.len()) {
         let minutes = &record.minutes[k];
         let hours = minutes.len() as f64 / 60.0;
@@ -366,7 +568,7 @@ fn throughput<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, record: &RunRec
         let timed_out = per_s(|m| m.approved + m.declined + m.timed_out);
         let top =
             offered.iter().chain(&timed_out).map(|p| p.1).fold(0.0, f64::max).max(0.01) * 1.15;
-        let mut chart = ChartBuilder::on(panel)
+        let mut chart = chart_on(panel, 5)
             .caption(
                 format!(
                     "{} (payments per second, averaged over {} min)",
@@ -375,12 +577,12 @@ fn throughput<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, record: &RunRec
                 ),
                 font(16),
             )
-            .margin(5)
             .x_label_area_size(40)
             .y_label_area_size(80)
             .build_cartesian_2d(0.0..hours.max(1.0 / 60.0), 0.0..top)
             .map_err(err)?;
-        time_mesh(&mut chart, record, "payments/s", 12)?;
+        time_mesh(&mut chart, record, "payments/s", 12, &linear_label)?;
+        shade_incidents(&mut chart, &mut legend, record, (0.0, top))?;
         // Tallest first, each band drawn over the one above it.
         for (points, color, name) in [
             (timed_out, PALETTE[3], "reversed or manual"),
@@ -395,19 +597,12 @@ fn throughput<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, record: &RunRec
             );
             chart
                 .draw_series(AreaSeries::new(points, 0.0, light.filled()).border_style(color))
-                .map_err(err)?
-                .label(name)
-                .legend(move |(x, y)| {
-                    Rectangle::new([(x, y - 5), (x + 20, y + 5)], color.filled())
-                });
+                .map_err(err)?;
+            legend.add(name, Mark::Band(light));
         }
-        draw_line(&mut chart, offered, BLACK, 2, "offered")?;
-        if k > 0 {
-            continue; // One legend, on the first panel, covers them all.
-        }
-        legend_at(&mut chart, 12, SeriesLabelPosition::UpperLeft)?;
+        draw_line(&mut chart, &mut legend, offered, BLACK, 2, "offered")?;
     }
-    Ok(())
+    legend.draw(&root, 10, 13)
 }
 
 /// The quantile at step `k` of the spectrum: 1 − 10^(−k/20), up to 99.999 %.
@@ -426,7 +621,11 @@ fn spectrum<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, record: &RunRecor
             let points = if h.is_empty() {
                 Vec::new()
             } else {
+                // Only the quantiles the samples resolve: beyond 1 − 1/n every quantile is the
+                // maximum, and a flat line there would claim a tail that was not measured.
+                let n = h.len() as f64;
                 (0..=100)
+                    .filter(|&k| (1.0 - spectrum_quantile(k)) * n >= 1.0)
                     .map(|k| {
                         (
                             f64::from(k) / 20.0,
@@ -441,12 +640,13 @@ fn spectrum<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, record: &RunRecor
     let top = lines.iter().flat_map(|l| l.1.iter().map(|p| p.1)).fold(10.0, f64::max) * 1.5;
     let bottom =
         lines.iter().flat_map(|l| l.1.iter().map(|p| p.1)).fold(top, f64::min).max(0.01) / 1.5;
-    let mut chart = ChartBuilder::on(root)
-        .caption(caption(record, "latency by percentile, approved payments, end to end"), font(24))
-        .margin(15)
+    let area = root
+        .titled(&caption(record, "latency by percentile, approved payments, end to end"), font(24))
+        .map_err(err)?;
+    let mut chart = chart_on(&area, 15)
         .x_label_area_size(50)
         .y_label_area_size(80)
-        .build_cartesian_2d(0.0..5.0, (bottom..top).log_scale())
+        .build_cartesian_2d(0.0..5.0, log_axis(bottom, top))
         .map_err(err)?;
     chart
         .configure_mesh()
@@ -457,15 +657,17 @@ fn spectrum<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, record: &RunRecor
             let q = 1.0 - 10f64.powf(-x);
             format!("{}%", (q * 100_000.0).round() / 1000.0)
         })
+        .y_label_formatter(&|v| log_label(*v))
         .label_style(font(15))
         .axis_desc_style(font(17))
         .draw()
         .map_err(err)?;
+    let mut legend = Legend::default();
     for (i, (name, points)) in lines.into_iter().enumerate() {
         let color = PALETTE[i % PALETTE.len()];
-        draw_line(&mut chart, points, color, 2, name)?;
+        draw_line(&mut chart, &mut legend, points, color, 2, name)?;
     }
-    legend(&mut chart, 16)
+    legend.draw(&area, 15, 15)
 }
 
 /// Indexes of the busiest nodes (by busy time), at most six, in node order.
@@ -501,37 +703,121 @@ fn node_series(record: &RunRecord, i: usize) -> (Series, Series) {
     (util, queue)
 }
 
-/// Utilisation and queue depth of the busiest nodes over time.
+/// Tableau's ten colours, the nodes' palette.
+const TAB10: [RGBColor; 10] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
+];
+
+/// A node's line, fixed by its name so that a node looks the same in every run and plot: the
+/// switch black, the gateway grey, UPI dark brown; member banks `kh_bank[i]` the i-th colour of
+/// the palette (dashed from the eleventh on); China's issuers and acquirers dashed, from the
+/// palette's sixth and fourth colours on.
+pub(super) fn node_style(name: &str) -> NodeStyle {
+    let (kind, index) = match name.split_once('[') {
+        Some((kind, rest)) => (kind, rest.trim_end_matches(']').parse::<usize>().unwrap_or(0)),
+        None => (name, 0),
+    };
+    let indexed = |offset: usize, dashed: bool| NodeStyle {
+        color: TAB10[(offset + index) % TAB10.len()],
+        dashed: dashed != ((index / TAB10.len()) % 2 == 1),
+    };
+    match kind {
+        "bakong_switch" => NodeStyle { color: BLACK, dashed: false },
+        "bakong_gateway" => NodeStyle { color: RGBColor(110, 110, 110), dashed: false },
+        "upi" => NodeStyle { color: RGBColor(95, 55, 20), dashed: false },
+        "kh_bank" => indexed(0, false),
+        "cn_issuer" => indexed(5, true),
+        "cn_acquirer" => indexed(3, true),
+        _ => indexed(7, true),
+    }
+}
+
+/// How a node's line is drawn.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct NodeStyle {
+    pub(super) color: RGBColor,
+    pub(super) dashed: bool,
+}
+
+/// Draws one labelled line in a node's style.
+fn draw_node_line<DB: DrawingBackend, CT: CoordTranslate<From = (f64, f64)>>(
+    chart: &mut ChartContext<'_, DB, CT>,
+    legend: &mut Legend,
+    points: Series,
+    style: NodeStyle,
+    name: &str,
+) -> Drawn {
+    if !style.dashed {
+        return draw_line(chart, legend, points, style.color, 2, name);
+    }
+    let color = style.color;
+    chart.draw_series(DashedLineSeries::new(points, 9, 5, color.stroke_width(2))).map_err(err)?;
+    legend.add(name, Mark::Line { color, width: 2, dashed: true });
+    Ok(())
+}
+
+/// Utilisation of the busiest nodes over time, against a line at 100 %, and their longest queue
+/// when any of them queued at all.
 fn nodes<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, record: &RunRecord) -> Drawn {
-    let title = caption(record, "busiest nodes: utilisation and longest queue over time");
-    let root = root.titled(&title, font(24)).map_err(err)?;
-    let (upper, lower) = root.split_vertically(SIZE.1 / 2 - 20);
     let chosen = busiest_nodes(record);
     let series: Vec<_> =
         chosen.iter().map(|&i| (record.nodes[i].name.as_str(), node_series(record, i))).collect();
+    let queued = series.iter().any(|s| s.1.1.iter().any(|p| p.1 > 0.0));
+    let title = if queued {
+        caption(record, "busiest nodes: utilisation and longest queue over time")
+    } else {
+        caption(record, "busiest nodes: utilisation over time (no queue formed at any)")
+    };
+    let root = root.titled(&title, font(24)).map_err(err)?;
+    let (upper, lower) = if queued {
+        let (u, l) = root.split_vertically(SIZE.1 / 2 - 20);
+        (u, Some(l))
+    } else {
+        (root.clone(), None)
+    };
     let hours = record.minutes.first().map_or(1, Vec::len) as f64 / 60.0;
-    let util_top = series.iter().flat_map(|s| s.1.0.iter().map(|p| p.1)).fold(1.0, f64::max) * 1.15;
+    let util_top =
+        series.iter().flat_map(|s| s.1.0.iter().map(|p| p.1)).fold(100.0, f64::max) * 1.08;
     let queue_top =
         series.iter().flat_map(|s| s.1.1.iter().map(|p| p.1)).fold(1.0, f64::max) * 1.15;
-    for (area, top, label, pick_queue) in [
-        (&upper, util_top, "utilisation, % of servers busy", false),
-        (&lower, queue_top, "longest queue in the minute", true),
-    ] {
-        let mut chart = ChartBuilder::on(area)
-            .margin(8)
+    let panels = [
+        Some((&upper, util_top, "utilisation, % of servers busy", false)),
+        lower.as_ref().map(|l| (l, queue_top, "longest queue in the minute", true)),
+    ];
+    let mut legend = Legend::default();
+    for (area, top, label, pick_queue) in panels.into_iter().flatten() {
+        let mut chart = chart_on(area, 8)
             .x_label_area_size(35)
             .y_label_area_size(80)
             .build_cartesian_2d(0.0..hours.max(1.0 / 60.0), 0.0..top)
             .map_err(err)?;
-        time_mesh(&mut chart, record, label, 13)?;
-        for (j, (name, (util, queue))) in series.iter().enumerate() {
-            let color = PALETTE[j % PALETTE.len()];
-            let points = if pick_queue { queue.clone() } else { util.clone() };
-            draw_line(&mut chart, points, color, 2, name)?;
+        time_mesh(&mut chart, record, label, 13, &linear_label)?;
+        shade_incidents(&mut chart, &mut legend, record, (0.0, top))?;
+        if !pick_queue {
+            let full = DashedLineSeries::new(
+                [(0.0, 100.0), (hours.max(1.0 / 60.0), 100.0)],
+                8,
+                6,
+                RED.stroke_width(2),
+            );
+            chart.draw_series(full).map_err(err)?;
+            legend.add("100 % busy", Mark::Line { color: RED, width: 2, dashed: true });
         }
-        legend(&mut chart, 13)?;
+        for (name, (util, queue)) in &series {
+            let points = if pick_queue { queue.clone() } else { util.clone() };
+            draw_node_line(&mut chart, &mut legend, points, node_style(name), name)?;
+        }
     }
-    Ok(())
+    legend.draw(&root, 10, 13)
 }
 
 /// Every non-approved outcome class.
@@ -558,19 +844,22 @@ fn liquidity<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, record: &RunReco
     let minutes = record.liquidity.first().map_or(0, |b| b.minutes[0].len());
     let hours = (minutes as f64 / 60.0).max(1.0 / 60.0);
     let low = pairs.iter().map(|p| p.2).fold(0.0, f64::min);
-    let mut chart = ChartBuilder::on(root)
-        .caption(
-            caption(record, "liquidity: headroom under each bank's cap at NBC, tightest banks"),
+    let area = root
+        .titled(
+            &caption(record, "liquidity: headroom under each bank's cap at NBC, tightest banks"),
             font(24),
         )
-        .margin(15)
+        .map_err(err)?;
+    let mut chart = chart_on(&area, 15)
         .x_label_area_size(50)
         .y_label_area_size(80)
         .build_cartesian_2d(0.0..hours, (low - 5.0)..105.0)
         .map_err(err)?;
-    time_mesh(&mut chart, record, "headroom, % of the cap", 15)?;
+    time_mesh(&mut chart, record, "headroom, % of the cap", 15, &linear_label)?;
+    let mut legend = Legend::default();
+    shade_incidents(&mut chart, &mut legend, record, (low - 5.0, 105.0))?;
     let bucket = bucket_minutes(minutes);
-    for (i, &(bank, k, _)) in pairs.iter().enumerate() {
+    for &(bank, k, _) in &pairs {
         let b = record.liquidity.iter().find(|b| b.bank == bank).expect("listed");
         let points: Series = b.minutes[k]
             .chunks(bucket)
@@ -584,10 +873,12 @@ fn liquidity<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, record: &RunReco
                 lowest.is_finite().then_some(((j * bucket) as f64 / 60.0, lowest))
             })
             .collect();
-        let name = format!("kh_bank[{bank}] {}", CURRENCIES[k]);
-        draw_line(&mut chart, points, PALETTE[i % PALETTE.len()], 2, &name)?;
+        let node = format!("kh_bank[{bank}]");
+        let name = format!("{node} {}", CURRENCIES[k]);
+        let style = NodeStyle { dashed: k == 1, ..node_style(&node) };
+        draw_node_line(&mut chart, &mut legend, points, style, &name)?;
     }
-    legend(&mut chart, 16)
+    legend.draw(&area, 15, 15)
 }
 
 /// Outcomes other than on-time approval, as a share of each flow's payments.
@@ -608,12 +899,13 @@ fn outcomes<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, record: &RunRecor
         .fold(0.1, f64::max)
         * 1.2;
     let names: Vec<String> = classes.iter().map(|o| o.name().replace("declined:", "")).collect();
-    let mut chart = ChartBuilder::on(root)
-        .caption(
-            caption(record, "outcomes other than approval, % of each flow's payments"),
+    let area = root
+        .titled(
+            &caption(record, "outcomes other than approval, % of each flow's payments"),
             font(24),
         )
-        .margin(15)
+        .map_err(err)?;
+    let mut chart = chart_on(&area, 15)
         .x_label_area_size(50)
         .y_label_area_size(220)
         .build_cartesian_2d(0.0..top, -0.5..classes.len() as f64 - 0.5)
@@ -636,19 +928,86 @@ fn outcomes<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, record: &RunRecor
         .draw()
         .map_err(err)?;
     let band = 0.8 / flows as f64;
+    let mut legend = Legend::default();
     for k in 0..record.flows.len() {
         let color = PALETTE[k % PALETTE.len()];
         let bars = classes.iter().enumerate().map(|(i, &o)| {
             let y0 = i as f64 - 0.4 + band * k as f64;
             Rectangle::new([(0.0, y0), (share(k, o), y0 + band * 0.9)], color.filled())
         });
-        chart
-            .draw_series(bars)
-            .map_err(err)?
-            .label(record.flows[k].flow.name())
-            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 15, y + 5)], color.filled()));
+        chart.draw_series(bars).map_err(err)?;
+        legend.add(record.flows[k].flow.name(), Mark::Band(color));
     }
-    legend_at(&mut chart, 16, SeriesLabelPosition::LowerRight)
+    legend.draw(&area, 15, 15)
+}
+
+/// Where a flow's mean end-to-end latency goes: one stacked bar per flow, a segment per hop of
+/// its route (the mean time at that node, queue and service) in route order and the node's
+/// colour, then the rest (links, the payer's mobile network, waiting out timeouts).
+fn hops<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, record: &RunRecord) -> Drawn {
+    let mean_ms = |h: &hdrhistogram::Histogram<u64>| {
+        if h.is_empty() { 0.0 } else { h.mean() / 1000.0 }
+    };
+    let totals: Vec<f64> = record.flows.iter().map(|f| mean_ms(&f.latency_answered)).collect();
+    let top = totals.iter().copied().fold(1.0, f64::max) * 1.25;
+    let flows = record.flows.len();
+    let area = root
+        .titled(
+            &caption(record, "where the time goes: mean latency of answered payments by hop"),
+            font(24),
+        )
+        .map_err(err)?;
+    let mut chart = chart_on(&area, 15)
+        .x_label_area_size(50)
+        .y_label_area_size(130)
+        .build_cartesian_2d(0.0..top, -0.5..flows.max(1) as f64 - 0.5)
+        .map_err(err)?;
+    let names: Vec<&str> = record.flows.iter().map(|f| f.flow.name()).collect();
+    chart
+        .configure_mesh()
+        .disable_y_mesh()
+        .x_desc("ms (mean of the flow's answered payments)")
+        .x_label_formatter(&linear_label)
+        .y_labels(flows.max(1))
+        .y_label_formatter(&|y| {
+            let i = y.round();
+            let on_bar = (y - i).abs() < 1e-6 && i >= 0.0;
+            if on_bar {
+                names.get(i as usize).map(|n| (*n).to_owned()).unwrap_or_default()
+            } else {
+                String::new()
+            }
+        })
+        .label_style(font(15))
+        .axis_desc_style(font(17))
+        .draw()
+        .map_err(err)?;
+    let mut legend = Legend::default();
+    let rest = RGBColor(215, 215, 215);
+    for (k, f) in record.flows.iter().enumerate() {
+        let y = k as f64;
+        let mut x = 0.0;
+        let mut segments: Vec<(String, f64, RGBColor)> = f
+            .hops
+            .iter()
+            .map(|h| (h.node.clone(), mean_ms(&h.latency_us), node_style(&h.node).color))
+            .collect();
+        let at_nodes: f64 = segments.iter().map(|s| s.1).sum();
+        segments.push((
+            "links, mobile network, timeouts".to_owned(),
+            (totals[k] - at_nodes).max(0.0),
+            rest,
+        ));
+        for (name, width, color) in segments {
+            let bar = Rectangle::new([(x, y - 0.3), (x + width, y + 0.3)], color.filled());
+            chart.draw_series([bar]).map_err(err)?;
+            legend.add(&name, Mark::Band(color));
+            x += width;
+        }
+        let total = Text::new(format!("{:.0} ms", totals[k]), (x + top * 0.01, y + 0.05), font(15));
+        chart.draw_series([total]).map_err(err)?;
+    }
+    legend.draw(&area, 15, 14)
 }
 
 /// Every plot's file name (without extension) and title, in the order they are drawn.
@@ -671,6 +1030,11 @@ pub fn names(record: &RunRecord) -> Vec<(String, String)> {
     out.push(("latency-spectrum".into(), "latency percentile spectrum per flow".into()));
     out.push(("nodes".into(), "utilisation and queue depth of the busiest nodes".into()));
     out.push(("outcomes".into(), "outcomes by class per flow".into()));
+    out.push((
+        "latency-hops".into(),
+        "mean end-to-end latency per flow, by hop: each node's queue and service, and the rest"
+            .into(),
+    ));
     if !record.liquidity.is_empty() {
         out.push((
             "liquidity".into(),
@@ -690,6 +1054,7 @@ pub fn plots(record: &RunRecord) -> Result<Vec<Plot>, String> {
         Kind::Spectrum,
         Kind::Nodes,
         Kind::Outcomes,
+        Kind::Hops,
     ]);
     let kinds = kinds.chain((!record.liquidity.is_empty()).then_some(Kind::Liquidity));
     names(record)

@@ -83,6 +83,8 @@ fn small_report_matches_the_golden_files_and_its_plots_decode() {
             "nodes.svg",
             "outcomes.png",
             "outcomes.svg",
+            "latency-hops.png",
+            "latency-hops.svg",
             "liquidity.png",
             "liquidity.svg",
         ]
@@ -111,8 +113,15 @@ const PLOTS: &[(&str, &[&str], usize)] = &[
             "inward: end-to-end latency",
             "latency, ms (log scale)",
             "p50",
-            "p99 (intervals of 100 payments or more)",
+            "p99 (intervals ≥ 100)",
             "SLO: inward p99 under 5 s",
+            // The log axis is labelled at 1, 2 and 5 of each decade.
+            "1,000",
+            "2,000",
+            "5,000",
+            // The small scenario's link outage and degraded window are shaded.
+            "link outage",
+            "degraded window",
         ],
         20,
     ),
@@ -120,11 +129,7 @@ const PLOTS: &[(&str, &[&str], usize)] = &[
     ("latency-remittance.svg", &["remittance: end-to-end latency", "p50"], 5),
     (
         "latency-domestic.svg",
-        &[
-            "domestic: end-to-end latency",
-            "p99 (intervals of 100 payments or more)",
-            "SLO: domestic p99 under 3 s",
-        ],
+        &["domestic: end-to-end latency", "p99 (intervals ≥ 100)", "SLO: domestic p99 under 3 s"],
         20,
     ),
     (
@@ -137,6 +142,7 @@ const PLOTS: &[(&str, &[&str], usize)] = &[
             "reversed or manual",
             "inward (payments",
             "domestic (payments",
+            "link outage",
         ],
         40,
     ),
@@ -147,17 +153,25 @@ const PLOTS: &[(&str, &[&str], usize)] = &[
     ),
     (
         "nodes.svg",
-        &[
-            "busiest nodes",
-            "utilisation, % of servers busy",
-            "longest queue in the minute",
-            "bakong_switch",
-        ],
-        12,
+        &["busiest nodes", "utilisation, % of servers busy", "100 % busy", "bakong_switch"],
+        7,
     ),
     (
         "outcomes.svg",
         &["outcomes other than approval", "reversed", "insufficient_balance", "domestic"],
+        0,
+    ),
+    (
+        "latency-hops.svg",
+        &[
+            "where the time goes",
+            "kh_bank",
+            "bakong_switch",
+            "upi",
+            "links, mobile network",
+            "inward",
+            "ms",
+        ],
         0,
     ),
     ("liquidity.svg", &["headroom under each bank", "headroom, % of the cap"], 5),
@@ -179,7 +193,7 @@ fn check_svg(name: &str, svg: &str) {
     }
     let polylines = svg.matches("<polyline").count();
     assert!(polylines >= *polylines_min, "{name}: {polylines} polylines");
-    if name == "outcomes.svg" {
+    if name == "outcomes.svg" || name == "latency-hops.svg" {
         // Bars: the frame's rectangles and one per flow and class with any share.
         assert!(svg.matches("<rect").count() > 20, "{name}: no bars");
     }

@@ -259,6 +259,7 @@ fn span(o: &crate::scenario::Span) -> network::Window {
 /// A degraded window, resolved: multipliers in thousandths, rates in parts per million.
 #[derive(Clone, Debug)]
 pub(crate) struct Window {
+    pub(crate) name: String,
     pub(crate) span: network::Window,
     pub(crate) targets: Vec<String>,
     pub(crate) median_permille: u32,
@@ -278,6 +279,7 @@ fn permille(x: f64) -> u32 {
 impl Window {
     fn new(w: &WindowSpec) -> Window {
         Window {
+            name: w.name.clone(),
             span: network::Window {
                 from: instant(&w.from).expect("validated"),
                 until: instant(&w.to).expect("validated"),

@@ -20,7 +20,9 @@ use crate::payments::settlement::{
     settlement_commands,
 };
 use crate::payments::time::{Date, Span, Timestamp};
-use crate::record::{Clearing, FxMids, LedgerSize, MidMove, MinuteStats, RunRecord, Stop};
+use crate::record::{
+    Clearing, FxMids, Incident, IncidentKind, LedgerSize, MidMove, MinuteStats, RunRecord, Stop,
+};
 use crate::sim::audit::{Breach, InFlight};
 use crate::sim::network::standard_normal;
 
@@ -184,6 +186,7 @@ impl World {
         self.audit.finish(&self.books.ledger, now, &in_flight)?;
         let fx_end = [0, 1].map(|k| self.books.rates.mid(PAIRS[k], now).expect("set"));
         let liquidity = self.liquidity_record();
+        let incidents = self.incidents();
         Ok(RunRecord {
             scenario: self.cfg.name.clone(),
             seed: self.cfg.seed,
@@ -208,6 +211,7 @@ impl World {
                 switch: std::mem::take(&mut self.books.clearing_switch),
                 upi: std::mem::take(&mut self.books.clearing_upi),
             },
+            incidents,
             ledger_size: LedgerSize {
                 accounts_count: self.books.ledger.accounts().len(),
                 records_count: self.books.ledger.records().len(),
@@ -223,6 +227,27 @@ impl World {
                 usd_khr: MidMove { start: self.fx.start[1], end: fx_end[1] },
             },
         })
+    }
+
+    /// The scenario's windows, then its links' outages, as the report shows them.
+    fn incidents(&self) -> Vec<Incident> {
+        let windows = self.cfg.windows.iter().map(|w| Incident {
+            name: w.name.clone(),
+            kind: if w.crash { IncidentKind::Crash } else { IncidentKind::Degraded },
+            from: w.span.from,
+            until: w.span.until,
+            targets: w.targets.clone(),
+        });
+        let outages = self.cfg.links.iter().flat_map(|l| {
+            l.link.outages.iter().map(|o| Incident {
+                name: format!("{} outage", l.name),
+                kind: IncidentKind::Outage,
+                from: o.from,
+                until: o.until,
+                targets: vec![l.name.clone()],
+            })
+        });
+        windows.chain(outages).collect()
     }
 
     /// What the books must show so far for every payment still in flight (none when the run
