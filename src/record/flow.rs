@@ -4,6 +4,9 @@
 
 use hdrhistogram::Histogram;
 
+use rust_decimal::Decimal;
+
+use crate::payments::money::{Currency, Money};
 use crate::payments::network::{Decline, Outcome};
 use crate::payments::party::Flow;
 
@@ -56,6 +59,47 @@ pub struct FlowStats {
     /// Per Bakong member bank, in bank order: the flow's payments through it (the payer's
     /// bank; inward, the merchant's).
     pub banks: Vec<BankStats>,
+    /// What the approved payments cost, per pair of currencies (the payer's, the payee's), in
+    /// the order the pairs first occurred.
+    pub costs: Vec<Cost>,
+}
+
+/// What a flow's approved payments cost their payers and payees, for one pair of currencies,
+/// from each payment's booked amounts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cost {
+    /// The currency the payers paid in.
+    pub payer_currency: Currency,
+    /// The currency the payees were credited in.
+    pub payee_currency: Currency,
+    /// Approved payments.
+    pub payments_count: u64,
+    /// What the payers paid in all, the spread included; payer's minor units.
+    pub paid_minor: i64,
+    /// What the payees were credited before the merchant discount; payee's minor units.
+    pub received_minor: i64,
+    /// What the payees' amounts were worth at the mid rate in force at each payment's
+    /// confirm, in the payer's minor units, unrounded: the price of the same payment at mid.
+    pub received_at_mid_minor: Decimal,
+    /// The FX spread, which the payer's provider books as income; payer's minor units.
+    pub spread_minor: i64,
+    /// The merchant discount, which the payee's bank books as income; payee's minor units.
+    pub fee_minor: i64,
+}
+
+/// One approved payment's amounts, as [`FlowStats::add_cost`] takes them.
+#[derive(Clone, Copy, Debug)]
+pub struct PaymentCost {
+    /// What the payer paid, spread included.
+    pub paid: Money,
+    /// What the payee was credited before the merchant discount.
+    pub received: Money,
+    /// `received` at the mid rate, in the payer's minor units.
+    pub received_at_mid_minor: Decimal,
+    /// The FX spread, in the payer's currency.
+    pub spread: Money,
+    /// The merchant discount, in the payee's currency.
+    pub fee: Money,
 }
 
 /// One member bank's part of a flow.
@@ -111,7 +155,45 @@ impl FlowStats {
             latency_merchant_notified: histogram(),
             merchant_notifications_lost_count: 0,
             banks: (0..banks).map(|_| BankStats::new()).collect(),
+            costs: Vec::new(),
         }
+    }
+
+    /// Adds one approved payment's amounts to its pair of currencies.
+    ///
+    /// # Panics
+    /// When the sums leave `i64`: a flow's approved payments would have to move more than
+    /// 9.2 × 10^18 minor units.
+    pub fn add_cost(&mut self, c: PaymentCost) {
+        let (payer, payee) = (c.paid.currency, c.received.currency);
+        let at = match self
+            .costs
+            .iter()
+            .position(|k| k.payer_currency == payer && k.payee_currency == payee)
+        {
+            Some(at) => at,
+            None => {
+                self.costs.push(Cost {
+                    payer_currency: payer,
+                    payee_currency: payee,
+                    payments_count: 0,
+                    paid_minor: 0,
+                    received_minor: 0,
+                    received_at_mid_minor: Decimal::ZERO,
+                    spread_minor: 0,
+                    fee_minor: 0,
+                });
+                self.costs.len() - 1
+            }
+        };
+        let k = &mut self.costs[at];
+        let sum = |a: i64, b: i64| a.checked_add(b).expect("a flow's sums fit i64");
+        k.payments_count += 1;
+        k.paid_minor = sum(k.paid_minor, c.paid.minor);
+        k.received_minor = sum(k.received_minor, c.received.minor);
+        k.received_at_mid_minor += c.received_at_mid_minor;
+        k.spread_minor = sum(k.spread_minor, c.spread.minor);
+        k.fee_minor = sum(k.fee_minor, c.fee.minor);
     }
 
     /// Approved over answered (approved + declined + reversed + manual), as a fraction.

@@ -24,8 +24,8 @@ use crate::payments::settlement::{NetPositions, SchemeSettlement, SettlementRefu
 use crate::payments::time::{Timestamp, Zone};
 
 pub use flow::{
-    BankStats, FlowStats, HopLatency, INTERVAL_MINUTES, LATENCY_US_MAX, MinuteStats, PeakSecond,
-    PeakSeconds,
+    BankStats, Cost, FlowStats, HopLatency, INTERVAL_MINUTES, LATENCY_US_MAX, MinuteStats,
+    PaymentCost, PeakSecond, PeakSeconds,
 };
 pub use node::{NodeMinute, NodeStats, Occupancy, RelayCounts, Sizing, Throttled, Utilisation};
 
@@ -87,6 +87,9 @@ pub struct RunRecord {
     pub clearing: Clearing,
     /// The scenario's degraded windows, crashes and link outages, in the scenario's order.
     pub incidents: Vec<Incident>,
+    /// What each participant earned in fees and spreads, per currency, from its fee income
+    /// accounts in the ledger at the end: nonzero balances, in the ledger's account order.
+    pub income: Vec<Income>,
     /// The ledger at the end.
     pub ledger_size: LedgerSize,
     /// Whether every ledger invariant held at the end.
@@ -304,6 +307,17 @@ pub struct Clearing {
     pub switch: Vec<ClearingRecord>,
     /// UPI's.
     pub upi: Vec<ClearingRecord>,
+}
+
+/// A participant's fees and spreads earned in one currency over the run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Income {
+    /// The participant, by its node name (`kh_bank[3]`).
+    pub participant: String,
+    /// The account's currency.
+    pub currency: crate::payments::money::Currency,
+    /// The fee income account's balance at the end, minor units.
+    pub earned_minor: i64,
 }
 
 /// What an incident did to its targets.

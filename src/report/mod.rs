@@ -8,6 +8,7 @@
 pub mod banks;
 pub mod capacity_plots;
 pub mod compare;
+pub mod cost;
 pub mod headline;
 pub mod html;
 pub mod liquidity;
@@ -276,6 +277,7 @@ pub fn summary_json(
         "payments_per_second": (payments as f64 / wall).round(),
         "peak_rss_bytes": meta.peak_rss_bytes,
         "flows": flows,
+        "income": cost::income_json(record),
         "reconciliation": {
             "breaks_count": record.breaks.len(),
             "breaks_unexplained_count": record.breaks_unexplained_count,
@@ -342,6 +344,7 @@ fn flows_json(record: &RunRecord) -> serde_json::Map<String, Value> {
                 "payer_timeouts_count": s.payer_timeouts_count,
                 "duplicates_absorbed_count": s.duplicates_absorbed_count,
                 "outcomes": outcomes,
+                "costs": cost::costs_json(s),
             }),
         );
     }
@@ -560,6 +563,8 @@ pub fn summary_md(
     banks::md_banks(&mut out, record);
     md_outcomes(&mut out, record);
     md_books(&mut out, record);
+    md_recon(&mut out, record);
+    cost::md_costs(&mut out, record);
     liquidity::md_liquidity(&mut out, record);
     md_steady(&mut out, steady);
     md_plots(&mut out, record);
@@ -877,6 +882,39 @@ fn md_flows(out: &mut String, record: &RunRecord) {
             max
         );
     }
+    md_rates(out, record);
+}
+
+/// What the flows table's rates mean, with each flow's counts.
+fn md_rates(out: &mut String, record: &RunRecord) {
+    let _ = writeln!(
+        out,
+        "
+*Payments* counts every payment created, retries included: a payer who tries again \
+         after a decline or a timeout makes a new payment. *Approval* is (approved + approved \
+         late) ÷ (payments − abandoned): a payer who scanned and walked away sent nothing. \
+         Per flow:\n"
+    );
+    for s in &record.flows {
+        let approved = s.count(Outcome::Approved);
+        let late = s.count(Outcome::ApprovedLate);
+        let abandoned = s.count(Outcome::Abandoned);
+        let finals: u64 = s.outcomes.values().sum();
+        let in_flight = s.payments_count.saturating_sub(finals);
+        let mut line = format!(
+            "- {}: ({approved} + {late}) ÷ ({} − {abandoned}) = {:.2} %; {} of the {} payments \
+             were retries",
+            s.flow.name(),
+            finals,
+            s.approval_ratio() * 100.0,
+            s.retries_count,
+            s.payments_count,
+        );
+        if in_flight > 0 {
+            let _ = write!(line, "; {in_flight} were still in flight and count in no outcome");
+        }
+        let _ = writeln!(out, "{line}.");
+    }
 }
 
 fn md_precision(out: &mut String) {
@@ -1097,6 +1135,69 @@ fn md_books(out: &mut String, record: &RunRecord) {
         record.fx_mid.usd_cny.end,
         record.fx_mid.usd_khr.start,
         record.fx_mid.usd_khr.end
+    );
+}
+
+/// Reconciliation's breaks by class and resolution, with their amounts, and how its manual
+/// queue relates to the outcomes table's manual payments.
+fn md_recon(out: &mut String, record: &RunRecord) {
+    use crate::payments::recon::{BreakClass, Resolution};
+    let _ = writeln!(
+        out,
+        "\n## Reconciliation\n\nThe switch's clearing file against UPI's, per business date \
+         (`clearing/`, `reconciliation.csv`): {} breaks, {} of them not explained by an event \
+         of the run. Per class and resolution: the breaks and the change each makes to the \
+         switch's receivable from the network, summed as absolute amounts per currency.\n",
+        record.breaks.len(),
+        record.breaks_unexplained_count
+    );
+    if record.breaks.is_empty() {
+        let _ = writeln!(out, "The files agreed.");
+    } else {
+        let _ = writeln!(
+            out,
+            "| class | resolution | breaks | KHR | USD | CNY |\n|---|---|---:|---:|---:|---:|"
+        );
+        for class in BreakClass::ALL {
+            for resolution in Resolution::ALL {
+                let mut count = 0u64;
+                let mut amounts = [0i128; 3];
+                for b in
+                    record.breaks.iter().filter(|b| b.class == class && b.resolution == resolution)
+                {
+                    count += 1;
+                    amounts[b.receivable_change.currency.index()] +=
+                        i128::from(b.receivable_change.minor).abs();
+                }
+                if count == 0 {
+                    continue;
+                }
+                let amount = |k: usize| {
+                    let c = crate::payments::money::Currency::ALL[k];
+                    let minor = i64::try_from(amounts[k]).unwrap_or(i64::MAX);
+                    crate::payments::money::Money::new(c, minor).to_decimal().to_string()
+                };
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | {count} | {} | {} | {} |",
+                    class.name(),
+                    resolution.name(),
+                    amount(0),
+                    amount(1),
+                    amount(2)
+                );
+            }
+        }
+    }
+    let manual_breaks =
+        record.breaks.iter().filter(|b| b.resolution == Resolution::ManualQueue).count();
+    let manual_payments: u64 = record.flows.iter().map(|s| s.count(Outcome::Manual)).sum();
+    let _ = writeln!(
+        out,
+        "\nTwo different things are called manual. The outcomes table's *manual* counts payments \
+         whose reversal never got through, so the payer's bank must settle them by hand: \
+         {manual_payments}. Reconciliation's *manual queue* counts breaks between the two files \
+         parked in suspense for a person to investigate: {manual_breaks}."
     );
 }
 

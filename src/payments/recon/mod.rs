@@ -102,6 +102,10 @@ pub enum Resolution {
 }
 
 impl Resolution {
+    /// Every resolution, in report order.
+    pub const ALL: [Resolution; 4] =
+        [Resolution::Reversal, Resolution::Refund, Resolution::Adjustment, Resolution::ManualQueue];
+
     /// The name in files and reports.
     pub fn name(self) -> &'static str {
         match self {

@@ -345,6 +345,35 @@ impl NetworkAccounts for Books {
     }
 }
 
+impl Books {
+    /// Every fee income account with a balance, in the ledger's order, for the record.
+    pub(super) fn income(&self) -> Vec<crate::record::Income> {
+        self.ledger
+            .accounts()
+            .iter()
+            .filter(|a| a.key.purpose == Purpose::FeeIncome && a.balance() != 0)
+            .map(|a| crate::record::Income {
+                participant: participant_name(a.key.participant),
+                currency: a.key.currency,
+                earned_minor: a.balance_money().minor,
+            })
+            .collect()
+    }
+}
+
+/// A participant's name in reports: its node's (`kh_bank[3]`, `cn_issuer[0]`).
+pub(crate) fn participant_name(p: ParticipantId) -> String {
+    match p {
+        NBC => "nbc".to_owned(),
+        UPI => "upi".to_owned(),
+        ParticipantId(2) => "wechat_acquirer".to_owned(),
+        ParticipantId(3) => "unionpay_acquirer".to_owned(),
+        ParticipantId(n @ 10..100) => format!("kh_bank[{}]", n - 10),
+        ParticipantId(n @ 100..) => format!("cn_issuer[{}]", n - 100),
+        ParticipantId(n) => format!("participant {n}"),
+    }
+}
+
 impl SettlementAccounts for Books {
     fn settlement_account(
         &self,

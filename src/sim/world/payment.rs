@@ -10,7 +10,10 @@ use super::config;
 use super::transport::{Kind, Msg};
 use super::{Decline, Event, Outcome, PRef, Payment, Stage, World};
 use super::{minute_of, second_of};
+use rust_decimal::Decimal;
+
 use crate::payments::clearing::{MessageKind, Status};
+use crate::payments::fx::Pair;
 use crate::payments::ledger::TransferId;
 use crate::payments::money::Money;
 use crate::payments::network::ResponseCode;
@@ -18,11 +21,12 @@ use crate::payments::network::far_side::{FarPhase, RequestStep, ReversalStep as 
 use crate::payments::network::originator::{
     Conclusion, InquiryStep, ReversalStep as ReversalTimerStep, Timer,
 };
+use crate::payments::network::terms::Terms;
 use crate::payments::party::Flow;
 use crate::payments::settlement::Fee;
 use crate::payments::time::{Span, Timestamp, Zone};
-use crate::record::INTERVAL_MINUTES;
 use crate::record::flow::interval_histogram;
+use crate::record::{INTERVAL_MINUTES, PaymentCost};
 use crate::sim::audit::Breach;
 
 impl World {
@@ -674,7 +678,8 @@ impl World {
         self.audit.earned(seq, earned)?;
         let pay = self.payment(p).expect("alive");
         let now = self.queue.now();
-        if pay.confirmed_at.date_at(Zone::BEIJING) != now.date_at(Zone::BEIJING) {
+        let confirmed_at = pay.confirmed_at;
+        if confirmed_at.date_at(Zone::BEIJING) != now.date_at(Zone::BEIJING) {
             self.marks.across_day_cut_count += 1;
         }
         match outcome {
@@ -688,12 +693,35 @@ impl World {
         if self.sabotage.finalize_twice && outcome.is_approved() {
             self.audit.finalized(seq, || outcome.name(), &[])?;
         }
+        if outcome.is_approved() {
+            let cost = self.cost_of(&terms, confirmed_at);
+            self.stats[fi].add_cost(cost);
+        }
         *self.stats[fi].outcomes.entry(outcome).or_insert(0) += 1;
         self.payment_mut(p).expect("alive").stage = Stage::Final;
         self.release_if_done(p);
         self.in_flight -= 1;
         self.in_flight_by_flow[fi] -= 1;
         Ok(())
+    }
+
+    /// An approved payment's amounts, and what the payee's amount was worth at the mid rate in
+    /// force when the payer confirmed (the same currency: itself).
+    fn cost_of(&self, t: &Terms, confirmed_at: Timestamp) -> PaymentCost {
+        let received = t.received();
+        let (paid, spread) = match t.conversion {
+            Some(c) => (c.paid(), c.spread),
+            None => (t.amount, Money::zero(t.amount.currency)),
+        };
+        let received_at_mid_minor = if paid.currency == received.currency {
+            Decimal::from(received.minor)
+        } else {
+            let pair = Pair::new(paid.currency, received.currency);
+            let mid = self.books.rates.mid(pair, confirmed_at).expect("every pair has a mid rate");
+            let scale = Decimal::from(10i64.pow(paid.currency.exponent()));
+            received.to_decimal() / mid * scale
+        };
+        PaymentCost { paid, received, received_at_mid_minor, spread, fee: t.fee }
     }
 
     /// Whether the payer tries again after this outcome, and with what.

@@ -187,6 +187,7 @@ impl World {
         let fx_end = [0, 1].map(|k| self.books.rates.mid(PAIRS[k], now).expect("set"));
         let liquidity = self.liquidity_record();
         let incidents = self.incidents();
+        let income = self.books.income();
         Ok(RunRecord {
             scenario: self.cfg.name.clone(),
             seed: self.cfg.seed,
@@ -212,6 +213,7 @@ impl World {
                 upi: std::mem::take(&mut self.books.clearing_upi),
             },
             incidents,
+            income,
             ledger_size: LedgerSize {
                 accounts_count: self.books.ledger.accounts().len(),
                 records_count: self.books.ledger.records().len(),
