@@ -180,7 +180,8 @@ fn run_replications(
         other => other.into(),
     })?;
     let meta = run_meta(args, text, started.elapsed().as_secs_f64());
-    let files = report::replications::files(&r, &meta);
+    let files = report::replications::files(&r, &meta)
+        .map_err(|e| anyhow::anyhow!("drawing plots: {e}"))?;
     let writer = Writer { command: "run", scenario: Some(s.meta.name.clone()), seed: Some(seed) };
     finish_writing(target, &writer, files, out)?;
     let pass = r.slo_pass_count();

@@ -12,7 +12,7 @@ use super::run::{default_jobs, finish_writing, prepare, scenario_meta};
 use super::{Outcome, SMALL_INPUT_BYTES_MAX, read_text};
 use crate::capacity::sweep::{self as sweeps, KneeRange, SweepSpec, parse_vary};
 use crate::record::study::Sweep;
-use crate::report::{self, RunMeta};
+use crate::report::{self, ReportFile, RunMeta};
 use crate::scenario::ScenarioFile;
 use crate::scenario::overrides::{self, Override};
 
@@ -69,6 +69,10 @@ pub(super) struct CompareArgs {
     /// JSON instead of Markdown.
     #[arg(long)]
     json: bool,
+    /// Also writes the comparison as a report folder: `compare.md`, `compare.json` and its page,
+    /// `report.html`.
+    #[arg(long)]
+    out: Option<PathBuf>,
 }
 
 pub(super) fn compare(args: CompareArgs) -> anyhow::Result<Outcome> {
@@ -80,6 +84,16 @@ pub(super) fn compare(args: CompareArgs) -> anyhow::Result<Outcome> {
     let (a, b) = (read(&args.a)?, read(&args.b)?);
     let rows = report::compare::compare(&a, &b).map_err(|e| anyhow::anyhow!("{e}"))?;
     let (an, bn) = (args.a.display().to_string(), args.b.display().to_string());
+    if let Some(out) = &args.out {
+        let target = prepare(out)?;
+        let files = vec![
+            ReportFile::new("compare.md", report::compare::markdown(&an, &bn, &rows)),
+            ReportFile::new("compare.json", report::compare::to_json(&an, &bn, &rows)),
+        ];
+        let writer = Writer { command: "compare", scenario: None, seed: None };
+        finish_writing(target, &writer, files, out)?;
+        eprintln!("comparison in {}", out.display());
+    }
     if args.json {
         say!("{}", report::compare::to_json(&an, &bn, &rows).trim_end());
     } else {

@@ -1,7 +1,7 @@
 //! `report.html`: a report folder as one page that opens anywhere, offline.
 //!
-//! The page is the folder's markdown summary (`summary.md`, `capacity.md` or `model-check.md`,
-//! which already put the answer first), rendered to HTML, with every SVG plot of the folder
+//! The page is the folder's markdown summary (`summary.md`, `capacity.md`, `model-check.md` or
+//! `compare.md`, which already put the answer first), rendered to HTML, with every SVG plot of the folder
 //! inlined after it. Links to a plot in the summary become links to the plot on the page. The
 //! page carries a content security policy that forbids every request (no script, font, image
 //! or style from anywhere), so a page that tried to fetch something would show it as an error
@@ -19,7 +19,7 @@ use super::ReportFile;
 pub const HTML_NAME: &str = "report.html";
 
 /// The summaries a page is made from, in order of preference.
-pub const SUMMARY_NAMES: [&str; 3] = ["summary.md", "capacity.md", "model-check.md"];
+pub const SUMMARY_NAMES: [&str; 4] = ["summary.md", "capacity.md", "model-check.md", "compare.md"];
 
 /// The largest SVG inlined; a bigger one is linked instead (a page must open fast).
 const SVG_INLINE_BYTES_MAX: usize = 4 << 20;

@@ -5,19 +5,124 @@ use std::fmt::Write as _;
 
 use serde_json::{Value, json};
 
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use super::plots::{Drawing, Drawn, PALETTE, err, font, linear_label, render_drawing};
 use super::{ReportFile, RunMeta};
 use crate::payments::csv_text::CsvText;
 use crate::record::study::{
-    FLOW_FIGURES, Figure, Interval, NODE_FIGURES, Replications, TOTAL_FIGURES,
+    FLOW_FIGURES, Figure, FlowHeadline, Interval, NODE_FIGURES, Replications, TOTAL_FIGURES,
 };
 
-/// The folder's files: `summary.json`, `summary.md`, `replications.csv`.
-pub fn files(r: &Replications, meta: &RunMeta) -> Vec<ReportFile> {
-    vec![
+/// The folder's files: `summary.json`, `summary.md`, `replications.csv`, and the intervals plot.
+///
+/// # Errors
+/// A plot that cannot be drawn.
+pub fn files(r: &Replications, meta: &RunMeta) -> Result<Vec<ReportFile>, String> {
+    let mut files = vec![
         ReportFile::new("summary.json", summary_json(r, meta)),
         ReportFile::new("summary.md", summary_md(r, meta)),
         ReportFile::new("replications.csv", replications_csv(r)),
-    ]
+    ];
+    let title = "each flow's latency and approval over the replications: every replication, the mean and its 95 % interval";
+    let plot = render_drawing("intervals".to_owned(), title.to_owned(), &IntervalsPlot(r))?;
+    files.push(ReportFile::new(format!("plots/{}.png", plot.name), plot.png));
+    files.push(ReportFile::new(format!("plots/{}.svg", plot.name), plot.svg));
+    Ok(files)
+}
+
+/// Per flow and figure (p50 and p99 latency, approval): each replication's value as a dot,
+/// the 95 % interval of the mean as a bar, the mean as a tick.
+struct IntervalsPlot<'a>(&'a Replications);
+
+/// Reads one figure of a flow's headline.
+type FlowFigure = fn(&FlowHeadline) -> f64;
+
+/// The figures the plot shows, with their axis text.
+const PLOTTED: [(&str, FlowFigure); 3] = [
+    ("p50 latency, ms", |f| f.latency_ms_p50),
+    ("p99 latency, ms", |f| f.latency_ms_p99),
+    ("approval, %", |f| f.approval_pct),
+];
+
+impl Drawing for IntervalsPlot<'_> {
+    fn draw_on<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Drawn {
+        let r = self.0;
+        let title = format!(
+            "{} — {} replications (seed {}): dots each replication, bar the mean's 95 % interval, \
+             tick the mean",
+            r.scenario,
+            r.replications.len(),
+            r.seed
+        );
+        let area = root.titled(&title, font(19)).map_err(err)?;
+        let flows = r.flows_present();
+        let panels = area.split_evenly((1, PLOTTED.len()));
+        for (panel, (desc, get)) in panels.iter().zip(PLOTTED) {
+            let values: Vec<Vec<f64>> = flows
+                .iter()
+                .map(|&flow| {
+                    r.replications
+                        .iter()
+                        .filter_map(|h| h.flows.iter().find(|f| f.flow == flow).map(get))
+                        .collect()
+                })
+                .collect();
+            let intervals = values.iter().map(|v| Interval::of(v));
+            let ends: Vec<f64> = intervals.flat_map(|i| [i.lo, i.hi]).collect();
+            let all = values.iter().flatten().chain(&ends).copied().filter(|v| v.is_finite());
+            let (lo, hi) =
+                all.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
+            let (lo, hi) = if lo.is_finite() { (lo, hi) } else { (0.0, 1.0) };
+            let pad = ((hi - lo) * 0.1).max(hi.abs() * 0.01).max(1e-6);
+            let mut chart = ChartBuilder::on(panel)
+                .margin(10)
+                .x_label_area_size(45)
+                .y_label_area_size(if desc.starts_with("p50") { 90 } else { 10 })
+                .build_cartesian_2d((lo - pad)..(hi + pad), -0.5..flows.len().max(1) as f64 - 0.5)
+                .map_err(err)?;
+            let names: Vec<&str> = flows.iter().map(|f| f.name()).collect();
+            let first = desc.starts_with("p50");
+            chart
+                .configure_mesh()
+                .disable_y_mesh()
+                .x_desc(desc)
+                .x_labels(5)
+                .x_label_formatter(&linear_label)
+                .y_labels(flows.len().max(1))
+                .y_label_formatter(&|y| {
+                    let i = y.round();
+                    let on_row = first && (y - i).abs() < 1e-6 && i >= 0.0;
+                    if on_row {
+                        names.get(i as usize).map(|n| (*n).to_owned()).unwrap_or_default()
+                    } else {
+                        String::new()
+                    }
+                })
+                .label_style(font(14))
+                .axis_desc_style(font(16))
+                .draw()
+                .map_err(err)?;
+            for (k, v) in values.iter().enumerate() {
+                let y = k as f64;
+                let dots = v.iter().map(|&x| Circle::new((x, y), 4, PALETTE[0].mix(0.45).filled()));
+                chart.draw_series(dots).map_err(err)?;
+                let i = Interval::of(v);
+                let bar = Rectangle::new(
+                    [(i.lo, y - 0.12), (i.hi, y + 0.12)],
+                    PALETTE[1].mix(0.35).filled(),
+                );
+                chart.draw_series([bar]).map_err(err)?;
+                let tick = PathElement::new(
+                    vec![(i.mean, y - 0.25), (i.mean, y + 0.25)],
+                    BLACK.stroke_width(3),
+                );
+                chart.draw_series([tick]).map_err(err)?;
+            }
+        }
+        Ok(())
+    }
 }
 
 fn round3(v: f64) -> f64 {
@@ -217,6 +322,11 @@ fn summary_md(r: &Replications, meta: &RunMeta) -> String {
             cell(i("manual_count"), 1)
         );
     }
+    let _ = writeln!(
+        out,
+        "\nEach cell is the mean over the replications and its 95 % Student-t interval; \
+         [`plots/intervals.svg`](plots/intervals.svg) shows every replication beside them."
+    );
     let _ =
         writeln!(out, "\n## SLOs\n\n| SLO | threshold | value | held in |\n|---|---|---:|---:|");
     for s in slo_json(r) {

@@ -272,6 +272,26 @@ fn compare_puts_two_folders_side_by_side_with_significance() {
     assert_eq!(payments["a"]["replications"], 4);
     let md = sim(&["compare", &path("a"), &path("b")], None);
     assert!(String::from_utf8_lossy(&md.stdout).contains("| domestic payments_count |"));
+    // Replications draw their intervals; a comparison written to a folder has its page too.
+    for name in ["a", "b"] {
+        let svg =
+            std::fs::read_to_string(dir.join(name).join("plots/intervals.svg")).expect("plot");
+        assert!(svg.contains("4 replications") && svg.contains("p99 latency, ms"), "{name}");
+    }
+    let o = sim(&["compare", &path("a"), &path("b"), "--out", &path("ab")], None);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let page = std::fs::read_to_string(dir.join("ab/report.html")).expect("the page");
+    assert!(page.contains("domestic payments_count"), "the page shows the table");
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("ab/compare.json")).expect("JSON"))
+            .expect("parses");
+    assert_eq!(
+        written,
+        serde_json::from_slice::<serde_json::Value>(
+            &sim(&["compare", &path("a"), &path("b"), "--json"], None).stdout
+        )
+        .expect("JSON")
+    );
     // Every headline figure, not only latency: peak throughput and the busiest nodes too.
     for figure in ["all flows offered_per_s_peak_second", "node bakong_switch utilisation_pct_mean"]
     {
