@@ -90,6 +90,11 @@ fn draw<DB: DrawingBackend>(
 pub(super) trait Drawing {
     /// Draws on `root`.
     fn draw_on<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Drawn;
+
+    /// The canvas, pixels: 1200 × 700 unless the drawing needs more height.
+    fn size(&self) -> (u32, u32) {
+        SIZE
+    }
 }
 
 struct RunPlot<'a> {
@@ -101,29 +106,41 @@ impl Drawing for RunPlot<'_> {
     fn draw_on<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Drawn {
         draw(root, self.record, self.kind)
     }
+
+    fn size(&self) -> (u32, u32) {
+        match self.kind {
+            // A panel per flow and one for all flows, each tall enough to read.
+            Kind::Throughput => {
+                let panels = u32::try_from(throughput_panels(self.record)).unwrap_or(1);
+                (SIZE.0, SIZE.1.max(50 + 170 * panels))
+            }
+            _ => SIZE,
+        }
+    }
 }
 
-/// A drawing rendered as PNG bytes and SVG text, on a white 1200 × 700 canvas.
+/// A drawing rendered as PNG bytes and SVG text, on a white canvas of its size.
 pub(super) fn render_drawing(
     name: String,
     title: String,
     d: &impl Drawing,
 ) -> Result<Plot, String> {
     register_font();
-    let mut buffer = vec![0u8; (SIZE.0 * SIZE.1 * 3) as usize];
+    let size = d.size();
+    let mut buffer = vec![0u8; (size.0 * size.1 * 3) as usize];
     {
-        let root = BitMapBackend::with_buffer(&mut buffer, SIZE).into_drawing_area();
+        let root = BitMapBackend::with_buffer(&mut buffer, size).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
         d.draw_on(&root)?;
         root.present().map_err(err)?;
     }
     let mut png = Vec::new();
     image::codecs::png::PngEncoder::new(&mut png)
-        .write_image(&buffer, SIZE.0, SIZE.1, image::ColorType::Rgb8)
+        .write_image(&buffer, size.0, size.1, image::ColorType::Rgb8)
         .map_err(err)?;
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+        let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
         d.draw_on(&root)?;
         root.present().map_err(err)?;
@@ -475,9 +492,9 @@ fn thousands(n: u64) -> String {
     out
 }
 
-/// A value on a linear axis without trailing zeros: `0`, `2.5`, `100`.
+/// A value on a linear axis without trailing zeros: `0`, `0.005`, `2.5`, `100`.
 pub(super) fn linear_label(v: &f64) -> String {
-    let text = format!("{v:.2}");
+    let text = format!("{v:.4}");
     text.trim_end_matches('0').trim_end_matches('.').to_owned()
 }
 
@@ -554,10 +571,16 @@ fn throughput<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, record: &RunRec
     let title =
         caption(record, "throughput per second: offered, and approved, declined or timed out");
     let root = root.titled(&title, font(24)).map_err(err)?;
-    let panels = root.split_evenly((record.flows.len().max(1), 1));
+    let total = (record.flows.len() > 1).then(|| all_flows(record));
+    let series: Vec<(&str, &[crate::record::MinuteStats])> = total
+        .as_deref()
+        .map(|t| ("all flows", t))
+        .into_iter()
+        .chain(record.flows.iter().zip(&record.minutes).map(|(f, m)| (f.flow.name(), m.as_slice())))
+        .collect();
+    let panels = root.split_evenly((series.len().max(1), 1));
     let mut legend = Legend::default();
-    for (k, panel) in panels.iter().enumerate().take(record.flows.len()) {
-        let minutes = &record.minutes[k];
+    for (panel, (name, minutes)) in panels.iter().zip(series) {
         let hours = minutes.len() as f64 / 60.0;
         let per_s = |f: fn(&crate::record::MinuteStats) -> u32| -> Series {
             per_minute_rate(minutes.iter().map(f)).into_iter().map(|(x, y)| (x, y / 60.0)).collect()
@@ -571,8 +594,7 @@ fn throughput<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, record: &RunRec
         let mut chart = chart_on(panel, 5)
             .caption(
                 format!(
-                    "{} (payments per second, averaged over {} min)",
-                    record.flows[k].flow.name(),
+                    "{name} (payments per second, averaged over {} min)",
                     bucket_minutes(minutes.len())
                 ),
                 font(16),
@@ -603,6 +625,26 @@ fn throughput<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, record: &RunRec
         draw_line(&mut chart, &mut legend, offered, BLACK, 2, "offered")?;
     }
     legend.draw(&root, 10, 13)
+}
+
+/// The throughput plot's panels: every flow, and all flows together when there are several.
+fn throughput_panels(record: &RunRecord) -> usize {
+    record.flows.len() + usize::from(record.flows.len() > 1)
+}
+
+/// Every flow's per-minute counts added together.
+fn all_flows(record: &RunRecord) -> Vec<crate::record::MinuteStats> {
+    let len = record.minutes.iter().map(Vec::len).max().unwrap_or(0);
+    let mut total = vec![crate::record::MinuteStats::default(); len];
+    for minutes in &record.minutes {
+        for (t, m) in total.iter_mut().zip(minutes) {
+            t.offered += m.offered;
+            t.approved += m.approved;
+            t.declined += m.declined;
+            t.timed_out += m.timed_out;
+        }
+    }
+    total
 }
 
 /// The quantile at step `k` of the spectrum: 1 − 10^(−k/20), up to 99.999 %.
