@@ -337,9 +337,40 @@ fn strong(text: &str) -> String {
             };
             let _ = write!(out, "<strong{class}>{}</strong>", escape(part));
         } else {
-            out.push_str(&escape(part));
+            out.push_str(&emphasis(part));
         }
     }
+    out
+}
+
+/// `*word or words*` as `<em>`: an asterisk that opens after a space, `(` or the start and
+/// before a letter, closed by one after a letter and before a space, punctuation or the end.
+/// Any other asterisk is text.
+fn emphasis(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    loop {
+        // The asterisk first: only then is `i + 1` a character boundary.
+        let open = rest.char_indices().find(|&(i, c)| {
+            c == '*'
+                && rest[..i].chars().next_back().is_none_or(|b| b.is_whitespace() || b == '(')
+                && rest[i + 1..].chars().next().is_some_and(char::is_alphanumeric)
+        });
+        let Some((open, _)) = open else { break };
+        let body = &rest[open + 1..];
+        let close = body.char_indices().find(|&(i, c)| {
+            c == '*'
+                && body[..i].chars().next_back().is_some_and(|b| !b.is_whitespace())
+                && body[i + 1..]
+                    .chars()
+                    .next()
+                    .is_none_or(|a| a.is_whitespace() || ",.;:)".contains(a))
+        });
+        let Some((close, _)) = close else { break };
+        let _ = write!(out, "{}<em>{}</em>", escape(&rest[..open]), escape(&body[..close]));
+        rest = &body[close + 1..];
+    }
+    out.push_str(&escape(rest));
     out
 }
 
@@ -428,6 +459,26 @@ mod tests {
             ],
             &["<5 s"],
         );
+        check(
+            "emphasis, and asterisks that are not",
+            "*Payments* counts (a *mid* rate); 2 * 3 = 6, 52.58× a*b, *ré*, *open\n",
+            &[],
+            &[
+                "<em>Payments</em> counts (a <em>mid</em> rate); 2 * 3 = 6, 52.58× a*b, <em>ré</em>, *open",
+            ],
+            &["<em>open", "<em> 3"],
+        );
+    }
+
+    proptest::proptest! {
+        /// No summary text makes the renderer panic: any mix of the characters markdown
+        /// gives meaning to, multi-byte ones among them.
+        #[test]
+        fn any_summary_renders(text in "[-#|*`\\[\\]()\n a×é:.]{0,200}") {
+            let files = [ReportFile::new("summary.md", text.clone())];
+            let page = page(&files).expect("a summary makes a page");
+            proptest::prop_assert!(page.bytes.starts_with(b"<!DOCTYPE html>"));
+        }
     }
 
     #[test]
