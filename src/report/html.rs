@@ -36,6 +36,7 @@ table{border-collapse:collapse;font-size:.92em}
 th,td{border:1px solid var(--line);padding:3px 8px;vertical-align:top}
 th{background:#f6f8fa;text-align:left}
 td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
+svg text{font-family:'DejaVu Sans',Verdana,sans-serif}
 tbody tr:nth-child(even){background:#fafbfc}
 strong.pass{color:var(--pass)}
 strong.fail{color:var(--fail)}

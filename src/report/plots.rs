@@ -18,7 +18,7 @@ use crate::payments::time::{Span, Zone};
 use crate::record::{INTERVAL_MINUTES, IncidentKind, RunRecord, SloBound, SloMetric};
 
 const FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
-const FAMILY: &str = "dejavu";
+const FAMILY: &str = "DejaVu Sans";
 const SIZE: (u32, u32) = (1200, 700);
 pub(super) const PALETTE: [RGBColor; 6] = [
     RGBColor(31, 119, 180),
