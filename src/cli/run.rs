@@ -205,7 +205,8 @@ pub(super) fn prepare(out: &Path) -> anyhow::Result<Target> {
 }
 
 /// Writes a report folder whole, with its page (`report.html`) when it has a summary, and says
-/// what it replaced or left.
+/// what it replaced or left. A page that cannot be rendered (a renderer bug that panics) loses
+/// nothing else: the folder is written without it, and then this fails.
 pub(super) fn finish_writing(
     target: Target,
     writer: &Writer,
@@ -214,9 +215,15 @@ pub(super) fn finish_writing(
 ) -> anyhow::Result<()> {
     // Every folder with a summary gets its page: one file a reviewer opens anywhere.
     let mut files = files;
-    if let Some(page) = crate::report::html::page(&files) {
-        files.push(page);
-    }
+    let page = guarded("rendering report.html", || Ok(crate::report::html::page(&files)));
+    let page_failed = match page {
+        Ok(Some(page)) => {
+            files.push(page);
+            None
+        }
+        Ok(None) => None,
+        Err(e) => Some(e),
+    };
     let written = target.write(writer, files)?;
     for note in &written.notes {
         eprintln!("note: {note}");
@@ -224,7 +231,32 @@ pub(super) fn finish_writing(
     if written.replaced {
         eprintln!("replaced the previous report in {}", out.display());
     }
+    if let Some(e) = page_failed {
+        bail!("{e}; every other file of the report is in {}", out.display());
+    }
     Ok(())
+}
+
+/// Runs one rendering step, turning its error or its panic (a bug; the panic's message is
+/// already on stderr) into a message, so that the caller can still write what it has.
+fn guarded<T>(what: &str, step: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(step)) {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(e)) => Err(format!("{what}: {e}")),
+        Err(_) => Err(format!("{what} failed (a bug: the panic is above)")),
+    }
+}
+
+/// A run's files. Plots that cannot be drawn must not lose the simulation: the text files are
+/// kept (every CSV, the summaries, the clearing files), with the reason to fail after writing.
+fn run_files(
+    render: impl FnOnce() -> Result<Vec<ReportFile>, String>,
+    texts: impl FnOnce() -> Vec<ReportFile>,
+) -> (Vec<ReportFile>, Option<String>) {
+    match guarded("drawing plots", render) {
+        Ok(files) => (files, None),
+        Err(e) => (texts(), Some(e)),
+    }
 }
 
 fn peak_rss_bytes() -> Option<u64> {
@@ -329,9 +361,13 @@ pub(super) fn run(args: RunArgs) -> anyhow::Result<Outcome> {
     let wall_seconds = started.elapsed().as_secs_f64();
     let meta = run_meta(&args, &text, wall_seconds);
     let verdicts = report::verdicts(&record);
-    let files = report::files(&record, &meta).map_err(|e| anyhow::anyhow!("drawing plots: {e}"))?;
+    let (files, plots_failed) =
+        run_files(|| report::files(&record, &meta), || report::texts(&record, &meta));
     let writer = Writer { command: "run", scenario: Some(s.meta.name.clone()), seed: Some(seed) };
     finish_writing(target, &writer, files, &out)?;
+    if let Some(e) = plots_failed {
+        bail!("{e}; the report's text files are in {}, without plots", out.display());
+    }
     let payments: u64 = record.flows.iter().map(|f| f.payments_count).sum();
     let failed = verdicts.iter().filter(|v| !v.passed).count();
     let findings = report::findings(&record);
@@ -353,4 +389,37 @@ pub(super) fn run(args: RunArgs) -> anyhow::Result<Outcome> {
         meta.peak_rss_bytes.unwrap_or(0) as f64 / 1048576.0
     );
     Ok(if failed == 0 && findings.is_empty() { Outcome::Success } else { Outcome::Negative })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Renders with `render` and reports which files would be written and why the run fails.
+    fn check(
+        render: impl FnOnce() -> Result<Vec<ReportFile>, String>,
+        want: (&[&str], Option<&str>),
+    ) {
+        let texts =
+            || vec![ReportFile::new("summary.md", "# r\n"), ReportFile::new("latency.csv", "")];
+        let (files, failed) = run_files(render, texts);
+        let paths: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
+        assert_eq!((paths.as_slice(), failed.as_deref()), want);
+    }
+
+    #[test]
+    fn plots_that_cannot_be_drawn_keep_the_text_files() {
+        check(|| Ok(vec![ReportFile::new("plots/a.svg", "<svg/>")]), (&["plots/a.svg"], None));
+        check(
+            || Err("no font".to_owned()),
+            (&["summary.md", "latency.csv"], Some("drawing plots: no font")),
+        );
+        check(
+            || -> Result<Vec<ReportFile>, String> { panic!("a renderer's bug") },
+            (
+                &["summary.md", "latency.csv"],
+                Some("drawing plots failed (a bug: the panic is above)"),
+            ),
+        );
+    }
 }
