@@ -337,12 +337,15 @@ impl Replications {
 
     /// A flow's figure over the replications.
     pub fn flow_interval(&self, flow: Flow, figure: fn(&FlowHeadline) -> f64) -> Interval {
-        let values: Vec<f64> = self
-            .replications
+        Interval::of(&self.flow_values(flow, figure))
+    }
+
+    /// A flow's figure in each replication that carried the flow, in replication order.
+    pub fn flow_values(&self, flow: Flow, figure: fn(&FlowHeadline) -> f64) -> Vec<f64> {
+        self.replications
             .iter()
             .filter_map(|r| r.flows.iter().find(|f| f.flow == flow).map(figure))
-            .collect();
-        Interval::of(&values)
+            .collect()
     }
 
     /// A node's figure over the replications.

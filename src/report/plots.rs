@@ -479,6 +479,15 @@ pub(super) fn log_label(v: f64) -> String {
     }
 }
 
+/// The label of a chart whose rows are categories at y = 0, 1, …: the row's name on its
+/// line, nothing between rows.
+pub(super) fn row_label(names: &[&str], y: f64) -> String {
+    let row = y.round();
+    let on_row = (y - row).abs() < 1e-6 && row >= 0.0;
+    let name = on_row.then(|| names.get(row as usize)).flatten();
+    name.map_or_else(String::new, |n| (*n).to_owned())
+}
+
 /// `1234567` → `1,234,567`.
 fn thousands(n: u64) -> String {
     let digits = n.to_string();
@@ -941,6 +950,7 @@ fn outcomes<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, record: &RunRecor
         .fold(0.1, f64::max)
         * 1.2;
     let names: Vec<String> = classes.iter().map(|o| o.name().replace("declined:", "")).collect();
+    let labels: Vec<&str> = names.iter().map(String::as_str).collect();
     let area = root
         .titled(
             &caption(record, "outcomes other than approval, % of each flow's payments"),
@@ -957,14 +967,7 @@ fn outcomes<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, record: &RunRecor
         .disable_y_mesh()
         .x_desc("share of the flow's payments, %")
         .y_labels(classes.len())
-        .y_label_formatter(&|y| {
-            let i = y.round();
-            if (y - i).abs() < 1e-6 && i >= 0.0 {
-                names.get(i as usize).cloned().unwrap_or_default()
-            } else {
-                String::new()
-            }
-        })
+        .y_label_formatter(&|y| row_label(&labels, *y))
         .label_style(font(14))
         .axis_desc_style(font(16))
         .draw()
@@ -1011,15 +1014,7 @@ fn hops<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, record: &RunRecord) -
         .x_desc("ms (mean of the flow's answered payments)")
         .x_label_formatter(&linear_label)
         .y_labels(flows.max(1))
-        .y_label_formatter(&|y| {
-            let i = y.round();
-            let on_bar = (y - i).abs() < 1e-6 && i >= 0.0;
-            if on_bar {
-                names.get(i as usize).map(|n| (*n).to_owned()).unwrap_or_default()
-            } else {
-                String::new()
-            }
-        })
+        .y_label_formatter(&|y| row_label(&names, *y))
         .label_style(font(15))
         .axis_desc_style(font(17))
         .draw()

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::plots::{Drawing, Drawn, PALETTE, err, font, linear_label, render_drawing};
+use super::plots::{Drawing, Drawn, PALETTE, err, font, linear_label, render_drawing, row_label};
 use super::{ReportFile, RunMeta};
 use crate::payments::csv_text::CsvText;
 use crate::record::study::{
@@ -59,18 +59,12 @@ impl Drawing for IntervalsPlot<'_> {
         let area = root.titled(&title, font(19)).map_err(err)?;
         let flows = r.flows_present();
         let panels = area.split_evenly((1, PLOTTED.len()));
-        for (panel, (desc, get)) in panels.iter().zip(PLOTTED) {
-            let values: Vec<Vec<f64>> = flows
-                .iter()
-                .map(|&flow| {
-                    r.replications
-                        .iter()
-                        .filter_map(|h| h.flows.iter().find(|f| f.flow == flow).map(get))
-                        .collect()
-                })
-                .collect();
-            let intervals = values.iter().map(|v| Interval::of(v));
-            let ends: Vec<f64> = intervals.flat_map(|i| [i.lo, i.hi]).collect();
+        let names: Vec<&str> = flows.iter().map(|f| f.name()).collect();
+        for (p, (panel, (desc, get))) in panels.iter().zip(PLOTTED).enumerate() {
+            let values: Vec<Vec<f64>> =
+                flows.iter().map(|&flow| r.flow_values(flow, get)).collect();
+            let intervals: Vec<Interval> = values.iter().map(|v| Interval::of(v)).collect();
+            let ends: Vec<f64> = intervals.iter().flat_map(|i| [i.lo, i.hi]).collect();
             let all = values.iter().flatten().chain(&ends).copied().filter(|v| v.is_finite());
             let (lo, hi) =
                 all.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
@@ -79,11 +73,11 @@ impl Drawing for IntervalsPlot<'_> {
             let mut chart = ChartBuilder::on(panel)
                 .margin(10)
                 .x_label_area_size(45)
-                .y_label_area_size(if desc.starts_with("p50") { 90 } else { 10 })
+                .y_label_area_size(if p == 0 { 90 } else { 10 })
                 .build_cartesian_2d((lo - pad)..(hi + pad), -0.5..flows.len().max(1) as f64 - 0.5)
                 .map_err(err)?;
-            let names: Vec<&str> = flows.iter().map(|f| f.name()).collect();
-            let first = desc.starts_with("p50");
+            // The flows' names once, left of the first panel.
+            let shown: &[&str] = if p == 0 { &names } else { &[] };
             chart
                 .configure_mesh()
                 .disable_y_mesh()
@@ -91,24 +85,15 @@ impl Drawing for IntervalsPlot<'_> {
                 .x_labels(5)
                 .x_label_formatter(&linear_label)
                 .y_labels(flows.len().max(1))
-                .y_label_formatter(&|y| {
-                    let i = y.round();
-                    let on_row = first && (y - i).abs() < 1e-6 && i >= 0.0;
-                    if on_row {
-                        names.get(i as usize).map(|n| (*n).to_owned()).unwrap_or_default()
-                    } else {
-                        String::new()
-                    }
-                })
+                .y_label_formatter(&|y| row_label(shown, *y))
                 .label_style(font(14))
                 .axis_desc_style(font(16))
                 .draw()
                 .map_err(err)?;
-            for (k, v) in values.iter().enumerate() {
+            for (k, (v, i)) in values.iter().zip(&intervals).enumerate() {
                 let y = k as f64;
                 let dots = v.iter().map(|&x| Circle::new((x, y), 4, PALETTE[0].mix(0.45).filled()));
                 chart.draw_series(dots).map_err(err)?;
-                let i = Interval::of(v);
                 let bar = Rectangle::new(
                     [(i.lo, y - 0.12), (i.hi, y + 0.12)],
                     PALETTE[1].mix(0.35).filled(),
