@@ -361,16 +361,22 @@ impl Books {
     }
 }
 
-/// A participant's name in reports: its node's (`kh_bank[3]`, `cn_issuer[0]`).
+/// A participant's name in reports: its node's (`kh_bank[3]`, `cn_issuer[0]`,
+/// `cn_acquirer[1]`, `upi`); NBC, which runs several nodes, is `nbc`.
 pub(crate) fn participant_name(p: ParticipantId) -> String {
-    match p {
-        NBC => "nbc".to_owned(),
-        UPI => "upi".to_owned(),
-        ParticipantId(2) => "wechat_acquirer".to_owned(),
-        ParticipantId(3) => "unionpay_acquirer".to_owned(),
-        ParticipantId(n @ 10..100) => format!("kh_bank[{}]", n - 10),
-        ParticipantId(n @ 100..) => format!("cn_issuer[{}]", n - 100),
-        ParticipantId(n) => format!("participant {n}"),
+    use crate::scenario::topology::{CN_ACQUIRER, CN_ISSUER, KH_BANK, UPI as UPI_NODE};
+    if p == NBC {
+        "nbc".to_owned()
+    } else if p == UPI {
+        UPI_NODE.to_owned()
+    } else if let Some(i) = CN_ACQUIRERS.iter().position(|&a| a == p) {
+        format!("{CN_ACQUIRER}[{i}]")
+    } else if p.0 >= issuer(0).0 {
+        format!("{CN_ISSUER}[{}]", p.0 - issuer(0).0)
+    } else if let Some(b) = bank_index(p) {
+        format!("{KH_BANK}[{b}]")
+    } else {
+        format!("participant {}", p.0)
     }
 }
 
