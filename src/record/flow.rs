@@ -78,13 +78,26 @@ pub struct Cost {
     pub paid_minor: i64,
     /// What the payees were credited before the merchant discount; payee's minor units.
     pub received_minor: i64,
-    /// What the payees' amounts were worth at the mid rate in force at each payment's
-    /// confirm, in the payer's minor units, unrounded: the price of the same payment at mid.
-    pub received_at_mid_minor: Decimal,
+    /// For two currencies, what the payees' amounts were worth at the mid rate in force at each
+    /// payment's confirm, in the payer's minor units, unrounded: the price of the same payment
+    /// at mid (zero for one currency: see [`Cost::received_at_mid_minor`]).
+    pub converted_at_mid_minor: Decimal,
     /// The FX spread, which the payer's provider books as income; payer's minor units.
     pub spread_minor: i64,
     /// The merchant discount, which the payee's bank books as income; payee's minor units.
     pub fee_minor: i64,
+}
+
+impl Cost {
+    /// What the payees' amounts were worth at mid, in the payer's minor units: themselves when
+    /// nothing was converted.
+    pub fn received_at_mid_minor(&self) -> Decimal {
+        if self.payer_currency == self.payee_currency {
+            Decimal::from(self.received_minor)
+        } else {
+            self.converted_at_mid_minor
+        }
+    }
 }
 
 /// One approved payment's amounts, as [`FlowStats::add_cost`] takes them.
@@ -94,8 +107,8 @@ pub struct PaymentCost {
     pub paid: Money,
     /// What the payee was credited before the merchant discount.
     pub received: Money,
-    /// `received` at the mid rate, in the payer's minor units.
-    pub received_at_mid_minor: Decimal,
+    /// `received` at the mid rate, in the payer's minor units, when it was converted.
+    pub converted_at_mid_minor: Option<Decimal>,
     /// The FX spread, in the payer's currency.
     pub spread: Money,
     /// The merchant discount, in the payee's currency.
@@ -179,7 +192,7 @@ impl FlowStats {
                     payments_count: 0,
                     paid_minor: 0,
                     received_minor: 0,
-                    received_at_mid_minor: Decimal::ZERO,
+                    converted_at_mid_minor: Decimal::ZERO,
                     spread_minor: 0,
                     fee_minor: 0,
                 });
@@ -191,7 +204,9 @@ impl FlowStats {
         k.payments_count += 1;
         k.paid_minor = sum(k.paid_minor, c.paid.minor);
         k.received_minor = sum(k.received_minor, c.received.minor);
-        k.received_at_mid_minor += c.received_at_mid_minor;
+        if let Some(at_mid) = c.converted_at_mid_minor {
+            k.converted_at_mid_minor += at_mid;
+        }
         k.spread_minor = sum(k.spread_minor, c.spread.minor);
         k.fee_minor = sum(k.fee_minor, c.fee.minor);
     }

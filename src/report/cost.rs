@@ -51,7 +51,7 @@ fn major(minor: Decimal, currency: Currency) -> Decimal {
 
 fn figures(c: &Cost) -> Figures {
     let paid = Decimal::from(c.paid_minor);
-    let at_mid = c.received_at_mid_minor;
+    let at_mid = c.received_at_mid_minor();
     let converted = c.payer_currency != c.payee_currency && c.paid_minor > 0;
     let received_major = major(Decimal::from(c.received_minor), c.payee_currency);
     let rate = |payer_minor: Decimal| {
@@ -182,7 +182,7 @@ pub(super) fn costs_json(s: &FlowStats) -> Value {
                 "payments_count": c.payments_count,
                 "paid_minor": c.paid_minor,
                 "received_minor": c.received_minor,
-                "received_at_mid_minor": c.received_at_mid_minor.round_dp(6).to_string(),
+                "received_at_mid_minor": c.received_at_mid_minor().round_dp(6).to_string(),
                 "spread_minor": c.spread_minor,
                 "fee_minor": c.fee_minor,
                 "effective_rate": f.effective_rate.map(|r| r.to_string()),
@@ -234,7 +234,7 @@ mod tests {
         PaymentCost {
             paid: Money::new(Currency::Cny, paid),
             received: Money::new(Currency::Khr, received),
-            received_at_mid_minor: at_mid.parse().expect("decimal"),
+            converted_at_mid_minor: Some(at_mid.parse().expect("decimal")),
             spread: Money::new(Currency::Cny, spread),
             fee: Money::new(Currency::Khr, fee),
         }
@@ -263,11 +263,10 @@ mod tests {
         {
             let m = Money::new(currency, minor);
             let z = Money::zero(currency);
-            let at_mid = Decimal::from(minor);
             s.add_cost(PaymentCost {
                 paid: m,
                 received: m,
-                received_at_mid_minor: at_mid,
+                converted_at_mid_minor: None,
                 spread: z,
                 fee: z,
             });

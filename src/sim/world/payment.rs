@@ -713,15 +713,15 @@ impl World {
             Some(c) => (c.paid(), c.spread),
             None => (t.amount, Money::zero(t.amount.currency)),
         };
-        let received_at_mid_minor = if paid.currency == received.currency {
-            Decimal::from(received.minor)
-        } else {
+        // Only a conversion needs the mid rate (and decimal arithmetic): a domestic payment's
+        // price at mid is its amount, which the report derives.
+        let converted_at_mid_minor = (paid.currency != received.currency).then(|| {
             let pair = Pair::new(paid.currency, received.currency);
             let mid = self.books.rates.mid(pair, confirmed_at).expect("every pair has a mid rate");
             let scale = Decimal::from(10i64.pow(paid.currency.exponent()));
             received.to_decimal() / mid * scale
-        };
-        PaymentCost { paid, received, received_at_mid_minor, spread, fee: t.fee }
+        });
+        PaymentCost { paid, received, converted_at_mid_minor, spread, fee: t.fee }
     }
 
     /// Whether the payer tries again after this outcome, and with what.
