@@ -889,8 +889,7 @@ fn md_flows(out: &mut String, record: &RunRecord) {
 fn md_rates(out: &mut String, record: &RunRecord) {
     let _ = writeln!(
         out,
-        "
-*Payments* counts every payment created, retries included: a payer who tries again \
+        "\n*Payments* counts every payment created, retries included: a payer who tries again \
          after a decline or a timeout makes a new payment. *Approval* is (approved + approved \
          late) ÷ (payments − abandoned): a payer who scanned and walked away sent nothing. \
          Per flow:\n"
@@ -1251,6 +1250,21 @@ fn md_plots(out: &mut String, record: &RunRecord) {
     let _ = writeln!(out, "\n## Plots\n");
     for (name, title) in plots::names(record) {
         let _ = writeln!(out, "- [{title}](plots/{name}.png) ([SVG](plots/{name}.svg))");
+    }
+    if record.incidents.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\nShaded on every time plot, the scenario's incidents:\n");
+    for i in &record.incidents {
+        let _ = writeln!(
+            out,
+            "- {} ({}: {}), {} to {}",
+            i.name,
+            i.kind.name(),
+            i.targets.join(", "),
+            local_time(i.from, record.zone),
+            local_time(i.until, record.zone)
+        );
     }
 }
 
