@@ -128,7 +128,7 @@ fn report_memory() {
     println!(
         "after the run: {} accounts and {} records hold {:.0} MiB (accounts, log, id index, expiry heap)",
         ledger.accounts().len(),
-        ledger.records().len(),
+        ledger.records_count(),
         ledger.memory_bytes() as f64 / f64::from(1 << 20)
     );
 }

@@ -55,6 +55,11 @@ impl Timestamp {
         self.0.checked_add(span.0).map(Timestamp)
     }
 
+    /// This instant less `span`, the epoch if that is before it.
+    pub fn saturating_before(self, span: Span) -> Timestamp {
+        Timestamp(self.0.saturating_sub(span.0))
+    }
+
     /// The span from `earlier` to `self`, zero if `earlier` is later.
     pub fn saturating_since(self, earlier: Timestamp) -> Span {
         Span(self.0.saturating_sub(earlier.0))

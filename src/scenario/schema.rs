@@ -132,6 +132,11 @@ pub struct Limits {
     /// starts; a run estimated above it is refused.
     #[serde(default = "defaults::memory_mb_max")]
     pub memory_mb_max: u32,
+    /// How long the ledger keeps each record, in hours: its idempotency window. Older records
+    /// are folded into their accounts' totals and dropped, so memory follows the window, not
+    /// the run; it must cover a payment's whole life (validated).
+    #[serde(default = "defaults::ledger_retention_hours")]
+    pub ledger_retention_hours: u32,
 }
 
 impl Default for Limits {
@@ -142,6 +147,7 @@ impl Default for Limits {
             event_queue_max: defaults::event_queue_max(),
             retries_max: defaults::retries_max(),
             memory_mb_max: defaults::memory_mb_max(),
+            ledger_retention_hours: defaults::ledger_retention_hours(),
         }
     }
 }
@@ -971,6 +977,9 @@ mod defaults {
     }
     pub(super) fn memory_mb_max() -> u32 {
         8192
+    }
+    pub(super) fn ledger_retention_hours() -> u32 {
+        12
     }
     pub(super) fn walk_step_minutes() -> u32 {
         60

@@ -46,6 +46,8 @@ pub const RATE_MIN: Decimal = Decimal::from_parts(1, 0, 0, false, 4);
 pub const RATE_MAX: Decimal = Decimal::from_parts(1_000_000, 0, 0, false, 0);
 /// The smallest memory limit a scenario may set, MiB: what a run holds however small it is.
 pub const MEMORY_MB_MIN: u32 = 64;
+/// Longest ledger retention horizon: a year.
+pub const LEDGER_RETENTION_HOURS_MAX: u32 = 366 * 24;
 /// The largest memory limit a scenario may set, MiB (1 TiB).
 pub const MEMORY_MB_MAX: u32 = 1 << 20;
 /// Most rate shocks a scenario may list.
@@ -318,6 +320,21 @@ fn check_meta(s: &Scenario) -> Check {
         return Err(at(
             &["limits", "memory_mb_max"],
             format!("must be {MEMORY_MB_MIN} to {MEMORY_MB_MAX} (MiB)"),
+        ));
+    }
+    // A payment's commands can be replayed until its hold is gone and its reversal's
+    // store-and-forward has expired; the window covers that with an hour to spare.
+    let t = &s.timeouts;
+    let life_minutes = u64::from(t.hold_minutes) + u64::from(t.reversal_expiry_minutes) + 60;
+    let retention_minutes = u64::from(l.ledger_retention_hours) * 60;
+    if retention_minutes < life_minutes || l.ledger_retention_hours > LEDGER_RETENTION_HOURS_MAX {
+        return Err(at(
+            &["limits", "ledger_retention_hours"],
+            format!(
+                "{} h must be at most {LEDGER_RETENTION_HOURS_MAX} and cover a payment's life: \
+                 hold_minutes + reversal_expiry_minutes + 60 = {life_minutes} minutes",
+                l.ledger_retention_hours
+            ),
         ));
     }
     Ok(())

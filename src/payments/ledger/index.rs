@@ -22,6 +22,8 @@ pub(super) struct IdIndex {
     base: Option<u64>,
     /// Positions of ids `base..base + window.len()`, `EMPTY` where absent.
     window: Vec<u32>,
+    /// Every window slot before this one is `EMPTY` (ids removed from the front).
+    head: usize,
     /// Ids outside the window.
     sparse: HashIndex,
     len: usize,
@@ -31,7 +33,7 @@ impl IdIndex {
     /// An index with room for `capacity` dense ids before it grows.
     pub(super) fn with_capacity(capacity: usize) -> Self {
         let window = Vec::with_capacity(capacity);
-        IdIndex { base: None, window, sparse: HashIndex::with_capacity(64), len: 0 }
+        IdIndex { base: None, window, head: 0, sparse: HashIndex::with_capacity(64), len: 0 }
     }
 
     /// The window slot of `key`, if it falls inside the window's current reach.
@@ -62,6 +64,7 @@ impl IdIndex {
                 }
                 assert!(self.window[i] == EMPTY, "id inserted twice");
                 self.window[i] = value;
+                self.head = self.head.min(i);
             }
             _ => {
                 assert!(
@@ -72,6 +75,28 @@ impl IdIndex {
             }
         }
         self.len += 1;
+    }
+
+    /// Removes `key`, if present. Removing ids from the front of the window moves the window
+    /// on, so an index whose oldest ids are removed as new ones arrive stays the size of what it
+    /// holds.
+    pub(super) fn remove(&mut self, key: u64) {
+        match self.slot(key) {
+            Some(i) if self.window[i] != EMPTY => {
+                self.window[i] = EMPTY;
+                while self.head < self.window.len() && self.window[self.head] == EMPTY {
+                    self.head += 1;
+                }
+                if self.head >= WINDOW_SLACK && self.head * 2 >= self.window.len() {
+                    self.window.drain(..self.head);
+                    self.base = self.base.map(|b| b + self.head as u64);
+                    self.head = 0;
+                }
+            }
+            _ if self.sparse.remove(key) => {}
+            _ => return,
+        }
+        self.len -= 1;
     }
 
     /// Reserves and touches room for `additional` more dense ids.
@@ -153,6 +178,39 @@ impl HashIndex {
         self.keys[slot] = key;
         self.values[slot] = value;
         self.len += 1;
+    }
+
+    /// Removes `key`; whether it was present. Backward-shift deletion: the entries after it in
+    /// its probe run move back, so no tombstones are left to lengthen later probes.
+    fn remove(&mut self, key: u64) -> bool {
+        let mut slot = self.slot(key);
+        loop {
+            if self.values[slot] == EMPTY {
+                return false;
+            }
+            if self.keys[slot] == key {
+                break;
+            }
+            slot = (slot + 1) & self.mask;
+        }
+        let mut hole = slot;
+        let mut next = (hole + 1) & self.mask;
+        while self.values[next] != EMPTY {
+            let home = self.slot(self.keys[next]);
+            // The entry at `next` may move into the hole if its home is not in (hole, next].
+            let distance_to_next = next.wrapping_sub(home) & self.mask;
+            let distance_to_hole = hole.wrapping_sub(home) & self.mask;
+            if distance_to_hole < distance_to_next {
+                self.keys[hole] = self.keys[next];
+                self.values[hole] = self.values[next];
+                hole = next;
+            }
+            next = (next + 1) & self.mask;
+        }
+        self.keys[hole] = u64::MAX;
+        self.values[hole] = EMPTY;
+        self.len -= 1;
+        true
     }
 
     fn grow(&mut self) {

@@ -12,6 +12,14 @@
 //!   transfers through FX position accounts plus the spread as its own entry.
 //! * Rejections are values ([`TransferReject`]), checked in the fixed order the enum lists.
 //!
+//! * With a retention horizon ([`Ledger::retire`]), records older than it are folded into
+//!   their accounts' carried-forward totals and dropped: the ledger keeps every balance and an
+//!   idempotency window, not every record forever. A command whose id (or whose pending
+//!   transfer's id) was retired is refused ([`TransferReject::IdRetired`],
+//!   [`TransferReject::PendingRetired`]) rather than risk applying it twice; inside the window a
+//!   replay still returns its first outcome. A held pending transfer is never dropped, however
+//!   old: it is parked until it is posted, voided or expires.
+//!
 //! Limits apply to an account's balance `credits − debits`: a floor (a prefunded settlement
 //! account or a wallet never goes below zero; pending debits count against it) and a ceiling
 //! (pending credits count against it). Nothing here reads a clock: `now` is a parameter.
@@ -21,7 +29,7 @@ mod index;
 mod tests;
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap};
+use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 
 use index::IdIndex;
 
@@ -254,6 +262,9 @@ impl Command {
 /// apply to its kind), and the first failure is returned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum TransferReject {
+    /// The id is at or below the highest id the retention horizon dropped, and not in the
+    /// window: the ledger no longer knows whether it was applied, so it refuses it.
+    IdRetired,
     /// The id was used before by a different command; nothing changed.
     IdReusedWithDifferentFields,
     /// Debit and credit are the same account.
@@ -264,6 +275,9 @@ pub enum TransferReject {
     CreditAccountNotFound,
     /// Post or void of an id that is not a pending transfer that was applied.
     PendingNotFound,
+    /// Post or void of a pending transfer older than the retention horizon (it was final and
+    /// is dropped).
+    PendingRetired,
     /// The pending transfer was already posted.
     PendingAlreadyPosted,
     /// The pending transfer was already voided.
@@ -294,11 +308,13 @@ impl TransferReject {
     /// The name in files and reports (`insufficient_funds`).
     pub fn name(self) -> &'static str {
         match self {
+            TransferReject::IdRetired => "id_retired",
             TransferReject::IdReusedWithDifferentFields => "id_reused_with_different_fields",
             TransferReject::AccountsSame => "accounts_same",
             TransferReject::DebitAccountNotFound => "debit_account_not_found",
             TransferReject::CreditAccountNotFound => "credit_account_not_found",
             TransferReject::PendingNotFound => "pending_not_found",
+            TransferReject::PendingRetired => "pending_retired",
             TransferReject::PendingAlreadyPosted => "pending_already_posted",
             TransferReject::PendingAlreadyVoided => "pending_already_voided",
             TransferReject::PendingExpired => "pending_expired",
@@ -348,7 +364,8 @@ pub struct Record {
 pub struct LedgerLimits {
     /// Accounts.
     pub accounts_max: u32,
-    /// Records in the transfer log (applied or refused commands).
+    /// Records held in the transfer log at once (applied or refused commands, not counting
+    /// those retired). Over the ledger's life at most `u32::MAX − 1` records may be written.
     pub transfers_max: u32,
 }
 
@@ -411,7 +428,17 @@ pub enum InvariantBreach {
 pub struct Ledger {
     accounts: Vec<Account>,
     keys: BTreeMap<AccountKey, AccountId>,
-    log: Vec<Record>,
+    /// The records from log position `first` on (positions count every record ever written).
+    log: VecDeque<Record>,
+    /// The log position of `log[0]`: how many records were retired or parked before it.
+    first: usize,
+    /// Held pending transfers the retention horizon passed, by log position, kept until final.
+    parked: BTreeMap<u32, Record>,
+    /// Per account, the posted debits and credits of the retired records (what the log no
+    /// longer shows); empty until the first retirement.
+    retired_totals: Vec<[u64; 2]>,
+    /// The highest command id retired: an id at or below it that the index lacks is refused.
+    retired_id_max: Option<u64>,
     index: IdIndex,
     /// Pending transfers by (expiry, log position): popped in that order, so expiry is
     /// deterministic. Entries whose transfer was posted or voided are skipped when popped.
@@ -507,7 +534,11 @@ impl Ledger {
         Ledger {
             accounts: Vec::new(),
             keys: BTreeMap::new(),
-            log: Vec::new(),
+            log: VecDeque::new(),
+            first: 0,
+            parked: BTreeMap::new(),
+            retired_totals: Vec::new(),
+            retired_id_max: None,
             index: IdIndex::with_capacity(1024),
             expiries: BinaryHeap::new(),
             limits,
@@ -578,14 +609,108 @@ impl Ledger {
         &self.accounts
     }
 
-    /// The transfer log, in execution order.
-    pub fn records(&self) -> &[Record] {
-        &self.log
+    /// The records held (not retired), in execution order: parked holds first, then the log.
+    pub fn records(&self) -> impl Iterator<Item = &Record> {
+        self.parked.values().chain(self.log.iter())
     }
 
-    /// The record of a command id.
+    /// How many records are held (parked and in the log).
+    pub fn records_count(&self) -> usize {
+        self.parked.len() + self.log.len()
+    }
+
+    /// How many records were written over the ledger's life, retired ones included.
+    pub fn written_count(&self) -> usize {
+        self.next_position()
+    }
+
+    /// How many records were retired over the ledger's life.
+    pub fn retired_count(&self) -> usize {
+        self.first - self.parked.len()
+    }
+
+    /// The record of a command id, if it is held.
     pub fn record(&self, id: TransferId) -> Option<&Record> {
-        self.index.get(id.0).map(|position| &self.log[position as usize])
+        self.index.get(id.0).map(|position| self.slot(position as usize))
+    }
+
+    /// The record at a log position that is held.
+    fn slot(&self, position: usize) -> &Record {
+        match position.checked_sub(self.first) {
+            Some(i) => &self.log[i],
+            None => &self.parked[&(position as u32)],
+        }
+    }
+
+    fn slot_mut(&mut self, position: usize) -> &mut Record {
+        match position.checked_sub(self.first) {
+            Some(i) => &mut self.log[i],
+            None => self.parked.get_mut(&(position as u32)).expect("a held position"),
+        }
+    }
+
+    /// The log position the next record takes.
+    fn next_position(&self) -> usize {
+        self.first + self.log.len()
+    }
+
+    /// Whether `extra` more records fit: the held bound, and positions within `u32`.
+    fn has_room(&self, extra: usize) -> bool {
+        self.records_count() + extra <= self.limits.transfers_max as usize
+            && self.next_position() + extra < u32::MAX as usize
+    }
+
+    /// Retires every record executed before `before` (the retention horizon): its posted
+    /// amounts join its accounts' carried-forward totals, its id leaves the index, and the
+    /// record is dropped. A held pending transfer is parked instead and retired once final.
+    /// Balances, holds and invariants are unchanged. Returns how many records were retired.
+    ///
+    /// Idempotency holds for every command id executed at or after `before`; a command whose
+    /// id is at or below the highest id retired is refused with [`TransferReject::IdRetired`]
+    /// (so ids must be issued in increasing order over time for the window to mean anything).
+    pub fn retire(&mut self, before: Timestamp) -> usize {
+        if self.retired_totals.len() < self.accounts.len() {
+            self.retired_totals.resize(self.accounts.len(), [0; 2]);
+        }
+        let mut retired_count = 0;
+        let finals: Vec<u32> = self
+            .parked
+            .iter()
+            .filter(|(_, r)| r.state != PendingState::Held)
+            .map(|(&position, _)| position)
+            .collect();
+        for position in finals {
+            let record = self.parked.remove(&position).expect("listed");
+            self.fold_retired(record);
+            retired_count += 1;
+        }
+        while let Some(record) = self.log.front().copied() {
+            if record.at >= before {
+                break;
+            }
+            self.log.pop_front();
+            let position = self.first;
+            self.first += 1;
+            if record.outcome.is_ok() && record.state == PendingState::Held {
+                self.parked.insert(position as u32, record);
+            } else {
+                self.fold_retired(record);
+                retired_count += 1;
+            }
+        }
+        retired_count
+    }
+
+    /// Adds a final record's posted amounts to the retired totals and forgets its id.
+    fn fold_retired(&mut self, record: Record) {
+        assert!(record.state != PendingState::Held, "a held transfer is not retired");
+        let id = record.command.id().0;
+        self.index.remove(id);
+        self.retired_id_max = Some(self.retired_id_max.map_or(id, |max| max.max(id)));
+        if let Some((t, posted)) = posted_amount(&record) {
+            self.retired_totals[t.debit.0 as usize][0] += posted;
+            self.retired_totals[t.credit.0 as usize][1] += posted;
+        }
     }
 
     /// Approximate bytes held by accounts, log and indexes.
@@ -594,6 +719,8 @@ impl Ledger {
         self.accounts.capacity() * std::mem::size_of::<Account>()
             + self.keys.len() * key_entry * 2
             + self.log.capacity() * std::mem::size_of::<Record>()
+            + self.parked.len() * (std::mem::size_of::<Record>() + 16)
+            + self.retired_totals.capacity() * 16
             + self.index.memory_bytes()
             + self.expiries.capacity() * std::mem::size_of::<Reverse<(Timestamp, u32)>>()
     }
@@ -606,7 +733,7 @@ impl Ledger {
         if let Some(previous) = self.previous_outcome(&command) {
             return previous;
         }
-        if self.log.len() >= self.limits.transfers_max as usize {
+        if !self.has_room(1) {
             return Err(TransferReject::LedgerFull);
         }
         let result = self.apply(command, now);
@@ -630,6 +757,9 @@ impl Ledger {
         now: Timestamp,
     ) -> Result<(), (usize, TransferReject)> {
         let seen = commands.iter().map(|c| self.previous_outcome(c)).collect::<Vec<_>>();
+        if let Some(i) = seen.iter().position(|o| *o == Some(Err(TransferReject::IdRetired))) {
+            return Err((i, TransferReject::IdRetired));
+        }
         if seen.iter().all(Option::is_some) && !commands.is_empty() {
             let first_failure = seen.iter().enumerate().find_map(|(i, o)| match o {
                 Some(Err(reject)) if *reject != TransferReject::LinkedEventFailed => {
@@ -647,7 +777,7 @@ impl Ledger {
             // A partly seen chain is not a retry of anything: refuse it whole.
             return Err((i, TransferReject::IdReusedWithDifferentFields));
         }
-        if self.log.len() + commands.len() > self.limits.transfers_max as usize {
+        if !self.has_room(commands.len()) {
             return Err((0, TransferReject::LedgerFull));
         }
         let first_position = self.log.len();
@@ -667,7 +797,7 @@ impl Ledger {
                     for change in applied.into_iter().rev() {
                         self.undo(change);
                     }
-                    for record in &mut self.log[first_position..] {
+                    for record in self.log.range_mut(first_position..) {
                         record.outcome = Err(TransferReject::LinkedEventFailed);
                         record.state = PendingState::NotPending;
                     }
@@ -689,12 +819,19 @@ impl Ledger {
     }
 
     /// The first outcome of a command id seen before: the same outcome for the same command,
-    /// [`TransferReject::IdReusedWithDifferentFields`] for a different one.
+    /// [`TransferReject::IdReusedWithDifferentFields`] for a different one, and
+    /// [`TransferReject::IdRetired`] for an id the retention horizon may have dropped.
     fn previous_outcome(&self, command: &Command) -> Option<Result<(), TransferReject>> {
-        if self.id_max.is_none_or(|max| command.id().0 > max) {
+        let id = command.id().0;
+        if self.id_max.is_none_or(|max| id > max) {
             return None;
         }
-        let record = self.record(command.id())?;
+        let Some(record) = self.record(command.id()) else {
+            return self
+                .retired_id_max
+                .is_some_and(|max| id <= max)
+                .then_some(Err(TransferReject::IdRetired));
+        };
         Some(if record.command == *command {
             record.outcome
         } else {
@@ -703,7 +840,7 @@ impl Ledger {
     }
 
     fn push_record(&mut self, record: Record) {
-        let position = u32::try_from(self.log.len()).expect("bounded by transfers_max");
+        let position = u32::try_from(self.next_position()).expect("bounded by has_room");
         let id = record.command.id().0;
         self.index.insert(id, position);
         self.id_max = Some(self.id_max.map_or(id, |max| max.max(id)));
@@ -712,7 +849,7 @@ impl Ledger {
         {
             self.expiries.push(Reverse((t.pending_until.expect("held implies pending"), position)));
         }
-        self.log.push(record);
+        self.log.push_back(record);
     }
 
     /// Validates and applies one command; on success returns what changed.
@@ -762,7 +899,7 @@ impl Ledger {
         if t.pending_until.is_some() {
             self.accounts[debit].debits_pending += amount;
             self.accounts[credit].credits_pending += amount;
-            Ok(Applied::Held { debit, credit, amount, position: self.log.len() })
+            Ok(Applied::Held { debit, credit, amount, position: self.next_position() })
         } else {
             self.accounts[debit].debits_posted += amount;
             self.accounts[credit].credits_posted += amount;
@@ -778,8 +915,12 @@ impl Ledger {
         now: Timestamp,
     ) -> Result<(usize, Transfer), TransferReject> {
         use TransferReject as R;
-        let position = self.index.get(pending.0).ok_or(R::PendingNotFound)? as usize;
-        let record = self.log[position];
+        let Some(position) = self.index.get(pending.0) else {
+            let retired = self.retired_id_max.is_some_and(|max| pending.0 <= max);
+            return Err(if retired { R::PendingRetired } else { R::PendingNotFound });
+        };
+        let position = position as usize;
+        let record = *self.slot(position);
         let Command::Transfer(t) = record.command else { return Err(R::PendingNotFound) };
         let until = match (record.outcome, t.pending_until) {
             (Ok(()), Some(until)) => until,
@@ -802,17 +943,12 @@ impl Ledger {
 
     /// Releases a held pending transfer's amounts and sets its final state.
     fn release(&mut self, position: usize, state: PendingState) {
-        let Command::Transfer(t) = self.log[position].command else {
-            unreachable!("pending is a transfer")
-        };
-        assert_eq!(
-            self.log[position].state,
-            PendingState::Held,
-            "only a held transfer is released"
-        );
+        let record = self.slot_mut(position);
+        let Command::Transfer(t) = record.command else { unreachable!("pending is a transfer") };
+        assert_eq!(record.state, PendingState::Held, "only a held transfer is released");
+        record.state = state;
         self.accounts[t.debit.0 as usize].debits_pending -= t.amount;
         self.accounts[t.credit.0 as usize].credits_pending -= t.amount;
-        self.log[position].state = state;
     }
 
     fn apply_post(
@@ -861,19 +997,19 @@ impl Ledger {
             Applied::Held { debit, credit, amount, position } => {
                 self.accounts[debit].debits_pending -= amount;
                 self.accounts[credit].credits_pending -= amount;
-                self.log[position].state = PendingState::NotPending;
+                self.slot_mut(position).state = PendingState::NotPending;
             }
             Applied::PendingPosted { debit, credit, held, posted, position } => {
                 self.accounts[debit].debits_posted -= posted;
                 self.accounts[credit].credits_posted -= posted;
                 self.accounts[debit].debits_pending += held;
                 self.accounts[credit].credits_pending += held;
-                self.log[position].state = PendingState::Held;
+                self.slot_mut(position).state = PendingState::Held;
             }
             Applied::PendingVoided { debit, credit, held, position } => {
                 self.accounts[debit].debits_pending += held;
                 self.accounts[credit].credits_pending += held;
-                self.log[position].state = PendingState::Held;
+                self.slot_mut(position).state = PendingState::Held;
             }
         }
     }
@@ -895,8 +1031,12 @@ impl Ledger {
             }
             self.expiries.pop();
             let position = position as usize;
-            if self.log[position].outcome.is_ok() && self.log[position].state == PendingState::Held
-            {
+            // A position already retired was final before it went.
+            if position < self.first && !self.parked.contains_key(&(position as u32)) {
+                continue;
+            }
+            let record = self.slot(position);
+            if record.outcome.is_ok() && record.state == PendingState::Held {
                 self.release(position, PendingState::Expired);
                 expired_count += 1;
             }
@@ -949,15 +1089,15 @@ impl Ledger {
 
     fn check_log_agrees(&self) -> Result<(), InvariantBreach> {
         let mut totals = vec![[0u64; 4]; self.accounts.len()];
-        for record in &self.log {
+        for (total, retired) in totals.iter_mut().zip(&self.retired_totals) {
+            total[0] = retired[0];
+            total[1] = retired[1];
+        }
+        for record in self.records() {
             let (Ok(()), Command::Transfer(t)) = (record.outcome, record.command) else { continue };
             let (debit, credit) = (t.debit.0 as usize, t.credit.0 as usize);
-            let (posted, held) = match (t.pending_until, record.state) {
-                (None, _) => (t.amount, 0),
-                (Some(_), PendingState::Held) => (0, t.amount),
-                (Some(_), PendingState::Posted(amount)) => (amount, 0),
-                (Some(_), _) => (0, 0),
-            };
+            let held = if record.state == PendingState::Held { t.amount } else { 0 };
+            let posted = posted_amount(record).map_or(0, |(_, posted)| posted);
             totals[debit][0] += posted;
             totals[credit][1] += posted;
             totals[debit][2] += held;
@@ -969,5 +1109,16 @@ impl Ledger {
             }
         }
         Ok(())
+    }
+}
+
+/// The transfer an applied record moved money by, and how much it posted (a transfer posted at
+/// once, or the posted part of a pending one); `None` for anything that posted nothing.
+fn posted_amount(record: &Record) -> Option<(Transfer, u64)> {
+    let (Ok(()), Command::Transfer(t)) = (record.outcome, record.command) else { return None };
+    match (t.pending_until, record.state) {
+        (None, _) => Some((t, t.amount)),
+        (Some(_), PendingState::Posted(amount)) => Some((t, amount)),
+        (Some(_), _) => None,
     }
 }

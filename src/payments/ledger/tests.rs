@@ -158,7 +158,7 @@ fn retries_return_the_first_outcome_and_change_nothing() {
     assert_eq!(state(&l, 2), (0, 0, 0), "a retried rejection stays rejected");
     check(&mut l, transfer(1, 0, 1, 101, KHR), at(4), Err(R::IdReusedWithDifferentFields));
     check(&mut l, post(1, 1, None), at(4), Err(R::IdReusedWithDifferentFields));
-    assert_eq!(l.records().len(), 3, "retries and reused ids add no records");
+    assert_eq!(l.records_count(), 3, "retries and reused ids add no records");
 }
 
 fn conversion() -> Conversion {
@@ -660,4 +660,171 @@ fn op() -> impl Strategy<Value = Op> {
         3 => (0u64..3).prop_map(Op::Advance),
         1 => Just(Op::Expire),
     ]
+}
+
+// ---- Retention --------------------------------------------------------------------------------
+
+#[test]
+fn the_id_index_forgets_removed_ids_and_stays_small() {
+    // Dense ids arriving while the oldest leave: the window moves on.
+    let mut index = super::index::IdIndex::with_capacity(4);
+    for id in 0..1_000_000u64 {
+        index.insert(id, id as u32);
+        if id >= 1_000 {
+            index.remove(id - 1_000);
+        }
+    }
+    assert_eq!(index.get(998_999), None);
+    assert_eq!(index.get(999_000), Some(999_000));
+    assert_eq!(index.get(999_999), Some(999_999));
+    assert!(index.memory_bytes() < 2_000_000, "{} bytes", index.memory_bytes());
+    // Scattered ids (the hash table): remove every other one, the rest are still found.
+    let mut index = super::index::IdIndex::with_capacity(4);
+    let mut state = 7u64;
+    let scatter: Vec<u64> = (0..20_000)
+        .map(|_| {
+            state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            state | 1 << 63
+        })
+        .collect();
+    for (position, &id) in scatter.iter().enumerate() {
+        index.insert(id, position as u32);
+    }
+    for &id in scatter.iter().step_by(2) {
+        index.remove(id);
+    }
+    for (position, &id) in scatter.iter().enumerate() {
+        let want = (position % 2 == 1).then_some(position as u32);
+        assert_eq!(index.get(id), want, "id {id}");
+    }
+    index.remove(12_345); // absent: nothing happens
+}
+
+#[test]
+fn retirement_keeps_balances_holds_and_the_window() {
+    let mut l = ledger();
+    check(&mut l, transfer(1, 0, 1, 1_000, KHR), at(0), Ok(()));
+    check(&mut l, transfer(2, 1, 2, 300, KHR), at(10), Ok(()));
+    check(&mut l, transfer(3, 1, 2, 5_000, KHR), at(10), Err(TransferReject::InsufficientFunds));
+    check(&mut l, pending(4, 1, 2, 100, at(10_000)), at(20), Ok(()));
+    check(&mut l, pending(5, 1, 2, 50, at(10_000)), at(20), Ok(()));
+    check(&mut l, post(6, 5, None), at(30), Ok(()));
+    check(&mut l, transfer(7, 1, 2, 1, KHR), at(100), Ok(()));
+    let before = (state(&l, 1), state(&l, 2));
+
+    // Everything before 50 s goes: ids 1, 2, 3, 5, 6 are retired, the held 4 is parked.
+    assert_eq!(l.retire(at(50)), 5);
+    assert_eq!(l.check_invariants(), Ok(()));
+    assert_eq!((state(&l, 1), state(&l, 2)), before, "retirement moves no money");
+    assert_eq!((l.records_count(), l.written_count(), l.retired_count()), (2, 7, 5));
+    // Inside the window: a replay gets its first outcome.
+    check(&mut l, transfer(7, 1, 2, 1, KHR), at(110), Ok(()));
+    // Behind it: refused, nothing applied, nothing recorded.
+    check(&mut l, transfer(2, 1, 2, 300, KHR), at(110), Err(TransferReject::IdRetired));
+    check(&mut l, transfer(3, 1, 2, 5, KHR), at(110), Err(TransferReject::IdRetired));
+    check(&mut l, post(8, 5, None), at(110), Err(TransferReject::PendingRetired));
+    let chain = [transfer(9, 0, 1, 5, KHR), transfer(6, 0, 1, 5, KHR)];
+    assert_eq!(l.execute_linked(&chain, at(110)), Err((1, TransferReject::IdRetired)));
+    assert_eq!(l.records_count(), 3, "post 8 is a new command, recorded; the retired ids are not");
+    // The parked hold is still a hold: posted in part, then retired once final.
+    check(&mut l, post(10, 4, Some(40)), at(120), Ok(()));
+    assert_eq!(state(&l, 1), (1_000 - 300 - 50 - 1 - 40, 0, 0));
+    check(&mut l, post(11, 4, None), at(130), Err(TransferReject::PendingAlreadyPosted));
+    assert_eq!(l.retire(at(125)), 4, "the final hold, 7, and the posts 8 and 10");
+    assert_eq!(l.check_invariants(), Ok(()));
+    assert_eq!(l.retire(at(125)), 0, "nothing twice");
+    check(&mut l, post(12, 4, None), at(140), Err(TransferReject::PendingRetired));
+    // A new id above everything retired is new.
+    check(&mut l, transfer(20, 1, 2, 9, KHR), at(150), Ok(()));
+}
+
+#[test]
+fn a_parked_hold_expires_and_the_broken_log_is_still_caught() {
+    let mut l = ledger();
+    check(&mut l, transfer(1, 0, 1, 1_000, KHR), at(0), Ok(()));
+    check(&mut l, pending(2, 1, 2, 100, at(60)), at(1), Ok(()));
+    assert_eq!(l.retire(at(30)), 1);
+    assert_eq!(state(&l, 1).1, 100, "still held");
+    assert_eq!(l.expire(at(60)), 1);
+    assert_eq!(state(&l, 1), (1_000, 0, 0));
+    assert_eq!(l.retire(at(30)), 1, "the expired hold leaves the park");
+    assert_eq!(l.check_invariants(), Ok(()));
+    // The carried-forward totals stand for the retired records: corrupting an account is
+    // still seen.
+    l.sabotage_unbalanced_credit(AccountId(1), 1);
+    assert!(l.check_invariants().is_err());
+}
+
+proptest! {
+    #![proptest_config(crate::testing::proptest_config(256))]
+
+    /// A ledger that retires everything older than a horizon agrees with one that keeps
+    /// everything on every command the window covers, and refuses only ids it was allowed to
+    /// forget; balances and holds stay equal throughout.
+    #[test]
+    fn retention_forgets_only_what_is_behind_the_horizon(
+        steps in prop::collection::vec((op(), prop::option::weighted(0.2, 0u64..4)), 1..150),
+    ) {
+        let mut kept = ledger();
+        let mut retiring = ledger();
+        let mut now = at(0);
+        let mut horizon = at(0);
+        let mut executed: Vec<Command> = Vec::new();
+        let behind = |kept: &Ledger, id: TransferId, horizon: Timestamp| {
+            kept.record(id).is_none_or(|r| r.at < horizon)
+        };
+        for (op, retire) in steps {
+            let commands: Vec<Command> = match op {
+                Op::One(spec) => vec![spec.at(now)],
+                Op::Retry(index) => executed.get(index.index(executed.len().max(1))).copied().into_iter().collect(),
+                Op::Linked(specs) => specs.iter().map(|s| s.at(now)).collect(),
+                Op::Advance(seconds) => {
+                    now = now.checked_add(Span::from_secs(seconds)).expect("in range");
+                    Vec::new()
+                }
+                Op::Expire => {
+                    prop_assert_eq!(kept.expire(now), retiring.expire(now));
+                    Vec::new()
+                }
+            };
+            let ids: Vec<u64> = commands.iter().map(|c| c.id().0).collect();
+            let distinct = ids.iter().collect::<std::collections::BTreeSet<_>>().len() == ids.len();
+            if commands.len() == 1 {
+                let command = commands[0];
+                let got = retiring.execute(command, now);
+                match got {
+                    Err(TransferReject::IdRetired) => prop_assert!(behind(&kept, command.id(), horizon)),
+                    Err(TransferReject::PendingRetired) => {
+                        let (Command::Post { pending, .. } | Command::Void { pending, .. }) = command else {
+                            panic!("only a post or void names a pending transfer")
+                        };
+                        prop_assert!(behind(&kept, pending, horizon));
+                        // The full ledger refuses it too, by another name.
+                        let full = kept.execute(command, now);
+                        prop_assert!(matches!(full, Err(TransferReject::PendingAlreadyPosted | TransferReject::PendingAlreadyVoided | TransferReject::PendingExpired | TransferReject::PendingNotFound)), "{:?}", full);
+                    }
+                    _ => prop_assert_eq!(got, kept.execute(command, now), "{:?}", command),
+                }
+                executed.push(command);
+            } else if commands.len() > 1 && distinct {
+                let got = retiring.execute_linked(&commands, now);
+                match got {
+                    Err((i, TransferReject::IdRetired)) => prop_assert!(behind(&kept, commands[i].id(), horizon)),
+                    Err((i, TransferReject::PendingRetired)) => {
+                        let full = kept.execute_linked(&commands, now);
+                        prop_assert!(matches!(full, Err((j, TransferReject::PendingAlreadyPosted | TransferReject::PendingAlreadyVoided | TransferReject::PendingExpired | TransferReject::PendingNotFound)) if j == i), "{:?}", full);
+                    }
+                    _ => prop_assert_eq!(got, kept.execute_linked(&commands, now), "{:?}", commands),
+                }
+            }
+            if let Some(seconds) = retire {
+                horizon = horizon.max(Timestamp::from_nanos(now.as_nanos().saturating_sub(seconds * 1_000_000_000)));
+                retiring.retire(horizon);
+            }
+            prop_assert_eq!(retiring.check_invariants(), Ok(()));
+            for id in 0..6 {
+                prop_assert_eq!(state(&retiring, id), state(&kept, id), "account {}", id);
+            }
+        }
+    }
 }

@@ -164,11 +164,14 @@ fn rates(books: &mut Books, cfg: &Config) {
     }
 }
 
-/// How much the ledger should reserve: accounts, records, pending transfers.
+/// How much the ledger should reserve: accounts, records held at once (the busiest retention
+/// window's, and the opening fundings), pending transfers.
 pub(super) fn ledger_hints(cfg: &Config) -> [usize; 3] {
     let p = &cfg.population;
+    // Records leave the ledger at the minute tick after they pass the horizon.
+    let window_minutes = cfg.limits.ledger_retention_hours as usize * 60 + 2;
     let expected: Vec<(Flow, f64)> =
-        cfg.flows.iter().map(|f| (f.flow, f.per_minute.iter().sum::<f64>())).collect();
+        cfg.flows.iter().map(|f| (f.flow, busiest_window(&f.per_minute, window_minutes))).collect();
     let transfers_hint: f64 = expected
         .iter()
         .map(|(flow, n)| n * if *flow == Flow::Domestic { 1.05 } else { 6.0 })
@@ -185,6 +188,18 @@ pub(super) fn ledger_hints(cfg: &Config) -> [usize; 3] {
         (transfers_hint + customers_funded) as usize + 1024,
         pending_hint as usize + 1024,
     ]
+}
+
+/// The most expected arrivals in any `window` consecutive minutes (all of them when the run
+/// is shorter).
+fn busiest_window(per_minute: &[f64], window: usize) -> f64 {
+    let mut sum: f64 = per_minute.iter().take(window).sum();
+    let mut busiest = sum;
+    for (i, &entering) in per_minute.iter().enumerate().skip(window) {
+        sum += entering - per_minute[i - window];
+        busiest = busiest.max(sum);
+    }
+    busiest
 }
 
 /// Every node's instances, numbered in `cfg.nodes` order, and where each entry's first

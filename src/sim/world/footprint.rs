@@ -74,6 +74,7 @@ fn histogram_bytes(h: &Histogram<u64>) -> u64 {
 /// Estimates the memory a run of `cfg` holds at its peak.
 pub(crate) fn footprint(cfg: &Config) -> Footprint {
     let [accounts, records, pending] = ledger_hints(cfg).map(|n| n as u64);
+    let retention_h = cfg.limits.ledger_retention_hours;
     let minutes = cfg.hard_end.saturating_since(cfg.start).as_nanos() / 60_000_000_000 + 1;
     let p = &cfg.population;
     let nodes = cfg.nodes.iter().map(|n| u64::from(n.count)).sum::<u64>();
@@ -112,7 +113,7 @@ pub(crate) fn footprint(cfg: &Config) -> Footprint {
     let mut parts = vec![
         FootprintPart {
             what: "ledger transfer log",
-            driver: format!("{records} transfers from the flows' daily payments over the run"),
+            driver: format!("{records} transfers in the busiest {retention_h}-hour window"),
             // The log, and its id index (a direct window of one slot per id issued, about two
             // ids per transfer).
             bytes: records * (size(size_of::<Record>()) + 8) + pending * 16,

@@ -133,6 +133,8 @@ impl World {
 
     pub(super) fn on_minute(&mut self, now: Timestamp) {
         self.books.ledger.expire(now);
+        let retention = Span::from_secs(u64::from(self.cfg.limits.ledger_retention_hours) * 3600);
+        self.books.ledger.retire(now.saturating_before(retention));
         self.liquidity_minute();
         let m = minute_of(now, self.cfg.start).saturating_sub(1);
         for fi in 0..self.minutes.len() {
@@ -216,7 +218,7 @@ impl World {
             income,
             ledger_size: LedgerSize {
                 accounts_count: self.books.ledger.accounts().len(),
-                records_count: self.books.ledger.records().len(),
+                records_count: self.books.ledger.written_count(),
             },
             invariants_ok: true,
             audit_checks_count: self.audit.checks_count,
