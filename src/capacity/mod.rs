@@ -16,7 +16,7 @@ use crate::record::study::{Headline, Replications};
 use crate::scenario::Scenario;
 use crate::sim::audit::Breach;
 use crate::sim::rng::Prng;
-use crate::sim::world::{TooBig, World, check_memory, footprint::megabytes};
+use crate::sim::world::{DiscardClearing, TooBig, World, check_memory, footprint::megabytes};
 
 /// Most replications of one study point.
 pub const REPLICATIONS_MAX: u32 = 10_000;
@@ -101,8 +101,9 @@ pub fn check(s: &Scenario, n: u32, jobs: usize) -> Result<(), StudyError> {
 /// [`StudyError::TooBig`], or a breach naming the replication and its seed.
 pub(crate) fn run_one(s: &Scenario, index: usize, seed: u64) -> Result<Headline, StudyError> {
     let world = World::new(s, seed)?;
-    let record =
-        world.run(&mut |_| {}).map_err(|breach| StudyError::Breach { index, seed, breach })?;
+    let record = world
+        .run_streaming(&mut |_| {}, Some(&mut DiscardClearing))
+        .map_err(|breach| StudyError::Breach { index, seed, breach })?;
     Ok(crate::report::headline::headline(&record))
 }
 

@@ -14,6 +14,12 @@
 //! first renamed aside to `.NAME.bakong-sim-PID-N.old`: a run killed between the two renames
 //! leaves the path empty and the old report whole beside it, and the next run puts it back.
 //!
+//! A long run may stream some files before the rest exist ([`Target::stream`], the clearing
+//! files as each business date closes): the sibling folder is made at the first, and before each
+//! streamed file is written the manifest is replaced (written beside it, then renamed over it)
+//! by one that lists it, so the folder is always recognisable and removable as ours. The other
+//! files join them at the end as above. A run that fails after streaming removes the folder.
+//!
 //! Two commands writing one folder take turns: each holds an exclusive lock on the sibling file
 //! `.NAME.bakong-sim.lock` from the check of the target ([`Target::prepare`]) to the end of the
 //! swap. The second waits, and says so on stderr.
@@ -35,6 +41,8 @@ use crate::report::ReportFile;
 
 /// The manifest's file name, at the top of every folder we write.
 pub(super) const MANIFEST: &str = "bakong-sim-manifest.json";
+/// Where a replacement manifest is written before it is renamed over the manifest.
+const MANIFEST_NEXT: &str = "bakong-sim-manifest.json.next";
 /// The manifest format's version.
 const MANIFEST_VERSION: u32 = 1;
 /// A manifest larger than this is not ours.
@@ -113,6 +121,8 @@ pub(super) struct Target {
     _lock: File,
     /// What the preparation did.
     notes: Vec<String>,
+    /// The sibling folder files were streamed into, and their manifest entries.
+    streamed: Option<(PathBuf, Vec<Entry>)>,
 }
 
 /// What a folder holds.
@@ -168,7 +178,8 @@ impl Target {
             );
         }
         let lock = lock(&parent, &name, path)?;
-        let mut target = Target { shown, parent, name, _lock: lock, notes: Vec::new() };
+        let mut target =
+            Target { shown, parent, name, _lock: lock, notes: Vec::new(), streamed: None };
         target.recover_leftovers()?;
         match inspect(&target.path())? {
             Contents::Absent | Contents::Empty | Contents::Report => Ok(target),
@@ -265,10 +276,25 @@ impl Target {
         files: Vec<ReportFile>,
     ) -> anyhow::Result<Written> {
         let mut faults = Faults::from_environment();
-        let manifest = manifest(writer, &files)?;
-        let temporary = self.make_temporary()?;
-        faults.step();
-        write_file(&temporary.join(MANIFEST), &manifest_bytes(&manifest))?;
+        let mut manifest = manifest(writer, &files)?;
+        let temporary = match self.streamed.take() {
+            Some((temporary, streamed)) => {
+                manifest.files.extend(streamed);
+                manifest.files.sort_by(|a, b| a.path.cmp(&b.path));
+                if let Some(pair) = manifest.files.windows(2).find(|w| w[0].path == w[1].path) {
+                    bail!("two report files named {}", pair[0].path);
+                }
+                faults.step();
+                replace_manifest(&temporary, &manifest)?;
+                temporary
+            }
+            None => {
+                let temporary = self.make_temporary()?;
+                faults.step();
+                write_file(&temporary.join(MANIFEST), &manifest_bytes(&manifest))?;
+                temporary
+            }
+        };
         faults.step();
         for file in &files {
             let path = temporary.join(&file.path);
@@ -347,6 +373,56 @@ impl Target {
     pub(super) fn notes(&self) -> &[String] {
         &self.notes
     }
+
+    /// Writes one file of the report now, before the others: into the sibling folder that
+    /// [`Target::write`] finishes, after a manifest that lists it has replaced the last one.
+    ///
+    /// # Errors
+    /// A second file of the same name, or the file system refuses.
+    pub(super) fn stream(&mut self, writer: &Writer, file: &ReportFile) -> anyhow::Result<()> {
+        assert!(valid_relative(&file.path), "report file names are plain: {}", file.path);
+        if self.streamed.is_none() {
+            self.streamed = Some((self.make_temporary()?, Vec::new()));
+        }
+        let (folder, entries) = self.streamed.as_mut().expect("made above");
+        if entries.iter().any(|e| e.path == file.path) {
+            bail!("two report files named {}", file.path);
+        }
+        entries.push(Entry {
+            path: file.path.clone(),
+            bytes: file.bytes.len() as u64,
+            sha256: sha256_hex(&file.bytes),
+        });
+        let mut listing = manifest(writer, &[])?;
+        listing.files.clone_from(entries);
+        listing.files.sort_by(|a, b| a.path.cmp(&b.path));
+        replace_manifest(folder, &listing)?;
+        let path = folder.join(&file.path);
+        let dir = path.parent().expect("inside the folder");
+        fs::create_dir_all(dir).with_context(|| format!("creating {}", show(dir)))?;
+        write_file(&path, &file.bytes)?;
+        sync_folder(dir)
+    }
+}
+
+impl Drop for Target {
+    /// A target dropped with streamed files, unfinished, removes them: the run failed.
+    fn drop(&mut self) {
+        if let Some((folder, _)) = self.streamed.take() {
+            let _ = remove_ours(&folder, true);
+        }
+    }
+}
+
+/// Replaces a folder's manifest: written beside it, synced, then renamed over it.
+fn replace_manifest(folder: &Path, manifest: &Manifest) -> anyhow::Result<()> {
+    let next = folder.join(MANIFEST_NEXT);
+    let _ = fs::remove_file(&next);
+    write_file(&next, &manifest_bytes(manifest))?;
+    let path = folder.join(MANIFEST);
+    fs::rename(&next, &path)
+        .with_context(|| format!("renaming {} to {}", show(&next), show(&path)))?;
+    sync_folder(folder)
 }
 
 /// A path as we print it.
@@ -568,6 +644,11 @@ fn remove_ours_with(dir: &Path, scratch: bool, faults: &mut Faults) -> Result<()
                 faults.step();
             }
         }
+    }
+    // A replacement manifest that a kill left unrenamed.
+    let next = dir.join(MANIFEST_NEXT);
+    if scratch && fs::symlink_metadata(&next).is_ok_and(|m| m.is_file()) {
+        fs::remove_file(&next).map_err(|err| format!("removing {}: {err}", show(&next)))?;
     }
     let manifest_path = dir.join(MANIFEST);
     let lone = fs::read_dir(dir).map(|entries| entries.count() == 1).unwrap_or(false);

@@ -13,12 +13,13 @@ use clap::Args;
 use super::output::{Target, Writer, sha256_hex};
 use super::{Outcome, SMALL_INPUT_BYTES_MAX, read_text};
 use crate::capacity;
-use crate::payments::time::Zone;
+use crate::payments::clearing::ClearingRecord;
+use crate::payments::time::{Date, Zone};
 use crate::report::{self, ReportFile, RunMeta};
 use crate::scenario::overrides::{self, Override};
 use crate::scenario::{self, MmcScenario, ScenarioFile};
 use crate::sim::world::footprint::megabytes;
-use crate::sim::world::{Progress, World, check_memory};
+use crate::sim::world::{ClearingSink, Progress, World, check_memory};
 
 /// `sim run`.
 #[derive(Debug, Args)]
@@ -343,13 +344,18 @@ pub(super) fn run(args: RunArgs) -> anyhow::Result<Outcome> {
     if args.jobs.is_some() {
         bail!("--jobs runs replications in parallel: give --replications N too");
     }
-    let target = prepare(&out)?;
+    let mut target = prepare(&out)?;
     let started = Instant::now();
     let world = World::new(&s, seed)?;
     let zone = scenario::validate::zone_of(&s.meta.start).unwrap_or(Zone::UTC);
     let mut view = ProgressView::new(args.quiet, zone);
-    let result = world.run(&mut |p: Progress| view.update(&p));
+    let writer = Writer { command: "run", scenario: Some(s.meta.name.clone()), seed: Some(seed) };
+    let mut clearing = ClearingFiles { target: &mut target, writer: &writer, error: None };
+    let result = world.run_streaming(&mut |p: Progress| view.update(&p), Some(&mut clearing));
     view.finish();
+    if let Some(e) = clearing.error {
+        return Err(e.context("writing the clearing files as the business dates closed"));
+    }
     let record = match result {
         Ok(record) => record,
         Err(breach) => bail!(
@@ -363,7 +369,6 @@ pub(super) fn run(args: RunArgs) -> anyhow::Result<Outcome> {
     let verdicts = report::verdicts(&record);
     let (files, plots_failed) =
         run_files(|| report::files(&record, &meta), || report::texts(&record, &meta));
-    let writer = Writer { command: "run", scenario: Some(s.meta.name.clone()), seed: Some(seed) };
     finish_writing(target, &writer, files, &out)?;
     if let Some(e) = plots_failed {
         bail!("{e}; the report's text files are in {}, without plots", out.display());
@@ -389,6 +394,29 @@ pub(super) fn run(args: RunArgs) -> anyhow::Result<Outcome> {
         meta.peak_rss_bytes.unwrap_or(0) as f64 / 1048576.0
     );
     Ok(if failed == 0 && findings.is_empty() { Outcome::Success } else { Outcome::Negative })
+}
+
+/// Writes each business date's clearing files into the report as the date closes, so the run
+/// never holds more than the dates still open; the first error stops the writing and is
+/// reported when the run ends.
+struct ClearingFiles<'a> {
+    target: &'a mut Target,
+    writer: &'a Writer,
+    error: Option<anyhow::Error>,
+}
+
+impl ClearingSink for ClearingFiles<'_> {
+    fn day(&mut self, date: Date, switch: &[ClearingRecord], upi: &[ClearingRecord]) {
+        for (party, records) in [("switch", switch), ("upi", upi)] {
+            if self.error.is_some() || records.is_empty() {
+                continue;
+            }
+            let file = report::clearing_file(party, date, records);
+            if let Err(e) = self.target.stream(self.writer, &file) {
+                self.error = Some(e);
+            }
+        }
+    }
 }
 
 #[cfg(test)]

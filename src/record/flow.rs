@@ -26,6 +26,71 @@ pub fn interval_histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, LATENCY_US_MAX, 2).expect("valid bounds")
 }
 
+/// An interval histogram ([`interval_histogram`]) kept as its non-zero buckets, eight bytes
+/// each: a few kilobytes for a busy ten-minute interval, where the whole histogram holds some
+/// 26 KB of counters.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SparseHistogram {
+    /// (the lowest value of the bucket, a count), in value order; a count above `u32::MAX` takes
+    /// several entries. Values fit: [`LATENCY_US_MAX`] is below `u32::MAX`.
+    buckets: Vec<(u32, u32)>,
+}
+
+const _: () = assert!(LATENCY_US_MAX < u32::MAX as u64);
+
+impl SparseHistogram {
+    /// The non-zero buckets of `h`, which has the interval histogram's bounds.
+    pub fn of(h: &Histogram<u64>) -> SparseHistogram {
+        let mut buckets = Vec::new();
+        for v in h.iter_recorded() {
+            let value = h.lowest_equivalent(v.value_iterated_to()).min(LATENCY_US_MAX) as u32;
+            let mut count = v.count_at_value();
+            while count > 0 {
+                let part = count.min(u64::from(u32::MAX));
+                buckets.push((value, part as u32));
+                count -= part;
+            }
+        }
+        buckets.shrink_to_fit();
+        SparseHistogram { buckets }
+    }
+
+    /// The whole histogram again, bucket for bucket as it was recorded.
+    pub fn histogram(&self) -> Histogram<u64> {
+        let mut h = interval_histogram();
+        for &(value, count) in &self.buckets {
+            h.saturating_record_n(u64::from(value), u64::from(count));
+        }
+        h
+    }
+
+    /// Adds `h`'s counts.
+    pub fn add(&mut self, h: &Histogram<u64>) {
+        if self.buckets.is_empty() {
+            *self = SparseHistogram::of(h);
+        } else {
+            let mut whole = self.histogram();
+            whole.add(h).expect("same bounds");
+            *self = SparseHistogram::of(&whole);
+        }
+    }
+
+    /// Values recorded.
+    pub fn len(&self) -> u64 {
+        self.buckets.iter().map(|&(_, count)| u64::from(count)).sum()
+    }
+
+    /// Whether nothing was recorded.
+    pub fn is_empty(&self) -> bool {
+        self.buckets.is_empty()
+    }
+
+    /// Bytes held.
+    pub fn memory_bytes(&self) -> usize {
+        self.buckets.capacity() * size_of::<(u32, u32)>()
+    }
+}
+
 /// One flow's figures.
 #[derive(Clone, Debug)]
 pub struct FlowStats {
@@ -48,8 +113,10 @@ pub struct FlowStats {
     /// Per hop of the route: time from arrival at its node to end of service, µs.
     pub hops: Vec<HopLatency>,
     /// Approved latency per [`INTERVAL_MINUTES`] of simulated time (by when the payer saw the
-    /// answer), µs, 2 significant digits.
-    pub intervals: Vec<Histogram<u64>>,
+    /// answer), µs, 2 significant digits; each kept as its non-zero buckets once closed.
+    pub intervals: Vec<SparseHistogram>,
+    /// The interval being recorded, whole until time moves past it.
+    open_interval: Option<(usize, Histogram<u64>)>,
     /// Its busiest simulated seconds.
     pub peak_seconds: PeakSeconds,
     /// Payer's confirm to the payee's notification of a credit (over `merchant_notify`), µs.
@@ -147,6 +214,27 @@ impl Default for BankStats {
 }
 
 impl FlowStats {
+    /// Records an approved payment's latency in interval `i`. Intervals are closed (kept as
+    /// their non-zero buckets) as the recording moves past them, so a long run holds one whole
+    /// interval histogram per flow, not one per ten minutes of the run.
+    pub fn record_interval(&mut self, i: usize, latency_us: u64) {
+        if self.open_interval.as_ref().is_some_and(|(open, _)| *open != i) {
+            self.close_interval();
+        }
+        let (_, h) = self.open_interval.get_or_insert_with(|| (i, interval_histogram()));
+        h.saturating_record(latency_us);
+    }
+
+    /// Closes the interval being recorded, if any: the run's end calls it.
+    pub fn close_interval(&mut self) {
+        if let Some((i, h)) = self.open_interval.take() {
+            if self.intervals.len() <= i {
+                self.intervals.resize_with(i + 1, SparseHistogram::default);
+            }
+            self.intervals[i].add(&h);
+        }
+    }
+
     /// Empty figures for `flow`, whose route crosses nodes of these kinds, among `banks`
     /// member banks.
     pub fn new(flow: Flow, hops: &[&str], banks: usize) -> FlowStats {
@@ -164,6 +252,7 @@ impl FlowStats {
                 .map(|&node| HopLatency { node: node.to_string(), latency_us: histogram() })
                 .collect(),
             intervals: Vec::new(),
+            open_interval: None,
             peak_seconds: PeakSeconds::default(),
             latency_merchant_notified: histogram(),
             merchant_notifications_lost_count: 0,
@@ -331,6 +420,35 @@ mod tests {
         check(&[0, 0, 1, 1, 1, 2], 3, 1);
         check(&[3, 3, 7, 7, 9], 2, 3);
         check(&[5, 6, 6, 6, 6, 8, 8, 8, 8, 8], 5, 8);
+    }
+
+    /// Records `values` in an interval histogram and checks that the sparse form gives back
+    /// the same histogram, bucket for bucket, and its count.
+    fn check_sparse(values: &[(u64, u64)]) {
+        let mut whole = super::interval_histogram();
+        for &(value, count) in values {
+            whole.saturating_record_n(value, count);
+        }
+        let sparse = super::SparseHistogram::of(&whole);
+        assert_eq!(sparse.histogram(), whole, "{values:?}");
+        assert_eq!(sparse.len(), whole.len());
+        assert_eq!(sparse.is_empty(), whole.is_empty());
+        // Adding to a sparse histogram is adding to the whole one.
+        let mut twice = sparse.clone();
+        twice.add(&whole);
+        whole.add(whole.clone()).expect("same bounds");
+        assert_eq!(twice.histogram(), whole);
+    }
+
+    #[test]
+    fn a_sparse_histogram_is_its_histogram() {
+        check_sparse(&[]);
+        check_sparse(&[(1, 1)]);
+        check_sparse(&[(573_439, 27_000), (2_498_559, 270), (120, 3)]);
+        // The top of the range, beyond it (saturated), and a count above u32::MAX.
+        check_sparse(&[(super::LATENCY_US_MAX, 2), (u64::MAX, 1), (1_000, 5_000_000_000)]);
+        let spread: Vec<(u64, u64)> = (0..5_000u64).map(|i| (100 + i * 997, 1 + i % 7)).collect();
+        check_sparse(&spread);
     }
 
     #[test]

@@ -25,7 +25,7 @@ use crate::payments::time::{Timestamp, Zone};
 
 pub use flow::{
     BankStats, Cost, FlowStats, HopLatency, INTERVAL_MINUTES, LATENCY_US_MAX, MinuteStats,
-    PaymentCost, PeakSecond, PeakSeconds,
+    PaymentCost, PeakSecond, PeakSeconds, SparseHistogram,
 };
 pub use node::{NodeMinute, NodeStats, Occupancy, RelayCounts, Sizing, Throttled, Utilisation};
 
@@ -299,14 +299,19 @@ pub enum SloBound {
     Min(f64),
 }
 
-/// The clearing records each party kept, in the order they were written: the files that
-/// `sim recon` reads, one per party and business date (`report` writes them to `clearing/`).
+/// The clearing records each party kept: the files that `sim recon` reads, one per party and
+/// business date (`report` writes them to `clearing/`). A run that streamed its files as each
+/// business date closed keeps none here, only the counts.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Clearing {
-    /// The Bakong switch's.
+    /// The Bakong switch's records, by business date, each date's in the order written.
     pub switch: Vec<ClearingRecord>,
     /// UPI's.
     pub upi: Vec<ClearingRecord>,
+    /// How many records the switch wrote, kept or streamed.
+    pub switch_count: u64,
+    /// How many UPI wrote.
+    pub upi_count: u64,
 }
 
 /// A participant's fees and spreads earned in one currency over the run.

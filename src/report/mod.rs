@@ -126,7 +126,7 @@ pub fn texts(record: &RunRecord, meta: &RunMeta) -> Vec<ReportFile> {
 /// Each party's clearing file per business date, as `sim recon` reads them:
 /// `clearing/switch-2026-02-16.csv`, `clearing/upi-2026-02-16.csv`, ….
 fn clearing_files(record: &RunRecord) -> Vec<ReportFile> {
-    use crate::payments::clearing::{ClearingRecord, write_clearing_file};
+    use crate::payments::clearing::ClearingRecord;
     use crate::payments::time::Date;
     let mut out = Vec::new();
     for (party, records) in [("switch", &record.clearing.switch), ("upi", &record.clearing.upi)] {
@@ -136,13 +136,23 @@ fn clearing_files(record: &RunRecord) -> Vec<ReportFile> {
             by_date.entry(r.business_date).or_default().push(r);
         }
         for (date, day) in by_date {
-            out.push(ReportFile::new(
-                format!("{CLEARING_DIR}/{party}-{date}.csv"),
-                write_clearing_file(day),
-            ));
+            out.push(clearing_file(party, date, day));
         }
     }
     out
+}
+
+/// One party's clearing file of one business date (`party` is `switch` or `upi`), as `sim run`
+/// writes it whether it kept the records or streamed them.
+pub fn clearing_file<'a>(
+    party: &str,
+    date: crate::payments::time::Date,
+    records: impl IntoIterator<Item = &'a crate::payments::clearing::ClearingRecord>,
+) -> ReportFile {
+    ReportFile::new(
+        format!("{CLEARING_DIR}/{party}-{date}.csv"),
+        crate::payments::clearing::write_clearing_file(records),
+    )
 }
 
 /// The folder of a run's clearing files.
@@ -282,8 +292,8 @@ pub fn summary_json(
             "breaks_count": record.breaks.len(),
             "breaks_unexplained_count": record.breaks_unexplained_count,
             "exceptions_injected_count": record.exceptions_injected_count,
-            "clearing_records_switch": record.clearing.switch.len(),
-            "clearing_records_upi": record.clearing.upi.len(),
+            "clearing_records_switch": record.clearing.switch_count,
+            "clearing_records_upi": record.clearing.upi_count,
         },
         "settlement": {
             "netting_cycles_count": record.nettings.len(),
@@ -1124,8 +1134,8 @@ fn md_books(out: &mut String, record: &RunRecord) {
         record.breaks.len(),
         record.breaks_unexplained_count,
         record.exceptions_injected_count,
-        record.clearing.switch.len(),
-        record.clearing.upi.len()
+        record.clearing.switch_count,
+        record.clearing.upi_count
     );
     let _ = writeln!(
         out,
@@ -1339,7 +1349,7 @@ pub fn histogram_log(record: &RunRecord) -> Vec<u8> {
         let interval = Duration::from_secs(INTERVAL_MINUTES * 60);
         for (i, h) in s.intervals.iter().enumerate() {
             let tag = Tag::new(&tag).expect("tag");
-            log.write_histogram(h, interval * i as u32, interval, Some(tag))
+            log.write_histogram(&h.histogram(), interval * i as u32, interval, Some(tag))
                 .expect("writing to memory");
         }
     }

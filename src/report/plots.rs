@@ -194,7 +194,7 @@ fn latency_over_time<DB: DrawingBackend>(
             .iter()
             .enumerate()
             .filter(|(_, h)| !h.is_empty() && h.len() >= samples_min)
-            .map(|(i, h)| (at(i), h.value_at_quantile(q) as f64 / 1000.0))
+            .map(|(i, h)| (at(i), h.histogram().value_at_quantile(q) as f64 / 1000.0))
             .collect()
     };
     let series: [(&str, Series); 3] = [

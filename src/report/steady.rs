@@ -9,7 +9,7 @@
 
 use hdrhistogram::Histogram;
 
-use crate::record::{INTERVAL_MINUTES, NodeMinute, RunRecord};
+use crate::record::{INTERVAL_MINUTES, NodeMinute, RunRecord, SparseHistogram};
 
 /// Minutes per MSER batch.
 const BATCH_MINUTES: usize = 5;
@@ -105,11 +105,11 @@ pub fn little(from: NodeMinute, to: NodeMinute, span_s: f64) -> Little {
     Little { mean_in_system: l, throughput_per_s: lambda, mean_time_in_system_s: w, error_pct }
 }
 
-fn merged(intervals: &[Histogram<u64>], from: usize) -> Option<Histogram<u64>> {
+fn merged(intervals: &[SparseHistogram], from: usize) -> Option<Histogram<u64>> {
     let mut rest = intervals.iter().skip(from);
-    let mut total = rest.next()?.clone();
+    let mut total = rest.next()?.histogram();
     for h in rest {
-        total.add(h).expect("same bounds");
+        total.add(h.histogram()).expect("same bounds");
     }
     Some(total)
 }

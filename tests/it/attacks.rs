@@ -445,7 +445,7 @@ fn runs_too_big_for_memory_are_refused_before_they_allocate() {
         "a billion payments a day",
         SMALL,
         &[("daily_payments = 60_000", "daily_payments = 1e9")],
-        Expect::TooBig("transfers from the flows' daily payments"),
+        Expect::TooBig("transfers in the busiest 12-hour window"),
     );
     check(
         "ten million domestic payers in 256 MiB",

@@ -97,9 +97,9 @@ pub(crate) struct Books {
         BTreeMap<CycleId, BTreeMap<(ParticipantId, ParticipantId, Currency), i64>>,
     /// Per UnionPay trade date (Beijing): what UPI owes NBC and NBC owes UPI, per currency.
     pub(crate) scheme_owed: BTreeMap<Date, ([i64; 3], [i64; 3])>,
-    /// Clearing records: the switch's and UPI's.
-    pub(crate) clearing_switch: Vec<ClearingRecord>,
-    pub(crate) clearing_upi: Vec<ClearingRecord>,
+    /// Clearing records of the business dates still open, per date: the switch's and UPI's.
+    pub(crate) clearing_switch: BTreeMap<Date, Vec<ClearingRecord>>,
+    pub(crate) clearing_upi: BTreeMap<Date, Vec<ClearingRecord>>,
 }
 
 fn currencies_of(role: Role) -> &'static [Currency] {
@@ -189,8 +189,8 @@ impl Books {
             fee_to_other_bank: false,
             obligations: BTreeMap::new(),
             scheme_owed: BTreeMap::new(),
-            clearing_switch: Vec::new(),
-            clearing_upi: Vec::new(),
+            clearing_switch: BTreeMap::new(),
+            clearing_upi: BTreeMap::new(),
         };
         for (i, prefund) in prefunds.iter().enumerate().skip(usize::from(unfunded_bank)) {
             for (k, c) in [Currency::Khr, Currency::Usd].into_iter().enumerate() {

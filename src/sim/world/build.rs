@@ -192,7 +192,7 @@ pub(super) fn ledger_hints(cfg: &Config) -> [usize; 3] {
 
 /// The most expected arrivals in any `window` consecutive minutes (all of them when the run
 /// is shorter).
-fn busiest_window(per_minute: &[f64], window: usize) -> f64 {
+pub(super) fn busiest_window(per_minute: &[f64], window: usize) -> f64 {
     let mut sum: f64 = per_minute.iter().take(window).sum();
     let mut busiest = sum;
     for (i, &entering) in per_minute.iter().enumerate().skip(window) {
@@ -391,6 +391,7 @@ pub(super) fn world(cfg: Config, sabotage: Sabotage) -> World {
         exceptions_rng: Prng::stream(seed, STREAM_EXCEPTIONS),
         exceptions_injected: 0,
         eventful: BTreeSet::new(),
+        closed: super::ClosedDays::default(),
         nettings: Vec::new(),
         scheme_settlements: Vec::new(),
         netting_refusals: Vec::new(),

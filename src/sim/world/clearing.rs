@@ -71,11 +71,21 @@ impl World {
             self.exceptions_injected += 1;
             self.eventful.insert(seq);
         }
+        // A business date is closed (reconciled, its files handed on) only once no record of
+        // it, or of the next date that reconciliation reads beside it, can still come.
+        if let Some(closed) = self.closed.through {
+            assert!(
+                ours.business_date > closed && theirs.business_date > closed.succ(),
+                "a clearing record of {} or {} after {closed} was closed",
+                ours.business_date,
+                theirs.business_date
+            );
+        }
         if push_ours {
-            self.books.clearing_switch.push(ours);
+            self.books.clearing_switch.entry(ours.business_date).or_default().push(ours);
         }
         for _ in 0..copies {
-            self.books.clearing_upi.push(theirs.clone());
+            self.books.clearing_upi.entry(theirs.business_date).or_default().push(theirs.clone());
         }
     }
 }

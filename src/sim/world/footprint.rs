@@ -11,14 +11,14 @@ use std::mem::size_of;
 
 use hdrhistogram::Histogram;
 
-use super::build::ledger_hints;
+use super::build::{busiest_window, ledger_hints};
 use super::config::Config;
 use super::{Event, Payment};
 use crate::payments::clearing::ClearingRecord;
 use crate::payments::ledger::{Account, AccountKey, Record};
 use crate::payments::party::Flow;
 use crate::record::flow::{histogram, interval_histogram};
-use crate::record::{LiquidityPoint, MinuteStats, NodeMinute};
+use crate::record::{INTERVAL_MINUTES, LiquidityPoint, MinuteStats, NodeMinute};
 
 /// Bytes that every run holds whatever its size: the binary, the allocator, the plot canvases.
 const BASE_BYTES: u64 = 24 << 20;
@@ -71,6 +71,33 @@ fn histogram_bytes(h: &Histogram<u64>) -> u64 {
     h.distinct_values() as u64 * size_of::<u64>() as u64
 }
 
+/// The closed intervals' sparse histograms: at most one 8-byte bucket per payment, and at most
+/// [`INTERVAL_BUCKETS_MAX`] per interval.
+fn closed_intervals_bytes(cfg: &Config) -> u64 {
+    let interval = INTERVAL_MINUTES as usize;
+    cfg.flows
+        .iter()
+        .flat_map(|f| f.per_minute.chunks(interval).map(|c| c.iter().sum::<f64>()))
+        .map(|n| (n.ceil() as u64).min(INTERVAL_BUCKETS_MAX) * 8)
+        .sum()
+}
+
+/// The most non-zero buckets an interval histogram has: those of a 1 ms to 60 s spread at
+/// 2 significant digits (16 octaves of 128 buckets).
+const INTERVAL_BUCKETS_MAX: u64 = 16 * 128;
+
+/// The most cross-border payments whose clearing records are held at once. A business date's
+/// records stay until the next date has ended and the retention horizon has passed it: at most
+/// two days and the horizon of them.
+fn cross_border_open(cfg: &Config) -> f64 {
+    let open_minutes = (48 + cfg.limits.ledger_retention_hours as usize) * 60;
+    cfg.flows
+        .iter()
+        .filter(|f| f.flow != Flow::Domestic)
+        .map(|f| busiest_window(&f.per_minute, open_minutes))
+        .sum()
+}
+
 /// Estimates the memory a run of `cfg` holds at its peak.
 pub(crate) fn footprint(cfg: &Config) -> Footprint {
     let [accounts, records, pending] = ledger_hints(cfg).map(|n| n as u64);
@@ -79,10 +106,7 @@ pub(crate) fn footprint(cfg: &Config) -> Footprint {
     let p = &cfg.population;
     let nodes = cfg.nodes.iter().map(|n| u64::from(n.count)).sum::<u64>();
     let banks = p.bank_shares_pct.len() as u64;
-    let expected: Vec<(Flow, f64)> =
-        cfg.flows.iter().map(|f| (f.flow, f.per_minute.iter().sum::<f64>())).collect();
-    let cross_border: f64 =
-        expected.iter().filter(|(f, _)| *f != Flow::Domestic).map(|(_, n)| n).sum();
+    let cross_border = cross_border_open(cfg);
     let peak_per_second = cfg
         .flows
         .iter()
@@ -125,7 +149,9 @@ pub(crate) fn footprint(cfg: &Config) -> Footprint {
         },
         FootprintPart {
             what: "clearing records",
-            driver: format!("{cross_border:.0} cross-border payments, kept by the switch and UPI"),
+            driver: format!(
+                "{cross_border:.0} cross-border payments in the business dates open at once"
+            ),
             // Both parties' files, and the copies reconciliation sorts by trade date.
             bytes: (cross_border * 1.1) as u64 * 2 * clearing_record * 2,
         },
@@ -149,13 +175,14 @@ pub(crate) fn footprint(cfg: &Config) -> Footprint {
         FootprintPart {
             what: "latency histograms",
             driver: format!(
-                "{flow_count} flows, one interval histogram per 10 simulated minutes and one per \
-                 member bank"
+                "{flow_count} flows' whole-run, per-hop and per-bank histograms, and their \
+                 closed 10-minute intervals' buckets"
             ),
             bytes: hops * histogram_bytes(&histogram())
                 + flow_count
-                    * (minutes / 10 + 1 + cfg.population.bank_shares_pct.len() as u64)
-                    * histogram_bytes(&interval_histogram()),
+                    * (1 + cfg.population.bank_shares_pct.len() as u64)
+                    * histogram_bytes(&interval_histogram())
+                + closed_intervals_bytes(cfg),
         },
         FootprintPart {
             what: "payments in flight",

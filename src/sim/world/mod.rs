@@ -31,12 +31,13 @@ use std::collections::BTreeSet;
 
 use rust_decimal::Decimal;
 
+use crate::payments::clearing::ClearingRecord;
 use crate::payments::network::far_side::FarSide;
 use crate::payments::network::originator::{Originator, Timer};
 use crate::payments::network::{ResponseCode, Terms};
 use crate::payments::party::Flow;
 use crate::payments::settlement::{Calendar, NetPositions, SettlementRefusal};
-use crate::payments::time::{Span, Timestamp};
+use crate::payments::time::{Date, Span, Timestamp};
 use crate::scenario::Scenario;
 use crate::sim::audit::{Auditor, Breach};
 use crate::sim::network::{Delivery, Latency, Link};
@@ -295,6 +296,33 @@ struct Codes {
     domestic: Vec<[String; 2]>,
 }
 
+/// Where a run hands each business date's clearing records once the date is closed
+/// (reconciled, and no record of it can still come): `sim run` writes them to their files then,
+/// so a long run holds only the dates still open.
+pub trait ClearingSink {
+    /// Both parties' records of `date`, each in the order written.
+    fn day(&mut self, date: Date, switch: &[ClearingRecord], upi: &[ClearingRecord]);
+}
+
+/// A sink that drops the records: for studies, which read only the headline figures.
+pub struct DiscardClearing;
+
+impl ClearingSink for DiscardClearing {
+    fn day(&mut self, _: Date, _: &[ClearingRecord], _: &[ClearingRecord]) {}
+}
+
+/// What the business dates closed so far left behind.
+#[derive(Default)]
+struct ClosedDays {
+    /// The last business date whose clearing records were reconciled and handed on.
+    through: Option<Date>,
+    /// Breaks found in the closed dates, and how many no event explains.
+    breaks: Vec<crate::payments::recon::Break>,
+    breaks_unexplained_count: u64,
+    /// The closed dates' records the run keeps (none when a sink took them), and the counts.
+    clearing: crate::record::Clearing,
+}
+
 /// The world: build it from a scenario, run it, take its record.
 pub struct World {
     cfg: Config,
@@ -337,6 +365,7 @@ pub struct World {
     exceptions_rng: Prng,
     exceptions_injected: u64,
     eventful: BTreeSet<u64>,
+    closed: ClosedDays,
     nettings: Vec<NetPositions>,
     /// UPI ⇄ NBC settlements booked so far.
     scheme_settlements: Vec<crate::payments::settlement::SchemeSettlement>,
@@ -473,11 +502,25 @@ impl World {
         self.schedule(at, event);
     }
 
-    /// Runs to the end, calling `progress` about every million events.
+    /// Runs to the end, calling `progress` about every million events; the record keeps every
+    /// clearing record.
     ///
     /// # Errors
     /// A [`Breach`] of an invariant: the run stops at once.
-    pub fn run(mut self, progress: &mut dyn FnMut(Progress)) -> Result<RunRecord, Breach> {
+    pub fn run(self, progress: &mut dyn FnMut(Progress)) -> Result<RunRecord, Breach> {
+        self.run_streaming(progress, None)
+    }
+
+    /// Runs to the end as [`World::run`] does, handing each business date's clearing records to
+    /// `sink` as the date closes instead of keeping them (when a sink is given).
+    ///
+    /// # Errors
+    /// A [`Breach`] of an invariant: the run stops at once.
+    pub fn run_streaming(
+        mut self,
+        progress: &mut dyn FnMut(Progress),
+        mut sink: Option<&mut (dyn ClearingSink + '_)>,
+    ) -> Result<RunRecord, Breach> {
         let span_ns = self.cfg.hard_end.saturating_since(self.cfg.start).as_nanos().max(1);
         while let Some((now, event)) = self.queue.pop() {
             if now > self.cfg.hard_end {
@@ -497,12 +540,16 @@ impl World {
                     payments_count: self.next_seq,
                 });
             }
-            self.dispatch(now, event)?;
+            if matches!(event, Event::Minute) {
+                self.on_minute(now, sink.as_deref_mut())?;
+            } else {
+                self.dispatch(now, event)?;
+            }
             if self.stop.is_some() {
                 break;
             }
         }
-        self.finish()
+        self.finish(sink)
     }
 
     fn dispatch(&mut self, now: Timestamp, event: Event) -> Result<(), Breach> {
@@ -524,7 +571,7 @@ impl World {
             Event::SchemePublish(i) => self.on_scheme_publish(now, i as usize),
             Event::SchemeValue(date) => self.on_scheme_value(now, date),
             Event::Cutoff(i) => self.on_cutoff(now, i as usize)?,
-            Event::Minute => self.on_minute(now),
+            Event::Minute => unreachable!("the run loop ticks the minute"),
             Event::Crash { node } => self.on_crash(now, node as usize),
         }
         Ok(())

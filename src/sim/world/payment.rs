@@ -25,7 +25,6 @@ use crate::payments::network::terms::Terms;
 use crate::payments::party::Flow;
 use crate::payments::settlement::Fee;
 use crate::payments::time::{Span, Timestamp, Zone};
-use crate::record::flow::interval_histogram;
 use crate::record::{INTERVAL_MINUTES, PaymentCost};
 use crate::sim::audit::Breach;
 
@@ -433,10 +432,7 @@ impl World {
             stats.latency_approved.saturating_record(latency_us);
             stats.banks[bank].latency_approved.saturating_record(latency_us);
             let interval = (minute_of(now, self.cfg.start) as u64 / INTERVAL_MINUTES) as usize;
-            if stats.intervals.len() <= interval {
-                stats.intervals.resize_with(interval + 1, interval_histogram);
-            }
-            stats.intervals[interval].saturating_record(latency_us);
+            stats.record_interval(interval, latency_us);
         }
         self.minute_latency[fi].saturating_record(latency_us);
         self.finalize(now, p, c.outcome)

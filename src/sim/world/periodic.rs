@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use rust_decimal::Decimal;
 
+use super::ClearingSink;
 use super::minute_of;
 use super::{Event, Node, Stage, World, config};
 use crate::payments::clearing::ClearingRecord;
@@ -19,9 +20,9 @@ use crate::payments::settlement::{
     CycleId, SettlementRefusal, net_positions, scheme_settlement, scheme_settlement_command,
     settlement_commands,
 };
-use crate::payments::time::{Date, Span, Timestamp};
+use crate::payments::time::{Date, Span, Timestamp, Zone};
 use crate::record::{
-    Clearing, FxMids, Incident, IncidentKind, LedgerSize, MidMove, MinuteStats, RunRecord, Stop,
+    FxMids, Incident, IncidentKind, LedgerSize, MidMove, MinuteStats, RunRecord, Stop,
 };
 use crate::sim::audit::{Breach, InFlight};
 use crate::sim::network::standard_normal;
@@ -131,10 +132,15 @@ impl World {
         self.nettings.push(positions);
     }
 
-    pub(super) fn on_minute(&mut self, now: Timestamp) {
+    pub(super) fn on_minute(
+        &mut self,
+        now: Timestamp,
+        sink: Option<&mut (dyn ClearingSink + '_)>,
+    ) -> Result<(), Breach> {
         self.books.ledger.expire(now);
-        let retention = Span::from_secs(u64::from(self.cfg.limits.ledger_retention_hours) * 3600);
-        self.books.ledger.retire(now.saturating_before(retention));
+        let horizon = now.saturating_before(self.retention());
+        self.books.ledger.retire(horizon);
+        self.close_clearing_days(Some(horizon), sink)?;
         self.liquidity_minute();
         let m = minute_of(now, self.cfg.start).saturating_sub(1);
         for fi in 0..self.minutes.len() {
@@ -158,10 +164,20 @@ impl World {
         if now < self.cfg.hard_end {
             self.after(Span::from_minutes(1), Event::Minute);
         }
+        Ok(())
+    }
+
+    /// The ledger's retention horizon, which is also how long after a business date's end its
+    /// clearing records may still come (both cover a payment's life).
+    fn retention(&self) -> Span {
+        Span::from_secs(u64::from(self.cfg.limits.ledger_retention_hours) * 3600)
     }
 
     /// Ends the run: nets what is left, settles UPI ⇄ NBC, reconciles, audits.
-    pub(super) fn finish(mut self) -> Result<RunRecord, Breach> {
+    pub(super) fn finish(
+        mut self,
+        sink: Option<&mut (dyn ClearingSink + '_)>,
+    ) -> Result<RunRecord, Breach> {
         let stop = self.stop.clone().unwrap_or(if self.in_flight == 0 {
             Stop::Drained
         } else {
@@ -183,7 +199,10 @@ impl World {
             self.settle_cycle(now, cycle);
         }
         let scheme_settlements = self.settle_scheme(now);
-        let (breaks, unexplained) = self.reconcile()?;
+        self.close_clearing_days(None, sink)?;
+        for stats in &mut self.stats {
+            stats.close_interval();
+        }
         let in_flight = self.in_flight_effects();
         self.audit.finish(&self.books.ledger, now, &in_flight)?;
         let fx_end = [0, 1].map(|k| self.books.rates.mid(PAIRS[k], now).expect("set"));
@@ -207,13 +226,10 @@ impl World {
             nettings: self.nettings,
             netting_refusals: self.netting_refusals,
             scheme_settlements,
-            breaks_unexplained_count: unexplained,
-            breaks,
+            breaks_unexplained_count: self.closed.breaks_unexplained_count,
+            breaks: self.closed.breaks,
             exceptions_injected_count: self.exceptions_injected,
-            clearing: Clearing {
-                switch: std::mem::take(&mut self.books.clearing_switch),
-                upi: std::mem::take(&mut self.books.clearing_upi),
-            },
+            clearing: self.closed.clearing,
             incidents,
             income,
             ledger_size: LedgerSize {
@@ -352,39 +368,56 @@ impl World {
         out
     }
 
-    /// Reconciles the switch's file with UPI's per trade date. A break is explained when its
+    /// Closes every open business date (Beijing) that ended, with the next one, before
+    /// `horizon` (every one at the end of the run, `None`): reconciles the switch's file of the
+    /// date against UPI's (and UPI's next, for late presentments), audits the receivable, and
+    /// hands both files to `sink`, or keeps them in the record. A break is explained when its
     /// payment had a timeout, a reversal or an injected exception.
-    fn reconcile(&mut self) -> Result<(Vec<crate::payments::recon::Break>, u64), Breach> {
-        let by_date = |records: &[ClearingRecord]| {
-            let mut m: BTreeMap<Date, Vec<ClearingRecord>> = BTreeMap::new();
-            for r in records {
-                m.entry(r.business_date).or_default().push(r.clone());
-            }
-            m
-        };
-        let ours = by_date(&self.books.clearing_switch);
-        let theirs = by_date(&self.books.clearing_upi);
-        let dates: std::collections::BTreeSet<Date> =
-            ours.keys().chain(theirs.keys()).copied().collect();
+    fn close_clearing_days(
+        &mut self,
+        horizon: Option<Timestamp>,
+        mut sink: Option<&mut (dyn ClearingSink + '_)>,
+    ) -> Result<(), Breach> {
         let config = ReconConfig { rounding_tolerance_minor: self.cfg.rounding_tolerance_minor };
-        let empty = Vec::new();
-        let mut breaks = Vec::new();
-        for d in dates {
-            let o = ours.get(&d).unwrap_or(&empty);
-            let t = theirs.get(&d).unwrap_or(&empty);
-            let next = theirs.get(&d.succ()).unwrap_or(&empty);
-            let found = reconcile(o, t, next, config);
-            crate::sim::audit::check_receivable(d, o, t, &found)?;
-            breaks.extend(found);
+        loop {
+            let first = |m: &BTreeMap<Date, Vec<ClearingRecord>>| m.keys().next().copied();
+            let Some(d) = first(&self.books.clearing_switch)
+                .into_iter()
+                .chain(first(&self.books.clearing_upi))
+                .min()
+            else {
+                return Ok(());
+            };
+            let next_ends = Timestamp::at_local(d.succ().succ(), 0, 0, Zone::BEIJING);
+            if horizon.is_some_and(|h| h < next_ends) {
+                return Ok(());
+            }
+            let ours = self.books.clearing_switch.remove(&d).unwrap_or_default();
+            let theirs = self.books.clearing_upi.remove(&d).unwrap_or_default();
+            let empty = Vec::new();
+            let next = self.books.clearing_upi.get(&d.succ()).unwrap_or(&empty);
+            let found = reconcile(&ours, &theirs, next, config);
+            crate::sim::audit::check_receivable(d, &ours, &theirs, &found)?;
+            self.closed.breaks_unexplained_count += found
+                .iter()
+                .filter(|b| {
+                    let payment =
+                        b.ours.as_ref().or(b.theirs.as_ref()).map_or(u64::MAX, |r| r.payment_id);
+                    !self.eventful.contains(&payment)
+                })
+                .count() as u64;
+            self.closed.breaks.extend(found);
+            self.closed.through = Some(d);
+            let kept = &mut self.closed.clearing;
+            kept.switch_count += ours.len() as u64;
+            kept.upi_count += theirs.len() as u64;
+            match sink.as_deref_mut() {
+                Some(sink) => sink.day(d, &ours, &theirs),
+                None => {
+                    kept.switch.extend(ours);
+                    kept.upi.extend(theirs);
+                }
+            }
         }
-        let unexplained = breaks
-            .iter()
-            .filter(|b| {
-                let payment =
-                    b.ours.as_ref().or(b.theirs.as_ref()).map_or(u64::MAX, |r| r.payment_id);
-                !self.eventful.contains(&payment)
-            })
-            .count() as u64;
-        Ok((breaks, unexplained))
     }
 }
