@@ -319,9 +319,14 @@ fn the_calibration_table_is_what_the_scenarios_ask_for() {
         rows += 1;
     }
     assert!(rows >= 16, "{rows} rows read");
-    for name in
-        ["chinese-new-year", "normal-weekday", "liquidity-squeeze", "upi-link-outage", "fx-shock"]
-    {
+    for name in [
+        "chinese-new-year",
+        "normal-weekday",
+        "liquidity-squeeze",
+        "upi-link-outage",
+        "fx-shock",
+        "month",
+    ] {
         assert!(seen.contains(name), "docs/calibration.md has no volume of {name}");
     }
     for name in ["growth-10x", "retry-storm", "corridor-hub"] {
