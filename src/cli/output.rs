@@ -277,13 +277,15 @@ impl Target {
     ) -> anyhow::Result<Written> {
         let mut faults = Faults::from_environment();
         let mut manifest = manifest(writer, &files)?;
+        if let Some((_, streamed)) = &self.streamed {
+            manifest.files.extend(streamed.iter().cloned());
+            manifest.files.sort_by(|a, b| a.path.cmp(&b.path));
+            if let Some(pair) = manifest.files.windows(2).find(|w| w[0].path == w[1].path) {
+                bail!("two report files named {}", pair[0].path);
+            }
+        }
         let temporary = match self.streamed.take() {
-            Some((temporary, streamed)) => {
-                manifest.files.extend(streamed);
-                manifest.files.sort_by(|a, b| a.path.cmp(&b.path));
-                if let Some(pair) = manifest.files.windows(2).find(|w| w[0].path == w[1].path) {
-                    bail!("two report files named {}", pair[0].path);
-                }
+            Some((temporary, _)) => {
                 faults.step();
                 replace_manifest(&temporary, &manifest)?;
                 temporary
@@ -743,5 +745,68 @@ impl Faults {
             let _ = io::stderr().flush();
             std::process::abort();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A fresh parent folder for one test.
+    fn scratch(name: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("bakong-sim-output-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).expect("scratch folder");
+        dir
+    }
+
+    fn writer() -> Writer {
+        Writer { command: "run", scenario: Some("s".into()), seed: Some(1) }
+    }
+
+    /// The names in `parent`, sorted, the lock files left out.
+    fn names(parent: &Path) -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(parent)
+            .expect("readable")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .filter(|n| !n.ends_with(".lock"))
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn streamed_files_join_the_report_or_go_with_a_failed_run() {
+        let parent = scratch("stream");
+        let out = parent.join("report");
+        // Streamed, then the run fails (the target is dropped): nothing is left.
+        let mut target = Target::prepare(&out).expect("prepares");
+        target.stream(&writer(), &ReportFile::new("clearing/a.csv", "a\n")).expect("streams");
+        assert_eq!(names(&parent).len(), 1, "the sibling folder: {:?}", names(&parent));
+        let sibling = parent.join(&names(&parent)[0]);
+        assert_eq!(listed_files(&sibling).expect("a manifest of ours").len(), 1);
+        drop(target);
+        assert!(names(&parent).is_empty(), "{:?}", names(&parent));
+        // Streamed, then written: the report holds both, its manifest lists both.
+        let mut target = Target::prepare(&out).expect("prepares");
+        target.stream(&writer(), &ReportFile::new("clearing/a.csv", "a\n")).expect("streams");
+        target.stream(&writer(), &ReportFile::new("clearing/b.csv", "b\n")).expect("streams");
+        let twice = target.stream(&writer(), &ReportFile::new("clearing/b.csv", "b\n"));
+        assert!(twice.is_err(), "a second file of one name is refused");
+        target.write(&writer(), vec![ReportFile::new("summary.md", "# s\n")]).expect("writes");
+        assert_eq!(names(&parent), ["report"]);
+        let listed: Vec<String> =
+            listed_files(&out).expect("ours").into_iter().map(|(path, _)| path).collect();
+        assert_eq!(listed, ["clearing/a.csv", "clearing/b.csv", "summary.md"]);
+        assert!(is_whole(&out));
+        // A file written at the end under a streamed name is refused, and nothing is left.
+        let mut target = Target::prepare(&out).expect("prepares");
+        target.stream(&writer(), &ReportFile::new("clearing/a.csv", "a\n")).expect("streams");
+        let clash = target.write(&writer(), vec![ReportFile::new("clearing/a.csv", "x\n")]);
+        assert!(clash.is_err());
+        assert_eq!(names(&parent), ["report"]);
+        assert!(is_whole(&out), "the old report stands");
+        fs::remove_dir_all(&parent).expect("clean up");
     }
 }
