@@ -231,9 +231,13 @@ impl Auditor {
     /// An auditor expecting `openings` as the wallets' starting balances, and the fee income
     /// and settlement accounts of `ledger` (as opened) to move only as payments and cycles say;
     /// inward payments pay a merchant discount of `mdr_bps`.
-    pub fn new(openings: &[(AccountId, i64)], ledger: &Ledger, mdr_bps: u32) -> Auditor {
+    pub fn new(
+        openings: impl IntoIterator<Item = (AccountId, i64)>,
+        ledger: &Ledger,
+        mdr_bps: u32,
+    ) -> Auditor {
         let mut expected = vec![0; ledger.accounts().len()];
-        for &(a, v) in openings {
+        for (a, v) in openings {
             expected[a.0 as usize] = v;
         }
         let accounts = ledger
@@ -601,7 +605,7 @@ mod tests {
         transfer(&mut l, 1, OUTSIDE, PAYER, 1_000);
         transfer(&mut l, 2, OUTSIDE, SETTLEMENT, 5_000);
         let openings = [(AccountId(PAYER), 1_000), (AccountId(PAYEE), 0)];
-        let mut a = Auditor::new(&openings, &l, 100);
+        let mut a = Auditor::new(openings, &l, 100);
         let result = script(&mut l, &mut a);
         match (result, expect) {
             (Ok(()), None) => {}
@@ -938,7 +942,7 @@ mod tests {
         ] {
             let t = converted(exchanged, received, payee_fixed);
             let l = ledger();
-            let mut a = Auditor::new(&[], &l, 100);
+            let mut a = Auditor::new([], &l, 100);
             let result = a.earned(1, Earned { terms: &t, paid: true, credited: true });
             match (result, expect) {
                 (Ok(()), None) => {}

@@ -111,6 +111,9 @@ pub struct Account {
     pub debits_pending: u64,
     /// Credits held by pending transfers.
     pub credits_pending: u64,
+    /// The posted balance (`credits − debits`) of the retired records that touched it: what it
+    /// carries forward beyond the log. It fills the cache line's last eight bytes.
+    carried: i64,
 }
 
 const _: () = assert!(std::mem::size_of::<Account>() == 64);
@@ -125,6 +128,7 @@ impl Account {
             credits_posted: 0,
             debits_pending: 0,
             credits_pending: 0,
+            carried: 0,
         }
     }
 
@@ -434,9 +438,6 @@ pub struct Ledger {
     first: usize,
     /// Held pending transfers the retention horizon passed, by log position, kept until final.
     parked: BTreeMap<u32, Record>,
-    /// Per account, the posted debits and credits of the retired records (what the log no
-    /// longer shows); empty until the first retirement.
-    retired_totals: Vec<[u64; 2]>,
     /// The highest command id retired: an id at or below it that the index lacks is refused.
     retired_id_max: Option<u64>,
     index: IdIndex,
@@ -537,7 +538,6 @@ impl Ledger {
             log: VecDeque::new(),
             first: 0,
             parked: BTreeMap::new(),
-            retired_totals: Vec::new(),
             retired_id_max: None,
             index: IdIndex::with_capacity(1024),
             expiries: BinaryHeap::new(),
@@ -669,9 +669,6 @@ impl Ledger {
     /// id is at or below the highest id retired is refused with [`TransferReject::IdRetired`]
     /// (so ids must be issued in increasing order over time for the window to mean anything).
     pub fn retire(&mut self, before: Timestamp) -> usize {
-        if self.retired_totals.len() < self.accounts.len() {
-            self.retired_totals.resize(self.accounts.len(), [0; 2]);
-        }
         let mut retired_count = 0;
         let finals: Vec<u32> = self
             .parked
@@ -708,8 +705,10 @@ impl Ledger {
         self.index.remove(id);
         self.retired_id_max = Some(self.retired_id_max.map_or(id, |max| max.max(id)));
         if let Some((t, posted)) = posted_amount(&record) {
-            self.retired_totals[t.debit.0 as usize][0] += posted;
-            self.retired_totals[t.credit.0 as usize][1] += posted;
+            // Within i64: the amount moved a balance that the overflow check keeps in range.
+            let posted = posted as i64;
+            self.accounts[t.debit.0 as usize].carried -= posted;
+            self.accounts[t.credit.0 as usize].carried += posted;
         }
     }
 
@@ -720,7 +719,6 @@ impl Ledger {
             + self.keys.len() * key_entry * 2
             + self.log.capacity() * std::mem::size_of::<Record>()
             + self.parked.len() * (std::mem::size_of::<Record>() + 16)
-            + self.retired_totals.capacity() * 16
             + self.index.memory_bytes()
             + self.expiries.capacity() * std::mem::size_of::<Reverse<(Timestamp, u32)>>()
     }
@@ -1087,24 +1085,29 @@ impl Ledger {
         self.check_log_agrees()
     }
 
+    /// Per account: the pending totals equal the holds in the log, and the posted balance
+    /// equals the log's posted movements plus the balance carried forward from retired records.
+    /// The balances are summed modulo 2^64 (eight bytes an account, for ten million accounts):
+    /// a wrong balance passes only if it is off by a multiple of 2^64.
     fn check_log_agrees(&self) -> Result<(), InvariantBreach> {
-        let mut totals = vec![[0u64; 4]; self.accounts.len()];
-        for (total, retired) in totals.iter_mut().zip(&self.retired_totals) {
-            total[0] = retired[0];
-            total[1] = retired[1];
-        }
+        let mut net: Vec<i64> = self.accounts.iter().map(|a| a.carried).collect();
+        let mut held: BTreeMap<usize, [u64; 2]> = BTreeMap::new();
         for record in self.records() {
             let (Ok(()), Command::Transfer(t)) = (record.outcome, record.command) else { continue };
             let (debit, credit) = (t.debit.0 as usize, t.credit.0 as usize);
-            let held = if record.state == PendingState::Held { t.amount } else { 0 };
-            let posted = posted_amount(record).map_or(0, |(_, posted)| posted);
-            totals[debit][0] += posted;
-            totals[credit][1] += posted;
-            totals[debit][2] += held;
-            totals[credit][3] += held;
+            if record.state == PendingState::Held {
+                held.entry(debit).or_default()[0] += t.amount;
+                held.entry(credit).or_default()[1] += t.amount;
+            }
+            if let Some((_, posted)) = posted_amount(record) {
+                net[debit] = net[debit].wrapping_sub(posted as i64);
+                net[credit] = net[credit].wrapping_add(posted as i64);
+            }
         }
-        for (i, (a, t)) in self.accounts.iter().zip(&totals).enumerate() {
-            if [a.debits_posted, a.credits_posted, a.debits_pending, a.credits_pending] != *t {
+        for (i, (a, net)) in self.accounts.iter().zip(net).enumerate() {
+            let balance = a.credits_posted.wrapping_sub(a.debits_posted) as i64;
+            let pending = held.get(&i).copied().unwrap_or_default();
+            if balance != net || [a.debits_pending, a.credits_pending] != pending {
                 return Err(InvariantBreach::LogDisagrees(AccountId(i as u32)));
             }
         }

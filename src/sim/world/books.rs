@@ -44,6 +44,10 @@ pub(crate) fn issuer(i: u16) -> ParticipantId {
 /// a payer never runs dry; the insufficient-balance class pays from an empty wallet instead.
 const WALLET_OPENING: [i64; 3] = [100_000_000_000, 1_000_000_000, 1_000_000_000];
 
+/// Opening fundings made between two retirements of them: a population of ten million payers
+/// never holds its twenty million opening transfers in the log at once.
+pub(super) const FUNDING_BATCH: usize = 1 << 16;
+
 /// Whose wallets: the holder number's top byte.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Role {
@@ -62,12 +66,18 @@ pub(crate) enum Role {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Customer {
     pub(crate) at: u16,
-    pub(crate) wallets: [Option<AccountId>; 3],
+    /// Per currency, the wallet, or [`NO_WALLET`]: sixteen bytes a customer, not twenty-eight.
+    wallets: [AccountId; 3],
 }
+
+/// A currency the customer's role holds no wallet in.
+const NO_WALLET: AccountId = AccountId(u32::MAX);
 
 impl Customer {
     pub(crate) fn wallet(&self, c: Currency) -> AccountId {
-        self.wallets[c.index()].expect("the role has a wallet in this currency")
+        let wallet = self.wallets[c.index()];
+        assert!(wallet != NO_WALLET, "the role has a wallet in this currency");
+        wallet
     }
 }
 
@@ -88,8 +98,6 @@ pub(crate) struct Books {
     pub(crate) bank_empty: Vec<[AccountId; 3]>,
     pub(crate) issuer_empty: Vec<AccountId>,
     pub(crate) customers: BTreeMap<u8, Vec<Customer>>,
-    /// Opening balance of every customer wallet, for the auditor.
-    pub(crate) openings: Vec<(AccountId, i64)>,
     /// A canary: fees and spreads go to the next bank's income.
     pub(crate) fee_to_other_bank: bool,
     /// Netting obligations per cycle, aggregated by (payer, payee, currency).
@@ -100,6 +108,13 @@ pub(crate) struct Books {
     /// Clearing records of the business dates still open, per date: the switch's and UPI's.
     pub(crate) clearing_switch: BTreeMap<Date, Vec<ClearingRecord>>,
     pub(crate) clearing_upi: BTreeMap<Date, Vec<ClearingRecord>>,
+}
+
+/// Whether the role's wallets open funded (the payers'), by the role's byte.
+fn funded(role: u8) -> bool {
+    [Role::InwardPayer, Role::OutwardPayer, Role::RemittanceSender, Role::DomesticPayer]
+        .iter()
+        .any(|&r| r as u8 == role)
 }
 
 fn currencies_of(role: Role) -> &'static [Currency] {
@@ -185,7 +200,6 @@ impl Books {
             bank_empty,
             issuer_empty,
             customers: BTreeMap::new(),
-            openings: Vec::new(),
             fee_to_other_bank: false,
             obligations: BTreeMap::new(),
             scheme_owed: BTreeMap::new(),
@@ -253,14 +267,11 @@ impl Books {
         count: u32,
         mut at: impl FnMut(u32) -> (ParticipantId, u16),
     ) {
-        let funded = matches!(
-            role,
-            Role::InwardPayer | Role::OutwardPayer | Role::RemittanceSender | Role::DomesticPayer
-        );
+        let funded = funded(role as u8);
         let mut list = Vec::with_capacity(count as usize);
         for i in 0..count {
             let (participant, index) = at(i);
-            let mut wallets = [None; 3];
+            let mut wallets = [NO_WALLET; 3];
             for &c in currencies_of(role) {
                 let key = AccountKey {
                     participant,
@@ -271,15 +282,39 @@ impl Books {
                 let id = self.ledger.open_account(key, Limits::NON_NEGATIVE).expect("distinct");
                 if funded {
                     self.fund(id, Money::new(c, WALLET_OPENING[c.index()]));
-                    self.openings.push((id, WALLET_OPENING[c.index()]));
-                } else {
-                    self.openings.push((id, 0));
+                    if (id.0 as usize).is_multiple_of(FUNDING_BATCH) {
+                        self.retire_fundings();
+                    }
                 }
-                wallets[c.index()] = Some(id);
+                wallets[c.index()] = id;
             }
             list.push(Customer { at: index, wallets });
         }
         self.customers.insert(role as u8, list);
+        self.retire_fundings();
+    }
+
+    /// Retires the opening fundings (booked at the epoch, before any payment): they are never
+    /// replayed, and their amounts stay in the balances.
+    fn retire_fundings(&mut self) {
+        self.ledger.retire(Timestamp::from_nanos(1));
+    }
+
+    /// Every customer wallet's opening balance, for the auditor: the rule the wallets were
+    /// funded by (a payer's wallet opens with [`WALLET_OPENING`], any other with nothing), not
+    /// what the ledger says.
+    pub(crate) fn openings(&self) -> impl Iterator<Item = (AccountId, i64)> + '_ {
+        self.customers.iter().flat_map(|(&role, list)| {
+            let funded = funded(role);
+            list.iter().flat_map(move |c| {
+                Currency::ALL.into_iter().filter(|cur| c.wallets[cur.index()] != NO_WALLET).map(
+                    move |cur| {
+                        let opening = if funded { WALLET_OPENING[cur.index()] } else { 0 };
+                        (c.wallets[cur.index()], opening)
+                    },
+                )
+            })
+        })
     }
 
     pub(crate) fn customer(&self, role: Role, i: u32) -> Customer {

@@ -165,9 +165,8 @@ fn rates(books: &mut Books, cfg: &Config) {
 }
 
 /// How much the ledger should reserve: accounts, records held at once (the busiest retention
-/// window's, and the opening fundings), pending transfers.
+/// window's, and a batch of opening fundings), pending transfers.
 pub(super) fn ledger_hints(cfg: &Config) -> [usize; 3] {
-    let p = &cfg.population;
     // Records leave the ledger at the minute tick after they pass the horizon.
     let window_minutes = cfg.limits.ledger_retention_hours as usize * 60 + 2;
     let expected: Vec<(Flow, f64)> =
@@ -178,14 +177,12 @@ pub(super) fn ledger_hints(cfg: &Config) -> [usize; 3] {
         .sum::<f64>()
         * 1.02;
     let accounts_hint = cfg.accounts_needed as usize;
-    let customers_funded =
-        (p.inward_payers + p.outward_payers + p.remittance_senders * 2 + p.domestic_payers * 2)
-            as f64;
     let pending_hint: f64 =
         expected.iter().filter(|(flow, _)| *flow != Flow::Domestic).map(|(_, n)| n * 2.2).sum();
     [
         accounts_hint,
-        (transfers_hint + customers_funded) as usize + 1024,
+        // The opening fundings are retired as they are made, a batch at a time.
+        transfers_hint as usize + books::FUNDING_BATCH + 1024,
         pending_hint as usize + 1024,
     ]
 }
@@ -324,7 +321,7 @@ pub(super) fn world(cfg: Config, sabotage: Sabotage) -> World {
     books.fee_to_other_bank = sabotage.fee_to_other_bank;
     open_customers(&mut books, &cfg, &bank_cum, &issuer_cum);
     rates(&mut books, &cfg);
-    let audit = Auditor::new(&books.openings, &books.ledger, cfg.fx.inward_mdr_bps);
+    let audit = Auditor::new(books.openings(), &books.ledger, cfg.fx.inward_mdr_bps);
 
     let (nodes, node_base) = nodes(&cfg);
     let links = links(&cfg);
