@@ -27,12 +27,17 @@ pub enum Latency {
         /// The mean.
         mean_ns: u64,
     },
-    /// Log-normal with this median and 99th percentile.
+    /// Log-normal with this median and 99th percentile; made by [`Latency::log_normal`], which
+    /// works out the two parameters a draw needs once instead of at every draw.
     LogNormal {
         /// The median.
         median_ns: u64,
         /// The 99th percentile, at least the median.
         p99_ns: u64,
+        /// ln(median), the log's mean.
+        ln_median: f64,
+        /// ln(p99 / median) / z₀.₉₉, the log's standard deviation.
+        sigma: f64,
     },
     /// Piecewise linear between points (cumulative share in basis points, delay), the shares
     /// rising to 10 000 and the delays not falling; starts from (0, first delay).
@@ -79,7 +84,7 @@ impl Latency {
             Latency::LogNormal { median_ns, .. } if *median_ns == 0 => {
                 Err(LatencyError::NotPositive)
             }
-            Latency::LogNormal { median_ns, p99_ns } if p99_ns < median_ns => {
+            Latency::LogNormal { median_ns, p99_ns, .. } if p99_ns < median_ns => {
                 Err(LatencyError::P99BelowMedian { median_ns: *median_ns, p99_ns: *p99_ns })
             }
             Latency::LogNormal { p99_ns, .. } => bounded(*p99_ns),
@@ -99,14 +104,23 @@ impl Latency {
         matches!(self, Latency::Constant { ns: 0 })
     }
 
+    /// A log-normal latency with this median and 99th percentile.
+    pub fn log_normal(median_ns: u64, p99_ns: u64) -> Latency {
+        Latency::LogNormal {
+            median_ns,
+            p99_ns,
+            ln_median: (median_ns as f64).ln(),
+            sigma: (p99_ns as f64 / median_ns as f64).ln() / Z_99,
+        }
+    }
+
     /// The mean, in nanoseconds (before the cap at [`DELAY_NS_MAX`]): for a capacity figure,
     /// not a draw.
     pub fn mean_ns(&self) -> f64 {
         match self {
             Latency::Constant { ns } => *ns as f64,
             Latency::Exponential { mean_ns } => *mean_ns as f64,
-            Latency::LogNormal { median_ns, p99_ns } => {
-                let sigma = (*p99_ns as f64 / *median_ns as f64).ln() / Z_99;
+            Latency::LogNormal { median_ns, sigma, .. } => {
                 *median_ns as f64 * (sigma * sigma / 2.0).exp()
             }
             Latency::Empirical { points } => {
@@ -128,12 +142,9 @@ impl Latency {
             (u128::from(ns) * u128::from(permille) / 1000).min(u128::from(DELAY_NS_MAX)) as u64
         };
         match self {
-            Latency::LogNormal { median_ns, p99_ns } => {
+            Latency::LogNormal { median_ns, p99_ns, .. } => {
                 let median_ns = scale(*median_ns, median_permille);
-                Latency::LogNormal {
-                    median_ns,
-                    p99_ns: scale(*p99_ns, p99_permille).max(median_ns),
-                }
+                Latency::log_normal(median_ns, scale(*p99_ns, p99_permille).max(median_ns))
             }
             Latency::Constant { ns } => Latency::Constant { ns: scale(*ns, median_permille) },
             Latency::Exponential { mean_ns } => {
@@ -153,10 +164,9 @@ impl Latency {
         let ns = match self {
             Latency::Constant { ns } => *ns,
             Latency::Exponential { mean_ns } => rng.exponential_ns(*mean_ns as f64),
-            Latency::LogNormal { median_ns, p99_ns } => {
-                let sigma = (*p99_ns as f64 / *median_ns as f64).ln() / Z_99;
+            Latency::LogNormal { ln_median, sigma, .. } => {
                 let z = standard_normal(rng);
-                ((*median_ns as f64).ln() + sigma * z).exp().round() as u64
+                (ln_median + sigma * z).exp().round() as u64
             }
             Latency::Empirical { points } => empirical(points, rng),
         };
@@ -310,7 +320,7 @@ mod tests {
     #[test]
     fn log_normal_hits_its_median_and_p99() {
         // The domain notes' switch hop: median 40 ms, p99 250 ms.
-        let l = Latency::LogNormal { median_ns: 40_000_000, p99_ns: 250_000_000 };
+        let l = Latency::log_normal(40_000_000, 250_000_000);
         l.validate().expect("valid");
         let mut s = draw(&l, 100_000);
         let (median, p99) = (quantile(&mut s, 0.5), quantile(&mut s, 0.99));
@@ -336,7 +346,7 @@ mod tests {
     #[test]
     fn the_stated_mean_is_the_mean_of_the_draws() {
         for l in [
-            Latency::LogNormal { median_ns: 40_000_000, p99_ns: 250_000_000 },
+            Latency::log_normal(40_000_000, 250_000_000),
             Latency::Exponential { mean_ns: 5_000_000 },
             Latency::Constant { ns: 7 },
             Latency::Empirical {
@@ -353,10 +363,10 @@ mod tests {
     fn impossible_latencies_are_refused() {
         use LatencyError as E;
         assert_eq!(
-            Latency::LogNormal { median_ns: 50, p99_ns: 40 }.validate(),
+            Latency::log_normal(50, 40).validate(),
             Err(E::P99BelowMedian { median_ns: 50, p99_ns: 40 })
         );
-        assert_eq!(Latency::LogNormal { median_ns: 0, p99_ns: 40 }.validate(), Err(E::NotPositive));
+        assert_eq!(Latency::log_normal(0, 40).validate(), Err(E::NotPositive));
         assert_eq!(Latency::Exponential { mean_ns: 0 }.validate(), Err(E::NotPositive));
         assert_eq!(
             Latency::Constant { ns: DELAY_NS_MAX + 1 }.validate(),
@@ -439,15 +449,9 @@ mod tests {
 
     #[test]
     fn slowed_log_normal_moves_median_and_p99_separately() {
-        let l = Latency::LogNormal { median_ns: 40_000_000, p99_ns: 120_000_000 };
-        assert_eq!(
-            l.slowed(1_500, 3_000),
-            Latency::LogNormal { median_ns: 60_000_000, p99_ns: 360_000_000 }
-        );
-        assert_eq!(
-            l.slowed(3_000, 1_000),
-            Latency::LogNormal { median_ns: 120_000_000, p99_ns: 120_000_000 }
-        );
+        let l = Latency::log_normal(40_000_000, 120_000_000);
+        assert_eq!(l.slowed(1_500, 3_000), Latency::log_normal(60_000_000, 360_000_000));
+        assert_eq!(l.slowed(3_000, 1_000), Latency::log_normal(120_000_000, 120_000_000));
         assert_eq!(Latency::Constant { ns: 10 }.slowed(2_000, 9_000), Latency::Constant { ns: 20 });
     }
 }

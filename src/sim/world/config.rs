@@ -29,7 +29,7 @@ fn ns(ms: f64) -> u64 {
 
 pub(crate) fn lognormal_ms(pair: [f64; 2]) -> Latency {
     let ns = |ms: f64| ns(ms).max(1);
-    Latency::LogNormal { median_ns: ns(pair[0]), p99_ns: ns(pair[1]).max(ns(pair[0])) }
+    Latency::log_normal(ns(pair[0]), ns(pair[1]).max(ns(pair[0])))
 }
 
 /// A delay as the engine draws it: `[median, p99]` is log-normal.
