@@ -26,7 +26,8 @@
 //!
 //! Fault injection for the crash tests: with `BAKONG_SIM_FAULT_STEP=N` in the environment, the
 //! writer aborts the process (no clean-up, as `kill -9`) at its `N`th step (1 = the temporary
-//! folder is made, then the manifest, each file, the syncs, the swap, each removal).
+//! folder is made; then each streamed file's manifest and the file, during the run; then the
+//! manifest, each file, the syncs, the swap, each removal).
 
 use std::ffi::{OsStr, OsString};
 use std::fs::{self, File};
@@ -123,6 +124,8 @@ pub(super) struct Target {
     notes: Vec<String>,
     /// The sibling folder files were streamed into, and their manifest entries.
     streamed: Option<(PathBuf, Vec<Entry>)>,
+    /// The crash tests' fault points, counted over the streamed files and the write.
+    faults: Faults,
 }
 
 /// What a folder holds.
@@ -178,8 +181,15 @@ impl Target {
             );
         }
         let lock = lock(&parent, &name, path)?;
-        let mut target =
-            Target { shown, parent, name, _lock: lock, notes: Vec::new(), streamed: None };
+        let mut target = Target {
+            shown,
+            parent,
+            name,
+            _lock: lock,
+            notes: Vec::new(),
+            streamed: None,
+            faults: Faults::from_environment(),
+        };
         target.recover_leftovers()?;
         match inspect(&target.path())? {
             Contents::Absent | Contents::Empty | Contents::Report => Ok(target),
@@ -275,7 +285,7 @@ impl Target {
         writer: &Writer,
         files: Vec<ReportFile>,
     ) -> anyhow::Result<Written> {
-        let mut faults = Faults::from_environment();
+        let mut faults = std::mem::replace(&mut self.faults, Faults::none());
         let mut manifest = manifest(writer, &files)?;
         if let Some((_, streamed)) = &self.streamed {
             manifest.files.extend(streamed.iter().cloned());
@@ -371,9 +381,10 @@ impl Target {
         bail!("no free name for a temporary folder beside {}", show(&self.shown))
     }
 
-    /// What preparing the folder did (leftovers removed or restored).
-    pub(super) fn notes(&self) -> &[String] {
-        &self.notes
+    /// What preparing the folder did (leftovers removed or restored), taken: said once, so
+    /// that [`Target::write`]'s own notes do not repeat them.
+    pub(super) fn take_notes(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.notes)
     }
 
     /// Writes one file of the report now, before the others: into the sibling folder that
@@ -385,6 +396,7 @@ impl Target {
         assert!(valid_relative(&file.path), "report file names are plain: {}", file.path);
         if self.streamed.is_none() {
             self.streamed = Some((self.make_temporary()?, Vec::new()));
+            self.faults.step();
         }
         let (folder, entries) = self.streamed.as_mut().expect("made above");
         if entries.iter().any(|e| e.path == file.path) {
@@ -399,11 +411,14 @@ impl Target {
         listing.files.clone_from(entries);
         listing.files.sort_by(|a, b| a.path.cmp(&b.path));
         replace_manifest(folder, &listing)?;
+        self.faults.step();
         let path = folder.join(&file.path);
         let dir = path.parent().expect("inside the folder");
         fs::create_dir_all(dir).with_context(|| format!("creating {}", show(dir)))?;
         write_file(&path, &file.bytes)?;
-        sync_folder(dir)
+        sync_folder(dir)?;
+        self.faults.step();
+        Ok(())
     }
 }
 
@@ -724,6 +739,7 @@ fn exchange_unsupported(e: &io::Error) -> bool {
 }
 
 /// The crash tests' fault points: abort at the `N`th step.
+#[derive(Debug)]
 struct Faults {
     at: Option<u64>,
     done: u64,

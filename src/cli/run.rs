@@ -198,8 +198,8 @@ fn run_replications(
 
 /// Checks and locks a report folder before any work, and says what it tidied.
 pub(super) fn prepare(out: &Path) -> anyhow::Result<Target> {
-    let target = Target::prepare(out)?;
-    for note in target.notes() {
+    let mut target = Target::prepare(out)?;
+    for note in target.take_notes() {
         eprintln!("note: {note}");
     }
     Ok(target)
