@@ -189,19 +189,20 @@ fn latency_over_time<DB: DrawingBackend>(
     let at = |i: usize| (i as f64 + 0.5) * width_h;
     // A percentile is drawn only where the interval holds enough payments to have one of
     // its own: 100 for p99, 1,000 for p99.9 (with fewer it is just the maximum).
-    let line = |q: f64, samples_min: u64| -> Series {
-        intervals
-            .iter()
-            .enumerate()
-            .filter(|(_, h)| !h.is_empty() && h.len() >= samples_min)
-            .map(|(i, h)| (at(i), h.histogram().value_at_quantile(q) as f64 / 1000.0))
-            .collect()
-    };
-    let series: [(&str, Series); 3] = [
-        ("p50", line(0.5, 1)),
-        ("p99 (intervals ≥ 100)", line(0.99, 100)),
-        ("p99.9 (intervals ≥ 1,000)", line(0.999, 1000)),
-    ];
+    // Each interval is rebuilt from its buckets once, for all three percentiles.
+    let lines: [(f64, u64); 3] = [(0.5, 1), (0.99, 100), (0.999, 1000)];
+    let mut points: [Series; 3] = Default::default();
+    for (i, sparse) in intervals.iter().enumerate().filter(|(_, h)| !h.is_empty()) {
+        let h = sparse.histogram();
+        for (&(q, samples_min), series) in lines.iter().zip(&mut points) {
+            if h.len() >= samples_min {
+                series.push((at(i), h.value_at_quantile(q) as f64 / 1000.0));
+            }
+        }
+    }
+    let [p50, p99, p999] = points;
+    let series: [(&str, Series); 3] =
+        [("p50", p50), ("p99 (intervals ≥ 100)", p99), ("p99.9 (intervals ≥ 1,000)", p999)];
     let minutes = &record.minutes[k];
     let hours = minutes.len() as f64 / 60.0;
     let this_flow = record.flows[k].flow;
