@@ -18,7 +18,7 @@ fn check(payload: &str) {
                 let at = field.value_offset();
                 let value: String = chars[at..at + field.value.chars().count()].iter().collect();
                 assert_eq!(value, field.value);
-                for sub in d.subs(*field) {
+                for sub in d.subs(field) {
                     assert!(sub.offset >= at && sub.offset < at + field.value.chars().count());
                 }
             }

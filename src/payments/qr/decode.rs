@@ -16,124 +16,308 @@ pub struct Decoded<'a> {
     payload: &'a str,
     ascii: bool,
     crc: u16,
-    fields: Vec<Field<'a>>,
-    /// Second-level objects of the root templates; each template's objects are contiguous.
-    subs: Vec<Field<'a>>,
-    /// Per root id: 1 + the position in `fields` of its first occurrence; 0 when absent.
-    first: [u8; 100],
-    /// Per root id, for its first occurrence: (start, count) of its objects in `subs`. Every
+    /// Root objects in payload order, each root template directly followed by its own objects.
+    objects: Vec<Object>,
+    /// How many of `objects` are root objects.
+    roots: u8,
+    /// Per root id: 1 + the position in `objects` of its first occurrence; 0 when absent. Every
     /// object takes at least 4 of a payload's at most 512 characters, so all levels together
     /// hold at most 128 objects and a `u8` suffices.
-    sub_runs: [(u8, u8); 100],
+    first: [u8; 100],
     /// The first id (in payload order) that repeats at its level, with the enclosing template.
-    duplicate: Duplicate<'a>,
+    duplicate: Option<(Object, Option<u8>)>,
+    /// What the one-pass check of the common case found (see [`lex`]).
+    sound: Sound,
+}
+
+/// The verdict [`lex`] takes in the same pass for the common case, an ASCII KHQR with ascending
+/// ids: every strict KHQR rule holds but the one that needs the clock. Anything else is
+/// `Unchecked`, and strict verification applies the rules one by one, in precedence order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Sound {
+    /// Not checked in the pass: verification applies every rule.
+    Unchecked,
+    /// Every strict KHQR rule holds; a dynamic code expires at this time (epoch ms).
+    Khqr {
+        /// 99/01 of a dynamic code; None for a static one (no expiry rule).
+        expires_at_ms: Option<u64>,
+    },
+}
+
+/// One stored data object, in 8 bytes: a [`Field`] is made from it on demand.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Object {
+    pub(super) id: u8,
+    /// For a root template, how many of its own objects follow it in `Decoded::objects`.
+    pub(super) subs: u8,
+    /// The value's byte range in the payload (at most 2,048 bytes).
+    pub(super) start: u16,
+    pub(super) end: u16,
+    /// Character offset of the id's first digit in the payload (at most 512).
+    pub(super) offset: u16,
+}
+
+impl Object {
+    pub(super) fn field<'a>(self, payload: &'a str) -> Field<'a> {
+        let value = &payload[usize::from(self.start)..usize::from(self.end)];
+        Field { id: self.id, value, offset: usize::from(self.offset) }
+    }
 }
 
 /// Reads a payload's frame and every data object, keeping duplicates. Used by verification,
 /// which must see the payload the way the official SDK sees it.
 ///
+/// One pass over the objects: each root object is stored, and a root template's own objects
+/// are lexed and stored right after it (one level deeper, 62/50-99, they are checked, not
+/// stored). One allocation. The common case (ASCII, ids ascending at every level) takes a
+/// tight loop, and then the strict KHQR rules are taken over the stored objects at once, so
+/// that [`Decoded::verify`] has only the clock left to check; anything else goes through the
+/// general lexer, and verification applies the rules one by one.
+///
 /// # Errors
 /// A [`DecodeError`] for a payload whose size, CRC object, CRC value or TLV structure is wrong.
 pub fn lex(payload: &str) -> Result<Decoded<'_>, DecodeError> {
+    lex_with(payload, true)
+}
+
+/// [`lex`], with the one-pass path for the common case allowed or not (tests compare the two).
+pub(super) fn lex_with(payload: &str, fast: bool) -> Result<Decoded<'_>, DecodeError> {
     let frame = tlv::check_frame(payload)?;
     let mut d = Decoded {
         payload,
         ascii: frame.ascii,
         crc: frame.crc,
-        fields: Vec::with_capacity(16),
-        subs: Vec::with_capacity(16),
+        objects: Vec::with_capacity(32),
+        roots: 0,
         first: [0; 100],
-        sub_runs: [(0, 0); 100],
         duplicate: None,
+        sound: Sound::Unchecked,
     };
-    let ascii = d.ascii;
-    let (fields, subs, first, sub_runs, duplicate) =
-        (&mut d.fields, &mut d.subs, &mut d.first, &mut d.sub_runs, &mut d.duplicate);
-    lex_level(payload, 0, ascii, None, duplicate, |field, duplicate| {
-        let start = subs.len();
-        if tlv::is_root_template(field.id) {
-            lex_level(
-                field.value,
-                field.value_offset(),
-                ascii,
-                Some(field.id),
-                duplicate,
-                |sub, duplicate| {
-                    if tlv::is_sub_template(field.id, sub.id) {
-                        // One level deeper (62/50-99): checked, not stored.
-                        lex_level(
-                            sub.value,
-                            sub.value_offset(),
-                            ascii,
-                            Some(field.id),
-                            duplicate,
-                            |_, _| Ok(()),
-                        )?;
-                    }
-                    subs.push(sub);
-                    Ok(())
-                },
-            )?;
-        }
-        let slot = usize::from(field.id);
-        if first[slot] == 0 {
-            first[slot] = u8::try_from(fields.len() + 1).expect("at most 128 root fields");
-            let count = u8::try_from(subs.len() - start).expect("at most 128 sub-fields");
-            sub_runs[slot] = (u8::try_from(start).expect("at most 128 fields in all"), count);
-        }
-        fields.push(field);
-        Ok(())
-    })?;
-    // The frame check found `6304XXXX` at the end; it must also be where the objects end.
-    match d.fields.last() {
-        Some(last) if last.id == 63 && last.value.len() == 4 => {}
-        _ => {
-            let offset = tlv::char_count(payload) - 8;
-            return Err(DecodeError { offset, template: None, kind: DecodeErrorKind::CrcNotLast });
-        }
+    if fast && frame.ascii && lex_ascii(&mut d) {
+        d.sound = super::verify::sound_khqr(&d);
+        return Ok(d);
     }
+    // Anything else (non-ASCII text, a duplicate id, a structural error) takes the general
+    // lexer from the start, which finds and names it.
+    d.objects.clear();
+    d.first = [0; 100];
+    d.roots = 0;
+    lex_general(&mut d)?;
     Ok(d)
 }
 
-/// Keeps the duplicate that comes first in the payload.
-fn note_duplicate<'a>(slot: &mut Duplicate<'a>, field: Field<'a>, template: Option<u8>) {
-    if slot.is_none_or(|(earlier, _)| field.offset < earlier.offset) {
-        *slot = Some((field, template));
+/// The common case in one tight loop: an ASCII payload (so character offsets are byte offsets)
+/// whose structure is sound and whose ids ascend at every level, bar the closing CRC object (so
+/// none repeats; KHQR requires it at the root, and encoders write sub-ids in order). False at anything else, leaving `d`
+/// partly filled; [`lex_general`] then starts again. Both store the same objects for a payload
+/// this accepts (a unit test and a proptest compare them).
+fn lex_ascii(d: &mut Decoded<'_>) -> bool {
+    let bytes = d.payload.as_bytes();
+    // Locals, so that the loop keeps them in registers.
+    let (objects, first) = (&mut d.objects, &mut d.first);
+    // `least` is the smallest id the next object may have.
+    let (mut at, mut last, mut roots, mut least) = (0, 0, 0, 0);
+    while at < bytes.len() {
+        let Some((id, start, end)) = ascii_object(bytes, at, bytes.len()) else { return false };
+        // The CRC object closes the payload after ids above 63; it must not repeat one.
+        let closing = id == 63 && end == bytes.len() && first[63] == 0;
+        if id < least && !closing {
+            return false;
+        }
+        let index = objects.len();
+        // At most 128 objects of 4 characters in 512, so these fit `u8` and `u16`.
+        first[usize::from(id)] = (index + 1) as u8;
+        objects.push(Object {
+            id,
+            subs: 0,
+            start: start as u16,
+            end: end as u16,
+            offset: at as u16,
+        });
+        if tlv::is_root_template(id) {
+            let (mut sub_at, mut sub_least) = (start, 0);
+            while sub_at < end {
+                let Some((sub, sub_start, sub_end)) = ascii_object(bytes, sub_at, end) else {
+                    return false;
+                };
+                let nested = tlv::is_sub_template(id, sub);
+                if sub < sub_least || nested && !ascii_level(bytes, sub_start, sub_end) {
+                    return false;
+                }
+                objects.push(Object {
+                    id: sub,
+                    subs: 0,
+                    start: sub_start as u16,
+                    end: sub_end as u16,
+                    offset: sub_at as u16,
+                });
+                (sub_at, sub_least) = (sub_end, sub + 1);
+            }
+            objects[index].subs = (objects.len() - index - 1) as u8;
+        }
+        (at, last, roots, least) = (end, index, roots + 1, id + 1);
+    }
+    d.roots = roots;
+    let last = d.objects[last];
+    last.id == 63 && last.end - last.start == 4
+}
+
+/// Whether `bytes[at..end]` is one sound level of objects with ascending ids (ASCII).
+fn ascii_level(bytes: &[u8], mut at: usize, end: usize) -> bool {
+    let mut least = 0;
+    while at < end {
+        let Some((id, _, value_end)) = ascii_object(bytes, at, end) else { return false };
+        if id < least {
+            return false;
+        }
+        (at, least) = (value_end, id + 1);
+    }
+    true
+}
+
+/// The object at byte `at` of an ASCII level that ends at byte `end`: its id and the byte range
+/// of its value, or None where the general lexer would report an error.
+#[inline(always)]
+fn ascii_object(bytes: &[u8], at: usize, end: usize) -> Option<(u8, usize, usize)> {
+    let start = at + 4;
+    if start > end {
+        return None;
+    }
+    // The four header characters as one word: all digits when every byte's high nibble is 3,
+    // before and after adding 6 (which carries `:`–`?` into 4, and never across bytes).
+    let header = u32::from_le_bytes(bytes.get(at..start)?.try_into().ok()?);
+    let nibbles = 0xF0F0_F0F0;
+    if header & nibbles != 0x3030_3030 || header.wrapping_add(0x0606_0606) & nibbles != 0x3030_3030
+    {
+        return None;
+    }
+    let [a, b, c, e] = (header - 0x3030_3030).to_le_bytes();
+    let (id, length) = (a * 10 + b, usize::from(c * 10 + e));
+    let value_end = start + length;
+    (value_end <= end).then_some((id, start, value_end))
+}
+
+/// The general lexer: any payload, every error located.
+fn lex_general(d: &mut Decoded<'_>) -> Result<(), DecodeError> {
+    let payload = d.payload;
+    let mut level = Level::new(payload, 0, 0, None);
+    while let Some(step) = level.next(d.ascii)? {
+        let index = d.objects.len();
+        let object = level.object(step);
+        if level.seen.insert(step.id) {
+            // At most 128 objects in all (see `first`), so `index + 1` fits.
+            d.first[usize::from(step.id)] = (index + 1) as u8;
+        } else {
+            note_duplicate(&mut d.duplicate, object, None);
+        }
+        d.objects.push(object);
+        d.roots += 1;
+        if tlv::is_root_template(step.id) {
+            lex_template(d, object, d.ascii)?;
+            d.objects[index].subs = (d.objects.len() - index - 1) as u8;
+        }
+        level.advance(step);
+    }
+    // The frame check found `6304XXXX` at the end; it must also be where the objects end.
+    match d.fields().last() {
+        Some(last) if last.id == 63 && last.value.len() == 4 => Ok(()),
+        _ => {
+            let offset = tlv::char_count(payload) - 8;
+            Err(DecodeError { offset, template: None, kind: DecodeErrorKind::CrcNotLast })
+        }
     }
 }
 
-/// The duplicate found so far, if any.
-type Duplicate<'a> = Option<(Field<'a>, Option<u8>)>;
-
-/// Lexes one level of data objects in `text` (which starts `base` characters into the payload,
-/// inside root template `template`), notes the first duplicate id, and hands each object to
-/// `each` in order. At most [`tlv::FIELDS_PER_LEVEL_MAX`] objects.
-fn lex_level<'a>(
-    text: &'a str,
-    base: usize,
-    ascii: bool,
-    template: Option<u8>,
-    duplicate: &mut Duplicate<'a>,
-    mut each: impl FnMut(Field<'a>, &mut Duplicate<'a>) -> Result<(), DecodeError>,
-) -> Result<(), DecodeError> {
-    let mut seen = IdSet::default();
-    let (mut at, mut chars, mut count) = (0, base, 0);
-    while at < text.len() {
-        let error = |delta: usize, kind| DecodeError { offset: chars + delta, template, kind };
-        if count == tlv::FIELDS_PER_LEVEL_MAX {
-            return Err(error(0, DecodeErrorKind::TooManyFields));
+/// Lexes and stores the objects of root template `template`, and checks (without storing) the
+/// objects of its own templates (62/50-99).
+fn lex_template(d: &mut Decoded<'_>, template: Object, ascii: bool) -> Result<(), DecodeError> {
+    let parent = Some(template.id);
+    let mut level = Level::new(d.payload, template.start, template.offset + 4, parent);
+    level.end = usize::from(template.end);
+    while let Some(step) = level.next(ascii)? {
+        let object = level.object(step);
+        if !level.seen.insert(step.id) {
+            note_duplicate(&mut d.duplicate, object, parent);
         }
-        let step = tlv::step(text, at, ascii).map_err(|(delta, kind)| error(delta, kind))?;
-        let field = Field { id: step.id, value: &text[step.start..step.end], offset: chars };
-        if !seen.insert(field.id) {
-            note_duplicate(duplicate, field, template);
+        if tlv::is_sub_template(template.id, step.id) {
+            let mut inner = Level::new(d.payload, object.start, object.offset + 4, parent);
+            inner.end = usize::from(object.end);
+            while let Some(sub) = inner.next(ascii)? {
+                if !inner.seen.insert(sub.id) {
+                    note_duplicate(&mut d.duplicate, inner.object(sub), parent);
+                }
+                inner.advance(sub);
+            }
         }
-        each(field, duplicate)?;
-        at = step.end;
-        chars += 4 + usize::from(step.length);
-        count += 1;
+        d.objects.push(object);
+        level.advance(step);
     }
     Ok(())
+}
+
+/// Keeps the duplicate that comes first in the payload.
+fn note_duplicate(slot: &mut Option<(Object, Option<u8>)>, object: Object, template: Option<u8>) {
+    if slot.is_none_or(|(earlier, _)| object.offset < earlier.offset) {
+        *slot = Some((object, template));
+    }
+}
+
+/// The lexing state of one level of data objects: the byte range `at..end` of the payload that
+/// is left, the character offset of `at`, the ids seen and the objects read.
+struct Level<'a> {
+    payload: &'a str,
+    at: usize,
+    end: usize,
+    chars: u16,
+    count: usize,
+    template: Option<u8>,
+    seen: IdSet,
+}
+
+impl<'a> Level<'a> {
+    /// The level that starts at byte `at` and character `chars` of the payload and runs to its
+    /// end (callers inside a template set `end`).
+    fn new(payload: &'a str, at: u16, chars: u16, template: Option<u8>) -> Self {
+        let (at, end) = (usize::from(at), payload.len());
+        Level { payload, at, end, chars, count: 0, template, seen: IdSet::default() }
+    }
+
+    /// The next object's header and value range, None at the level's end. At most
+    /// [`tlv::FIELDS_PER_LEVEL_MAX`] objects.
+    #[inline(always)]
+    fn next(&mut self, ascii: bool) -> Result<Option<tlv::Step>, DecodeError> {
+        if self.at >= self.end {
+            return Ok(None);
+        }
+        let error = |delta: usize, kind| DecodeError {
+            offset: usize::from(self.chars) + delta,
+            template: self.template,
+            kind,
+        };
+        if self.count == tlv::FIELDS_PER_LEVEL_MAX {
+            return Err(error(0, DecodeErrorKind::TooManyFields));
+        }
+        let text = &self.payload[..self.end];
+        tlv::step(text, self.at, ascii).map(Some).map_err(|(delta, kind)| error(delta, kind))
+    }
+
+    /// The object `step` read, at this level's current character offset. Payload positions fit
+    /// `u16`: at most 512 characters of at most 4 bytes.
+    fn object(&self, step: tlv::Step) -> Object {
+        Object {
+            id: step.id,
+            subs: 0,
+            start: step.start as u16,
+            end: step.end as u16,
+            offset: self.chars,
+        }
+    }
+
+    fn advance(&mut self, step: tlv::Step) {
+        self.at = step.end;
+        self.chars += 4 + u16::from(step.length);
+        self.count += 1;
+    }
 }
 
 /// Reads a payload as EMVCo: [`lex`], then the payload must start with `000201` and no id may
@@ -150,7 +334,7 @@ pub fn decode(payload: &str) -> Result<Decoded<'_>, DecodeError> {
             kind: DecodeErrorKind::FormatIndicatorMissing,
         });
     }
-    if let Some((field, template)) = decoded.duplicate {
+    if let Some((field, template)) = decoded.duplicate() {
         let kind = DecodeErrorKind::DuplicateId { id: field.id };
         return Err(DecodeError { offset: field.offset, template, kind });
     }
@@ -159,9 +343,12 @@ pub fn decode(payload: &str) -> Result<Decoded<'_>, DecodeError> {
 
 /// The objects inside a template: see [`Decoded::subs`].
 #[derive(Clone, Debug)]
-pub enum Subs<'d, 'a> {
-    /// Stored when the payload was lexed.
-    Stored(std::slice::Iter<'d, Field<'a>>),
+pub struct Subs<'d, 'a>(SubsFrom<'d, 'a>);
+
+#[derive(Clone, Debug)]
+enum SubsFrom<'d, 'a> {
+    /// Stored when the payload was lexed: the objects still to come, and the payload.
+    Stored(std::slice::Iter<'d, Object>, &'a str),
     /// Lexed again now.
     Lexed(Lexer<'a>),
 }
@@ -170,13 +357,38 @@ impl<'a> Iterator for Subs<'_, 'a> {
     type Item = Field<'a>;
 
     fn next(&mut self) -> Option<Field<'a>> {
-        match self {
-            Subs::Stored(fields) => fields.next().copied(),
+        match &mut self.0 {
+            SubsFrom::Stored(objects, payload) => objects.next().map(|o| o.field(payload)),
             // The text was lexed without error before, so this never meets one.
-            Subs::Lexed(lexer) => lexer.next().and_then(Result::ok),
+            SubsFrom::Lexed(lexer) => lexer.next().and_then(Result::ok),
         }
     }
 }
+
+/// The root-level objects of a payload in order: see [`Decoded::fields`].
+#[derive(Clone, Debug)]
+pub struct Fields<'d, 'a> {
+    objects: &'d [Object],
+    payload: &'a str,
+    left: usize,
+}
+
+impl<'a> Iterator for Fields<'_, 'a> {
+    type Item = Field<'a>;
+
+    fn next(&mut self) -> Option<Field<'a>> {
+        let (&object, rest) = self.objects.split_first()?;
+        self.objects = rest.get(usize::from(object.subs)..).unwrap_or_default();
+        self.left -= 1;
+        Some(object.field(self.payload))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left, Some(self.left))
+    }
+}
+
+impl ExactSizeIterator for Fields<'_, '_> {}
 
 /// A set of ids 0–99, as two 64-bit words (a `u128` shift costs several times more).
 #[derive(Clone, Copy, Debug, Default)]
@@ -199,8 +411,13 @@ impl<'a> Decoded<'a> {
     }
 
     /// The root-level data objects in payload order, duplicates included.
-    pub fn fields(&self) -> &[Field<'a>] {
-        &self.fields
+    pub fn fields(&self) -> Fields<'_, 'a> {
+        Fields { objects: &self.objects, payload: self.payload, left: usize::from(self.roots) }
+    }
+
+    /// How many root-level data objects there are, duplicates and the CRC object included.
+    pub fn roots(&self) -> u8 {
+        self.roots
     }
 
     /// Whether every character is ASCII (then offsets are byte offsets too).
@@ -208,9 +425,15 @@ impl<'a> Decoded<'a> {
         self.ascii
     }
 
+    /// The number of characters in `value`, a part of this payload: its length in bytes when
+    /// the payload is ASCII, without looking at it again.
+    pub fn chars(&self, value: &str) -> usize {
+        if self.ascii { value.len() } else { tlv::char_count(value) }
+    }
+
     /// The first duplicate id at any level, with its enclosing template (None = root).
     pub fn duplicate(&self) -> Option<(Field<'a>, Option<u8>)> {
-        self.duplicate
+        self.duplicate.map(|(object, template)| (object.field(self.payload), template))
     }
 
     /// The CRC written in (and checked against) the payload.
@@ -218,10 +441,15 @@ impl<'a> Decoded<'a> {
         self.crc
     }
 
+    /// The stored object of the first root occurrence of `id`.
+    fn object(&self, id: u8) -> Option<Object> {
+        let position = *self.first.get(usize::from(id))?;
+        (position != 0).then(|| self.objects[usize::from(position) - 1])
+    }
+
     /// The first root object with this id.
     pub fn field(&self, id: u8) -> Option<Field<'a>> {
-        let position = *self.first.get(usize::from(id))?;
-        (position != 0).then(|| self.fields[usize::from(position) - 1])
+        self.object(id).map(|o| o.field(self.payload))
     }
 
     /// The value of the first root object with this id.
@@ -229,29 +457,53 @@ impl<'a> Decoded<'a> {
         self.field(id).map(|f| f.value)
     }
 
-    /// The objects inside a template field, in order. Root templates were lexed by [`lex`]: the
-    /// first occurrence of each is served from what was stored then; a repeated template, or one
-    /// a level down (62/50-99), is lexed again, which cannot fail.
+    /// The objects inside a template field, in order. Root templates were lexed by [`lex`]: each
+    /// is served from what was stored then; a template a level down (62/50-99) is lexed again,
+    /// which cannot fail.
     pub fn subs(&self, template: Field<'a>) -> Subs<'_, 'a> {
-        let id = usize::from(template.id);
-        let stored = self.field(template.id).filter(|f| f.offset == template.offset);
-        if stored.is_some() && tlv::is_root_template(template.id) {
-            let (start, count) = self.sub_runs[id];
-            let start = usize::from(start);
-            return Subs::Stored(self.subs[start..start + usize::from(count)].iter());
+        let offset = template.offset;
+        if tlv::is_root_template(template.id) {
+            // The first occurrence directly; a repeated one by its place among the roots.
+            let index = match self.first.get(usize::from(template.id)) {
+                Some(&p)
+                    if p != 0 && usize::from(self.objects[usize::from(p) - 1].offset) == offset =>
+                {
+                    Some(usize::from(p) - 1)
+                }
+                _ => self.objects.iter().position(|o| {
+                    o.id == template.id && usize::from(o.offset) == offset && o.subs > 0
+                }),
+            };
+            if let Some(index) = index {
+                let count = usize::from(self.objects[index].subs);
+                let objects = self.objects[index + 1..index + 1 + count].iter();
+                return Subs(SubsFrom::Stored(objects, self.payload));
+            }
         }
-        Subs::Lexed(Lexer::new(
+        Subs(SubsFrom::Lexed(Lexer::new(
             template.value,
             template.value_offset(),
             self.ascii,
             Some(template.id),
-        ))
+        )))
+    }
+
+    /// The stored objects of the first root occurrence of template `id`.
+    fn template_objects(&self, id: u8) -> Option<&[Object]> {
+        let position = usize::from(*self.first.get(usize::from(id))?);
+        let template = *self.objects.get(position.checked_sub(1)?)?;
+        self.objects.get(position..position + usize::from(template.subs))
+    }
+
+    /// Sub-id `sub` of the first root template `id`.
+    pub fn sub_field(&self, id: u8, sub: u8) -> Option<Field<'a>> {
+        let objects = self.template_objects(id)?;
+        objects.iter().find(|o| o.id == sub).map(|o| o.field(self.payload))
     }
 
     /// The value of sub-id `sub` in the first root template `id`.
     pub fn sub(&self, id: u8, sub: u8) -> Option<&'a str> {
-        let template = self.field(id).filter(|f| tlv::is_root_template(f.id))?;
-        self.subs(template).find(|f| f.id == sub).map(|f| f.value)
+        self.sub_field(id, sub).map(|f| f.value)
     }
 
     /// The Bakong account template: 29 (individual) or 30 (merchant), whichever comes first.
@@ -265,13 +517,25 @@ impl<'a> Decoded<'a> {
     /// The Bakong account id `name@bank` (29/00 or 30/00).
     pub fn account_id(&self) -> Option<&'a str> {
         let template = self.bakong_account_template()?;
-        self.subs(template).find(|f| f.id == 0).map(|f| f.value)
+        self.sub(template.id, 0)
     }
 
     /// Whether this is a KHQR: an EMVCo payload with a Bakong account template (29 or 30) whose
     /// sub-id 00 is a Bakong account id (`name@bank`). A UnionPay-accepting KHQR also has tag 15.
     pub fn is_khqr(&self) -> bool {
-        self.account_id().is_some_and(|id| id.contains('@'))
+        matches!(self.sound, Sound::Khqr { .. })
+            || self.account_id().is_some_and(|id| id.contains('@'))
+    }
+
+    /// What the one-pass check found.
+    pub(super) fn sound(&self) -> Sound {
+        self.sound
+    }
+
+    /// The stored objects: root objects in payload order, each root template followed by its
+    /// own.
+    pub(super) fn objects(&self) -> &[Object] {
+        &self.objects
     }
 
     /// The UnionPay merchant account (tag 15).
@@ -282,19 +546,19 @@ impl<'a> Decoded<'a> {
     /// Sub-id 01 of the Bakong template when it is 30 (a merchant id).
     pub fn merchant_id(&self) -> Option<&'a str> {
         let template = self.bakong_account_template().filter(|f| f.id == 30)?;
-        self.subs(template).find(|f| f.id == 1).map(|f| f.value)
+        self.sub(template.id, 1)
     }
 
     /// Sub-id 01 of the Bakong template when it is 29 (account information).
     pub fn account_information(&self) -> Option<&'a str> {
         let template = self.bakong_account_template().filter(|f| f.id == 29)?;
-        self.subs(template).find(|f| f.id == 1).map(|f| f.value)
+        self.sub(template.id, 1)
     }
 
     /// Sub-id 02 of the Bakong template (the acquiring bank).
     pub fn acquiring_bank(&self) -> Option<&'a str> {
         let template = self.bakong_account_template()?;
-        self.subs(template).find(|f| f.id == 2).map(|f| f.value)
+        self.sub(template.id, 2)
     }
 
     /// KHQR creation timestamp 99/00, as written (banks also put other data there).
@@ -315,11 +579,23 @@ impl<'a> Decoded<'a> {
 
 /// Parses a 13-digit epoch-millisecond timestamp as KHQR writes them.
 pub fn parse_epoch_ms(text: &str) -> Option<u64> {
-    if text.len() == 13 && text.bytes().all(|b| b.is_ascii_digit()) {
-        text.parse().ok()
-    } else {
-        None
+    epoch_ms(text.as_bytes())
+}
+
+/// [`parse_epoch_ms`] over bytes.
+pub(super) fn epoch_ms(digits: &[u8]) -> Option<u64> {
+    if digits.len() != 13 {
+        return None;
     }
+    let mut value = 0u64;
+    for &b in digits {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        // Thirteen digits stay below 10^13, far inside `u64`: nothing here can wrap.
+        value = value.wrapping_mul(10).wrapping_add(u64::from(b - b'0'));
+    }
+    Some(value)
 }
 
 impl<'a> Decoded<'a> {
@@ -338,8 +614,8 @@ pub struct TagTree<'a>(Option<Decoded<'a>>);
 impl Serialize for TagTree<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let Some(d) = &self.0 else { return serializer.serialize_map(Some(0))?.end() };
-        let mut map = serializer.serialize_map(Some(d.fields.len()))?;
-        for &field in &d.fields {
+        let mut map = serializer.serialize_map(Some(d.fields().len()))?;
+        for field in d.fields() {
             let key = TwoDigits(field.id);
             if tlv::is_root_template(field.id) {
                 map.serialize_entry(&key, &TemplateTree { d, parent: Some(field.id), field })?;

@@ -100,6 +100,8 @@ fn check_verify(body: &str, mode: Mode, expected: Option<Rule>) {
         Err(Failure::Structure(e)) => panic!("{body}: structure error {e}"),
     };
     assert_eq!(got, expected, "{body} in {mode:?}: {result:?}");
+    // Every case of the rule tables goes through both paths too.
+    check_one_pass(&payload);
 }
 
 fn strict(body: &str, expected: Option<Rule>) {
@@ -600,6 +602,10 @@ proptest! {
             Ok(payload) => {
                 let d = decode(&payload).expect("our own output decodes");
                 prop_assert!(d.is_khqr());
+                // Our own ASCII codes take the one-pass path and pass it.
+                if payload.is_ascii() {
+                    prop_assert!(matches!(d.sound(), decode::Sound::Khqr { .. }), "{}", payload);
+                }
                 prop_assert_eq!(normalised(spec_of(&d, &spec)), normalised(spec.clone()));
                 prop_assert_eq!(verify(&payload, NOW, Mode::Strict), Ok(()));
                 prop_assert_eq!(verify(&payload, NOW, Mode::SdkCompatible), Ok(()));
@@ -630,6 +636,29 @@ proptest! {
     }
 
     #[test]
+    fn the_one_pass_path_agrees_with_the_rules_one_by_one(
+        spec in khqr_spec(),
+        edits in prop::collection::vec((any::<prop::sample::Index>(), 0u8..3, prop::sample::select(MUTANTS.to_vec())), 1..4),
+    ) {
+        // Edits inside a valid code (a character replaced, inserted or removed), CRC recomputed,
+        // so that the rules and the structure are reached rather than the CRC check.
+        prop_assume!(encode(&spec).is_ok());
+        let payload = encode(&spec).expect("assumed");
+        let mut body: Vec<char> = payload.chars().collect();
+        body.truncate(body.len() - 8);
+        for (at, kind, c) in edits {
+            let i = at.index(body.len());
+            match kind {
+                0 => body[i] = c,
+                1 => body.insert(i, c),
+                _ => { body.remove(i); }
+            }
+        }
+        let payload = with_crc(&body.into_iter().collect::<String>());
+        check_one_pass(&payload);
+    }
+
+    #[test]
     fn arbitrary_text_never_panics(s in ".{0,200}") {
         let _ = decode(&s);
         let _ = lex(&s);
@@ -652,5 +681,57 @@ proptest! {
         }
         let _ = decode(&payload);
         let _ = classify(&payload);
+    }
+}
+
+/// Characters the one-pass proptest writes into codes: digits, which move lengths and ids and
+/// amounts, and what account ids, names and amounts are made of.
+const MUTANTS: [char; 12] = ['0', '1', '2', '6', '9', '@', ' ', '.', 'a', 'Z', '\u{7f}', 'ក'];
+
+/// The one-pass path and the general lexer with the rules one by one give the same objects and
+/// the same verdict at every time that matters.
+fn check_one_pass(payload: &str) {
+    let (fast, slow) = (decode::lex_with(payload, true), decode::lex_with(payload, false));
+    let (fast, slow) = match (fast, slow) {
+        (Ok(fast), Ok(slow)) => (fast, slow),
+        (fast, slow) => {
+            assert_eq!(fast.err(), slow.err(), "{payload}");
+            return;
+        }
+    };
+    assert_eq!(fast.fields().collect::<Vec<_>>(), slow.fields().collect::<Vec<_>>(), "{payload}");
+    assert_eq!(fast.duplicate(), slow.duplicate(), "{payload}");
+    let tree = |d: &Decoded<'_>| serde_json::to_string(&d.tag_tree()).expect("a tree serialises");
+    assert_eq!(tree(&fast), tree(&slow), "{payload}");
+    assert_eq!(slow.sound(), decode::Sound::Unchecked);
+    let expiry = fast.expires_at_raw().and_then(decode::parse_epoch_ms).unwrap_or(NOW);
+    for now in [0, NOW, expiry.saturating_sub(1), expiry, expiry + 1, u64::MAX] {
+        for mode in [Mode::Strict, Mode::SdkCompatible] {
+            assert_eq!(fast.verify(now, mode), slow.verify(now, mode), "{payload} at {now}");
+        }
+    }
+}
+
+#[test]
+fn the_one_pass_path_takes_the_common_case_and_hands_on_the_rest() {
+    let g09 = "00020101021230370011coffee@devb01061234560208Dev Bank520458125303840540510.255802KH5912Coffee Klang6010Phnom Penh62630105#00010211855875758570310Klang BKK10709Counter 20808Latte x2993400131735689600000011317356905000006304C13F";
+    let sound = |payload: &str| lex(payload).expect("decodes").sound();
+    let expires_at_ms = Some(1_735_690_500_000);
+    assert_eq!(sound(g09), decode::Sound::Khqr { expires_at_ms });
+    check_one_pass(g09);
+    // A static code has no expiry to check.
+    let static_code = with_crc(STATIC_BODY);
+    assert_eq!(sound(&static_code), decode::Sound::Khqr { expires_at_ms: None });
+    // Out of order ids, a repeated id, a broken rule, non-ASCII text: the general path.
+    for body in [
+        "01021100020129180014jonhsmith@nbcq5204599953031165802KH5910Jonh Smith6010Phnom Penh",
+        "00020101021129180014jonhsmith@nbcq52045999520459995303116",
+        "00020101021129180014jonhsmith@nbcq5204599A53031165802KH5910Jonh Smith6010Phnom Penh",
+        "00020101021129180014jonhsmith@nbcq5204599953031165802KH5910Jonh Smith6007ភ្នំពេញ",
+    ] {
+        let payload = with_crc(body);
+        let d = lex(&payload).expect("each of these lexes");
+        assert_eq!(d.sound(), decode::Sound::Unchecked, "{payload}");
+        check_one_pass(&payload);
     }
 }

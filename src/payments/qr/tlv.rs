@@ -32,8 +32,19 @@ pub fn crc16(bytes: &[u8]) -> u16 {
 /// Whether a root-level id holds a template: 26–51 (merchant account templates), 62 (additional
 /// data), 64 (language template) and 80–99 (unreserved templates, KHQR's 99 among them).
 pub fn is_root_template(id: u8) -> bool {
-    matches!(id, 26..=51 | 62 | 64 | 80..=99)
+    ROOT_TEMPLATES.get(usize::from(id)).is_some_and(|&template| template)
 }
+
+/// [`is_root_template`] as a table: one load where the ranges took a chain of comparisons.
+static ROOT_TEMPLATES: [bool; 100] = {
+    let mut table = [false; 100];
+    let mut id = 0;
+    while id < 100 {
+        table[id] = matches!(id, 26..=51 | 62 | 64 | 80..=99);
+        id += 1;
+    }
+    table
+};
 
 /// Whether sub-id `sub` of root template `parent` is itself a template: only 62/50–99
 /// (payment-system-specific templates inside the additional data field).
@@ -316,7 +327,9 @@ fn advance_chars(s: &str, n: usize) -> Result<usize, usize> {
     if taken == n { Ok(s.len()) } else { Err(taken) }
 }
 
-fn two_digits(a: u8, b: u8) -> Option<u8> {
+/// Two ASCII digits as a number 0–99.
+#[inline(always)]
+pub(crate) fn two_digits(a: u8, b: u8) -> Option<u8> {
     if a.is_ascii_digit() && b.is_ascii_digit() { Some((a - b'0') * 10 + (b - b'0')) } else { None }
 }
 

@@ -18,9 +18,9 @@ use std::str::FromStr;
 use rust_decimal::Decimal;
 
 use super::currency_exponent;
-use super::decode::{self, Decoded, parse_epoch_ms};
+use super::decode::{self, Decoded, Object, Sound, epoch_ms, parse_epoch_ms};
 use super::rules::{ErrorCode, Place, Rule, Violation};
-use super::tlv::{self, DecodeError, DecodeErrorKind, Field};
+use super::tlv::{DecodeError, DecodeErrorKind, Field};
 
 /// Which verdicts to give.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -112,6 +112,12 @@ impl Decoded<'_> {
     /// # Errors
     /// The first [`Violation`] in the mode's precedence order.
     pub fn verify(&self, now_ms: u64, mode: Mode) -> Result<(), Violation> {
+        // The common case was checked while it was lexed; only the clock is left.
+        if let (Mode::Strict, Sound::Khqr { expires_at_ms }) = (mode, self.sound())
+            && expires_at_ms.is_none_or(|expires| expires >= now_ms)
+        {
+            return Ok(());
+        }
         match mode {
             Mode::SdkCompatible => compat::verify(self, now_ms),
             Mode::Strict if self.is_khqr() => strict_khqr(self, now_ms),
@@ -138,9 +144,9 @@ fn check(ok: bool, violation: impl FnOnce() -> Violation) -> Result<(), Violatio
 
 /// The structural rules every strict verification starts with: 00 first and `01`, no duplicates.
 fn strict_structure(d: &Decoded<'_>) -> Result<(), Violation> {
-    let first = d.fields()[0];
+    let first = d.fields().next().expect("a decoded payload ends with its CRC object");
     check(first.id == 0, || at_tag(Rule::PfiNotFirst, first))?;
-    check(tlv::char_count(first.value) == 2, || at_tag(Rule::PfiLength, first))?;
+    check(d.chars(first.value) == 2, || at_tag(Rule::PfiLength, first))?;
     check(first.value == "01", || at_tag(Rule::PfiValue, first))?;
     if let Some((field, template)) = d.duplicate() {
         let place = match template {
@@ -150,7 +156,7 @@ fn strict_structure(d: &Decoded<'_>) -> Result<(), Violation> {
         return Err(Violation { rule: Rule::DuplicateId, place, offset: field.offset });
     }
     if let Some(poi) = d.field(1) {
-        check(tlv::char_count(poi.value) == 2, || at_tag(Rule::PoiLength, poi))?;
+        check(d.chars(poi.value) == 2, || at_tag(Rule::PoiLength, poi))?;
         check(matches!(poi.value, "11" | "12"), || at_tag(Rule::PoiValue, poi))?;
     }
     Ok(())
@@ -160,9 +166,11 @@ fn strict_structure(d: &Decoded<'_>) -> Result<(), Violation> {
 fn strict_khqr(d: &Decoded<'_>, now_ms: u64) -> Result<(), Violation> {
     strict_structure(d)?;
     // Ascending order of root ids; the CRC object is last by construction.
-    let fields = d.fields();
-    for pair in fields[..fields.len() - 1].windows(2) {
-        check(pair[0].id < pair[1].id, || at_tag(Rule::TagOrder, pair[1]))?;
+    let mut fields = d.fields();
+    let mut before = fields.next().expect("a decoded payload ends with its CRC object").id;
+    for field in fields.take(usize::from(d.roots()).saturating_sub(2)) {
+        check(before < field.id, || at_tag(Rule::TagOrder, field))?;
+        before = field.id;
     }
     let dynamic = d.is_dynamic();
     let amount = d.field(54);
@@ -179,7 +187,7 @@ fn strict_khqr(d: &Decoded<'_>, now_ms: u64) -> Result<(), Violation> {
     strict_khqr_account(d)?;
     strict_mcc(d)?;
     let currency = required(d, 53, Rule::CurrencyMissing)?;
-    check(tlv::char_count(currency.value) == 3, || at_tag(Rule::CurrencyLength, currency))?;
+    check(d.chars(currency.value) == 3, || at_tag(Rule::CurrencyLength, currency))?;
     check(matches!(currency.value, "116" | "840"), || at_tag(Rule::CurrencyUnsupported, currency))?;
     if let Some(upi) = d.field(15) {
         check(currency.value != "840", || at_tag(Rule::UpiWithUsd, upi))?;
@@ -189,7 +197,7 @@ fn strict_khqr(d: &Decoded<'_>, now_ms: u64) -> Result<(), Violation> {
         check(amount_is_valid(amount.value, decimals_max), || at_tag(Rule::AmountInvalid, amount))?;
     }
     let country = required(d, 58, Rule::CountryMissing)?;
-    check(tlv::char_count(country.value) == 2, || at_tag(Rule::CountryLength, country))?;
+    check(d.chars(country.value) == 2, || at_tag(Rule::CountryLength, country))?;
     check(country.value == "KH", || at_tag(Rule::CountryNotKh, country))?;
     strict_name_city_postal(d)?;
     strict_additional_data(d)?;
@@ -200,38 +208,197 @@ fn strict_khqr(d: &Decoded<'_>, now_ms: u64) -> Result<(), Violation> {
     Ok(())
 }
 
+/// The strict KHQR rules as one pass over the objects `lex` stored, for a payload its fast path
+/// read (ASCII, ascending ids, so no duplicates and the tag order holds): `Sound::Khqr` when
+/// every rule of [`strict_khqr`] but the expiry against the clock holds, else `Unchecked`. It
+/// only says yes or "look again": naming the broken rule, in precedence order, is left to
+/// `strict_khqr`. A proptest holds the two to the same verdict.
+pub(super) fn sound_khqr(d: &Decoded<'_>) -> Sound {
+    sound_khqr_expiry(d).map_or(Sound::Unchecked, |expires_at_ms| Sound::Khqr { expires_at_ms })
+}
+
+/// What the tags seen so far in [`sound_khqr_expiry`] said.
+#[derive(Default)]
+struct Seen<'a> {
+    pfi: bool,
+    dynamic: bool,
+    upi: bool,
+    account: bool,
+    mcc: bool,
+    currency: Option<&'a [u8]>,
+    amount: Option<Object>,
+    country: bool,
+    name: bool,
+    city: bool,
+    /// 99/00 and 99/01.
+    created: Option<&'a [u8]>,
+    expires: Option<&'a [u8]>,
+}
+
+/// The verdict of [`sound_khqr`]: Some(expiry of a dynamic code) when every rule holds.
+fn sound_khqr_expiry(d: &Decoded<'_>) -> Option<Option<u64>> {
+    // The payload is ASCII here, so values are compared as bytes.
+    let bytes = d.payload().as_bytes();
+    let value = |o: &Object| &bytes[usize::from(o.start)..usize::from(o.end)];
+    let within =
+        |o: &Object, min: usize, max: usize| (min..=max).contains(&usize::from(o.end - o.start));
+    let objects = d.objects();
+    let mut seen = Seen::default();
+    let mut at = 0;
+    while let Some(object) = objects.get(at) {
+        let subs = objects.get(at + 1..at + 1 + usize::from(object.subs))?;
+        let ok = match object.id {
+            0 => {
+                seen.pfi = at == 0;
+                value(object) == b"01"
+            }
+            1 => {
+                let poi = value(object);
+                seen.dynamic = poi == b"12";
+                poi == b"11" || seen.dynamic
+            }
+            15 => {
+                seen.upi = true;
+                true
+            }
+            29 | 30 if seen.account => false,
+            29 | 30 => {
+                seen.account = true;
+                sound_account(object.id, subs, &value, &within)
+            }
+            52 => {
+                seen.mcc = true;
+                let mcc = value(object);
+                mcc.len() == 4 && mcc.iter().all(u8::is_ascii_digit)
+            }
+            53 => {
+                seen.currency = Some(value(object));
+                matches!(value(object), b"116" | b"840")
+            }
+            54 => {
+                seen.amount = Some(*object);
+                true
+            }
+            58 => {
+                seen.country = true;
+                value(object) == b"KH"
+            }
+            59 => {
+                seen.name = true;
+                within(object, 1, 25)
+            }
+            60 => {
+                seen.city = true;
+                within(object, 1, 15)
+            }
+            61 => within(object, 1, 10),
+            62 => subs.iter().all(|sub| match sub.id {
+                1..=8 => within(sub, 1, 25),
+                9 => within(sub, 1, 3),
+                10 => within(sub, 1, 20),
+                11 => within(sub, 3, 3),
+                _ => true,
+            }),
+            64 => {
+                let [preference, name, city] = [0, 1, 2].map(|id| subs.iter().find(|s| s.id == id));
+                preference.is_some_and(|p| within(p, 2, 2))
+                    && name.is_some_and(|n| within(n, 1, 25))
+                    && city.is_none_or(|c| within(c, 1, 15))
+            }
+            99 => {
+                seen.created = subs.iter().find(|s| s.id == 0).map(&value);
+                seen.expires = subs.iter().find(|s| s.id == 1).map(&value);
+                true
+            }
+            _ => true,
+        };
+        if !ok {
+            return None;
+        }
+        at += 1 + usize::from(object.subs);
+    }
+    sound_across(d, &seen)
+}
+
+/// The rules between tags, once every tag has been seen: Some(expiry of a dynamic code) when
+/// they hold.
+fn sound_across(d: &Decoded<'_>, seen: &Seen<'_>) -> Option<Option<u64>> {
+    let required = seen.pfi && seen.account && seen.mcc && seen.country && seen.name && seen.city;
+    let currency = seen.currency?;
+    let amount_ok = match seen.amount {
+        // A dynamic code has an amount, and a code with an amount is dynamic and expires.
+        None => !seen.dynamic,
+        Some(amount) => {
+            let decimals_max = if currency == b"116" { 0 } else { 2 };
+            let amount = amount.field(d.payload()).value;
+            seen.dynamic && seen.expires.is_some() && amount_is_valid(amount, decimals_max)
+        }
+    };
+    if !required || !amount_ok || (seen.upi && currency == b"840") {
+        return None;
+    }
+    if !seen.dynamic {
+        return Some(None);
+    }
+    let expires_at_ms = epoch_ms(seen.expires?)?;
+    match seen.created.map(epoch_ms) {
+        Some(None) => None,
+        Some(Some(created_at_ms)) if expires_at_ms < created_at_ms => None,
+        _ => Some(Some(expires_at_ms)),
+    }
+}
+
+/// The Bakong account template's rules (see [`strict_khqr_account`]) over its stored objects.
+fn sound_account<'a>(
+    id: u8,
+    subs: &[Object],
+    value: &impl Fn(&Object) -> &'a [u8],
+    within: &impl Fn(&Object, usize, usize) -> bool,
+) -> bool {
+    let [account, info, bank] = [0, 1, 2].map(|sub| subs.iter().find(|s| s.id == sub));
+    let account_ok = account.is_some_and(|a| within(a, 1, 32) && account_id_shape(value(a)));
+    let info_ok = match id {
+        29 => info.is_none_or(|i| within(i, 1, 32)),
+        _ => info.is_some_and(|i| within(i, 1, 32)),
+    };
+    let bank_ok = match id {
+        29 => bank.is_none_or(|b| within(b, 1, 32)),
+        _ => bank.is_some_and(|b| within(b, 1, 32)),
+    };
+    account_ok && info_ok && bank_ok
+}
+
 fn required<'a>(d: &Decoded<'a>, id: u8, rule: Rule) -> Result<Field<'a>, Violation> {
     d.field(id).ok_or_else(|| at_payload(rule))
 }
 
-/// The length of `value` in characters is within `min..=max`.
-fn chars_within(value: &str, min: usize, max: usize) -> bool {
-    (min..=max).contains(&tlv::char_count(value))
+/// The length of `value` (a part of `d`'s payload) in characters is within `min..=max`.
+fn chars_within(d: &Decoded<'_>, value: &str, min: usize, max: usize) -> bool {
+    (min..=max).contains(&d.chars(value))
 }
 
 fn strict_khqr_account(d: &Decoded<'_>) -> Result<(), Violation> {
     let template = d.bakong_account_template().expect("a KHQR has a Bakong account template");
-    if let Some(second) =
-        d.fields().iter().find(|f| (f.id == 29 || f.id == 30) && f.id != template.id)
-    {
-        return Err(at_tag(Rule::AccountBothTemplates, *second));
+    // The first occurrence of the other account template, whichever comes first in the payload.
+    if let Some(second) = d.field(if template.id == 29 { 30 } else { 29 }) {
+        return Err(at_tag(Rule::AccountBothTemplates, second));
     }
     let parent = template.id;
-    let sub = |id: u8| d.subs(template).find(|f| f.id == id);
+    let sub = |id: u8| d.sub_field(parent, id);
     let account = sub(0).filter(|f| !f.value.is_empty());
     let account = account.ok_or_else(|| at_tag(Rule::AccountIdMissing, template))?;
-    check(tlv::char_count(account.value) <= 32, || at_sub(Rule::AccountIdLength, parent, account))?;
+    check(d.chars(account.value) <= 32, || at_sub(Rule::AccountIdLength, parent, account))?;
     check(is_bakong_account_id(account.value), || at_sub(Rule::AccountIdInvalid, parent, account))?;
     match (parent, sub(1)) {
         (29, Some(info)) => {
-            check(chars_within(info.value, 1, 32), || {
+            check(chars_within(d, info.value, 1, 32), || {
                 at_sub(Rule::AccountInformationLength, parent, info)
             })?;
         }
         (30, None) => return Err(at_tag(Rule::MerchantIdMissing, template)),
         (30, Some(id)) => {
             check(!id.value.is_empty(), || at_sub(Rule::MerchantIdMissing, parent, id))?;
-            check(tlv::char_count(id.value) <= 32, || at_sub(Rule::MerchantIdLength, parent, id))?;
+            check(d.chars(id.value) <= 32, || at_sub(Rule::MerchantIdLength, parent, id))?;
         }
         _ => {}
     }
@@ -239,9 +406,7 @@ fn strict_khqr_account(d: &Decoded<'_>) -> Result<(), Violation> {
         (30, None) => Err(at_tag(Rule::AcquiringBankMissing, template)),
         (_, Some(bank)) => {
             check(!bank.value.is_empty(), || at_sub(Rule::AcquiringBankMissing, parent, bank))?;
-            check(tlv::char_count(bank.value) <= 32, || {
-                at_sub(Rule::AcquiringBankLength, parent, bank)
-            })
+            check(d.chars(bank.value) <= 32, || at_sub(Rule::AcquiringBankLength, parent, bank))
         }
         _ => Ok(()),
     }
@@ -249,36 +414,42 @@ fn strict_khqr_account(d: &Decoded<'_>) -> Result<(), Violation> {
 
 /// `name@bank`: exactly one `@`, both sides non-empty, no spaces or control characters.
 pub fn is_bakong_account_id(id: &str) -> bool {
-    let bytes = id.as_bytes();
-    let mut at_count = 0;
-    let mut at_index = 0;
+    let clean = id.is_ascii() || !id.chars().any(|c| c.is_whitespace() || c.is_control());
+    account_id_shape(id.as_bytes()) && clean
+}
+
+/// The bytes of a Bakong account id: one `@` with something either side, and no ASCII space,
+/// control character or DEL (the whole rule for an ASCII id).
+fn account_id_shape(bytes: &[u8]) -> bool {
+    let mut at = None;
     for (i, &b) in bytes.iter().enumerate() {
         if b == b'@' {
-            at_count += 1;
-            at_index = i;
+            if at.is_some() {
+                return false;
+            }
+            at = Some(i);
         } else if b <= b' ' || b == 0x7F {
             return false;
         }
     }
-    let clean = id.is_ascii() || !id.chars().any(|c| c.is_whitespace() || c.is_control());
-    at_count == 1 && at_index > 0 && at_index + 1 < bytes.len() && clean
+    at.is_some_and(|i| i > 0 && i + 1 < bytes.len())
 }
 
 fn strict_mcc(d: &Decoded<'_>) -> Result<(), Violation> {
     let mcc = required(d, 52, Rule::MccMissing)?;
-    check(tlv::char_count(mcc.value) == 4, || at_tag(Rule::MccLength, mcc))?;
+    check(d.chars(mcc.value) == 4, || at_tag(Rule::MccLength, mcc))?;
     check(mcc.value.bytes().all(|b| b.is_ascii_digit()), || at_tag(Rule::MccInvalid, mcc))
 }
 
 fn strict_name_city_postal(d: &Decoded<'_>) -> Result<(), Violation> {
     let name = required(d, 59, Rule::NameMissing)?;
     check(!name.value.is_empty(), || at_tag(Rule::NameMissing, name))?;
-    check(tlv::char_count(name.value) <= 25, || at_tag(Rule::NameLength, name))?;
+    check(d.chars(name.value) <= 25, || at_tag(Rule::NameLength, name))?;
     let city = required(d, 60, Rule::CityMissing)?;
     check(!city.value.is_empty(), || at_tag(Rule::CityMissing, city))?;
-    check(tlv::char_count(city.value) <= 15, || at_tag(Rule::CityLength, city))?;
+    check(d.chars(city.value) <= 15, || at_tag(Rule::CityLength, city))?;
     if let Some(postal) = d.field(61) {
-        check(chars_within(postal.value, 1, 10), || at_tag(Rule::PostalCodeLength, postal))?;
+        check(chars_within(d, postal.value, 1, 10), || at_tag(Rule::PostalCodeLength, postal))?;
     }
     Ok(())
 }
@@ -298,30 +469,29 @@ fn strict_additional_data(d: &Decoded<'_>) -> Result<(), Violation> {
             11 => (Rule::AdditionalDataLength, 3, 3),
             _ => continue,
         };
-        check(chars_within(sub.value, min, max), || at_sub(rule, 62, sub))?;
+        check(chars_within(d, sub.value, min, max), || at_sub(rule, 62, sub))?;
     }
     Ok(())
 }
 
 fn strict_language(d: &Decoded<'_>) -> Result<(), Violation> {
     let Some(template) = d.field(64) else { return Ok(()) };
-    let sub = |id: u8| d.subs(template).find(|f| f.id == id);
+    let sub = |id: u8| d.sub_field(64, id);
     let preference = sub(0).ok_or_else(|| at_tag(Rule::LanguagePreferenceMissing, template))?;
-    check(tlv::char_count(preference.value) == 2, || {
+    check(d.chars(preference.value) == 2, || {
         at_sub(Rule::LanguagePreferenceLength, 64, preference)
     })?;
     let name = sub(1).ok_or_else(|| at_tag(Rule::NameAltMissing, template))?;
-    check(chars_within(name.value, 1, 25), || at_sub(Rule::NameAltLength, 64, name))?;
+    check(chars_within(d, name.value, 1, 25), || at_sub(Rule::NameAltLength, 64, name))?;
     if let Some(city) = sub(2) {
-        check(chars_within(city.value, 1, 15), || at_sub(Rule::CityAltLength, 64, city))?;
+        check(chars_within(d, city.value, 1, 15), || at_sub(Rule::CityAltLength, 64, city))?;
     }
     Ok(())
 }
 
 fn strict_khqr_timestamps(d: &Decoded<'_>, now_ms: u64) -> Result<(), Violation> {
-    let template = d.field(99).expect("checked: a dynamic KHQR with an amount has 99/01");
-    let sub = |id: u8| d.subs(template).find(|f| f.id == id);
-    let expiry = sub(1).expect("checked: 99/01 present");
+    let sub = |id: u8| d.sub_field(99, id);
+    let expiry = sub(1).expect("checked: a dynamic KHQR with an amount has 99/01");
     let expires_at_ms =
         parse_epoch_ms(expiry.value).ok_or_else(|| at_sub(Rule::ExpiryLength, 99, expiry))?;
     if let Some(creation) = sub(0) {
@@ -335,9 +505,7 @@ fn strict_khqr_timestamps(d: &Decoded<'_>, now_ms: u64) -> Result<(), Violation>
 /// Strict EMVCo MPM rules for EMVCo payloads that are not KHQR (UnionPay and others).
 fn strict_emvco(d: &Decoded<'_>) -> Result<(), Violation> {
     strict_structure(d)?;
-    check(d.fields().iter().any(|f| (2..=51).contains(&f.id)), || {
-        at_payload(Rule::AccountMissing)
-    })?;
+    check(d.fields().any(|f| (2..=51).contains(&f.id)), || at_payload(Rule::AccountMissing))?;
     strict_mcc(d)?;
     let currency = required(d, 53, Rule::CurrencyMissing)?;
     let is_numeric =
@@ -349,7 +517,7 @@ fn strict_emvco(d: &Decoded<'_>) -> Result<(), Violation> {
     }
     strict_emvco_tip(d)?;
     let country = required(d, 58, Rule::CountryMissing)?;
-    check(tlv::char_count(country.value) == 2, || at_tag(Rule::CountryLength, country))?;
+    check(d.chars(country.value) == 2, || at_tag(Rule::CountryLength, country))?;
     strict_name_city_postal(d)?;
     strict_additional_data(d)?;
     strict_language(d)
@@ -415,7 +583,7 @@ mod compat {
         // and keeps only the tags it knows.
         let mut tags: Vec<(u8, Field<'_>)> = Vec::with_capacity(16);
         let mut last = None;
-        for &field in d.fields() {
+        for field in d.fields() {
             if last == Some(field.id) {
                 break;
             }
