@@ -25,6 +25,29 @@ const STATIC_BODY: &str =
     "00020101021129180014jonhsmith@nbcq5204599953031165802KH5910Jonh Smith6010Phnom Penh";
 const NOW: u64 = 1_735_689_600_000;
 
+/// CRC-16/CCITT-FALSE by its definition, a bit at a time: the reference for `tlv::crc16`.
+fn crc16_bitwise(bytes: &[u8]) -> u16 {
+    let mut crc = 0xFFFF_u16;
+    for &byte in bytes {
+        crc ^= u16::from(byte) << 8;
+        for _ in 0..8 {
+            crc = if crc & 0x8000 == 0 { crc << 1 } else { (crc << 1) ^ 0x1021 };
+        }
+    }
+    crc
+}
+
+#[test]
+fn crc_agrees_with_its_definition_at_every_length() {
+    // Every length up to twice the largest payload, so every folding width and tail is met.
+    let bytes: Vec<u8> = (0..2 * tlv::PAYLOAD_CHARS_MAX * 4 + 17)
+        .map(|i| u8::try_from((i * 151 + 7) % 251).expect("below 251"))
+        .collect();
+    for len in 0..=bytes.len() {
+        assert_eq!(tlv::crc16(&bytes[..len]), crc16_bitwise(&bytes[..len]), "{len} bytes");
+    }
+}
+
 #[test]
 fn crc_is_ccitt_false_over_utf8() {
     assert_eq!(tlv::crc16(b"123456789"), 0x29B1);

@@ -20,13 +20,10 @@ pub const PAYLOAD_CHARS_MIN: usize = 14;
 /// (so that verification can name them) but never beyond this bound.
 pub const FIELDS_PER_LEVEL_MAX: usize = 128;
 
-/// A `static`, not a `const`: a `const` would copy the 8 KiB slice-by-16 table at every use.
-static CRC16: crc::Crc<u16, crc::Table<16>> =
-    crc::Crc::<u16, crc::Table<16>>::new(&crc::CRC_16_IBM_3740);
-
 /// CRC-16/CCITT-FALSE (poly 0x1021, init 0xFFFF, no reflection, xorout 0) over `bytes`.
 pub fn crc16(bytes: &[u8]) -> u16 {
-    CRC16.checksum(bytes)
+    let crc = crc_fast::checksum(crc_fast::CrcAlgorithm::Crc16Ibm3740, bytes);
+    u16::try_from(crc).expect("a 16-bit CRC fits 16 bits")
 }
 
 /// Whether a root-level id holds a template: 26–51 (merchant account templates), 62 (additional
