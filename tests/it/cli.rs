@@ -196,6 +196,7 @@ fn recon_of_a_runs_clearing_files_finds_the_runs_breaks() {
     let run_breaks = std::fs::read_to_string(dir.join("run/reconciliation.csv")).expect("written");
     assert!(run_breaks.lines().count() > 10, "the small scenario injects exceptions");
     assert_eq!(found, run_breaks);
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
