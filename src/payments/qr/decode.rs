@@ -107,13 +107,13 @@ pub(super) fn lex_with(payload: &str, fast: bool) -> Result<Decoded<'_>, DecodeE
 }
 
 /// The common case in one tight loop: an ASCII payload (so character offsets are byte offsets)
-/// whose structure is sound and whose ids ascend at every level, bar the closing CRC object (so
-/// none repeats; KHQR requires it at the root, and encoders write sub-ids in order). False at anything else, leaving `d`
-/// partly filled; [`lex_general`] then starts again. Both store the same objects for a payload
-/// this accepts (a unit test and a proptest compare them).
+/// whose structure is sound and whose ids ascend at every level, bar the closing CRC object.
+/// Ascending ids cannot repeat, so no id set is kept; KHQR requires the order at the root, and
+/// encoders write sub-ids in order. False at anything else, leaving `d` partly filled;
+/// [`lex_general`] then starts again. Both store the same objects for a payload this accepts
+/// (a unit test and a proptest compare them).
 fn lex_ascii(d: &mut Decoded<'_>) -> bool {
     let bytes = d.payload.as_bytes();
-    // Locals, so that the loop keeps them in registers.
     let (objects, first) = (&mut d.objects, &mut d.first);
     // `least` is the smallest id the next object may have.
     let (mut at, mut last, mut roots, mut least) = (0, 0, 0, 0);
