@@ -363,12 +363,16 @@ pub async fn run(
             done = async { scheduler.as_mut().expect("polled only while running").await }, if scheduler.is_some() => {
                 scheduler = None;
                 let (sent, dropped, last) = done.unwrap_or((0, 0, Duration::ZERO));
-                m.sent = sent;
-                m.dropped = dropped;
-                m.scheduled = last;
+                (m.sent, m.dropped, m.scheduled) = (sent, dropped, last);
                 total = Some(sent);
             }
         }
+    }
+    // The last answer can close the channel before `select!` has polled the finished
+    // scheduler: its totals are taken here then, or the report would say nothing was sent.
+    if let Some(scheduler) = scheduler {
+        let (sent, dropped, last) = scheduler.await.unwrap_or((0, 0, Duration::ZERO));
+        (m.sent, m.dropped, m.scheduled) = (sent, dropped, last);
     }
     progress(Progress { sent: m.sent, answered, dropped: m.dropped, at: start.elapsed() });
     Ok(m)
