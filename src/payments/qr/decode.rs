@@ -461,23 +461,14 @@ impl<'a> Decoded<'a> {
     /// is served from what was stored then; a template a level down (62/50-99) is lexed again,
     /// which cannot fail.
     pub fn subs(&self, template: Field<'a>) -> Subs<'_, 'a> {
-        let offset = template.offset;
         if tlv::is_root_template(template.id) {
-            // The first occurrence directly; a repeated one by its place among the roots.
-            let index = match self.first.get(usize::from(template.id)) {
-                Some(&p)
-                    if p != 0 && usize::from(self.objects[usize::from(p) - 1].offset) == offset =>
-                {
-                    Some(usize::from(p) - 1)
-                }
-                _ => self.objects.iter().position(|o| {
-                    o.id == template.id && usize::from(o.offset) == offset && o.subs > 0
-                }),
-            };
-            if let Some(index) = index {
-                let count = usize::from(self.objects[index].subs);
-                let objects = self.objects[index + 1..index + 1 + count].iter();
-                return Subs(SubsFrom::Stored(objects, self.payload));
+            // A stored root template, told from its repeats (and from a stored sub-field with
+            // the same id, which has no objects of its own) by its offset.
+            let stored = self.objects.iter().position(|o| {
+                o.id == template.id && usize::from(o.offset) == template.offset && o.subs > 0
+            });
+            if let Some(index) = stored {
+                return Subs(SubsFrom::Stored(self.own_objects(index).iter(), self.payload));
             }
         }
         Subs(SubsFrom::Lexed(Lexer::new(
@@ -488,11 +479,16 @@ impl<'a> Decoded<'a> {
         )))
     }
 
+    /// The objects of the root template stored at `index`: the ones that follow it.
+    fn own_objects(&self, index: usize) -> &[Object] {
+        let count = usize::from(self.objects[index].subs);
+        &self.objects[index + 1..index + 1 + count]
+    }
+
     /// The stored objects of the first root occurrence of template `id`.
     fn template_objects(&self, id: u8) -> Option<&[Object]> {
         let position = usize::from(*self.first.get(usize::from(id))?);
-        let template = *self.objects.get(position.checked_sub(1)?)?;
-        self.objects.get(position..position + usize::from(template.subs))
+        Some(self.own_objects(position.checked_sub(1)?))
     }
 
     /// Sub-id `sub` of the first root template `id`.
