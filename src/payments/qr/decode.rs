@@ -191,9 +191,11 @@ fn ascii_object(bytes: &[u8], at: usize, end: usize) -> Option<(u8, usize, usize
     {
         return None;
     }
-    let [a, b, c, e] = (header - 0x3030_3030).to_le_bytes();
-    let (id, length) = (a * 10 + b, usize::from(c * 10 + e));
-    let value_end = start + length;
+    // Ten times each digit plus the next: byte 0 is the id, byte 2 the length. Every byte stays
+    // at most 99, so no lane carries into the next.
+    let digits = header - 0x3030_3030;
+    let [id, _, length, _] = (digits * 10 + (digits >> 8)).to_le_bytes();
+    let value_end = start + usize::from(length);
     (value_end <= end).then_some((id, start, value_end))
 }
 
@@ -578,20 +580,33 @@ pub fn parse_epoch_ms(text: &str) -> Option<u64> {
     epoch_ms(text.as_bytes())
 }
 
-/// [`parse_epoch_ms`] over bytes.
+/// [`parse_epoch_ms`] over bytes: thirteen digits read as two overlapping eight-byte words
+/// (bytes 0–7 and 5–12), each checked and converted eight digits at a time.
 pub(super) fn epoch_ms(digits: &[u8]) -> Option<u64> {
-    if digits.len() != 13 {
+    let digits: &[u8; 13] = digits.try_into().ok()?;
+    let [head @ .., _, _, _, _, _] = *digits;
+    let [_, _, _, _, _, tail @ ..] = *digits;
+    // Thirteen digits stay below 10^13, far inside `u64`.
+    Some(eight_digits(head)? * 100_000 + eight_digits(tail)? % 100_000)
+}
+
+/// The value of eight ASCII digits, or None if any byte is not one.
+fn eight_digits(bytes: [u8; 8]) -> Option<u64> {
+    let word = u64::from_le_bytes(bytes);
+    // A digit's high nibble is 3 before and after adding 6, which carries `:`–`?` into 4 and
+    // never crosses a byte.
+    let nibbles = 0xF0F0_F0F0_F0F0_F0F0;
+    let threes = 0x3030_3030_3030_3030;
+    if word & nibbles != threes || word.wrapping_add(0x0606_0606_0606_0606) & nibbles != threes {
         return None;
     }
-    let mut value = 0u64;
-    for &b in digits {
-        if !b.is_ascii_digit() {
-            return None;
-        }
-        // Thirteen digits stay below 10^13, far inside `u64`: nothing here can wrap.
-        value = value.wrapping_mul(10).wrapping_add(u64::from(b - b'0'));
-    }
-    Some(value)
+    // Pairs, then fours, then all eight, the first digit (lowest byte) the most significant:
+    // each step multiplies a lane by its weight and adds the next lane down.
+    let ones = word - threes;
+    // The products overflow only in lanes above the ones kept, hence the wrapping.
+    let pairs = ones.wrapping_mul(10 << 8 | 1) >> 8 & 0x00FF_00FF_00FF_00FF;
+    let fours = pairs.wrapping_mul(100 << 16 | 1) >> 16 & 0x0000_FFFF_0000_FFFF;
+    Some(fours.wrapping_mul(10_000 << 32 | 1) >> 32)
 }
 
 impl<'a> Decoded<'a> {

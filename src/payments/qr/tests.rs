@@ -758,3 +758,52 @@ fn the_one_pass_path_takes_the_common_case_and_hands_on_the_rest() {
         check_one_pass(&payload);
     }
 }
+
+/// Thirteen digits a digit at a time: the reference for the word-at-a-time `parse_epoch_ms`.
+fn epoch_ms_by_digit(text: &str) -> Option<u64> {
+    let ok = text.len() == 13 && text.bytes().all(|b| b.is_ascii_digit());
+    ok.then(|| text.bytes().fold(0, |value, b| value * 10 + u64::from(b - b'0')))
+}
+
+/// The amount rule as written in the SDK's terms, split at the first point: the reference for
+/// the one-walk `amount_is_valid`.
+fn amount_is_valid_by_parts(value: &str, decimals_max: usize) -> bool {
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let (whole, fraction) = match value.split_once('.') {
+        Some((whole, fraction)) => (whole, Some(fraction)),
+        None => (value, None),
+    };
+    let fraction_ok =
+        fraction.is_none_or(|f| decimals_max > 0 && digits(f) && f.len() <= decimals_max);
+    (1..=13).contains(&value.len())
+        && digits(whole)
+        && fraction_ok
+        && value.bytes().any(|b| (b'1'..=b'9').contains(&b))
+}
+
+proptest! {
+    #![proptest_config(crate::testing::proptest_config(2048))]
+
+    // Digits and their neighbours in ASCII (`/` and `:`, and the bytes 6 above and below
+    // them), so that every byte lane of the word check is tried at its edges.
+    #[test]
+    fn epoch_ms_agrees_with_reading_a_digit_at_a_time(text in "[0-9/:*@?]{11,14}|[0-9]{13}") {
+        prop_assert_eq!(decode::parse_epoch_ms(&text), epoch_ms_by_digit(&text));
+    }
+
+    #[test]
+    fn amount_rule_agrees_with_its_statement(value in "[0-9.a -]{0,15}|[0-9]{0,14}\\.?[0-9]{0,4}", decimals_max in 0usize..4) {
+        prop_assert_eq!(verify::amount_is_valid(&value, decimals_max), amount_is_valid_by_parts(&value, decimals_max));
+    }
+}
+
+#[test]
+fn epoch_ms_reads_the_extremes() {
+    assert_eq!(decode::parse_epoch_ms("0000000000000"), Some(0));
+    assert_eq!(decode::parse_epoch_ms("9999999999999"), Some(9_999_999_999_999));
+    assert_eq!(decode::parse_epoch_ms("1735689600000"), Some(NOW));
+    assert_eq!(decode::parse_epoch_ms("1735689600001"), Some(NOW + 1));
+    assert_eq!(decode::parse_epoch_ms("173568960000:"), None);
+    assert_eq!(decode::parse_epoch_ms("/735689600000"), None);
+    assert_eq!(decode::parse_epoch_ms("17356896000000"), None);
+}

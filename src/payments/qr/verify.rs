@@ -545,19 +545,26 @@ fn is_percentage(value: &str) -> bool {
 /// A positive decimal of at most 13 characters: digits, then optionally `.` and 1 to
 /// `decimals_max` digits (none when `decimals_max` is 0).
 pub fn amount_is_valid(value: &str, decimals_max: usize) -> bool {
-    if value.is_empty() || value.len() > 13 {
+    let bytes = value.as_bytes();
+    if bytes.is_empty() || bytes.len() > 13 {
         return false;
     }
-    let (whole, fraction) = match value.split_once('.') {
-        Some((whole, fraction)) => (whole, Some(fraction)),
-        None => (value, None),
-    };
-    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    let fraction_ok = match fraction {
+    // One walk: where the point is (at most one), whether all else is digits, and whether
+    // some digit is not zero.
+    let (mut point, mut nonzero) = (None, false);
+    for (i, &b) in bytes.iter().enumerate() {
+        match b {
+            b'.' if point.is_none() => point = Some(i),
+            b'0' => {}
+            b'1'..=b'9' => nonzero = true,
+            _ => return false,
+        }
+    }
+    let fraction_ok = match point {
         None => true,
-        Some(f) => decimals_max > 0 && digits(f) && f.len() <= decimals_max,
+        Some(at) => (1..=decimals_max).contains(&(bytes.len() - at - 1)),
     };
-    digits(whole) && fraction_ok && value.bytes().any(|b| (b'1'..=b'9').contains(&b))
+    point != Some(0) && fraction_ok && nonzero
 }
 
 /// The official SDK's `decodeValidation.js`, transcribed.
