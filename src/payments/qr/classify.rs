@@ -72,18 +72,20 @@ pub fn classify_decoded(payload: &str) -> (PayloadKind, Option<decode::Decoded<'
 /// The kind of a URL code, if `payload` is one we route: a known prefix (scheme and host compared
 /// without regard to case) followed by a non-empty token of printable ASCII.
 pub fn url_kind(payload: &str) -> Option<PayloadKind> {
-    if payload.len() > PAYLOAD_CHARS_MAX || !payload.bytes().all(|b| b.is_ascii_graphic()) {
-        return None;
-    }
     let has_prefix = |prefix: &str| {
         payload.len() > prefix.len()
             && payload.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
     };
-    if WECHAT_PREFIXES.iter().any(|p| has_prefix(p)) {
-        Some(PayloadKind::WechatUrl)
+    // The prefixes first: they settle an EMVCo payload (`000201…`) in a few comparisons, where
+    // the token check below would read all of it.
+    let kind = if WECHAT_PREFIXES.iter().any(|p| has_prefix(p)) {
+        PayloadKind::WechatUrl
     } else if UNIONPAY_PREFIXES.iter().any(|p| has_prefix(p)) {
-        Some(PayloadKind::UnionpayUrl)
+        PayloadKind::UnionpayUrl
     } else {
-        None
-    }
+        return None;
+    };
+    let token_ok =
+        payload.len() <= PAYLOAD_CHARS_MAX && payload.bytes().all(|b| b.is_ascii_graphic());
+    token_ok.then_some(kind)
 }

@@ -316,6 +316,9 @@ fn classify_routes_every_kind() {
     check_classify("https://qr.alipay.com/fkx12345", PayloadKind::Unknown);
     check_classify("wxp://", PayloadKind::Unknown);
     check_classify("wxp://has space", PayloadKind::Unknown);
+    check_classify("https://qr.95516.com/0001\u{7f}", PayloadKind::Unknown);
+    check_classify(&format!("wxp://{}", "a".repeat(506)), PayloadKind::WechatUrl);
+    check_classify(&format!("wxp://{}", "a".repeat(507)), PayloadKind::Unknown);
     check_classify(&with_crc(STATIC_BODY).replace("Jonh", "John"), PayloadKind::Unknown);
     check_classify("", PayloadKind::Unknown);
 }
