@@ -29,7 +29,7 @@ mod index;
 mod tests;
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, VecDeque};
+use std::collections::{BTreeMap, BinaryHeap, VecDeque, btree_map};
 
 use index::IdIndex;
 
@@ -74,6 +74,17 @@ pub struct AccountKey {
     pub purpose: Purpose,
     /// Which one, when a participant has many of a purpose (customers); 0 otherwise.
     pub holder: u32,
+}
+
+impl AccountKey {
+    /// The key as one integer, in the same order as the key (participant, currency, purpose,
+    /// holder): the ledger's key map compares one word instead of four fields.
+    fn packed(self) -> u64 {
+        u64::from(self.participant.0) << 48
+            | u64::from(self.currency as u8) << 40
+            | u64::from(self.purpose as u8) << 32
+            | u64::from(self.holder)
+    }
 }
 
 /// Bounds on an account's balance `credits − debits`, in minor units.
@@ -431,7 +442,8 @@ pub enum InvariantBreach {
 #[derive(Clone, Debug)]
 pub struct Ledger {
     accounts: Vec<Account>,
-    keys: BTreeMap<AccountKey, AccountId>,
+    /// Account ids by [`AccountKey::packed`].
+    keys: BTreeMap<u64, AccountId>,
     /// The records from log position `first` on (positions count every record ever written).
     log: VecDeque<Record>,
     /// The log position of `log[0]`: how many records were retired or parked before it.
@@ -577,9 +589,10 @@ impl Ledger {
         key: AccountKey,
         limits: Limits,
     ) -> Result<AccountId, OpenAccountError> {
-        if self.keys.contains_key(&key) {
-            return Err(OpenAccountError::Duplicate(key));
-        }
+        let slot = match self.keys.entry(key.packed()) {
+            btree_map::Entry::Occupied(_) => return Err(OpenAccountError::Duplicate(key)),
+            btree_map::Entry::Vacant(slot) => slot,
+        };
         if self.accounts.len() >= self.limits.accounts_max as usize {
             return Err(OpenAccountError::Full(self.limits.accounts_max));
         }
@@ -590,13 +603,13 @@ impl Ledger {
         }
         let id = AccountId(u32::try_from(self.accounts.len()).expect("bounded by accounts_max"));
         self.accounts.push(Account::new(key, limits));
-        self.keys.insert(key, id);
+        slot.insert(id);
         Ok(id)
     }
 
     /// The account with this key.
     pub fn account_id(&self, key: &AccountKey) -> Option<AccountId> {
-        self.keys.get(key).copied()
+        self.keys.get(&key.packed()).copied()
     }
 
     /// The account with this id.
@@ -714,7 +727,7 @@ impl Ledger {
 
     /// Approximate bytes held by accounts, log and indexes.
     pub fn memory_bytes(&self) -> usize {
-        let key_entry = std::mem::size_of::<AccountKey>() + std::mem::size_of::<AccountId>();
+        let key_entry = std::mem::size_of::<u64>() + std::mem::size_of::<AccountId>();
         self.accounts.capacity() * std::mem::size_of::<Account>()
             + self.keys.len() * key_entry * 2
             + self.log.capacity() * std::mem::size_of::<Record>()

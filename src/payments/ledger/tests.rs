@@ -828,3 +828,45 @@ proptest! {
         }
     }
 }
+
+fn account_key() -> impl Strategy<Value = AccountKey> {
+    let currency = prop::sample::select(Currency::ALL.to_vec());
+    let purpose = prop::sample::select(vec![
+        Purpose::Settlement,
+        Purpose::CustomerFunds,
+        Purpose::FxPosition,
+        Purpose::FeeIncome,
+        Purpose::Suspense,
+        Purpose::External,
+    ]);
+    (any::<u16>(), currency, purpose, any::<u32>()).prop_map(|(p, currency, purpose, holder)| {
+        AccountKey { participant: ParticipantId(p), currency, purpose, holder }
+    })
+}
+
+proptest! {
+    #![proptest_config(crate::testing::proptest_config(1024))]
+
+    /// The key map's packed integer orders keys as the key's own order does, and tells apart
+    /// exactly the keys that differ.
+    #[test]
+    fn a_packed_key_keeps_the_keys_order(a in account_key(), b in account_key()) {
+        prop_assert_eq!(a.packed().cmp(&b.packed()), a.cmp(&b));
+    }
+}
+
+#[test]
+fn an_account_key_opens_once() {
+    let mut l = Ledger::default();
+    let key = AccountKey {
+        participant: ParticipantId(7),
+        currency: USD,
+        purpose: Purpose::CustomerFunds,
+        holder: 42,
+    };
+    let id = l.open_account(key, Limits::NONE).expect("a new key opens");
+    assert_eq!(l.open_account(key, Limits::NONE), Err(OpenAccountError::Duplicate(key)));
+    assert_eq!(l.account_id(&key), Some(id));
+    assert_eq!(l.account_id(&AccountKey { holder: 43, ..key }), None);
+    assert_eq!(l.accounts().len(), 1);
+}
