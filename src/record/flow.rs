@@ -26,6 +26,51 @@ pub fn interval_histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, LATENCY_US_MAX, 2).expect("valid bounds")
 }
 
+/// One minute's latencies as recorded, for the per-minute quantiles: a value is pushed where a
+/// [`histogram`] would increment one of its 23,552 counters, and the three quantiles a minute
+/// needs are selected from the values. Each quantile is the one [`histogram`] would give for
+/// the same values, bucket for bucket (a proptest holds them together); the minute's end no
+/// longer clears 188 KB of counters per flow, nor walks them three times.
+#[derive(Clone, Debug, Default)]
+pub struct LatencySample {
+    /// Each value as [`histogram`] stores it: it covers every `u32`, and clamps a larger value
+    /// to [`LATENCY_US_MAX`].
+    values_us: Vec<u32>,
+}
+
+impl LatencySample {
+    /// Adds one latency, as `histogram().saturating_record(latency_us)` would.
+    pub fn record(&mut self, latency_us: u64) {
+        self.values_us.push(u32::try_from(latency_us).unwrap_or(LATENCY_US_MAX as u32));
+    }
+
+    /// Whether nothing was recorded since the last [`LatencySample::clear`].
+    pub fn is_empty(&self) -> bool {
+        self.values_us.is_empty()
+    }
+
+    /// The value at `quantile` (above 0, at most 1), as `value_at_quantile` of a [`histogram`]
+    /// holding the same values: the highest value equivalent to the k-th smallest, k being the
+    /// quantile of the count rounded up. `shape` is any histogram of [`histogram`]'s bounds
+    /// (only its bucket arithmetic is used). Reorders the values.
+    ///
+    /// # Panics
+    /// If the sample is empty or `quantile` is outside (0, 1].
+    pub fn value_at_quantile(&mut self, shape: &Histogram<u64>, quantile: f64) -> u64 {
+        assert!(quantile > 0.0 && quantile <= 1.0, "quantile {quantile} outside (0, 1]");
+        assert!(!self.values_us.is_empty(), "the quantile of an empty sample");
+        // The same arithmetic as the histogram's, so the same rank at every count.
+        let rank = ((quantile * self.values_us.len() as f64).ceil() as usize).max(1);
+        let (_, &mut value, _) = self.values_us.select_nth_unstable(rank - 1);
+        shape.highest_equivalent(shape.lowest_equivalent(u64::from(value)))
+    }
+
+    /// Forgets the values, keeping the room they took.
+    pub fn clear(&mut self) {
+        self.values_us.clear();
+    }
+}
+
 /// An interval histogram ([`interval_histogram`]) kept as its non-zero buckets, eight bytes
 /// each: a few kilobytes for a busy ten-minute interval, where the whole histogram holds some
 /// 26 KB of counters.
@@ -449,6 +494,47 @@ mod tests {
         check_sparse(&[(super::LATENCY_US_MAX, 2), (u64::MAX, 1), (1_000, 5_000_000_000)]);
         let spread: Vec<(u64, u64)> = (0..5_000u64).map(|i| (100 + i * 997, 1 + i % 7)).collect();
         check_sparse(&spread);
+    }
+
+    /// The per-minute quantiles of a sample and of a histogram given the same values agree.
+    fn check_sample(values: &[u64]) {
+        let (mut sample, mut whole) = (super::LatencySample::default(), super::histogram());
+        for &v in values {
+            sample.record(v);
+            whole.saturating_record(v);
+        }
+        let shape = super::histogram();
+        for q in [0.5, 0.99, 0.999, 1.0, 1e-9] {
+            assert_eq!(sample.value_at_quantile(&shape, q), whole.value_at_quantile(q), "{q}");
+        }
+        sample.clear();
+        assert!(sample.is_empty());
+    }
+
+    #[test]
+    fn a_sample_gives_the_histograms_quantiles_at_the_edges() {
+        check_sample(&[1]);
+        check_sample(&[5, 5, 5]);
+        check_sample(&[2_047, 2_048, 2_049, 4_095, 4_096]);
+        // The top of the range, every `u32` (stored as it is), and beyond (clamped).
+        let max = super::LATENCY_US_MAX;
+        check_sample(&[max, max + 1, u64::from(u32::MAX), 1 << 32, u64::MAX, 7]);
+        let spread: Vec<u64> = (0..5_000u64).map(|i| 100 + i * 997 % 1_000_003).collect();
+        check_sample(&spread);
+    }
+
+    proptest::proptest! {
+        #![proptest_config(crate::testing::proptest_config(512))]
+
+        #[test]
+        fn a_sample_gives_the_histograms_quantiles(
+            values in proptest::collection::vec(
+                proptest::prop_oneof![1u64..5_000, 1u64..10_000_000, 1u64..u64::MAX],
+                1..3_000,
+            ),
+        ) {
+            check_sample(&values);
+        }
     }
 
     #[test]

@@ -15,7 +15,7 @@ use crate::payments::party::Flow;
 use crate::payments::qr::{CodeKind, EncodeSpec, encode};
 use crate::payments::settlement::Calendar;
 use crate::payments::time::{Span, Timestamp, Zone};
-use crate::record::flow::histogram;
+use crate::record::flow::{LatencySample, histogram};
 use crate::record::{FlowStats, MinuteStats, PeakSeconds, Sizing};
 use crate::sim::audit::Auditor;
 use crate::sim::queue::EventQueue;
@@ -335,7 +335,7 @@ pub(super) fn world(cfg: Config, sabotage: Sabotage) -> World {
     let minutes_total =
         (cfg.hard_end.saturating_since(cfg.start).as_nanos() / 60_000_000_000) as usize + 1;
     let minutes = cfg.flows.iter().map(|_| vec![MinuteStats::default(); minutes_total]).collect();
-    let minute_latency = cfg.flows.iter().map(|_| histogram()).collect();
+    let minute_latency = cfg.flows.iter().map(|_| LatencySample::default()).collect();
     let zipf_tables =
         [p.inward_merchants, p.outward_merchants, p.remittance_recipients, p.domestic_merchants]
             .iter()
@@ -373,6 +373,7 @@ pub(super) fn world(cfg: Config, sabotage: Sabotage) -> World {
         stats,
         minutes,
         minute_latency,
+        latency_shape: histogram(),
         in_flight_by_flow: vec![0; cfg.flows.len()],
         peak_seconds: PeakSeconds::default(),
         arrival_rng,

@@ -46,6 +46,7 @@ use crate::sim::rng::Prng;
 use crate::sim::station::Station;
 
 pub use crate::payments::network::{Decline, Outcome};
+use crate::record::flow::LatencySample;
 use crate::record::{FlowStats, MinuteStats, NodeMinute, PeakSeconds};
 pub use crate::record::{RunRecord, Stop};
 use books::Books;
@@ -345,7 +346,11 @@ pub struct World {
     audit: Auditor,
     stats: Vec<FlowStats>,
     minutes: Vec<Vec<MinuteStats>>,
-    minute_latency: Vec<hdrhistogram::Histogram<u64>>,
+    /// Each flow's answered latencies this minute, for the minute's quantiles.
+    minute_latency: Vec<LatencySample>,
+    /// A histogram of the latency bounds, never recorded into: the bucket arithmetic the
+    /// minute's quantiles are given in.
+    latency_shape: hdrhistogram::Histogram<u64>,
     in_flight_by_flow: Vec<u32>,
     /// The busiest seconds of all flows together (each flow's are in its `FlowStats`).
     peak_seconds: PeakSeconds,

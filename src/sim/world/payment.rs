@@ -434,7 +434,7 @@ impl World {
             let interval = (minute_of(now, self.cfg.start) as u64 / INTERVAL_MINUTES) as usize;
             stats.record_interval(interval, latency_us);
         }
-        self.minute_latency[fi].saturating_record(latency_us);
+        self.minute_latency[fi].record(latency_us);
         self.finalize(now, p, c.outcome)
     }
 

@@ -149,11 +149,12 @@ impl World {
             let cell: &mut MinuteStats = &mut self.minutes[fi][m.min(last)];
             cell.in_flight = self.in_flight_by_flow[fi];
             if !h.is_empty() {
-                cell.latency_us_p50 = h.value_at_quantile(0.5);
-                cell.latency_us_p99 = h.value_at_quantile(0.99);
-                cell.latency_us_p999 = h.value_at_quantile(0.999);
+                let shape = &self.latency_shape;
+                cell.latency_us_p50 = h.value_at_quantile(shape, 0.5);
+                cell.latency_us_p99 = h.value_at_quantile(shape, 0.99);
+                cell.latency_us_p999 = h.value_at_quantile(shape, 0.999);
             }
-            h.reset();
+            h.clear();
         }
         for i in 0..self.nodes.len() {
             self.advance(i, now);
