@@ -810,3 +810,19 @@ fn epoch_ms_reads_the_extremes() {
     assert_eq!(decode::parse_epoch_ms("/735689600000"), None);
     assert_eq!(decode::parse_epoch_ms("17356896000000"), None);
 }
+
+#[test]
+fn the_ascii_check_agrees_with_the_standard_one_at_every_length_and_place() {
+    for len in 0..=80 {
+        let clean = vec![b'7'; len];
+        assert!(tlv::all_ascii(&clean), "{len}");
+        for at in 0..len {
+            for high in [0x80, 0xC2, 0xFF] {
+                let mut bytes = clean.clone();
+                bytes[at] = high;
+                assert_eq!(tlv::all_ascii(&bytes), bytes.is_ascii(), "{len} {at}");
+                assert!(!tlv::all_ascii(&bytes), "{len} {at} {high:#x}");
+            }
+        }
+    }
+}

@@ -356,7 +356,7 @@ pub fn check_frame(payload: &str) -> Result<Frame, DecodeError> {
         let chars = char_count(payload);
         return Err(at_end(DecodeErrorKind::TooLong { chars }));
     }
-    let ascii = payload.is_ascii();
+    let ascii = all_ascii(payload.as_bytes());
     let chars = if ascii { payload.len() } else { payload.chars().count() };
     if chars > PAYLOAD_CHARS_MAX {
         let kind = DecodeErrorKind::TooLong { chars };
@@ -384,6 +384,16 @@ pub fn check_frame(payload: &str) -> Result<Frame, DecodeError> {
         });
     }
     Ok(Frame { crc: written, ascii })
+}
+
+/// Whether every byte is ASCII: the bytes OR-ed together sixteen at a time, with no exit on
+/// the way (a payload here is at most 2,048 bytes, and almost always ASCII). A fifth of the
+/// cost of `<[u8]>::is_ascii` on a typical KHQR, which checks each word as it goes.
+pub(super) fn all_ascii(bytes: &[u8]) -> bool {
+    let (chunks, tail) = bytes.as_chunks::<16>();
+    let high = chunks.iter().fold(0, |acc, chunk| acc | u128::from_le_bytes(*chunk));
+    let tail_high = tail.iter().fold(0, |acc, &b| acc | b);
+    high & u128::from_le_bytes([0x80; 16]) == 0 && tail_high < 0x80
 }
 
 /// Parses four hex digits, upper or lower case.
