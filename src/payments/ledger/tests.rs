@@ -288,6 +288,17 @@ fn invariant_checks_catch_corruption() {
     l.accounts[1].debits_posted += 50; // Balanced by a matching credit elsewhere...
     l.accounts[4].credits_posted += 50; // ...but no transfer says so.
     assert_eq!(l.check_invariants(), Err(InvariantBreach::LogDisagrees(AccountId(1))));
+    // A hold's pending totals moved to other accounts of its currency: the totals still
+    // balance, but the held transfer in the log says otherwise, at the first account it names
+    // or the first that gained.
+    let mut l = healthy.clone();
+    l.accounts[1].debits_pending -= 200;
+    l.accounts[0].debits_pending += 200;
+    assert_eq!(l.check_invariants(), Err(InvariantBreach::LogDisagrees(AccountId(0))));
+    let mut l = healthy.clone();
+    l.accounts[2].credits_pending -= 200;
+    l.accounts[4].credits_pending += 200;
+    assert_eq!(l.check_invariants(), Err(InvariantBreach::LogDisagrees(AccountId(2))));
     let mut l = healthy.clone();
     l.accounts[1].debits_posted += 400;
     l.accounts[0].credits_posted += 400;
