@@ -62,7 +62,7 @@ fn codes(cfg: &Config, books: &Books) -> Codes {
         .map(|i| khqr(i, Role::InwardMerchant, 116, true))
         .collect();
     let domestic = (0..if has(Flow::Domestic) { p.domestic_merchants } else { 0 })
-        .map(|i| {
+        .flat_map(|i| {
             [
                 khqr(i, Role::DomesticMerchant, 116, false),
                 khqr(i, Role::DomesticMerchant, 840, false),

@@ -14,11 +14,12 @@ impl World {
     pub(super) fn static_code(&self, pay: &Payment) -> &str {
         let i = pay.payee as usize;
         match pay.flow() {
-            Flow::Inward => &self.codes.inward_static[i],
-            Flow::Outward => &self.codes.outward[i],
-            Flow::Domestic => {
-                &self.codes.domestic[i][usize::from(pay.terms.amount.currency == Currency::Usd)]
-            }
+            Flow::Inward => self.codes.inward_static.get(i),
+            Flow::Outward => self.codes.outward.get(i),
+            Flow::Domestic => self
+                .codes
+                .domestic
+                .get(2 * i + usize::from(pay.terms.amount.currency == Currency::Usd)),
             Flow::Remittance => "",
         }
     }
@@ -84,11 +85,69 @@ impl World {
     /// The merchant code's md5, the key Bakong looks payments up by (none for URL codes).
     pub(super) fn qr_md5(&self, pay: &Payment) -> String {
         match pay.flow() {
-            Flow::Inward => qr::md5_hex(&self.codes.inward_static[pay.payee as usize]),
-            Flow::Outward if self.codes.outward[pay.payee as usize].starts_with("000201") => {
-                qr::md5_hex(&self.codes.outward[pay.payee as usize])
+            Flow::Inward => qr::md5_hex(self.codes.inward_static.get(pay.payee as usize)),
+            Flow::Outward if self.codes.outward.get(pay.payee as usize).starts_with("000201") => {
+                qr::md5_hex(self.codes.outward.get(pay.payee as usize))
             }
             _ => String::new(),
         }
+    }
+}
+
+/// Merchant codes, one after another in one string: code `i` ends where code `i + 1` starts.
+/// One allocation for all of a table's codes, and eight bytes of index a code, where a `String`
+/// took 24 and a heap block of its own: fewer cache lines to reach when a payer scans.
+#[derive(Debug, Default)]
+pub(super) struct CodeTable {
+    text: String,
+    /// Where each code ends in `text`.
+    ends: Vec<usize>,
+}
+
+impl CodeTable {
+    /// Appends a code.
+    pub(super) fn push(&mut self, code: &str) {
+        self.text.push_str(code);
+        self.ends.push(self.text.len());
+    }
+
+    /// Code `i`.
+    ///
+    /// # Panics
+    /// If there is no code `i`.
+    pub(super) fn get(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.text[start..self.ends[i]]
+    }
+}
+
+impl<S: AsRef<str>> FromIterator<S> for CodeTable {
+    fn from_iter<I: IntoIterator<Item = S>>(codes: I) -> Self {
+        let mut table = CodeTable::default();
+        for code in codes {
+            table.push(code.as_ref());
+        }
+        table
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CodeTable;
+
+    #[test]
+    fn a_code_table_gives_back_each_code_whole() {
+        let codes = ["000201010211", "", "wxp://f2f0", "ភ្នំពេញ", "6304ABCD"];
+        let table: CodeTable = codes.iter().collect();
+        for (i, code) in codes.iter().enumerate() {
+            assert_eq!(table.get(i), *code, "{i}");
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "out of bounds")]
+    fn a_code_past_the_end_is_a_bug() {
+        let table: CodeTable = ["a", "b"].iter().collect();
+        let _ = table.get(2);
     }
 }

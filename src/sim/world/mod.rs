@@ -292,9 +292,10 @@ struct FxWalk {
 
 /// Codes merchants show, built once by the QR core.
 struct Codes {
-    inward_static: Vec<String>,
-    outward: Vec<String>,
-    domestic: Vec<[String; 2]>,
+    inward_static: codes::CodeTable,
+    outward: codes::CodeTable,
+    /// Merchant `i`'s KHR code at `2 i`, its USD code at `2 i + 1`.
+    domestic: codes::CodeTable,
 }
 
 /// Where a run hands each business date's clearing records once the date is closed
