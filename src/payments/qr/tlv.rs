@@ -332,7 +332,7 @@ pub(crate) fn two_digits(a: u8, b: u8) -> Option<u8> {
 
 /// The number of characters in `s`, counted the way EMVCo lengths count them.
 pub fn char_count(s: &str) -> usize {
-    if s.is_ascii() { s.len() } else { s.chars().count() }
+    if all_ascii(s.as_bytes()) { s.len() } else { s.chars().count() }
 }
 
 /// What [`check_frame`] learned about a payload.
@@ -357,6 +357,7 @@ pub fn check_frame(payload: &str) -> Result<Frame, DecodeError> {
         return Err(at_end(DecodeErrorKind::TooLong { chars }));
     }
     let ascii = all_ascii(payload.as_bytes());
+    // `char_count`, with the ASCII check already made.
     let chars = if ascii { payload.len() } else { payload.chars().count() };
     if chars > PAYLOAD_CHARS_MAX {
         let kind = DecodeErrorKind::TooLong { chars };
