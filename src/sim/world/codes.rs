@@ -84,13 +84,11 @@ impl World {
 
     /// The merchant code's md5, the key Bakong looks payments up by (none for URL codes).
     pub(super) fn qr_md5(&self, pay: &Payment) -> String {
-        match pay.flow() {
-            Flow::Inward => qr::md5_hex(self.codes.inward_static.get(pay.payee as usize)),
-            Flow::Outward if self.codes.outward.get(pay.payee as usize).starts_with("000201") => {
-                qr::md5_hex(self.codes.outward.get(pay.payee as usize))
-            }
-            _ => String::new(),
-        }
+        let code = match pay.flow() {
+            Flow::Inward | Flow::Outward => self.static_code(pay),
+            Flow::Domestic | Flow::Remittance => "",
+        };
+        if code.starts_with("000201") { qr::md5_hex(code) } else { String::new() }
     }
 }
 
