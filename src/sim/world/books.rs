@@ -95,14 +95,20 @@ impl Customers {
     /// # Panics
     /// If the role has no customer `i`.
     pub(crate) fn get(&self, i: u32) -> Customer {
-        let at = self.at[i as usize];
-        let currencies = currencies_of(self.role);
         let mut wallets = [NO_WALLET; 3];
-        for (k, c) in currencies.iter().enumerate() {
-            // Within u32: the run of ids was opened, and ids are u32.
-            wallets[c.index()] = AccountId(self.first + i * currencies.len() as u32 + k as u32);
+        for (c, id) in self.wallets(i) {
+            wallets[c.index()] = id;
         }
-        Customer { at, wallets }
+        Customer { at: self.at[i as usize], wallets }
+    }
+
+    /// Customer `i`'s wallets, in the order they were opened: the `k`-th currency of the role
+    /// has id `first + i × currencies + k` (the one place this layout is written down).
+    fn wallets(&self, i: u32) -> impl Iterator<Item = (Currency, AccountId)> {
+        let (currencies, first) = (currencies_of(self.role), self.first);
+        let per_customer = currencies.len() as u32;
+        // Within u32: the run of ids was opened, and ids are u32.
+        currencies.iter().zip(0..).map(move |(&c, k)| (c, AccountId(first + i * per_customer + k)))
     }
 }
 
@@ -305,12 +311,10 @@ impl Books {
     ) {
         let funded = funded(role as u8);
         let first = self.ledger.accounts().len() as u32;
-        let per_customer = currencies_of(role).len() as u32;
         let mut list = Customers { role, first, at: Vec::with_capacity(count as usize) };
         for i in 0..count {
             let (participant, index) = at(i);
-            let mut wallets = [NO_WALLET; 3];
-            for (k, &c) in currencies_of(role).iter().enumerate() {
+            for (c, wallet) in list.wallets(i) {
                 let key = AccountKey {
                     participant,
                     currency: c,
@@ -318,15 +322,14 @@ impl Books {
                     holder: ((role as u32) << 24) | i,
                 };
                 let id = self.ledger.open_account(key, Limits::NON_NEGATIVE).expect("distinct");
-                // `Customers::get` computes the wallets from this layout.
-                assert_eq!(id.0, first + i * per_customer + k as u32, "wallets in one run of ids");
+                // `Customers` computes the wallets from this layout.
+                assert_eq!(id, wallet, "wallets in one run of ids");
                 if funded {
                     self.fund(id, Money::new(c, WALLET_OPENING[c.index()]));
                     if (id.0 as usize).is_multiple_of(FUNDING_BATCH) {
                         self.retire_fundings();
                     }
                 }
-                wallets[c.index()] = id;
             }
             list.at.push(index);
         }
@@ -346,14 +349,10 @@ impl Books {
     pub(crate) fn openings(&self) -> impl Iterator<Item = (AccountId, i64)> + '_ {
         self.customers.iter().flat_map(|(&role, list)| {
             let funded = funded(role);
-            (0..list.len() as u32).map(|i| list.get(i)).flat_map(move |c| {
-                Currency::ALL
-                    .into_iter()
-                    .filter(move |cur| c.wallets[cur.index()] != NO_WALLET)
-                    .map(move |cur| {
-                        let opening = if funded { WALLET_OPENING[cur.index()] } else { 0 };
-                        (c.wallets[cur.index()], opening)
-                    })
+            (0..list.len() as u32).flat_map(move |i| {
+                list.wallets(i).map(move |(c, wallet)| {
+                    (wallet, if funded { WALLET_OPENING[c.index()] } else { 0 })
+                })
             })
         })
     }
