@@ -15,7 +15,7 @@ use crate::payments::party::Flow;
 use crate::payments::qr::{CodeKind, EncodeSpec, encode};
 use crate::payments::settlement::Calendar;
 use crate::payments::time::{Span, Timestamp, Zone};
-use crate::record::flow::{LatencySample, histogram};
+use crate::record::flow::LatencySample;
 use crate::record::{FlowStats, MinuteStats, PeakSeconds, Sizing};
 use crate::sim::audit::Auditor;
 use crate::sim::queue::EventQueue;
@@ -373,7 +373,6 @@ pub(super) fn world(cfg: Config, sabotage: Sabotage) -> World {
         stats,
         minutes,
         minute_latency,
-        latency_shape: histogram(),
         in_flight_by_flow: vec![0; cfg.flows.len()],
         peak_seconds: PeakSeconds::default(),
         arrival_rng,

@@ -349,9 +349,6 @@ pub struct World {
     minutes: Vec<Vec<MinuteStats>>,
     /// Each flow's answered latencies this minute, for the minute's quantiles.
     minute_latency: Vec<LatencySample>,
-    /// A histogram of the latency bounds, never recorded into: the bucket arithmetic the
-    /// minute's quantiles are given in.
-    latency_shape: hdrhistogram::Histogram<u64>,
     in_flight_by_flow: Vec<u32>,
     /// The busiest seconds of all flows together (each flow's are in its `FlowStats`).
     peak_seconds: PeakSeconds,

@@ -149,7 +149,8 @@ impl World {
             let cell: &mut MinuteStats = &mut self.minutes[fi][m.min(last)];
             cell.in_flight = self.in_flight_by_flow[fi];
             if !h.is_empty() {
-                let shape = &self.latency_shape;
+                // The flow's whole-run histogram of the same latencies: its bucket arithmetic.
+                let shape = &self.stats[fi].latency_answered;
                 cell.latency_us_p50 = h.value_at_quantile(shape, 0.5);
                 cell.latency_us_p99 = h.value_at_quantile(shape, 0.99);
                 cell.latency_us_p999 = h.value_at_quantile(shape, 0.999);
