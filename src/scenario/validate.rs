@@ -50,6 +50,14 @@ pub const MEMORY_MB_MIN: u32 = 64;
 pub const LEDGER_RETENTION_HOURS_MAX: u32 = 366 * 24;
 /// The largest memory limit a scenario may set, MiB (1 TiB).
 pub const MEMORY_MB_MAX: u32 = 1 << 20;
+
+/// The most events a run may wait on at once: what the event queue's key can name a slot for
+/// (`sim::queue::SLOTS_MAX`).
+pub const EVENT_QUEUE_MAX: u32 = 1 << 24;
+
+/// The most events a run may process. With at most [`EVENT_QUEUE_MAX`] waiting, it never
+/// schedules more than the event queue's key can number (`sim::queue::SEQUENCE_MAX`).
+pub const EVENTS_MAX: u64 = 1 << 39;
 /// Most rate shocks a scenario may list.
 pub const SHOCKS_MAX: usize = 64;
 /// The largest clock skew between the switch and UPI, milliseconds: an hour.
@@ -312,6 +320,15 @@ fn check_meta(s: &Scenario) -> Check {
         if zero {
             return Err(at(&["limits", key], "must be positive"));
         }
+    }
+    if l.events_max > EVENTS_MAX {
+        return Err(at(&["limits", "events_max"], format!("must be at most {EVENTS_MAX}")));
+    }
+    if l.event_queue_max > EVENT_QUEUE_MAX {
+        return Err(at(
+            &["limits", "event_queue_max"],
+            format!("must be at most {EVENT_QUEUE_MAX}"),
+        ));
     }
     if l.retries_max > 10 {
         return Err(at(&["limits", "retries_max"], "must be at most 10"));

@@ -6,42 +6,67 @@
 
 use crate::payments::time::Timestamp;
 
-/// A waiting event and its key: (time, sequence) packed into one integer, time in the high
-/// half, so that one comparison orders two entries.
-struct Entry<E> {
-    key: u128,
-    event: E,
-}
+/// Bits of a key that name the slot its event waits in.
+const SLOT_BITS: u32 = 24;
 
-impl<E> Entry<E> {
-    fn at(&self) -> Timestamp {
-        Timestamp::from_nanos((self.key >> 64) as u64)
-    }
-}
+/// The most events a queue can hold, whatever limit it is given: a slot number fits in
+/// [`SLOT_BITS`] bits of the key.
+pub const SLOTS_MAX: usize = 1 << SLOT_BITS;
+
+/// The most events a queue can schedule in its life: a sequence number fits in the 40 bits
+/// of the key between the time and the slot.
+pub const SEQUENCE_MAX: u64 = (1 << (64 - SLOT_BITS)) - 1;
+
+const SLOT_MASK: u128 = (1 << SLOT_BITS) - 1;
 
 /// How many children a heap node has. Four halves the depth of a binary heap, and the four
-/// keys a step compares sit in one or two cache lines: popping from a heap of a few hundred
-/// thousand events costs fewer cache misses.
+/// 16-byte keys a step compares sit in one or two cache lines.
 const ARITY: usize = 4;
 
-/// The queue is full: [`EventQueue::schedule`] refused an event.
+/// The queue refused an event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("the event queue holds its limit of {0} events")]
-pub struct QueueFull(pub usize);
+pub enum QueueFull {
+    /// It holds its limit of events.
+    #[error("the event queue holds its limit of {0} events")]
+    Events(usize),
+    /// It has scheduled [`SEQUENCE_MAX`] events, and a sequence number would not fit its key.
+    #[error("the event queue has scheduled its lifetime limit of {SEQUENCE_MAX} events")]
+    Sequence,
+}
 
 /// Pending events, earliest first, ties in scheduling order.
+///
+/// The heap holds keys only: (time, sequence, slot) packed into one `u128`, time in the high
+/// half, so that one comparison orders two entries (sequence numbers are unique, so the slot
+/// never decides). The events wait in slots beside it, and a sift moves 16 bytes a level
+/// whatever the size of an event.
 pub struct EventQueue<E> {
-    /// A 4-ary min-heap on `key`.
-    heap: Vec<Entry<E>>,
+    /// A 4-ary min-heap of keys.
+    heap: Vec<u128>,
+    /// The waiting events, by slot; `None` in a free slot.
+    slots: Vec<Option<E>>,
+    /// Free slots, the last freed first.
+    free: Vec<u32>,
     sequence: u64,
     now: Timestamp,
+    /// The limit asked for, at most [`SLOTS_MAX`].
     limit: usize,
 }
 
 impl<E> EventQueue<E> {
-    /// An empty queue at `start`, holding at most `limit` events.
+    /// An empty queue at `start`, holding at most `limit` events (and never more than
+    /// [`SLOTS_MAX`]).
     pub fn new(start: Timestamp, limit: usize) -> Self {
-        EventQueue { heap: Vec::with_capacity(limit.min(1 << 20)), sequence: 0, now: start, limit }
+        let limit = limit.min(SLOTS_MAX);
+        let reserve = limit.min(1 << 16);
+        EventQueue {
+            heap: Vec::with_capacity(reserve),
+            slots: Vec::with_capacity(reserve),
+            free: Vec::with_capacity(reserve),
+            sequence: 0,
+            now: start,
+            limit,
+        }
     }
 
     /// The time of the last event taken (or the start).
@@ -67,17 +92,35 @@ impl<E> EventQueue<E> {
     /// Schedules `event` at `at`, which must not be before now.
     ///
     /// # Errors
-    /// [`QueueFull`] at the limit.
+    /// [`QueueFull`] at the limit, or when the sequence numbers are spent.
     ///
     /// # Panics
     /// If `at` is in the past: an event can never be scheduled before the one being handled.
     pub fn schedule(&mut self, at: Timestamp, event: E) -> Result<(), QueueFull> {
         assert!(at >= self.now, "event scheduled in the past: {at} < {}", self.now);
         if self.heap.len() >= self.limit {
-            return Err(QueueFull(self.limit));
+            return Err(QueueFull::Events(self.limit));
         }
-        let key = (u128::from(at.as_nanos()) << 64) | u128::from(self.sequence);
-        self.heap.push(Entry { key, event });
+        if self.sequence > SEQUENCE_MAX {
+            return Err(QueueFull::Sequence);
+        }
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                let place = &mut self.slots[slot as usize];
+                assert!(place.is_none(), "a free slot holds no event");
+                *place = Some(event);
+                slot
+            }
+            None => {
+                let slot = u32::try_from(self.slots.len()).expect("slots within SLOTS_MAX");
+                self.slots.push(Some(event));
+                slot
+            }
+        };
+        let key = (u128::from(at.as_nanos()) << 64)
+            | (u128::from(self.sequence) << SLOT_BITS)
+            | u128::from(slot);
+        self.heap.push(key);
         self.sift_up(self.heap.len() - 1);
         self.sequence += 1;
         Ok(())
@@ -86,56 +129,70 @@ impl<E> EventQueue<E> {
     /// Takes the earliest event and advances now to its time.
     pub fn pop(&mut self) -> Option<(Timestamp, E)> {
         let last = self.heap.pop()?;
-        let entry = if self.heap.is_empty() {
+        let root = if self.heap.is_empty() {
             last
         } else {
-            let root = std::mem::replace(&mut self.heap[0], last);
-            self.sift_down(0);
+            let root = self.heap[0];
+            self.sift_down_from_root(last);
             root
         };
-        let at = entry.at();
+        let at = Timestamp::from_nanos((root >> 64) as u64);
         debug_assert!(at >= self.now);
         self.now = at;
-        Some((at, entry.event))
+        let slot = (root & SLOT_MASK) as u32;
+        let event = self.slots[slot as usize].take().expect("a waiting key's slot holds its event");
+        self.free.push(slot);
+        Some((at, event))
     }
 
-    /// Moves the entry at `i` up until its parent's key is smaller.
+    /// Moves the key at `i` up until its parent's key is smaller.
     fn sift_up(&mut self, mut i: usize) {
+        let key = self.heap[i];
         while i > 0 {
             let parent = (i - 1) / ARITY;
-            if self.heap[parent].key <= self.heap[i].key {
+            if self.heap[parent] <= key {
                 break;
             }
-            self.heap.swap(parent, i);
+            self.heap[i] = self.heap[parent];
             i = parent;
         }
+        self.heap[i] = key;
     }
 
-    /// Moves the entry at `i` down until no child's key is smaller.
-    fn sift_down(&mut self, mut i: usize) {
-        let len = self.heap.len();
+    /// Fills the root's place with `key`: moves the hole down until no child is smaller than
+    /// `key`, then puts `key` in it. A full set of four children is compared without branches
+    /// (the least of four by two pairs), since which child is least is a coin toss.
+    fn sift_down_from_root(&mut self, key: u128) {
+        let heap = &mut self.heap;
+        let len = heap.len();
+        let mut i = 0;
         loop {
             let first = i * ARITY + 1;
-            if first >= len {
+            let least = if first + ARITY <= len {
+                let c = &heap[first..first + ARITY];
+                let a = usize::from(c[1] < c[0]);
+                let b = 2 + usize::from(c[3] < c[2]);
+                first + if c[b] < c[a] { b } else { a }
+            } else if first < len {
+                (first + 1..len).fold(
+                    first,
+                    |least, child| if heap[child] < heap[least] { child } else { least },
+                )
+            } else {
+                break;
+            };
+            if heap[least] >= key {
                 break;
             }
-            let mut least = first;
-            for child in first + 1..(first + ARITY).min(len) {
-                if self.heap[child].key < self.heap[least].key {
-                    least = child;
-                }
-            }
-            if self.heap[least].key >= self.heap[i].key {
-                break;
-            }
-            self.heap.swap(least, i);
+            heap[i] = heap[least];
             i = least;
         }
+        heap[i] = key;
     }
 
     /// The time of the earliest event, without taking it.
     pub fn peek_time(&self) -> Option<Timestamp> {
-        self.heap.first().map(Entry::at)
+        self.heap.first().map(|&key| Timestamp::from_nanos((key >> 64) as u64))
     }
 }
 
@@ -166,7 +223,7 @@ mod tests {
         /// pops gives the events in the order a sorted map of (time, sequence) gives them.
         #[test]
         fn the_heap_pops_what_a_sorted_map_pops(
-            ops in proptest::collection::vec(proptest::option::of(0u64..5), 1..400),
+            ops in proptest::collection::vec(proptest::option::of(0u64..5), 1..600),
         ) {
             let mut q = EventQueue::new(Timestamp::EPOCH, 1_000);
             let mut reference = std::collections::BTreeMap::new();
@@ -195,8 +252,40 @@ mod tests {
         let mut q = EventQueue::new(Timestamp::EPOCH, 2);
         q.schedule(Timestamp::from_nanos(1), ()).expect("room");
         q.schedule(Timestamp::from_nanos(1), ()).expect("room");
-        assert_eq!(q.schedule(Timestamp::from_nanos(2), ()), Err(QueueFull(2)));
+        assert_eq!(q.schedule(Timestamp::from_nanos(2), ()), Err(QueueFull::Events(2)));
         assert_eq!(q.len(), 2);
+    }
+
+    #[test]
+    fn the_sequence_numbers_have_a_limit_too() {
+        let mut q = EventQueue::new(Timestamp::EPOCH, 4);
+        q.sequence = SEQUENCE_MAX;
+        q.schedule(Timestamp::from_nanos(1), "last").expect("the last number");
+        assert_eq!(q.schedule(Timestamp::from_nanos(1), "one more"), Err(QueueFull::Sequence));
+        assert_eq!(q.pop(), Some((Timestamp::from_nanos(1), "last")));
+    }
+
+    #[test]
+    fn no_limit_exceeds_what_a_key_can_name() {
+        let q: EventQueue<()> = EventQueue::new(Timestamp::EPOCH, usize::MAX);
+        assert_eq!(q.limit, SLOTS_MAX);
+    }
+
+    /// Slots are reused, and a key's slot never decides its order: the latest time with the
+    /// highest slot in use still comes out by (time, sequence).
+    #[test]
+    fn slots_are_reused_and_never_decide_the_order() {
+        let mut q = EventQueue::new(Timestamp::EPOCH, 8);
+        let last = Timestamp::from_nanos(u64::MAX);
+        for i in 0..8 {
+            q.schedule(last, i).expect("room");
+        }
+        for i in 0..8 {
+            assert_eq!(q.pop(), Some((last, i)));
+        }
+        assert!(q.is_empty());
+        q.schedule(last, 8).expect("a freed slot");
+        assert_eq!(q.slots.len(), 8, "no new slot while one is free");
     }
 
     #[test]

@@ -413,6 +413,18 @@ fn traffic_that_is_absent_or_cut_short_still_reports() {
         &[("event_queue_max = 8_000_000", "event_queue_max = 40")],
         Expect::Runs { complete: false },
     );
+    check(
+        "an event queue larger than its key can name",
+        SMALL,
+        &[("event_queue_max = 8_000_000", "event_queue_max = 16_777_217")],
+        Expect::Refused("limits.event_queue_max", "must be at most 16777216"),
+    );
+    check(
+        "more events than the queue can number",
+        SMALL,
+        &[("events_max = 400_000_000", "events_max = 549_755_813_889")],
+        Expect::Refused("limits.events_max", "must be at most 549755813888"),
+    );
 }
 
 #[test]

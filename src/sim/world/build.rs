@@ -17,8 +17,9 @@ use crate::payments::settlement::Calendar;
 use crate::payments::time::{Span, Timestamp, Zone};
 use crate::record::flow::LatencySample;
 use crate::record::{FlowStats, MinuteStats, PeakSeconds, Sizing};
+use crate::scenario::validate::{EVENT_QUEUE_MAX, EVENTS_MAX};
 use crate::sim::audit::Auditor;
-use crate::sim::queue::EventQueue;
+use crate::sim::queue::{EventQueue, SEQUENCE_MAX, SLOTS_MAX};
 use crate::sim::rng::Prng;
 use crate::sim::station::Station;
 
@@ -310,6 +311,11 @@ fn surge_states(cfg: &Config, seed: u64) -> Vec<Option<Surge>> {
         })
         .collect()
 }
+
+// The scenario's limits keep the event queue within its key: a run schedules at most the
+// events it processes plus those still waiting at its end.
+const _: () = assert!(EVENT_QUEUE_MAX as usize <= SLOTS_MAX);
+const _: () = assert!(EVENTS_MAX + EVENT_QUEUE_MAX as u64 <= SEQUENCE_MAX);
 
 pub(super) fn world(cfg: Config, sabotage: Sabotage) -> World {
     let (p, seed) = (&cfg.population, cfg.seed);

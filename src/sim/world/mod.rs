@@ -41,7 +41,7 @@ use crate::payments::time::{Date, Span, Timestamp};
 use crate::scenario::Scenario;
 use crate::sim::audit::{Auditor, Breach};
 use crate::sim::network::{Delivery, Latency, Link};
-use crate::sim::queue::EventQueue;
+use crate::sim::queue::{EventQueue, QueueFull};
 use crate::sim::rng::Prng;
 use crate::sim::station::Station;
 
@@ -495,8 +495,10 @@ impl World {
         if self.stop.is_some() {
             return;
         }
-        if self.queue.schedule(at, event).is_err() {
-            self.stop = Some(Stop::Limit("event_queue_max"));
+        match self.queue.schedule(at, event) {
+            Ok(()) => {}
+            Err(QueueFull::Events(_)) => self.stop = Some(Stop::Limit("event_queue_max")),
+            Err(QueueFull::Sequence) => self.stop = Some(Stop::Limit("events_max")),
         }
     }
 
