@@ -87,6 +87,8 @@ fn currencies_round_trip_their_codes() {
     );
 }
 
+const NS_PER_DAY_U64: u64 = 86_400 * 1_000_000_000;
+
 #[test]
 fn dates_and_zones() {
     let d = |y, m, day| Date::new(y, m, day).expect("valid date");
@@ -104,6 +106,17 @@ fn dates_and_zones() {
 }
 
 proptest! {
+    /// Two instants share a local date exactly when their dates are equal.
+    #[test]
+    fn same_date_is_equal_dates(a in 0u64..1 << 62, b in 0u64..1 << 62, near in 0u64..2 * NS_PER_DAY_U64) {
+        for (x, y) in [(a, b), (a, a.saturating_add(near))] {
+            let (x, y) = (Timestamp::from_nanos(x), Timestamp::from_nanos(y));
+            for zone in [Zone::UTC, Zone::BEIJING, Zone::PHNOM_PENH] {
+                prop_assert_eq!(x.same_date_at(y, zone), x.date_at(zone) == y.date_at(zone));
+            }
+        }
+    }
+
     #[test]
     fn days_round_trip(days in -1_000_000i64..1_000_000) {
         let date = Date::from_days_since_epoch(days);

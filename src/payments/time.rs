@@ -67,10 +67,21 @@ impl Timestamp {
 
     /// The local calendar date at a fixed UTC offset.
     pub fn date_at(self, zone: Zone) -> Date {
+        Date::from_days_since_epoch(self.local_days(zone))
+    }
+
+    /// Whether two instants fall on the same local date at a fixed UTC offset: the dates'
+    /// comparison without building either.
+    pub fn same_date_at(self, other: Timestamp, zone: Zone) -> bool {
+        self.local_days(zone) == other.local_days(zone)
+    }
+
+    /// Whole local days since 1970-01-01 at a fixed UTC offset.
+    fn local_days(self, zone: Zone) -> i64 {
         let local =
             i128::from(self.0) + i128::from(zone.offset_minutes) * i128::from(NS_PER_MINUTE);
         let days = local.div_euclid(i128::from(NS_PER_DAY));
-        Date::from_days_since_epoch(i64::try_from(days).expect("within u64 nanoseconds"))
+        i64::try_from(days).expect("within u64 nanoseconds")
     }
 
     /// The instant of local wall-clock `hour:minute` on `date` at a fixed UTC offset.

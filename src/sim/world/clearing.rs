@@ -33,7 +33,7 @@ impl World {
         let upi = (upi_clock, upi.1);
         let mut theirs = pay.terms.clearing_record(Party::Upi, kind, upi, credit, md5);
         let seq = pay.seq;
-        if switch.1 != upi.1 || switch.0.date_at(Zone::BEIJING) != upi.0.date_at(Zone::BEIJING) {
+        if switch.1 != upi.1 || !switch.0.same_date_at(upi.0, Zone::BEIJING) {
             self.eventful.insert(seq);
         }
         let [missing_network, missing_switch, duplicate, mismatch, status, late] =

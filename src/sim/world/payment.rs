@@ -675,7 +675,7 @@ impl World {
         let pay = self.payment(p).expect("alive");
         let now = self.queue.now();
         let confirmed_at = pay.confirmed_at;
-        if confirmed_at.date_at(Zone::BEIJING) != now.date_at(Zone::BEIJING) {
+        if !confirmed_at.same_date_at(now, Zone::BEIJING) {
             self.marks.across_day_cut_count += 1;
         }
         match outcome {
