@@ -25,7 +25,7 @@ use crate::payments::ledger::{
     AccountId, AccountKey, Command, Ledger, LedgerLimits, Limits, Purpose, Transfer, TransferId,
 };
 use crate::payments::money::{Currency, Money};
-use crate::payments::party::ParticipantId;
+use crate::payments::party::{Flow, ParticipantId};
 use crate::payments::time::Timestamp;
 
 /// The most entries one commit takes.
@@ -347,7 +347,8 @@ impl Journal {
     /// the reversal intents not acknowledged, and the bookings in order.
     ///
     /// # Errors
-    /// [`JournalError::Sqlite`].
+    /// [`JournalError::Sqlite`], also for a payment whose flow or currency this build does not
+    /// know.
     pub fn recover(&self) -> Result<Recovered, JournalError> {
         let err = sqlite(&self.path);
         let mut out = Recovered::default();
@@ -360,20 +361,31 @@ impl Journal {
             .map_err(&err)?;
         let rows = stmt
             .query_map([], |r| {
+                let id = r.get::<_, i64>(0)? as u64;
+                // A name this build does not know is refused, never read as some default.
+                let unknown = |column: usize, what: &str, name: &str| {
+                    rusqlite::Error::FromSqlConversionFailure(
+                        column,
+                        rusqlite::types::Type::Text,
+                        format!("payment {id}: unknown {what} {name:?}").into(),
+                    )
+                };
+                let flow: String = r.get(9)?;
+                let flow = Flow::from_name(&flow).ok_or_else(|| unknown(9, "flow", &flow))?;
+                let currency: String = r.get(8)?;
+                let currency = Currency::from_alpha(&currency)
+                    .ok_or_else(|| unknown(8, "currency", &currency))?;
                 Ok(RecoveredPayment {
-                    id: r.get::<_, i64>(0)? as u64,
+                    id,
                     idempotency_key: r.get(1)?,
                     originator: r.get(2)?,
-                    flow: r.get(9)?,
+                    flow,
                     request_sha256: r.get(3)?,
                     outcome: r.get(4)?,
                     decline: r.get(5)?,
                     payee: ParticipantId(r.get(6)?),
                     originator_participant: ParticipantId(r.get(10)?),
-                    amount: Money::new(
-                        Currency::from_alpha(&r.get::<_, String>(8)?).unwrap_or(Currency::Khr),
-                        r.get(7)?,
-                    ),
+                    amount: Money::new(currency, r.get(7)?),
                 })
             })
             .map_err(&err)?;
@@ -445,8 +457,8 @@ pub struct RecoveredPayment {
     pub idempotency_key: String,
     /// The originator's name.
     pub originator: String,
-    /// The flow's name.
-    pub flow: String,
+    /// Its flow.
+    pub flow: Flow,
     /// The request's digest.
     pub request_sha256: String,
     /// Its outcome, when final.

@@ -321,12 +321,7 @@ fn recover(journal: Journal) -> Result<Restart, ServeError> {
         );
         match p.outcome.as_deref() {
             Some(outcome) => {
-                shared.finish(
-                    p.id,
-                    flow_named(&p.flow),
-                    outcome_of(outcome, p.decline.as_deref()),
-                    None,
-                );
+                shared.finish(p.id, p.flow, outcome_of(outcome, p.decline.as_deref()), None);
             }
             None => open.push(p.clone()),
         }
@@ -392,7 +387,7 @@ fn settle_open(
                 at: t,
                 acknowledged: false,
             });
-            shared.finish(p.id, flow_named(&p.flow), Outcome::Approved, None);
+            shared.finish(p.id, p.flow, Outcome::Approved, None);
             continue;
         }
         entries.push(Entry::ReversalIntent { payment: p.id, at: t });
@@ -403,14 +398,10 @@ fn settle_open(
             at: t,
             acknowledged: false,
         });
-        shared.finish(p.id, flow_named(&p.flow), Outcome::Reversed, None);
+        shared.finish(p.id, p.flow, Outcome::Reversed, None);
         reverse.push(p.clone());
     }
     (entries, reverse)
-}
-
-fn flow_named(name: &str) -> Flow {
-    Flow::ALL.into_iter().find(|f| f.name() == name).unwrap_or(Flow::Domestic)
 }
 
 /// What every participant's timing follows.

@@ -39,4 +39,9 @@ impl Flow {
             Flow::Domestic => "domestic",
         }
     }
+
+    /// The flow of this name, as [`Flow::name`] writes it.
+    pub fn from_name(name: &str) -> Option<Flow> {
+        Flow::ALL.into_iter().find(|f| f.name() == name)
+    }
 }

@@ -109,6 +109,30 @@ fn a_batch_is_kept_whole_or_not_at_all() {
     std::fs::remove_dir_all(path.parent().expect("dir")).expect("cleans up");
 }
 
+/// A payment whose flow or currency this build does not know is refused on recovery, with
+/// the payment's number, never read as some default.
+#[test]
+fn unknown_names_are_refused_on_recovery() {
+    for (column, value, expect) in [
+        ("flow", "sideways", "payment 1: unknown flow \"sideways\""),
+        ("currency", "XXX", "payment 1: unknown currency \"XXX\""),
+    ] {
+        let path = temp(&format!("unknown-{column}"));
+        let mut journal = Journal::open(&path).expect("opens");
+        journal.commit(&[accepted(1)]).expect("commits");
+        let recovered = journal.recover().expect("reads");
+        assert_eq!(recovered.payments[0].flow, Flow::Domestic);
+        assert_eq!(recovered.payments[0].amount, Money::new(Currency::Khr, 40_000));
+        drop(journal);
+        let conn = rusqlite::Connection::open(&path).expect("opens");
+        conn.execute(&format!("UPDATE payments SET {column} = ?1"), [value]).expect("edits");
+        drop(conn);
+        let err = Journal::open(&path).expect("opens").recover().expect_err("refused");
+        assert!(err.to_string().contains(expect), "{column}: {err}");
+        std::fs::remove_dir_all(path.parent().expect("dir")).expect("cleans up");
+    }
+}
+
 #[test]
 fn a_file_that_is_not_ours_is_refused_and_left_alone() {
     let path = temp("foreign");

@@ -776,7 +776,7 @@ fn slo(s: &crate::scenario::Slo) -> SloSpec {
     SloSpec {
         name: s.name.clone(),
         metric: SloMetric::from_name(&s.metric).expect("validated"),
-        flow: s.flow.as_deref().and_then(|f| Flow::ALL.into_iter().find(|x| x.name() == f)),
+        flow: s.flow.as_deref().and_then(Flow::from_name),
         bound: match (s.max, s.min) {
             (Some(max), _) => SloBound::Max(max),
             (_, Some(min)) => SloBound::Min(min),
