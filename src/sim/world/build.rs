@@ -2,6 +2,7 @@
 //! (made by the QR core), nodes, links, rates, and the first events.
 
 use std::collections::BTreeSet;
+use std::mem::size_of;
 
 use rand_distr::Zipf;
 use rust_decimal::Decimal;
@@ -73,7 +74,7 @@ fn codes(cfg: &Config, books: &Books) -> Codes {
     let outward = (0..if has(Flow::Outward) { p.outward_merchants } else { 0 })
         .map(|i| {
             if books.customer(Role::OutwardMerchant, i).at == 0 {
-                format!("wxp://f2f0{i:010}")
+                wechat_merchant(i)
             } else {
                 unionpay_merchant(i)
             }
@@ -102,6 +103,11 @@ pub(crate) fn merchant_khqr(i: u32, bank: u16, currency: u16, upi: bool, city: S
     encode(&spec).expect("merchant specs are valid")
 }
 
+/// Chinese merchant `i`'s WeChat Pay code.
+fn wechat_merchant(i: u32) -> String {
+    format!("wxp://f2f0{i:010}")
+}
+
 /// Chinese merchant `i`'s UnionPay code.
 pub(crate) fn unionpay_merchant(i: u32) -> String {
     let spec = EncodeSpec {
@@ -113,6 +119,40 @@ pub(crate) fn unionpay_merchant(i: u32) -> String {
         ..EncodeSpec::default()
     };
     encode(&spec).expect("UnionPay specs are valid")
+}
+
+/// The bytes the merchant code tables hold for `cfg`: every code at the length of the longest
+/// one its table can have (the highest merchant number, at the highest bank, with the longest
+/// city), made by the same encoder, and the table's index entry for each.
+pub(super) fn code_table_bytes_max(cfg: &Config) -> u64 {
+    let p = &cfg.population;
+    let has = |flow: Flow| cfg.flows.iter().any(|f| f.flow == flow);
+    let bank = u16::try_from(p.bank_shares_pct.len().saturating_sub(1)).unwrap_or(u16::MAX);
+    let city = CITIES.iter().max_by_key(|c| c.len()).expect("cities").to_string();
+    let entry = size_of::<usize>();
+    // A code with a UnionPay account is in riel; riel and dollars are both three digits.
+    let khqr = |n: u32, upi: bool| merchant_khqr(n.saturating_sub(1), bank, 116, upi, city.clone());
+    let tables = [
+        (has(Flow::Inward), u64::from(p.inward_merchants), khqr(p.inward_merchants, true).len()),
+        // A domestic merchant shows a riel code and a dollar code.
+        (
+            has(Flow::Domestic),
+            2 * u64::from(p.domestic_merchants),
+            khqr(p.domestic_merchants, false).len(),
+        ),
+        (
+            has(Flow::Outward),
+            u64::from(p.outward_merchants),
+            unionpay_merchant(p.outward_merchants.saturating_sub(1))
+                .len()
+                .max(wechat_merchant(p.outward_merchants.saturating_sub(1)).len()),
+        ),
+    ];
+    tables
+        .iter()
+        .filter(|&&(flows, _, _)| flows)
+        .map(|&(_, count, len)| count * (len + entry) as u64)
+        .sum()
 }
 
 /// 0: the WeChat Pay acquirer, 1: the UnionPay acquirer.

@@ -132,6 +132,27 @@ impl<S: AsRef<str>> FromIterator<S> for CodeTable {
 #[cfg(test)]
 mod tests {
     use super::CodeTable;
+    use crate::sim::world::World;
+    use crate::sim::world::build::code_table_bytes_max;
+
+    /// The memory estimate's part for the code tables holds every code a world makes, and is
+    /// not far above it.
+    #[test]
+    fn the_estimate_holds_every_code() {
+        let text = include_str!("../../../tests/data/small.toml");
+        let scenario = crate::scenario::parse(text).expect("valid");
+        let world = World::new(&scenario, 7).expect("fits");
+        let c = &world.codes;
+        let held: u64 = [&c.inward_static, &c.outward, &c.domestic]
+            .iter()
+            .map(|t| (t.text.len() + t.ends.len() * size_of::<usize>()) as u64)
+            .sum();
+        let estimate = code_table_bytes_max(&world.cfg);
+        assert!(
+            held <= estimate && estimate <= held + held / 10,
+            "{held} held, {estimate} estimated"
+        );
+    }
 
     #[test]
     fn a_code_table_gives_back_each_code_whole() {

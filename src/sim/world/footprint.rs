@@ -11,7 +11,7 @@ use std::mem::size_of;
 
 use hdrhistogram::Histogram;
 
-use super::build::{busiest_window, ledger_hints};
+use super::build::{busiest_window, code_table_bytes_max, ledger_hints};
 use super::config::Config;
 use super::{Event, Payment};
 use crate::payments::clearing::ClearingRecord;
@@ -145,7 +145,7 @@ pub(crate) fn footprint(cfg: &Config) -> Footprint {
         FootprintPart {
             what: "ledger accounts",
             driver: format!("{accounts} accounts from the population"),
-            // And the auditor's expectation and the customer table, 16 bytes between them.
+            // And the auditor's expected balance, and its copy while it checks: 16 bytes.
             bytes: accounts * (size(size_of::<Account>()) + key_entry + 16),
         },
         FootprintPart {
@@ -157,9 +157,10 @@ pub(crate) fn footprint(cfg: &Config) -> Footprint {
             bytes: (cross_border * 1.1) as u64 * 2 * clearing_record * 2,
         },
         FootprintPart {
-            what: "merchant codes and popularity",
-            driver: format!("{merchants} merchants and recipients"),
-            bytes: merchants * 2 * 200 + customers * 40,
+            what: "merchant codes and customers",
+            driver: format!("{merchants} merchants and recipients, {customers} customers"),
+            // Each customer keeps where it is held: two bytes.
+            bytes: code_table_bytes_max(cfg) + customers * 2,
         },
         FootprintPart {
             what: "per-minute series",
