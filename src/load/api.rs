@@ -79,8 +79,36 @@ pub(super) struct Api {
     pub(super) idempotency: std::sync::Mutex<BTreeMap<(String, String), (u64, String)>>,
     pub(super) next_id: std::sync::atomic::AtomicU64,
     pub(super) in_flight: std::sync::atomic::AtomicUsize,
+    pub(super) rates: MidRates,
+}
+
+/// The scenario's mid rates, at which the API converts a payer's or a payee's amount.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct MidRates {
     pub(super) khr_per_cny: rust_decimal::Decimal,
     pub(super) usd_per_cny: rust_decimal::Decimal,
+}
+
+impl MidRates {
+    /// `amount` in `to`, rounded as `rounding` says; `None` for a pair this network does not
+    /// convert (only CNY against KHR or USD) or a result that does not fit.
+    pub(super) fn convert(
+        self,
+        amount: Money,
+        to: Currency,
+        rounding: RoundingStrategy,
+    ) -> Option<Money> {
+        let one = rust_decimal::Decimal::ONE;
+        let rate = match (amount.currency, to) {
+            (Currency::Cny, Currency::Khr) => Some(self.khr_per_cny),
+            (Currency::Cny, Currency::Usd) => Some(self.usd_per_cny),
+            (Currency::Khr, Currency::Cny) => one.checked_div(self.khr_per_cny),
+            (Currency::Usd, Currency::Cny) => one.checked_div(self.usd_per_cny),
+            _ => None,
+        }?;
+        let value = amount.to_decimal().checked_mul(rate)?;
+        Money::from_decimal(value, to, rounding).ok()
+    }
 }
 
 fn json_response(code: StatusCode, body: &impl serde::Serialize) -> Response<Full<Bytes>> {
@@ -326,13 +354,13 @@ impl Api {
                 return Err(bad("amount: an outward payment is in CNY".into()));
             }
             Flow::Outward => {
-                Some(self.convert(amount, Currency::Khr, RoundingStrategy::AwayFromZero))
+                Some(self.convert(amount, Currency::Khr, RoundingStrategy::AwayFromZero)?)
             }
             Flow::Inward if amount.currency != Currency::Khr => {
                 return Err(bad("amount: an inward KHQR payment is in KHR".into()));
             }
             Flow::Inward => {
-                Some(self.convert(amount, Currency::Cny, RoundingStrategy::AwayFromZero))
+                Some(self.convert(amount, Currency::Cny, RoundingStrategy::AwayFromZero)?)
             }
             _ => None,
         };
@@ -369,7 +397,7 @@ impl Api {
         if amount.currency == Currency::Cny {
             return Err(bad("amount: a remittance is sent in KHR or USD".into()));
         }
-        let payee_amount = self.convert(amount, Currency::Cny, RoundingStrategy::ToZero);
+        let payee_amount = self.convert(amount, Currency::Cny, RoundingStrategy::ToZero)?;
         if payee_amount.minor <= 0 {
             return Err(bad("amount: too small to convert to CNY".into()));
         }
@@ -385,16 +413,22 @@ impl Api {
     /// A conversion at the scenario's mid rates, rounded as `rounding` says: the payer's side
     /// away from zero and the payee's toward it (both in the provider's favour, as the core's
     /// `RoundingRule::TOWARD_PROVIDER`).
-    fn convert(&self, amount: Money, to: Currency, rounding: RoundingStrategy) -> Money {
-        let one = rust_decimal::Decimal::ONE;
-        let rate = match (amount.currency, to) {
-            (Currency::Cny, Currency::Khr) => self.khr_per_cny,
-            (Currency::Cny, Currency::Usd) => self.usd_per_cny,
-            (Currency::Khr, Currency::Cny) => one / self.khr_per_cny,
-            (Currency::Usd, Currency::Cny) => one / self.usd_per_cny,
-            _ => one,
-        };
-        Money::from_decimal(amount.to_decimal() * rate, to, rounding).unwrap_or(Money::zero(to))
+    ///
+    /// # Errors
+    /// A 422 naming the amount when the pair is not one this network converts, or the result
+    /// does not fit.
+    fn convert(
+        &self,
+        amount: Money,
+        to: Currency,
+        rounding: RoundingStrategy,
+    ) -> Result<Money, (StatusCode, String)> {
+        self.rates.convert(amount, to, rounding).ok_or_else(|| {
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("amount: {amount} cannot be converted to {to} on this network"),
+            )
+        })
     }
 
     #[allow(clippy::too_many_lines)] // One exposition, family by family.
@@ -547,5 +581,45 @@ impl Api {
             );
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Goal: the API converts only the pairs the network has, at the scenario's mid rates,
+    //! rounded in the provider's favour, and never answers a conversion it cannot make with
+    //! some default.
+
+    use rust_decimal::{Decimal, RoundingStrategy};
+
+    use super::MidRates;
+    use crate::payments::money::{AMOUNT_MINOR_MAX, Currency, Money};
+
+    fn check(amount: Money, to: Currency, rounding: RoundingStrategy, want: Option<Money>) {
+        // USD/CNY 6.9457 and USD/KHR 4025, as the shipped scenarios have them.
+        let usd_cny = Decimal::new(69_457, 4);
+        let rates = MidRates {
+            khr_per_cny: Decimal::from(4025) / usd_cny,
+            usd_per_cny: Decimal::ONE / usd_cny,
+        };
+        assert_eq!(rates.convert(amount, to, rounding), want, "{amount} to {to}");
+    }
+
+    #[test]
+    fn only_the_networks_pairs_convert() {
+        use Currency::{Cny, Khr, Usd};
+        use RoundingStrategy::{AwayFromZero as Up, ToZero as Down};
+        let m = Money::new;
+        // 100 CNY is 57,949.52… KHR: the payer's side rounds up, the payee's down.
+        check(m(Cny, 10_000), Khr, Up, Some(m(Khr, 57_950)));
+        check(m(Cny, 10_000), Khr, Down, Some(m(Khr, 57_949)));
+        check(m(Cny, 10_000), Usd, Down, Some(m(Usd, 1_439)));
+        check(m(Khr, 400_000), Cny, Down, Some(m(Cny, 69_025)));
+        check(m(Usd, 10_000), Cny, Up, Some(m(Cny, 69_457)));
+        // The largest amount converts without overflow.
+        check(m(Cny, AMOUNT_MINOR_MAX), Khr, Down, Some(m(Khr, 5_794_952_272_623)));
+        // A pair the network does not convert is refused, not taken at a rate of one.
+        check(m(Khr, 10_000), Usd, Down, None);
+        check(m(Usd, 10_000), Khr, Down, None);
     }
 }

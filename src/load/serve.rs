@@ -15,7 +15,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
-use super::api::Api;
+use super::api::{Api, MidRates};
 use super::journal::{self, Booking, Entry, Journal, SettlementBook, Writer, WriterStats};
 use super::link::{self, LinkShared};
 use super::network::{Inbound, Member, Relay, Role, Setup, Shared, now, outcome_of};
@@ -190,8 +190,10 @@ pub async fn serve(
         idempotency: std::sync::Mutex::new(restart.idempotency),
         next_id: std::sync::atomic::AtomicU64::new(restart.next_id),
         in_flight: std::sync::atomic::AtomicUsize::new(0),
-        khr_per_cny: cfg.usd_khr / cfg.usd_cny,
-        usd_per_cny: rust_decimal::Decimal::ONE / cfg.usd_cny,
+        rates: MidRates {
+            khr_per_cny: cfg.usd_khr / cfg.usd_cny,
+            usd_per_cny: rust_decimal::Decimal::ONE / cfg.usd_cny,
+        },
     });
     let io = |what: &str| {
         let what = what.to_string();
