@@ -225,7 +225,7 @@ impl World {
     pub(super) fn draw_purchase(&mut self, fi: usize, payee: Option<u32>, rng: &mut Prng) -> Carry {
         let flow = self.cfg.flows[fi].flow;
         let (payer_role, _) = self.population(flow);
-        let payers = self.books.customers[&(payer_role as u8)].len() as u64;
+        let payers = self.books.customers(payer_role).len() as u64;
         let payer = rng.below(payers) as u32;
         let payee = payee.unwrap_or_else(|| self.draw_payee(fi, rng));
         let f = &self.cfg.flows[fi];

@@ -66,8 +66,27 @@ pub(crate) enum Role {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Customer {
     pub(crate) at: u16,
-    /// Per currency, the wallet, or [`NO_WALLET`].
-    wallets: [AccountId; 3],
+    role: Role,
+    /// Its first wallet: the others follow it, one per currency of its role.
+    first: u32,
+}
+
+impl Customer {
+    /// Its wallets in the order they were opened: the `k`-th currency of its role has id
+    /// `first + k` (the one place this layout is written down).
+    fn wallets(self) -> impl Iterator<Item = (Currency, AccountId)> {
+        // Within u32: the run of ids was opened, and ids are u32.
+        currencies_of(self.role).iter().zip(0..).map(move |(&c, k)| (c, AccountId(self.first + k)))
+    }
+
+    /// Its wallet in `c`.
+    ///
+    /// # Panics
+    /// If its role holds no wallet in `c`.
+    pub(crate) fn wallet(self, c: Currency) -> AccountId {
+        let wallet = self.wallets().find(|&(w, _)| w == c);
+        wallet.expect("the role has a wallet in this currency").1
+    }
 }
 
 /// One role's customers. Their wallets were opened as one run of account ids, customer by
@@ -90,36 +109,14 @@ impl Customers {
         self.at.len()
     }
 
-    /// Customer `i`'s wallets and where they are held.
+    /// Customer `i`.
     ///
     /// # Panics
     /// If the role has no customer `i`.
     pub(crate) fn get(&self, i: u32) -> Customer {
-        let mut wallets = [NO_WALLET; 3];
-        for (c, id) in self.wallets(i) {
-            wallets[c.index()] = id;
-        }
-        Customer { at: self.at[i as usize], wallets }
-    }
-
-    /// Customer `i`'s wallets, in the order they were opened: the `k`-th currency of the role
-    /// has id `first + i × currencies + k` (the one place this layout is written down).
-    fn wallets(&self, i: u32) -> impl Iterator<Item = (Currency, AccountId)> {
-        let (currencies, first) = (currencies_of(self.role), self.first);
-        let per_customer = currencies.len() as u32;
-        // Within u32: the run of ids was opened, and ids are u32.
-        currencies.iter().zip(0..).map(move |(&c, k)| (c, AccountId(first + i * per_customer + k)))
-    }
-}
-
-/// A currency the customer's role holds no wallet in.
-const NO_WALLET: AccountId = AccountId(u32::MAX);
-
-impl Customer {
-    pub(crate) fn wallet(&self, c: Currency) -> AccountId {
-        let wallet = self.wallets[c.index()];
-        assert!(wallet != NO_WALLET, "the role has a wallet in this currency");
-        wallet
+        let per_customer = currencies_of(self.role).len() as u32;
+        let first = self.first + i * per_customer;
+        Customer { at: self.at[i as usize], role: self.role, first }
     }
 }
 
@@ -139,7 +136,9 @@ pub(crate) struct Books {
     pub(crate) bank_fee: Vec<[AccountId; 3]>,
     pub(crate) bank_empty: Vec<[AccountId; 3]>,
     pub(crate) issuer_empty: Vec<AccountId>,
-    pub(crate) customers: BTreeMap<u8, Customers>,
+    /// Each role's customers, in the order of the roles' numbers (every role is opened, in
+    /// that order): role `r` at `r - 1`.
+    customers: Vec<Customers>,
     /// A canary: fees and spreads go to the next bank's income.
     pub(crate) fee_to_other_bank: bool,
     /// Netting obligations per cycle, aggregated by (payer, payee, currency).
@@ -241,7 +240,7 @@ impl Books {
             bank_fee,
             bank_empty,
             issuer_empty,
-            customers: BTreeMap::new(),
+            customers: Vec::new(),
             fee_to_other_bank: false,
             obligations: BTreeMap::new(),
             scheme_owed: BTreeMap::new(),
@@ -314,7 +313,8 @@ impl Books {
         let mut list = Customers { role, first, at: Vec::with_capacity(count as usize) };
         for i in 0..count {
             let (participant, index) = at(i);
-            for (c, wallet) in list.wallets(i) {
+            list.at.push(index);
+            for (c, wallet) in list.get(i).wallets() {
                 let key = AccountKey {
                     participant,
                     currency: c,
@@ -331,9 +331,9 @@ impl Books {
                     }
                 }
             }
-            list.at.push(index);
         }
-        self.customers.insert(role as u8, list);
+        assert_eq!(self.customers.len() + 1, role as usize, "roles are opened in their order");
+        self.customers.push(list);
         self.retire_fundings();
     }
 
@@ -347,18 +347,23 @@ impl Books {
     /// funded by (a payer's wallet opens with [`WALLET_OPENING`], any other with nothing), not
     /// what the ledger says.
     pub(crate) fn openings(&self) -> impl Iterator<Item = (AccountId, i64)> + '_ {
-        self.customers.iter().flat_map(|(&role, list)| {
-            let funded = funded(role);
+        self.customers.iter().flat_map(|list| {
+            let funded = funded(list.role as u8);
             (0..list.len() as u32).flat_map(move |i| {
-                list.wallets(i).map(move |(c, wallet)| {
+                list.get(i).wallets().map(move |(c, wallet)| {
                     (wallet, if funded { WALLET_OPENING[c.index()] } else { 0 })
                 })
             })
         })
     }
 
+    /// The customers of `role`.
+    pub(crate) fn customers(&self, role: Role) -> &Customers {
+        &self.customers[role as usize - 1]
+    }
+
     pub(crate) fn customer(&self, role: Role, i: u32) -> Customer {
-        self.customers[&(role as u8)].get(i)
+        self.customers(role).get(i)
     }
 
     /// Adds an obligation to a netting cycle (reversals pass payer and payee swapped).
