@@ -19,6 +19,11 @@ pub const SEQUENCE_MAX: u64 = (1 << (64 - SLOT_BITS)) - 1;
 
 const SLOT_MASK: u128 = (1 << SLOT_BITS) - 1;
 
+/// The time a key is due: its high half.
+fn time_of(key: u128) -> Timestamp {
+    Timestamp::from_nanos((key >> 64) as u64)
+}
+
 /// How many children a heap node has. Four halves the depth of a binary heap, and the four
 /// 16-byte keys a step compares sit in one or two cache lines.
 const ARITY: usize = 4;
@@ -136,7 +141,7 @@ impl<E> EventQueue<E> {
             self.sift_down_from_root(last);
             root
         };
-        let at = Timestamp::from_nanos((root >> 64) as u64);
+        let at = time_of(root);
         debug_assert!(at >= self.now);
         self.now = at;
         let slot = (root & SLOT_MASK) as u32;
@@ -192,7 +197,7 @@ impl<E> EventQueue<E> {
 
     /// The time of the earliest event, without taking it.
     pub fn peek_time(&self) -> Option<Timestamp> {
-        self.heap.first().map(|&key| Timestamp::from_nanos((key >> 64) as u64))
+        self.heap.first().map(|&key| time_of(key))
     }
 }
 

@@ -48,11 +48,16 @@ fn customer_at(seed: u64, role: Role, i: u32, cum: &[u32]) -> u16 {
     draw_share(cum, &mut rng) as u16
 }
 
+/// Whether the scenario has `flow`: its merchants' codes are made only then.
+fn runs(cfg: &Config, flow: Flow) -> bool {
+    cfg.flows.iter().any(|f| f.flow == flow)
+}
+
 /// Merchants' codes, made by the QR encoder; each merchant's bank or acquirer is the one
 /// `books` opened its account at.
 fn codes(cfg: &Config, books: &Books) -> Codes {
     let (p, seed) = (&cfg.population, cfg.seed);
-    let has = |flow: Flow| cfg.flows.iter().any(|f| f.flow == flow);
+    let has = |flow: Flow| runs(cfg, flow);
     let city = |rng: &mut Prng| CITIES[draw_share(&CITIES_CUM, rng)].to_string();
     let khqr = |i: u32, role: Role, currency: u16, upi: bool| {
         let b = books.customer(role, i).at;
@@ -126,7 +131,7 @@ pub(crate) fn unionpay_merchant(i: u32) -> String {
 /// city), made by the same encoder, and the table's index entry for each.
 pub(super) fn code_table_bytes_max(cfg: &Config) -> u64 {
     let p = &cfg.population;
-    let has = |flow: Flow| cfg.flows.iter().any(|f| f.flow == flow);
+    let has = |flow: Flow| runs(cfg, flow);
     let bank = u16::try_from(p.bank_shares_pct.len().saturating_sub(1)).unwrap_or(u16::MAX);
     let city = CITIES.iter().max_by_key(|c| c.len()).expect("cities").to_string();
     let entry = size_of::<usize>();
